@@ -1,0 +1,34 @@
+# Setup and the common jobs. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SAMPLE := datasets/MNIST-5k
+
+.PHONY: venv sample test test-slow lint demo clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed  ## create .venv with the runtime and dev requirements
+
+sample: venv  ## the offline 5,000-digit real MNIST sample, into datasets/MNIST-5k
+	PYTHON=$(PY) ./download_mnist.sh --sample $(SAMPLE)
+
+test: sample  ## the default test suite (~10 minutes on 2 cores)
+	$(PY) -m pytest
+
+test-slow: sample  ## the long end-to-end tests only
+	$(PY) -m pytest -m slow
+
+lint: venv  ## every pre-commit hook on every file
+	PATH="$(abspath $(VENV))/bin:$$PATH" pre-commit run --all-files
+
+demo: sample  ## classifier + GAN on the 5k sample, then a picture of digits
+	$(PY) classifier.py --data-dir $(SAMPLE) --epochs 20
+	$(PY) train.py --data-dir $(SAMPLE) --steps 3000 --eval-every 1000 --eval-samples 1000
+
+clean:  ## remove checkpoints, logs and outputs (not the datasets)
+	rm -rf checkpoints logs outputs

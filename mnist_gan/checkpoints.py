@@ -1,0 +1,91 @@
+"""Checkpoints: resume, restore for inference, and refusing ones from another architecture.
+
+A checkpoint folder holds TF checkpoints plus the YAML config of the run that wrote them;
+the YAML says which architecture the weights belong to, so a mismatch is reported by key
+instead of as a shape error deep inside TensorFlow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from mnist_gan import config as config_lib
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, damaged or belongs to a different model."""
+
+
+def saved_config(folder: str | Path, filename: str) -> dict[str, Any] | None:
+    """The config saved beside the checkpoints, or None if there is none."""
+    path = Path(folder) / filename
+    return config_lib.load_yaml(path) if path.is_file() else None
+
+
+def check_architecture(cfg: config_lib.Config, folder: str | Path, filename: str) -> None:
+    """Refuse when the config saved in ``folder`` describes a different model than ``cfg``."""
+    saved = saved_config(folder, filename)
+    if saved is None:
+        return
+    diff = config_lib.architecture_differences(cfg, saved)
+    if diff:
+        keys = ", ".join(f"{k}: checkpoint {old!r} vs now {new!r}" for k, (old, new) in diff.items())
+        raise CheckpointError(
+            f"{folder} holds checkpoints of a different architecture ({keys}); "
+            "pass the same values, or use another --save-dir to start a new run"
+        )
+
+
+def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False) -> None:
+    """Restore ``path`` into ``checkpoint``, turning TF's errors into a :class:`CheckpointError`.
+
+    With ``partial`` the checkpoint may hold more than ``checkpoint`` asks for (e.g. the
+    generator alone out of a training checkpoint).
+    """
+    try:
+        status = checkpoint.restore(path)
+        if partial:
+            status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as e:
+        raise CheckpointError(
+            f"{path}: cannot restore ({str(e).splitlines()[0][:300]}); it was written by a "
+            "different model or is damaged"
+        ) from e
+
+
+def latest(folder: str | Path, step: int | None = None) -> str | None:
+    """The newest checkpoint in ``folder`` (or the one at ``step``), None if there is none."""
+    if step is None:
+        return tf.train.latest_checkpoint(str(folder))
+    state = tf.train.get_checkpoint_state(str(folder))
+    paths = list(state.all_model_checkpoint_paths) if state else []
+    for path in paths:
+        if path.rsplit("-", 1)[-1] == str(step):
+            return path
+    available = ", ".join(p.rsplit("-", 1)[-1] for p in paths) or "none"
+    raise CheckpointError(f"{folder}: no checkpoint at step {step} (steps saved: {available})")
+
+
+CLASSIFIER_CONFIG = "config-cls.yaml"
+GAN_CONFIG = "config-gan.yaml"
+
+
+def load_classifier(folder: str | Path) -> Any:
+    """The trained classifier from ``folder`` (its saved config says how to build it)."""
+    from mnist_gan import models
+
+    saved = saved_config(folder, CLASSIFIER_CONFIG)
+    path = latest(folder)
+    if saved is None or path is None:
+        raise CheckpointError(
+            f"{folder}: no trained classifier here; run ./classifier.py first "
+            "(or point --classifier-dir at its --save-dir)"
+        )
+    cfg = config_lib.from_dict(config_lib.ClassifierConfig, saved, str(Path(folder) / CLASSIFIER_CONFIG))
+    model = models.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout)
+    restore(tf.train.Checkpoint(model=model), path, partial=True)
+    return model

@@ -1,0 +1,255 @@
+"""Run configuration: dataclasses filled from YAML defaults, a user YAML, then CLI flags.
+
+The YAML files in ``configs/`` are the single source of defaults; the dataclasses only say
+which keys exist, their types and their help. Unknown keys and wrong types are refused with
+the file and key named. Only ``yaml.safe_load`` is used: a config can never run code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import typing
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import yaml
+
+from mnist_gan.files import atomic_write_text
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+_SCALARS = (bool, int, float, str)
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is invalid."""
+
+
+def option(help: str, choices: tuple[Any, ...] | None = None) -> Any:
+    """A dataclass field with help text (and optional choices) and no default of its own."""
+    return dataclasses.field(metadata={"help": help, "choices": choices})
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base class: subclasses list their fields with :func:`option`."""
+
+    # Keys that define the saved model's shape: a checkpoint made with other values cannot
+    # be restored into this config's model.
+    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ()
+    DEFAULTS_FILE: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self: C, **changes: Any) -> C:
+        return dataclasses.replace(self, **changes)
+
+
+C = TypeVar("C", bound=Config)
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping with ``safe_load``; errors name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config ({e.strerror})") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML (or uses a tag safe_load refuses): {e}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of key: value, got {type(data).__name__}")
+    return data
+
+
+def _field_types(cls: type[Config]) -> dict[str, type]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
+    kind = _field_types(cls)[key]
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(
+            f"{source}: '{key}' must be {kind.__name__}, got {value!r} ({type(value).__name__})"
+        )
+    choices = next(f for f in dataclasses.fields(cls) if f.name == key).metadata["choices"]
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{source}: '{key}' must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_keys(cls: type[Config], data: dict[str, Any], source: str) -> None:
+    """Refuse keys ``cls`` does not have, suggesting the closest real one."""
+    known = list(_field_types(cls))
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
+            raise ConfigError(f"{source}: unknown config key '{key}'{hint}")
+
+
+def from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
+    """Build ``cls`` from a complete mapping, validating keys and types."""
+    check_keys(cls, data, source)
+    missing = [k for k in _field_types(cls) if k not in data]
+    if missing:
+        raise ConfigError(f"{source}: missing config keys: {', '.join(missing)}")
+    return cls(**{k: _check_value(cls, k, v, source) for k, v in data.items()})
+
+
+def defaults(cls: type[C]) -> C:
+    """The defaults from ``configs/<DEFAULTS_FILE>``."""
+    path = CONFIG_DIR / cls.DEFAULTS_FILE
+    return from_dict(cls, load_yaml(path), str(path))
+
+
+def load(cls: type[C], path: Path | None = None) -> C:
+    """Defaults overlaid with the (possibly partial) YAML file at ``path``."""
+    base = defaults(cls).to_dict()
+    if path is not None:
+        user = load_yaml(path)
+        check_keys(cls, user, str(path))
+        base.update(user)
+    return from_dict(cls, base, str(path or CONFIG_DIR / cls.DEFAULTS_FILE))
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_parser(cls: type[Config], base: Config, description: str) -> argparse.ArgumentParser:
+    """An argparse parser with one flag per config key, defaulting to ``base``'s values."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"YAML file overriding configs/{cls.DEFAULTS_FILE}; flags override both",
+    )
+    for f in dataclasses.fields(cls):
+        kind = _field_types(cls)[f.name]
+        default = getattr(base, f.name)
+        kwargs: dict[str, Any] = {"default": default, "help": f.metadata["help"], "dest": f.name}
+        if kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = kind
+            kwargs["metavar"] = f.name.upper()
+            if f.metadata["choices"] is not None:
+                kwargs["choices"] = f.metadata["choices"]
+                del kwargs["metavar"]
+        parser.add_argument(_flag(f.name), **kwargs)
+    return parser
+
+
+def parse_args(cls: type[C], argv: list[str] | None, description: str) -> tuple[C, argparse.ArgumentParser]:
+    """Defaults, then ``--config FILE``, then flags. Returns the config and the parser."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", type=Path, default=None)
+    known, _ = pre.parse_known_args(argv)
+    try:
+        base = load(cls, known.config)
+    except ConfigError as e:
+        raise SystemExit(f"error: {e}") from e
+    parser = build_parser(cls, base, description)
+    args = vars(parser.parse_args(argv))
+    args.pop("config")
+    return from_dict(cls, args, "command line"), parser
+
+
+def to_yaml(cfg: Config) -> str:
+    """The config as YAML, keys in declaration order."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def save(cfg: Config, path: Path) -> None:
+    """Write the config as YAML atomically."""
+    atomic_write_text(Path(path), to_yaml(cfg))
+
+
+def architecture_differences(cfg: Config, saved: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Architecture keys whose value in ``saved`` differs from ``cfg``: key -> (saved, now)."""
+    return {
+        k: (saved.get(k), getattr(cfg, k)) for k in cfg.ARCHITECTURE_KEYS if saved.get(k) != getattr(cfg, k)
+    }
+
+
+STRATEGIES = ("auto", "mirrored", "default")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierConfig(Config):
+    """Settings of ``classifier.py``."""
+
+    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ("width", "feature_dim")
+    DEFAULTS_FILE: ClassVar[str] = "classifier.yaml"
+
+    data_dir: str = option("folder with the MNIST IDX files (gzipped or not)")
+    save_dir: str = option("checkpoint folder")
+    log_dir: str = option("TensorBoard folder; each run writes a timestamped sub-folder")
+    epochs: int = option("passes over the training set")
+    batch_size: int = option("global batch size, split across replicas")
+    learning_rate: float = option("Adam learning rate (cosine-decayed to 0)")
+    dropout: float = option("dropout before the output layer")
+    width: int = option("filters of the first conv block (doubled in the second)")
+    feature_dim: int = option("size of the feature layer used for FID")
+    augment: bool = option("random shifts of up to 2 pixels while training")
+    strategy: str = option(
+        "auto: MirroredStrategy over all GPUs (or the CPU replicas), else the default",
+        choices=STRATEGIES,
+    )
+    cpu_replicas: int = option("split the CPU into N logical devices (N >= 2 mirrors over them)")
+    seed: int = option("random seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class GanConfig(Config):
+    """Settings of ``train.py``."""
+
+    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ("noise_dim", "gen_width", "critic_width")
+    DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
+
+    data_dir: str = option("folder with the MNIST IDX files (gzipped or not)")
+    save_dir: str = option("checkpoint folder; a checkpoint there is resumed")
+    log_dir: str = option("TensorBoard folder; each run writes a timestamped sub-folder")
+    classifier_dir: str = option("trained classifier (./classifier.py --save-dir) for scoring")
+    noise_dim: int = option("size of the generator's noise vector")
+    gen_width: int = option("generator filters before the last upsampling (doubled before it)")
+    critic_width: int = option("critic filters in its first conv (doubled in the second)")
+    batch_size: int = option("global batch size, split across replicas")
+    steps: int = option("generator steps to train to (counting steps of a resumed run)")
+    epochs: float = option("if > 0: train this many passes over the data instead of --steps")
+    crit_steps: int = option("critic updates per generator update")
+    gp_weight: float = option("gradient penalty weight (lambda)")
+    gen_lr: float = option("generator Adam learning rate")
+    critic_lr: float = option("critic Adam learning rate")
+    beta_1: float = option("Adam beta_1 of both optimizers")
+    beta_2: float = option("Adam beta_2 of both optimizers")
+    lr_decay: str = option("learning-rate schedule of both optimizers", choices=("none", "linear"))
+    steps_per_call: int = option("generator steps per tf.function call; also the log interval")
+    save_every: int = option("checkpoint every N generator steps (and at the end)")
+    eval_every: int = option("score samples every N steps (and at the end); 0: only at the end")
+    eval_samples: int = option("generated digits scored for FID and accuracy")
+    eval: bool = option("score samples with the classifier (--no-eval to train without one)")
+    mixed_precision: str = option(
+        "float16 for GPUs (far slower on CPUs), bfloat16 for recent CPUs/TPUs",
+        choices=("off", "float16", "bfloat16"),
+    )
+    strategy: str = option(
+        "auto: MirroredStrategy over all GPUs (or the CPU replicas), else the default",
+        choices=STRATEGIES,
+    )
+    cpu_replicas: int = option("split the CPU into N logical devices (N >= 2 mirrors over them)")
+    seed: int = option("random seed (weights, noise, data order)")

@@ -1,0 +1,87 @@
+"""tf.data pipelines over the in-memory IDX arrays.
+
+Images are kept as uint8 in memory (47 MB for all of MNIST) and scaled to [-1, 1] per
+batch; training pipelines shuffle, repeat, batch the *global* batch with the remainder
+dropped (every replica gets an equal share) and prefetch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from mnist_gan.idx import Split, load_split
+
+__all__ = ["Split", "eval_dataset", "from_model_range", "load_split", "to_model_range", "train_dataset"]
+
+
+def to_model_range(images: tf.Tensor) -> tf.Tensor:
+    """uint8 (..., 28, 28) -> float32 (..., 28, 28, 1) in [-1, 1]."""
+    return tf.expand_dims(tf.cast(images, tf.float32) / 127.5 - 1.0, -1)
+
+
+def from_model_range(images: np.ndarray) -> np.ndarray:
+    """float images in [-1, 1] of any shape -> uint8 in [0, 255]."""
+    return np.clip(np.rint((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def _shifted(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    padded = tf.pad(image, [[2, 2], [2, 2]])
+    return tf.image.stateless_random_crop(padded, [28, 28], seed=seed)
+
+
+def shuffled_indices(size: int, seed: int) -> tf.data.Dataset:
+    """Endless example indices: epoch e is a permutation fixed by (seed, e).
+
+    Stateless ops make the order depend on ``seed`` alone, not on TensorFlow's global
+    seed or on how many random ops ran before, so every run (and every replica count)
+    sees the same batches.
+    """
+
+    def epoch(e: tf.Tensor) -> tf.data.Dataset:
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(size, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e])
+        )
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    return tf.data.Dataset.counter().flat_map(epoch)
+
+
+def train_dataset(split: Split, global_batch: int, seed: int, augment: bool = False) -> tf.data.Dataset:
+    """Endless shuffled batches of (images in [-1, 1], int32 labels), remainder dropped."""
+    if global_batch > len(split):
+        raise ValueError(f"batch size {global_batch} exceeds the {len(split)} training examples")
+    images = tf.constant(split.images)
+    labels = tf.constant(split.labels.astype(np.int32))
+    ds = shuffled_indices(len(split), seed)
+    if augment:
+        # Per-example shifts, each seeded by (seed, position in the stream).
+        ds = tf.data.Dataset.zip(ds, tf.data.Dataset.counter())
+        ds = ds.map(
+            lambda i, n: (
+                _shifted(tf.gather(images, i), tf.stack([n, tf.constant(seed, tf.int64)])),
+                labels[i],
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        ds = ds.batch(global_batch, drop_remainder=True)
+    else:
+        ds = ds.batch(global_batch, drop_remainder=True)
+        ds = ds.map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
+    ds = ds.map(lambda x, y: (to_model_range(x), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(split: Split, batch: int) -> tf.data.Dataset:
+    """All examples once, in order, scaled; the last batch may be short."""
+    ds = tf.data.Dataset.from_tensor_slices((split.images, split.labels.astype(np.int32)))
+    ds = ds.batch(batch).map(lambda x, y: (to_model_range(x), y))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def load(data_dir: str | Path) -> tuple[Split, Split]:
+    """(train, test) splits of the dataset in ``data_dir``."""
+    return load_split(Path(data_dir), "train"), load_split(Path(data_dir), "test")

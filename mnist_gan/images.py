@@ -1,0 +1,43 @@
+"""Digit images as pictures: grids and PNG files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mnist_gan.files import atomic_write_bytes
+
+
+def grid(images: np.ndarray, rows: int, cols: int, pad: int = 2) -> np.ndarray:
+    """Tile uint8 images (rows*cols, H, W[, 1]) row by row into one (rows*(H+pad)+pad, ...) image.
+
+    The padding is mid-grey so that black digit backgrounds stay apart.
+    """
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[..., 0]
+    if images.shape[0] != rows * cols:
+        raise ValueError(f"grid of {rows}x{cols} needs {rows * cols} images, got {images.shape[0]}")
+    h, w = images.shape[1:3]
+    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), 128, dtype=np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        out[top : top + h, left : left + w] = image
+    return out
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A greyscale uint8 (H, W) array as PNG bytes (no timestamp: same pixels, same bytes)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_png(path: str | Path, image: np.ndarray) -> Path:
+    """Write a greyscale uint8 (H, W) array as PNG, atomically."""
+    atomic_write_bytes(Path(path), png_bytes(image))
+    return Path(path)

@@ -1,0 +1,96 @@
+"""The three networks: the evaluator classifier, the conditional generator and critic.
+
+All take images as (N, 28, 28, 1) in [-1, 1] and labels as int digits 0-9. Under mixed
+precision the last layer of each runs in float32 so losses and scores stay exact.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from mnist_gan.spectral_norm import SNConv2D, SNDense
+
+NUM_CLASSES = 10
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def _conv_bn_relu(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    # Synchronized: with several replicas the moving statistics would otherwise drift apart.
+    # Momentum 0.9: the 5k-digit sample trains for only a few hundred steps, too few for
+    # the default 0.99 to forget the initial statistics.
+    x = layers.BatchNormalization(synchronized=True, momentum=0.9)(x)
+    return layers.ReLU()(x)
+
+
+def build_classifier(width: int, feature_dim: int, dropout: float) -> keras.Model:
+    """A small VGG-style CNN: image -> 10 logits, with a ``features`` layer for FID."""
+    images = keras.Input(IMAGE_SHAPE, name="images")
+    x = _conv_bn_relu(images, width)
+    x = _conv_bn_relu(x, width)
+    x = layers.MaxPooling2D()(x)
+    x = _conv_bn_relu(x, 2 * width)
+    x = _conv_bn_relu(x, 2 * width)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(feature_dim, activation="relu", name="features")(x)
+    x = layers.Dropout(dropout)(x)
+    logits = layers.Dense(NUM_CLASSES, name="logits", dtype="float32")(x)
+    return keras.Model(images, logits, name="classifier")
+
+
+def feature_extractor(classifier: keras.Model) -> keras.Model:
+    """The classifier seen as image -> (features, logits), sharing its weights."""
+    return keras.Model(
+        classifier.input,
+        [classifier.get_layer("features").output, classifier.output],
+        name="classifier_features",
+    )
+
+
+def build_generator(noise_dim: int, width: int) -> keras.Model:
+    """Conditional DCGAN generator at native 28x28: (noise, label) -> image in [-1, 1].
+
+    The label enters as a one-hot vector beside the noise; two stride-2 transposed
+    convolutions take 7x7 to 28x28.
+    """
+    noise = keras.Input((noise_dim,), name="noise")
+    labels = keras.Input((), dtype="int32", name="labels")
+    onehot = layers.Lambda(lambda y: keras.ops.one_hot(y, NUM_CLASSES), output_shape=(NUM_CLASSES,))(labels)
+    x = layers.Concatenate()([noise, onehot])
+    x = layers.Dense(7 * 7 * 2 * width, use_bias=False)(x)
+    x = layers.BatchNormalization(synchronized=True)(x)
+    x = layers.ReLU()(x)
+    x = layers.Reshape((7, 7, 2 * width))(x)
+    x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization(synchronized=True)(x)
+    x = layers.ReLU()(x)
+    x = layers.Conv2DTranspose(1, 4, strides=2, padding="same")(x)
+    images = layers.Activation("tanh", dtype="float32", name="images")(x)
+    return keras.Model([noise, labels], images, name="generator")
+
+
+def build_critic(width: int) -> keras.Model:
+    """Spectrally normalised conditional critic with a projection head (Miyato & Koyama 2018).
+
+    score(x, y) = w . h(x) + <E y_onehot, h(x)>, every weight layer spectrally normalised,
+    no batch norm (it would couple the samples the gradient penalty treats one by one).
+    The label embedding is a bias-free Dense on a one-hot vector: spectral normalisation
+    of an Embedding layer receives no gradient in Keras 3.
+    """
+    images = keras.Input(IMAGE_SHAPE, name="images")
+    labels = keras.Input((), dtype="int32", name="labels")
+    x = SNConv2D(width, 4, strides=2, padding="same")(images)
+    x = layers.LeakyReLU(0.2)(x)
+    x = SNConv2D(2 * width, 4, strides=2, padding="same")(x)
+    x = layers.LeakyReLU(0.2)(x)
+    h = layers.Flatten()(x)
+    unconditional = SNDense(1)(h)
+    onehot = layers.Lambda(
+        lambda y: keras.ops.one_hot(y, NUM_CLASSES, dtype=h.dtype), output_shape=(NUM_CLASSES,)
+    )(labels)
+    embedded = SNDense(h.shape[-1], use_bias=False, name="label_embedding")(onehot)
+    projection = layers.Dot(axes=1)([embedded, h])
+    score = layers.Add(dtype="float32", name="score")([unconditional, projection])
+    return keras.Model([images, labels], score, name="critic")

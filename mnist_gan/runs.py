@@ -1,0 +1,35 @@
+"""Where a run writes: its ISO-8601 timestamped log folder and the copies of its config."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from mnist_gan import config as config_lib
+
+
+def timestamp(now: dt.datetime | None = None) -> str:
+    """UTC time in ISO-8601 basic format, e.g. 20261123T121530Z (safe in any file system)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def new_log_dir(root: str | Path) -> Path:
+    """Create and return ``root/<timestamp>``; a second run in the same second gets ``-2``."""
+    base = Path(root) / timestamp()
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+
+
+def save_config(cfg: config_lib.Config, filename: str, *folders: Path) -> list[Path]:
+    """Write ``cfg`` as ``filename`` into every folder (atomically); return the paths."""
+    paths = [Path(folder) / filename for folder in folders]
+    for path in paths:
+        config_lib.save(cfg, path)
+    return paths

@@ -1,0 +1,1 @@
+"""Training: the outer loop (``loop``) and the distributed steps (``gan``, ``classifier``)."""

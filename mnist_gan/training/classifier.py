@@ -1,0 +1,126 @@
+"""Training the evaluator classifier: the distributed step and the run around it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from mnist_gan import checkpoints, data, distribute, evaluation, models, runs
+from mnist_gan.config import ClassifierConfig
+from mnist_gan.training.loop import Controller, Schedule
+
+
+class ClassifierTrainer:
+    """Cross-entropy training of the classifier inside ``strategy``, ``n`` steps per call."""
+
+    def __init__(
+        self,
+        cfg: ClassifierConfig,
+        strategy: tf.distribute.Strategy,
+        dataset: tf.data.Dataset,
+        total_steps: int,
+    ) -> None:
+        self.strategy = strategy
+        self.global_batch = cfg.batch_size
+        with strategy.scope():
+            keras.utils.set_random_seed(cfg.seed)
+            self.model = models.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout)
+            schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, max(total_steps, 1))
+            self.optimizer = keras.optimizers.Adam(schedule)
+            # Built inside the scope before the first strategy.run, or Keras 3 fails there.
+            self.optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step)
+        self.iterator = iter(strategy.experimental_distribute_dataset(dataset))
+
+    def _replica_step(self, images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            logits = self.model(images, training=True)
+            per_example = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+        correct = tf.reduce_sum(tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == labels, tf.float32))
+        return loss, correct
+
+    @tf.function
+    def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Run ``num_steps`` steps in one graph call; mean loss and accuracy over them."""
+        total_loss = tf.constant(0.0)
+        total_correct = tf.constant(0.0)
+        for _ in tf.range(num_steps):
+            loss, correct = self.strategy.run(self._replica_step, args=next(self.iterator))
+            total_loss += self.strategy.reduce("SUM", loss, axis=None)
+            total_correct += self.strategy.reduce("SUM", correct, axis=None)
+        self.step.assign_add(tf.cast(num_steps, tf.int64))
+        n = tf.cast(num_steps, tf.float32)
+        return {"loss": total_loss / n, "accuracy": total_correct / (n * self.global_batch)}
+
+
+@dataclass(frozen=True)
+class ClassifierResult:
+    """What a classifier run produced."""
+
+    test_accuracy: float
+    steps: int
+    checkpoint: str
+    log_dir: Path
+    resumed_from: int
+
+
+def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) -> ClassifierResult:
+    """Train (or resume) the classifier as ``cfg`` says; save checkpoints, logs and config."""
+    train_split, test_split = data.load(cfg.data_dir)
+    distribute.check_global_batch(cfg.batch_size, strategy)
+    steps_per_epoch = len(train_split) // cfg.batch_size
+    if steps_per_epoch < 1:
+        raise distribute.DistributionError(
+            f"batch size {cfg.batch_size} exceeds the {len(train_split)} training digits"
+        )
+    total = cfg.epochs * steps_per_epoch
+    checkpoints.check_architecture(cfg, cfg.save_dir, checkpoints.CLASSIFIER_CONFIG)
+    dataset = data.train_dataset(train_split, cfg.batch_size, cfg.seed, augment=cfg.augment)
+    trainer = ClassifierTrainer(cfg, strategy, dataset, total)
+
+    manager = tf.train.CheckpointManager(trainer.checkpoint, cfg.save_dir, max_to_keep=3)
+    resumed_from = 0
+    if manager.latest_checkpoint:
+        checkpoints.restore(trainer.checkpoint, manager.latest_checkpoint)
+        resumed_from = int(trainer.step.numpy())
+    log_dir = runs.new_log_dir(cfg.log_dir)
+    Path(cfg.save_dir).mkdir(parents=True, exist_ok=True)
+    runs.save_config(cfg, checkpoints.CLASSIFIER_CONFIG, Path(cfg.save_dir), log_dir)
+    writer = tf.summary.create_file_writer(str(log_dir))
+
+    scorer = evaluation.Scorer(models.feature_extractor(trainer.model))
+    test_images = data.to_model_range(test_split.images).numpy()
+
+    def test_accuracy() -> float:
+        _, logits = scorer.features_and_logits(test_images)
+        return evaluation.accuracy(logits, test_split.labels)
+
+    def evaluate(step: int) -> dict[str, float]:
+        return {"test_accuracy": test_accuracy()}
+
+    schedule = Schedule(
+        total_steps=total,
+        steps_per_call=steps_per_epoch,
+        save_every=steps_per_epoch,
+        eval_every=steps_per_epoch,
+        images_per_step=cfg.batch_size,
+    )
+    Controller(trainer, schedule, manager, writer, evaluate, description="classifier").run()
+    final = test_accuracy()
+    return ClassifierResult(
+        test_accuracy=final,
+        steps=int(trainer.step.numpy()),
+        checkpoint=str(manager.latest_checkpoint),
+        log_dir=log_dir,
+        resumed_from=resumed_from,
+    )
+
+
+__all__ = ["ClassifierResult", "ClassifierTrainer", "train_classifier"]

@@ -1,0 +1,181 @@
+"""The distributed WGAN-GP step: ``crit_steps`` critic updates, then one generator update.
+
+All randomness (noise, labels asked of the generator, interpolation weights) comes from the
+input pipeline, not from ops inside the step: the same global batch then gives the same
+update on 1 or N replicas, and the data position alone fixes what comes next.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mnist_gan import data, losses, models
+from mnist_gan.config import GanConfig
+
+
+def gan_dataset(split: data.Split, cfg: GanConfig) -> tf.data.Dataset:
+    """Global batches of real digits plus the step's random numbers, as a dict."""
+    real = data.train_dataset(split, cfg.batch_size, cfg.seed)
+
+    def randoms(n: tf.Tensor) -> dict[str, tf.Tensor]:
+        # Stateless, keyed by (seed, batch number): independent of TF's global seed.
+        seeds = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 4)
+        b, d = cfg.batch_size, cfg.noise_dim
+        return {
+            "noise": tf.random.stateless_normal([b, d], seeds[0]),
+            "gen_noise": tf.random.stateless_normal([b, d], seeds[1]),
+            "gen_labels": tf.random.stateless_uniform([b], seeds[2], 0, models.NUM_CLASSES, tf.int32),
+            "alpha": tf.random.stateless_uniform([b], seeds[3]),
+        }
+
+    numbers = tf.data.Dataset.counter().map(randoms, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.zip(real, numbers)
+    ds = ds.map(lambda r, rnd: {"images": r[0], "labels": r[1], **rnd})
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _adam(cfg: GanConfig, lr: float, updates: int) -> keras.optimizers.Optimizer:
+    schedule: float | keras.optimizers.schedules.LearningRateSchedule = lr
+    if cfg.lr_decay == "linear":
+        schedule = keras.optimizers.schedules.PolynomialDecay(lr, max(updates, 1), 0.0)
+    opt: keras.optimizers.Optimizer = keras.optimizers.Adam(schedule, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
+    if cfg.mixed_precision == "float16":
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    return opt
+
+
+def set_precision(mode: str) -> None:
+    """Set Keras' global dtype policy for ``--mixed-precision``; before building models."""
+    policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[mode]
+    keras.mixed_precision.set_global_policy(policy)
+
+
+class GanTrainer:
+    """Generator, critic, their optimizers and the step counter, trained inside ``strategy``."""
+
+    def __init__(
+        self,
+        cfg: GanConfig,
+        strategy: tf.distribute.Strategy,
+        dataset: tf.data.Dataset,
+        total_steps: int,
+    ) -> None:
+        self.cfg = cfg
+        self.strategy = strategy
+        self.global_batch = cfg.batch_size
+        set_precision(cfg.mixed_precision)
+        with strategy.scope():
+            keras.utils.set_random_seed(cfg.seed)
+            self.generator = models.build_generator(cfg.noise_dim, cfg.gen_width)
+            self.critic = models.build_critic(cfg.critic_width)
+            self.gen_opt = _adam(cfg, cfg.gen_lr, total_steps)
+            self.critic_opt = _adam(cfg, cfg.critic_lr, total_steps * cfg.crit_steps)
+            # Built in the scope before the first strategy.run, or Keras 3 fails there.
+            self.gen_opt.build(self.generator.trainable_variables)
+            self.critic_opt.build(self.critic.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(
+            generator=self.generator,
+            critic=self.critic,
+            gen_opt=self.gen_opt,
+            critic_opt=self.critic_opt,
+            step=self.step,
+        )
+        self.iterator = iter(strategy.experimental_distribute_dataset(dataset))
+
+    def _loss_scale(self, opt: keras.optimizers.Optimizer) -> tf.Tensor | float:
+        if isinstance(opt, keras.optimizers.LossScaleOptimizer):
+            return tf.cast(opt.dynamic_scale, tf.float32)
+        return 1.0
+
+    def _apply(
+        self, opt: keras.optimizers.Optimizer, tape: tf.GradientTape, loss: tf.Tensor, model: keras.Model
+    ) -> None:
+        scaled = opt.scale_loss(loss) if hasattr(opt, "scale_loss") else loss
+        grads = tape.gradient(scaled, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+
+    def _average(self, per_example: tf.Tensor) -> tf.Tensor:
+        return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
+
+    def critic_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """One critic update on this replica's share of ``batch``; global-mean metrics."""
+        real, labels = batch["images"], batch["labels"]
+        fake = self.generator([batch["noise"], labels], training=True)
+        points = losses.interpolate(real, tf.cast(fake, real.dtype), batch["alpha"])
+        with tf.GradientTape() as tape:
+            scores = self.critic([tf.concat([real, fake], 0), tf.concat([labels, labels], 0)], training=True)
+            real_scores, fake_scores = tf.split(scores, 2)
+            gp = losses.gradient_penalty(
+                lambda x: self.critic([x, labels], training=True),
+                points,
+                self._loss_scale(self.critic_opt),
+            )
+            wloss = losses.critic_loss(real_scores, fake_scores)
+            loss = self._average(wloss + self.cfg.gp_weight * gp)
+        self._apply(self.critic_opt, tape, loss, self.critic)
+        return {
+            "critic_loss": loss,
+            "gradient_penalty": self._average(gp),
+            "wasserstein": self._average(-wloss),
+        }
+
+    def generator_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """One generator update on this replica's share of ``batch``."""
+        labels = batch["gen_labels"]
+        with tf.GradientTape() as tape:
+            fake = self.generator([batch["gen_noise"], labels], training=True)
+            # The critic is not being trained here: no power iteration, no kernel update.
+            scores = self.critic([fake, labels], training=False)
+            loss = self._average(losses.generator_loss(scores))
+        self._apply(self.gen_opt, tape, loss, self.generator)
+        return {"generator_loss": loss}
+
+    def _sum(self, per_replica: tf.Tensor) -> tf.Tensor:
+        return self.strategy.reduce("SUM", per_replica, axis=None)
+
+    def _generator_step(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """``crit_steps`` critic updates then one generator update; global-mean metrics."""
+        critic_loss = gradient_penalty = wasserstein = tf.constant(0.0)
+        for _ in range(self.cfg.crit_steps):
+            batch = next(self.iterator)
+            out = self.strategy.run(self.critic_update, args=(batch,))
+            critic_loss += self._sum(out["critic_loss"])
+            gradient_penalty += self._sum(out["gradient_penalty"])
+            wasserstein += self._sum(out["wasserstein"])
+        out = self.strategy.run(self.generator_update, args=(batch,))
+        return critic_loss, gradient_penalty, wasserstein, self._sum(out["generator_loss"])
+
+    @tf.function
+    def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Run ``num_steps`` generator steps (with their critic steps) in one graph call."""
+        critic_loss = gradient_penalty = wasserstein = generator_loss = tf.constant(0.0)
+        for _ in tf.range(num_steps):
+            c, gp, w, g = self._generator_step()
+            critic_loss += c
+            gradient_penalty += gp
+            wasserstein += w
+            generator_loss += g
+        self.step.assign_add(tf.cast(num_steps, tf.int64))
+        n = tf.cast(num_steps, tf.float32)
+        critic_updates = n * self.cfg.crit_steps
+        metrics = {
+            "critic_loss": critic_loss / critic_updates,
+            "gradient_penalty": gradient_penalty / critic_updates,
+            "wasserstein": wasserstein / critic_updates,
+            "generator_loss": generator_loss / n,
+        }
+        metrics["gen_lr"] = tf.cast(self.gen_opt.learning_rate, tf.float32)
+        metrics["critic_lr"] = tf.cast(self.critic_opt.learning_rate, tf.float32)
+        return metrics
+
+    def sampler(self) -> tf.types.experimental.GenericFunction:
+        """A graph function (noise, labels) -> images in [-1, 1], inference mode."""
+        return tf.function(lambda z, y: self.generator([z, y], training=False), reduce_retracing=True)
+
+
+def fixed_noise(seed: int, count: int, noise_dim: int) -> np.ndarray:
+    """Noise that depends only on ``seed``: the same grid at every evaluation and resume."""
+    return np.random.default_rng(seed).standard_normal((count, noise_dim)).astype(np.float32)

