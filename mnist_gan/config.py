@@ -253,3 +253,20 @@ class GanConfig(Config):
     )
     cpu_replicas: int = option("split the CPU into N logical devices (N >= 2 mirrors over them)")
     seed: int = option("random seed (weights, noise, data order)")
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateConfig(Config):
+    """Settings of ``generate.py``."""
+
+    DEFAULTS_FILE: ClassVar[str] = "generate.yaml"
+
+    checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
+    step: int = option("checkpoint step to load; 0: the newest")
+    output_dir: str = option("folder for the PNGs, grid.png and the interpolations")
+    digits: str = option("digits to draw: a range like 0-9, or a list like 3,5,7")
+    count: int = option("images per digit")
+    seed: int = option("random seed: the same seed gives the same images, bit for bit")
+    interpolate: bool = option("also write a latent-space walk per digit (PNG strip and GIF)")
+    interpolation_frames: int = option("frames of each latent walk")
+    export: str = option("if set: write a TF SavedModel of the generator into this folder")

@@ -41,3 +41,19 @@ def save_png(path: str | Path, image: np.ndarray) -> Path:
     """Write a greyscale uint8 (H, W) array as PNG, atomically."""
     atomic_write_bytes(Path(path), png_bytes(image))
     return Path(path)
+
+
+def gif_bytes(frames: np.ndarray, frame_ms: int = 80) -> bytes:
+    """Greyscale uint8 frames (T, H, W) as an endlessly looping animated GIF."""
+    pictures = [Image.fromarray(np.asarray(f, dtype=np.uint8), mode="L") for f in frames]
+    buffer = io.BytesIO()
+    pictures[0].save(
+        buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0
+    )
+    return buffer.getvalue()
+
+
+def save_gif(path: str | Path, frames: np.ndarray, frame_ms: int = 80) -> Path:
+    """Write frames as an animated GIF, atomically."""
+    atomic_write_bytes(Path(path), gif_bytes(frames, frame_ms))
+    return Path(path)

@@ -126,3 +126,42 @@ def printed(pattern: str, text: str) -> str:
     match = re.search(pattern, text)
     assert match is not None, f"{pattern!r} not in output:\n{text[-2000:]}"
     return match.group(1)
+
+
+TINY_GAN_FLAGS = [
+    "--noise-dim",
+    "8",
+    "--gen-width",
+    "8",
+    "--critic-width",
+    "8",
+    "--batch-size",
+    "16",
+    "--steps-per-call",
+    "2",
+    "--eval-samples",
+    "50",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_gan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The checkpoint folder of a 4-step GAN run on synthetic digits (for generate.py)."""
+    root = tmp_path_factory.mktemp("tiny_gan")
+    x, y = synthetic_digits(100)
+    write_dataset(root / "data", x, y, x[:20], y[:20])
+    result = run_script(
+        "train.py",
+        "--data-dir",
+        str(root / "data"),
+        "--save-dir",
+        str(root / "ckpt"),
+        "--log-dir",
+        str(root / "logs"),
+        "--no-eval",
+        "--steps",
+        "4",
+        *TINY_GAN_FLAGS,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root / "ckpt"

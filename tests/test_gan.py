@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_script
+from conftest import TINY_GAN_FLAGS, printed, run_script
+from PIL import Image
 
 from mnist_gan import config, data
 from mnist_gan.training.gan import GanTrainer, gan_dataset
@@ -31,7 +32,9 @@ def _mirrored(n: int) -> tf.distribute.Strategy:
 def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path) -> None:
     one = _trainer(_mirrored(1), tiny_dataset)
     two = _trainer(_mirrored(2), tiny_dataset)
-    pairs = list(zip(one.generator.variables + one.critic.variables, two.generator.variables + two.critic.variables))
+    pairs = list(
+        zip(one.generator.variables + one.critic.variables, two.generator.variables + two.critic.variables)
+    )
     start = [a.numpy().copy() for a, _ in pairs]
     for a, b in pairs:
         np.testing.assert_array_equal(a.numpy(), b.numpy())  # same start
@@ -72,16 +75,27 @@ def test_checkpoint_restore_gives_identical_generator(tiny_dataset: Path, tmp_pa
     assert int(fresh.step.numpy()) == 2
 
 
-TINY_FLAGS = ["--noise-dim", "8", "--gen-width", "8", "--critic-width", "8", "--batch-size", "16",
-              "--steps-per-call", "2", "--eval-samples", "50"]
+TINY_FLAGS = TINY_GAN_FLAGS
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path, trained_classifier: Path) -> dict[str, object]:
+def tiny_run(
+    tmp_path_factory: pytest.TempPathFactory, sample_dir: Path, trained_classifier: Path
+) -> dict[str, object]:
     """A 4-step train.py run on real digits with evaluation, then a resume to 6 steps."""
     root = tmp_path_factory.mktemp("gan")
-    common = ["train.py", "--data-dir", str(sample_dir), "--save-dir", str(root / "ckpt"),
-              "--log-dir", str(root / "logs"), "--classifier-dir", str(trained_classifier), *TINY_FLAGS]
+    common = [
+        "train.py",
+        "--data-dir",
+        str(sample_dir),
+        "--save-dir",
+        str(root / "ckpt"),
+        "--log-dir",
+        str(root / "logs"),
+        "--classifier-dir",
+        str(trained_classifier),
+        *TINY_FLAGS,
+    ]
     first = run_script(*common, "--steps", "4", "--eval-every", "2", "--save-every", "2")
     second = run_script(*common, "--steps", "6", "--eval-every", "2", "--save-every", "2")
     return {"root": root, "first": first, "second": second, "common": common}
@@ -94,23 +108,35 @@ def test_run_reports_scores_and_writes_outputs(tiny_run: dict) -> None:
     ckpt = tiny_run["root"] / "ckpt"
     assert (ckpt / "ckpt-4.index").is_file() and (ckpt / "ckpt-2.index").is_file()
     saved = config.load(config.GanConfig, ckpt / "config-gan.yaml")
-    assert saved.steps == 4 and saved.gen_width == 8
+    assert saved.steps == 6 and saved.gen_width == 8  # the config of the newest run (the resume)
 
 
 def test_event_files_hold_scalars_and_image(tiny_run: dict) -> None:
-    log_dir = Path(re.search(r"logs: (\S+)", tiny_run["first"].stdout).group(1))
+    log_dir = Path(printed(r"logs: (\S+)", tiny_run["first"].stdout))
     assert (log_dir / "config-gan.yaml").is_file()
     tags: dict[str, list[int]] = {}
     for event_file in log_dir.glob("events.out.tfevents.*"):
         for event in tf.compat.v1.train.summary_iterator(str(event_file)):
             for value in event.summary.value:
                 tags.setdefault(value.tag, []).append(event.step)
-    for name in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein", "gen_lr",
-                 "critic_lr", "images_per_second"):
+    for name in (
+        "critic_loss",
+        "generator_loss",
+        "gradient_penalty",
+        "wasserstein",
+        "gen_lr",
+        "critic_lr",
+        "images_per_second",
+    ):
         assert tags.get(f"train/{name}") == [2, 4], name
     for name in ("fid", "fid_floor", "accuracy"):
         assert tags.get(f"eval/{name}") == [2, 4], name
     assert tags.get("samples") == [2, 4]
+    # The same grids as PNG, and an animation of them, for a look without TensorBoard.
+    pngs = sorted(p.name for p in (log_dir / "samples").glob("*.png"))
+    assert pngs == ["step-0000002.png", "step-0000004.png"]
+    assert Image.open(log_dir / "samples" / pngs[0]).size == (302, 302)
+    assert getattr(Image.open(log_dir / "progress.gif"), "n_frames", 1) == 2
 
 
 def test_rerun_resumes_from_checkpoint(tiny_run: dict) -> None:
@@ -127,24 +153,56 @@ def test_other_architecture_checkpoint_refused(tiny_run: dict) -> None:
 
 
 def test_missing_classifier_says_what_to_run(sample_dir: Path, tmp_path: Path) -> None:
-    result = run_script("train.py", "--data-dir", str(sample_dir), "--save-dir", str(tmp_path / "c"),
-                        "--classifier-dir", str(tmp_path / "nothing"), *TINY_FLAGS, "--steps", "2")
+    result = run_script(
+        "train.py",
+        "--data-dir",
+        str(sample_dir),
+        "--save-dir",
+        str(tmp_path / "c"),
+        "--classifier-dir",
+        str(tmp_path / "nothing"),
+        *TINY_FLAGS,
+        "--steps",
+        "2",
+    )
     assert result.returncode == 2
     assert "no trained classifier here; run ./classifier.py first" in result.stderr
     assert not (tmp_path / "c").exists()
 
 
 def test_indivisible_batch_refused(tiny_dataset: Path, tmp_path: Path) -> None:
-    result = run_script("train.py", "--data-dir", str(tiny_dataset), "--save-dir", str(tmp_path / "c"),
-                        "--no-eval", "--batch-size", "15", "--cpu-replicas", "2")
+    result = run_script(
+        "train.py",
+        "--data-dir",
+        str(tiny_dataset),
+        "--save-dir",
+        str(tmp_path / "c"),
+        "--no-eval",
+        "--batch-size",
+        "15",
+        "--cpu-replicas",
+        "2",
+    )
     assert result.returncode == 2
     assert "batch size 15 does not divide by the 2 replicas" in result.stderr
 
 
 def test_two_replica_run_without_eval(tiny_dataset: Path, tmp_path: Path) -> None:
-    result = run_script("train.py", "--data-dir", str(tiny_dataset), "--save-dir", str(tmp_path / "c"),
-                        "--log-dir", str(tmp_path / "l"), "--no-eval", *TINY_FLAGS, "--steps", "2",
-                        "--cpu-replicas", "2")
+    result = run_script(
+        "train.py",
+        "--data-dir",
+        str(tiny_dataset),
+        "--save-dir",
+        str(tmp_path / "c"),
+        "--log-dir",
+        str(tmp_path / "l"),
+        "--no-eval",
+        *TINY_FLAGS,
+        "--steps",
+        "2",
+        "--cpu-replicas",
+        "2",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "MirroredStrategy, 2 replicas" in result.stdout
     assert (tmp_path / "c" / "ckpt-2.index").is_file()

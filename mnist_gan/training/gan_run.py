@@ -88,10 +88,15 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         )
     sampler = trainer.sampler()
 
+    progress: list[np.ndarray] = []
+
     def evaluate(step: int) -> dict[str, float]:
         picture = grid_image(trainer, grid_noise)
         with writer.as_default(step=step):
             tf.summary.image("samples", picture[None, :, :, None], step=step)
+        # The same grids as PNG, so learning can be seen without TensorBoard.
+        images.save_png(log_dir / "samples" / f"step-{step:07d}.png", picture)
+        progress.append(picture)
         return scorer(sampler) if scorer is not None else {}
 
     schedule = Schedule(
@@ -101,7 +106,11 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         eval_every=cfg.eval_every,
         images_per_step=cfg.batch_size * cfg.crit_steps,
     )
-    scores = Controller(trainer, schedule, manager, writer, evaluate, description="gan").run()
+    try:
+        scores = Controller(trainer, schedule, manager, writer, evaluate, description="gan").run()
+    finally:
+        if progress:
+            images.save_gif(log_dir / "progress.gif", np.stack(progress), frame_ms=400)
     return GanResult(
         steps=int(trainer.step.numpy()),
         resumed_from=resumed_from,

@@ -1,0 +1,149 @@
+"""Drawing digits from a trained generator: samples, latent walks, and a SavedModel export.
+
+Noise comes from stateless ops keyed by the seed, and pixels are converted to uint8 inside
+TensorFlow, so ``generate.py`` and the exported SavedModel give the same bytes for the
+same seed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mnist_gan import checkpoints, config, models
+
+
+def parse_digits(text: str) -> list[int]:
+    """'0-9', '3,5,7' or '3 5 7' -> the digits; anything outside 0-9 is refused."""
+    digits: list[int] = []
+    for part in re.split(r"[,\s]+", text.strip()):
+        if re.fullmatch(r"\d-\d", part) and part[0] <= part[2]:
+            digits.extend(range(int(part[0]), int(part[2]) + 1))
+        elif re.fullmatch(r"\d", part):
+            digits.append(int(part))
+        else:
+            raise config.ConfigError(f"digits: '{part}' is not a digit 0-9 or a range like 0-9")
+    return digits
+
+
+def to_uint8(images: tf.Tensor) -> tf.Tensor:
+    """[-1, 1] floats (N, 28, 28, 1) -> uint8 (N, 28, 28), rounding half to even."""
+    pixels = tf.clip_by_value(tf.round((tf.cast(images, tf.float32) + 1.0) * 127.5), 0.0, 255.0)
+    return tf.cast(pixels[..., 0], tf.uint8)
+
+
+def seeded_noise(seed: tf.Tensor | int, count: tf.Tensor | int, noise_dim: int, stream: int = 0) -> tf.Tensor:
+    """Noise (count, noise_dim) fixed by (seed, stream) alone."""
+    key = tf.stack([tf.cast(seed, tf.int64), tf.constant(stream, tf.int64)])
+    return tf.random.stateless_normal(tf.stack([tf.cast(count, tf.int32), noise_dim]), seed=key)
+
+
+def load_generator(checkpoint_dir: str | Path, step: int = 0) -> tuple[keras.Model, config.GanConfig, str]:
+    """The generator of the GAN checkpoint in ``checkpoint_dir`` (newest, or at ``step``)."""
+    saved = checkpoints.saved_config(checkpoint_dir, checkpoints.GAN_CONFIG)
+    path = checkpoints.latest(checkpoint_dir, step or None) if saved is not None else None
+    if saved is None or path is None:
+        raise checkpoints.CheckpointError(
+            f"{checkpoint_dir}: no trained GAN here; run ./train.py first "
+            "(or point --checkpoint-dir at its --save-dir)"
+        )
+    cfg = config.from_dict(config.GanConfig, saved, str(Path(checkpoint_dir) / checkpoints.GAN_CONFIG))
+    generator = models.build_generator(cfg.noise_dim, cfg.gen_width)
+    checkpoints.restore(tf.train.Checkpoint(generator=generator), path, partial=True)
+    return generator, cfg, path
+
+
+class DigitSampler(tf.Module):
+    """The generator wrapped for drawing and for export as a SavedModel."""
+
+    def __init__(self, generator: keras.Model, noise_dim: int) -> None:
+        super().__init__(name="digit_sampler")
+        self.generator = generator
+        self.noise_dim = noise_dim
+        labels = tf.TensorSpec([None], tf.int32, name="labels")
+        self.generate = tf.function(
+            self._generate,
+            input_signature=[labels, tf.TensorSpec([None, noise_dim], tf.float32, name="noise")],
+        )
+        self.sample = tf.function(
+            self._sample, input_signature=[labels, tf.TensorSpec([], tf.int64, name="seed")]
+        )
+
+    def _generate(self, labels: tf.Tensor, noise: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"images": to_uint8(self.generator([noise, labels], training=False))}
+
+    def _sample(self, labels: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self._generate(labels, seeded_noise(seed, tf.size(labels), self.noise_dim))
+
+    def digits(self, digits: list[int], count: int, seed: int) -> np.ndarray:
+        """uint8 (len(digits), count, 28, 28): row i holds ``count`` samples of digits[i]."""
+        labels = tf.constant(np.repeat(np.asarray(digits, np.int32), count))
+        images = self.sample(labels, tf.constant(seed, tf.int64))["images"].numpy()
+        return images.reshape(len(digits), count, 28, 28)
+
+    def walk(self, digit: int, frames: int, seed: int) -> np.ndarray:
+        """uint8 (frames, 28, 28): one digit along a great-circle path between two noises."""
+        ends = seeded_noise(seed, 2, self.noise_dim, stream=1 + digit).numpy().astype(np.float64)
+        a, b = ends
+        omega = np.arccos(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1, 1))
+        t = np.linspace(0.0, 1.0, frames)[:, None]
+        path = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+        labels = tf.fill([frames], tf.constant(digit, tf.int32))
+        return self.generate(labels, tf.constant(path, tf.float32))["images"].numpy()
+
+    def export(self, folder: str | Path) -> Path:
+        """Write a SavedModel: signatures 'serving_default' (labels, noise) and 'sample' (labels, seed)."""
+        tf.saved_model.save(
+            self, str(folder), signatures={"serving_default": self.generate, "sample": self.sample}
+        )
+        return Path(folder)
+
+
+def check_output_dir(path: str | Path) -> Path:
+    """Refuse an output path that exists and is not a folder."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise config.ConfigError(f"{p} is a file, not a folder; pass another --output-dir")
+    return p
+
+
+def write_outputs(cfg: config.GenerateConfig) -> dict[str, list[Path]]:
+    """Everything ``generate.py`` writes, checked before a single file is touched.
+
+    Returns the written paths by kind: 'digits', 'grid', 'interpolation', 'export'.
+    """
+    from mnist_gan import images
+
+    digits = parse_digits(cfg.digits)
+    if cfg.count < 1:
+        raise config.ConfigError(f"count must be >= 1, got {cfg.count}")
+    if cfg.interpolate and cfg.interpolation_frames < 2:
+        raise config.ConfigError(f"interpolation_frames must be >= 2, got {cfg.interpolation_frames}")
+    out = check_output_dir(cfg.output_dir)
+    if cfg.export:
+        check_output_dir(cfg.export)
+    generator, gan_cfg, _ = load_generator(cfg.checkpoint_dir, cfg.step)
+    sampler = DigitSampler(generator, gan_cfg.noise_dim)
+
+    drawn = sampler.digits(digits, cfg.count, cfg.seed)
+    written: dict[str, list[Path]] = {"digits": [], "grid": [], "interpolation": [], "export": []}
+    for row, digit in enumerate(digits):
+        for i in range(cfg.count):
+            # A digit asked for twice gets its second row numbered on, never overwritten.
+            index = sum(d == digit for d in digits[:row]) * cfg.count + i
+            written["digits"].append(images.save_png(out / f"digit{digit}_{index:04d}.png", drawn[row, i]))
+    grid = images.grid(drawn.reshape(-1, 28, 28), len(digits), cfg.count)
+    written["grid"].append(images.save_png(out / "grid.png", grid))
+    if cfg.interpolate:
+        for digit in dict.fromkeys(digits):
+            frames = sampler.walk(digit, cfg.interpolation_frames, cfg.seed)
+            strip = images.grid(frames, 1, len(frames))
+            written["interpolation"].append(images.save_png(out / f"interpolation_{digit}.png", strip))
+            written["interpolation"].append(images.save_gif(out / f"interpolation_{digit}.gif", frames))
+    if cfg.export:
+        written["export"].append(sampler.export(cfg.export))
+    return written

@@ -1,0 +1,130 @@
+"""generate.py: the files it writes, reproducibility, the SavedModel, and bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_script
+from PIL import Image
+
+from mnist_gan import config
+from mnist_gan.checkpoints import CheckpointError
+from mnist_gan.config import ConfigError
+from mnist_gan.generation import parse_digits, write_outputs
+
+
+def _generate(ckpt: Path, out: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return run_script("generate.py", "--checkpoint-dir", str(ckpt), "--output-dir", str(out), *flags)
+
+
+def test_files_and_grid_match_the_flags(tiny_gan: Path, tmp_path: Path) -> None:
+    result = _generate(tiny_gan, tmp_path / "out", "--digits", "3,5", "--count", "4")
+    assert result.returncode == 0, result.stderr[-2000:]
+    names = sorted(p.name for p in (tmp_path / "out").glob("digit*.png"))
+    assert names == [f"digit{d}_{i:04d}.png" for d in (3, 5) for i in range(4)]
+    for name in names:
+        assert Image.open(tmp_path / "out" / name).size == (28, 28)
+    grid = Image.open(tmp_path / "out" / "grid.png")
+    assert grid.size == (4 * 30 + 2, 2 * 30 + 2)  # (width, height): 4 columns, 2 rows, 2 px gaps
+    assert "grid: " in result.stdout and str(tmp_path / "out") in result.stdout
+
+
+def test_same_seed_same_bytes(tiny_gan: Path, tmp_path: Path) -> None:
+    base = config.defaults(config.GenerateConfig).replace(
+        checkpoint_dir=str(tiny_gan), count=3, interpolate=True, interpolation_frames=5
+    )
+    files = {}
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        write_outputs(base.replace(output_dir=str(tmp_path / name), seed=seed))
+        files[name] = {p.name: p.read_bytes() for p in sorted((tmp_path / name).iterdir())}
+    assert files["a"] == files["b"]
+    assert files["a"]["grid.png"] != files["c"]["grid.png"]
+    gif = Image.open(tmp_path / "a" / "interpolation_4.gif")
+    assert getattr(gif, "n_frames", 1) == 5
+    assert Image.open(tmp_path / "a" / "interpolation_4.png").size == (5 * 30 + 2, 32)
+
+
+def test_savedmodel_round_trip_in_a_fresh_process(tiny_gan: Path, tmp_path: Path) -> None:
+    cfg = config.defaults(config.GenerateConfig).replace(
+        checkpoint_dir=str(tiny_gan),
+        output_dir=str(tmp_path / "out"),
+        digits="2,7",
+        count=3,
+        seed=11,
+        export=str(tmp_path / "model"),
+    )
+    write_outputs(cfg)
+    expected = np.stack(
+        [np.array(Image.open(tmp_path / "out" / f"digit{d}_{i:04d}.png")) for d in (2, 7) for i in range(3)]
+    )
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        assert "mnist_gan" not in sys.modules
+        m = tf.saved_model.load({str(tmp_path / "model")!r})
+        labels = tf.constant([2, 2, 2, 7, 7, 7], tf.int32)
+        images = m.signatures["sample"](labels=labels, seed=tf.constant(11, tf.int64))["images"].numpy()
+        noise = tf.random.stateless_normal([6, 8], seed=[11, 0])
+        again = m.signatures["serving_default"](labels=labels, noise=noise)["images"].numpy()
+        assert images.dtype == np.uint8 and images.shape == (6, 28, 28)
+        assert (images == again).all()
+        np.save(sys.argv[1], images)
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "x.npy")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [("0-9", list(range(10))), ("3,5,7", [3, 5, 7]), ("1 2", [1, 2]), ("0-2,9", [0, 1, 2, 9])],
+)
+def test_parse_digits(text: str, digits: list[int]) -> None:
+    assert parse_digits(text) == digits
+
+
+@pytest.mark.parametrize("text", ["12", "-1", "a", "5-3", ""])
+def test_bad_digits_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="is not a digit 0-9"):
+        parse_digits(text)
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"digits": "3,10"}, ConfigError, "'10' is not a digit 0-9"),
+        ({"count": 0}, ConfigError, "count must be >= 1"),
+        ({"checkpoint_dir": "nowhere"}, CheckpointError, r"no trained GAN here; run \./train\.py first"),
+        ({"step": 3}, CheckpointError, r"no checkpoint at step 3 \(steps saved: 4\)"),
+    ],
+)
+def test_bad_input_writes_nothing(
+    tiny_gan: Path, tmp_path: Path, changes: dict, error: type, message: str
+) -> None:
+    cfg = config.defaults(config.GenerateConfig).replace(
+        checkpoint_dir=str(tiny_gan), output_dir=str(tmp_path / "out")
+    )
+    with pytest.raises(error, match=message):
+        write_outputs(cfg.replace(**changes))
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_path_that_is_a_file(tiny_gan: Path, tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("keep me")
+    result = _generate(tiny_gan, tmp_path / "taken")
+    assert result.returncode == 2
+    assert "is a file, not a folder" in result.stderr
+    assert (tmp_path / "taken").read_text() == "keep me"

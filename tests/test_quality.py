@@ -1,0 +1,118 @@
+"""The GAN learns real digits: a brief run in the default suite, the full budget as slow."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import printed, run_script
+
+from mnist_gan import checkpoints, config, data, evaluation, models
+
+SAMPLE_FLAGS = ["--eval-samples", "1000"]
+
+
+def _untrained_accuracy(classifier_dir: Path, sample_dir: Path) -> float:
+    cfg = config.defaults(config.GanConfig)
+    keras.utils.set_random_seed(cfg.seed)
+    generator = models.build_generator(cfg.noise_dim, cfg.gen_width)
+    train, test = data.load(sample_dir)
+    scorer = evaluation.GeneratorScorer(
+        evaluation.Scorer(models.feature_extractor(checkpoints.load_classifier(classifier_dir))),
+        data.to_model_range(test.images).numpy(),
+        data.to_model_range(train.images[:1000]).numpy(),
+        num_samples=1000,
+        noise_dim=cfg.noise_dim,
+        seed=1,
+    )
+    return scorer(lambda z, y: generator([z, y], training=False))["accuracy"]
+
+
+# 300 generator steps (about a minute on 2 cores) reach about 60 %; an untrained generator
+# scores about chance (10 %).
+SHORT_STEPS, SHORT_MIN_ACCURACY = 300, 0.40
+
+
+def test_short_training_makes_recognisable_digits(
+    sample_dir: Path, trained_classifier: Path, tmp_path: Path
+) -> None:
+    result = run_script(
+        "train.py",
+        "--data-dir",
+        str(sample_dir),
+        "--classifier-dir",
+        str(trained_classifier),
+        "--save-dir",
+        str(tmp_path / "gan"),
+        "--log-dir",
+        str(tmp_path / "logs"),
+        "--steps",
+        str(SHORT_STEPS),
+        "--eval-every",
+        "0",
+        *SAMPLE_FLAGS,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    trained = float(printed(r"recognised as asked: ([\d.]+)%", result.stdout)) / 100
+    fid = float(printed(r"FID ([\d.]+)", result.stdout))
+    floor = float(printed(r"floor ([\d.]+)\)", result.stdout))
+    untrained = _untrained_accuracy(trained_classifier, sample_dir)
+    print(
+        f"\nafter {SHORT_STEPS} steps: accuracy {trained:.1%} (untrained {untrained:.1%}), "
+        f"FID {fid:.2f} (floor {floor:.2f})"
+    )
+    assert untrained < 0.3
+    assert trained >= SHORT_MIN_ACCURACY
+    assert fid > floor >= 0
+
+
+# The issue's bar: default config, 5k sample, at most 10 minutes of training on 2 CPU cores,
+# >= 90 % of generated digits recognised as the digit asked for.
+FULL_STEPS, FULL_MIN_ACCURACY, FULL_MAX_SECONDS = 3000, 0.90, 600
+
+
+@pytest.mark.slow
+def test_ten_minute_training_reaches_ninety_percent(sample_dir: Path, tmp_path: Path) -> None:
+    cls = run_script(
+        "classifier.py",
+        "--data-dir",
+        str(sample_dir),
+        "--epochs",
+        "20",
+        "--save-dir",
+        str(tmp_path / "cls"),
+        "--log-dir",
+        str(tmp_path / "logs"),
+    )
+    assert cls.returncode == 0, cls.stderr[-3000:]
+    start = time.monotonic()
+    result = run_script(
+        "train.py",
+        "--data-dir",
+        str(sample_dir),
+        "--classifier-dir",
+        str(tmp_path / "cls"),
+        "--save-dir",
+        str(tmp_path / "gan"),
+        "--log-dir",
+        str(tmp_path / "logs"),
+        "--steps",
+        str(FULL_STEPS),
+        "--eval-every",
+        "1000",
+        *SAMPLE_FLAGS,
+        timeout=1200,
+    )
+    seconds = time.monotonic() - start
+    assert result.returncode == 0, result.stderr[-3000:]
+    accuracy = float(printed(r"recognised as asked: ([\d.]+)%", result.stdout)) / 100
+    print(
+        f"\n{printed(r'(recognised as asked: .*)', result.stdout)} in {seconds:.0f} s "
+        f"(classifier: {printed(r'test accuracy: (.*)', cls.stdout)})"
+    )
+    assert seconds <= FULL_MAX_SECONDS + 60  # start-up and scoring on top of the training
+    assert accuracy >= FULL_MIN_ACCURACY
+    assert np.isfinite(float(printed(r"FID ([\d.]+)", result.stdout)))
