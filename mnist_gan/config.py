@@ -270,3 +270,20 @@ class GenerateConfig(Config):
     interpolate: bool = option("also write a latent-space walk per digit (PNG strip and GIF)")
     interpolation_frames: int = option("frames of each latent walk")
     export: str = option("if set: write a TF SavedModel of the generator into this folder")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig(Config):
+    """Settings of ``evaluate.py``."""
+
+    DEFAULTS_FILE: ClassVar[str] = "evaluate.yaml"
+
+    checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
+    step: int = option("checkpoint step to load; 0: the newest")
+    classifier_dir: str = option("trained classifier (./classifier.py --save-dir)")
+    data_dir: str = option("folder with the MNIST IDX files: real digits to compare with")
+    num_samples: int = option("generated digits to score (and real train digits for references)")
+    seed: int = option("random seed of the generated digits and of CAS training")
+    skip_cas: bool = option("skip CAS (it trains two classifiers: the slow part)")
+    cas_epochs: int = option("epochs of each CAS classifier")
+    output: str = option("JSON file for the metrics ('' to write none)")

@@ -1,21 +1,15 @@
 """Scores of generated digits in the trained classifier's terms (after TF-GAN's functions).
 
-Statistics are accumulated in float64; the matrix square root in FID goes through a
-symmetric eigen-decomposition, which is stable where a general ``sqrtm`` is not.
+The metric functions are pure NumPy. Statistics are accumulated in float64 over batches;
+the matrix square root in FID goes through a symmetric eigen-decomposition, which is
+stable where a general ``sqrtm`` is not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import keras
 import numpy as np
-import tensorflow as tf
-
-# (noise, labels) -> images in [-1, 1]
-SampleFn = Callable[[np.ndarray, np.ndarray], Any]
 
 
 @dataclass(frozen=True)
@@ -27,12 +21,45 @@ class Moments:
     count: int
 
 
-def moments(features: np.ndarray) -> Moments:
-    """Mean and (unbiased) covariance, in float64."""
-    f = np.asarray(features, dtype=np.float64)
-    if f.ndim != 2 or f.shape[0] < 2:
-        raise ValueError(f"need at least 2 feature vectors of shape (N, D), got {f.shape}")
-    return Moments(mean=f.mean(axis=0), cov=np.cov(f, rowvar=False), count=f.shape[0])
+class RunningMoments:
+    """Mean and covariance accumulated batch by batch in float64, without keeping features."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total: np.ndarray | None = None
+        self.outer: np.ndarray | None = None
+
+    def update(self, features: np.ndarray) -> RunningMoments:
+        f = np.asarray(features, dtype=np.float64)
+        if f.ndim != 2:
+            raise ValueError(f"features must be (N, D), got {f.shape}")
+        if self.total is None:
+            self.total, self.outer = np.zeros(f.shape[1]), np.zeros((f.shape[1], f.shape[1]))
+        elif f.shape[1] != self.total.shape[0]:
+            raise ValueError(f"feature size changed from {self.total.shape[0]} to {f.shape[1]}")
+        assert self.outer is not None
+        self.total += f.sum(axis=0)
+        self.outer += f.T @ f
+        self.count += f.shape[0]
+        return self
+
+    def result(self) -> Moments:
+        if self.total is None or self.outer is None or self.count < 2:
+            raise ValueError(f"need at least 2 feature vectors for a covariance, got {self.count}")
+        mean = self.total / self.count
+        cov = (self.outer - self.count * np.outer(mean, mean)) / (self.count - 1)
+        return Moments(mean=mean, cov=cov, count=self.count)
+
+
+def moments(features: np.ndarray, batch: int = 1000) -> Moments:
+    """Mean and unbiased covariance of (N, D) features, accumulated in batches."""
+    running = RunningMoments()
+    f = np.asarray(features)
+    if f.ndim != 2:
+        raise ValueError(f"features must be (N, D), got {f.shape}")
+    for start in range(0, len(f), batch):
+        running.update(f[start : start + batch])
+    return running.result()
 
 
 def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
@@ -56,24 +83,6 @@ def frechet_distance(a: Moments, b: Moments) -> float:
     return float(diff @ diff + np.trace(a.cov) + np.trace(b.cov) - 2 * trace_sqrt)
 
 
-class Scorer:
-    """Runs images through the classifier once and returns features and logits as NumPy."""
-
-    def __init__(self, extractor: keras.Model, batch_size: int = 500) -> None:
-        self.extractor = extractor
-        self.batch_size = batch_size
-        self._predict = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
-
-    def features_and_logits(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Images (N, 28, 28, 1) in [-1, 1] -> features (N, D), logits (N, 10)."""
-        feats, logits = [], []
-        for start in range(0, len(images), self.batch_size):
-            f, lg = self._predict(tf.convert_to_tensor(images[start : start + self.batch_size]))
-            feats.append(f.numpy())
-            logits.append(lg.numpy())
-        return np.concatenate(feats), np.concatenate(logits)
-
-
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Share of rows whose arg-max is the label."""
     return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(labels)))
@@ -85,49 +94,61 @@ def per_class_accuracy(logits: np.ndarray, labels: np.ndarray, classes: int = 10
     return np.array([hits[labels == c].mean() if np.any(labels == c) else np.nan for c in range(classes)])
 
 
-class GeneratorScorer:
-    """Scores a generator against real test digits: FID, its real-data floor and accuracy.
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
 
-    The real statistics and the floor are computed once; each call draws the same
-    ``num_samples`` noise vectors with labels 0-9 in turn, so scores are comparable
-    across evaluations.
+
+def classifier_score(logits: np.ndarray) -> float:
+    """exp(E_x KL(p(y|x) || p(y))): the Inception score with our classifier.
+
+    1 when every image gets the same prediction; the number of classes when predictions
+    are confident and the classes equally used.
     """
+    p = softmax(logits)
+    marginal = p.mean(axis=0, keepdims=True)
+    kl = np.sum(p * (np.log(p + 1e-12) - np.log(marginal + 1e-12)), axis=-1)
+    return float(np.exp(kl.mean()))
 
-    def __init__(
-        self,
-        scorer: Scorer,
-        real_test: np.ndarray,
-        real_train: np.ndarray,
-        num_samples: int,
-        noise_dim: int,
-        seed: int,
-    ) -> None:
-        self.scorer = scorer
-        self.test_moments = moments(scorer.features_and_logits(real_test)[0])
-        # The floor uses as many train digits as samples are scored (or all there are), so
-        # it carries the same small-sample bias a perfect generator's FID would.
-        count = min(num_samples, len(real_train))
-        self.floor = frechet_distance(
-            moments(scorer.features_and_logits(real_train[:count])[0]), self.test_moments
-        )
-        rng = np.random.default_rng(seed)
-        self.noise = rng.standard_normal((num_samples, noise_dim)).astype(np.float32)
-        self.labels = (np.arange(num_samples) % 10).astype(np.int32)
 
-    def generate(self, sample_fn: SampleFn) -> np.ndarray:
-        """Images for the fixed noise and labels, in batches of the scorer's size."""
-        b = self.scorer.batch_size
-        return np.concatenate(
-            [
-                np.asarray(sample_fn(self.noise[i : i + b], self.labels[i : i + b]))
-                for i in range(0, len(self.labels), b)
-            ]
-        )
+def _pairwise_sq_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    return np.maximum(d, 0.0)
 
-    def __call__(self, sample_fn: SampleFn) -> dict[str, float]:
-        features, logits = self.scorer.features_and_logits(self.generate(sample_fn))
-        return {
-            "fid": frechet_distance(moments(features), self.test_moments),
-            "fid_floor": self.floor,
-            "accuracy": accuracy(logits, self.labels),
-        }
+
+def _knn_radii(features: np.ndarray, k: int, chunk: int) -> np.ndarray:
+    radii = np.empty(len(features))
+    for start in range(0, len(features), chunk):
+        d = _pairwise_sq_distances(features[start : start + chunk], features)
+        # The k-th nearest neighbour other than the point itself (distance 0, sorted first).
+        radii[start : start + chunk] = np.sqrt(np.partition(d, k, axis=1)[:, k])
+    return radii
+
+
+def _coverage(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk: int) -> float:
+    inside = np.zeros(len(points), dtype=bool)
+    for start in range(0, len(points), chunk):
+        d = np.sqrt(_pairwise_sq_distances(points[start : start + chunk], centres))
+        inside[start : start + chunk] = np.any(d <= radii[None, :], axis=1)
+    return float(inside.mean())
+
+
+def precision_recall(
+    real: np.ndarray, fake: np.ndarray, k: int = 3, chunk: int = 1000
+) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN manifolds.
+
+    Precision: share of generated samples inside the real manifold (quality);
+    recall: share of real samples inside the generated manifold (coverage: a dropped mode
+    lowers it).
+    """
+    real = np.asarray(real, dtype=np.float64)
+    fake = np.asarray(fake, dtype=np.float64)
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"need more than k={k} samples in each set, got {len(real)} and {len(fake)}")
+    precision = _coverage(fake, real, _knn_radii(real, k, chunk), chunk)
+    recall = _coverage(real, fake, _knn_radii(fake, k, chunk), chunk)
+    return precision, recall

@@ -165,3 +165,25 @@ def tiny_gan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return root / "ckpt"
+
+
+@pytest.fixture(scope="session")
+def tiny_real_gan(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
+    """A 4-step GAN run on the real sample, default architecture (for evaluate.py)."""
+    root = tmp_path_factory.mktemp("tiny_real_gan")
+    result = run_script(
+        "train.py",
+        "--data-dir",
+        str(sample_dir),
+        "--save-dir",
+        str(root / "ckpt"),
+        "--log-dir",
+        str(root / "logs"),
+        "--no-eval",
+        "--steps",
+        "4",
+        "--steps-per-call",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root / "ckpt"

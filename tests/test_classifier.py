@@ -10,8 +10,9 @@ from conftest import printed, run_script
 
 from mnist_gan import checkpoints
 from mnist_gan.data import load, to_model_range
-from mnist_gan.evaluation import Scorer, accuracy
+from mnist_gan.evaluation import accuracy
 from mnist_gan.models import feature_extractor
+from mnist_gan.scoring import Scorer
 
 # 10 epochs over the 4,000-digit sample (~40 s on 2 cores) reach about 98 %; see README.
 MIN_SAMPLE_ACCURACY = 0.96

@@ -10,7 +10,10 @@ from mnist_gan import config
 from mnist_gan.config import ClassifierConfig, ConfigError, GanConfig
 
 
-@pytest.mark.parametrize("cls", [ClassifierConfig, GanConfig])
+ALL = [ClassifierConfig, GanConfig, config.GenerateConfig, config.EvaluateConfig]
+
+
+@pytest.mark.parametrize("cls", ALL)
 def test_defaults_file_is_complete(cls: type[config.Config]) -> None:
     cfg = config.defaults(cls)
     assert config.from_dict(cls, cfg.to_dict(), "x") == cfg

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import printed, run_script
 
-from mnist_gan import checkpoints, config, data, evaluation, models
+from mnist_gan import checkpoints, config, data, models, scoring
 
 SAMPLE_FLAGS = ["--eval-samples", "1000"]
 
@@ -20,8 +20,8 @@ def _untrained_accuracy(classifier_dir: Path, sample_dir: Path) -> float:
     keras.utils.set_random_seed(cfg.seed)
     generator = models.build_generator(cfg.noise_dim, cfg.gen_width)
     train, test = data.load(sample_dir)
-    scorer = evaluation.GeneratorScorer(
-        evaluation.Scorer(models.feature_extractor(checkpoints.load_classifier(classifier_dir))),
+    scorer = scoring.GeneratorScorer(
+        scoring.Scorer(models.feature_extractor(checkpoints.load_classifier(classifier_dir))),
         data.to_model_range(test.images).numpy(),
         data.to_model_range(train.images[:1000]).numpy(),
         num_samples=1000,

@@ -9,7 +9,13 @@ from mnist_gan import config
 
 
 @pytest.mark.parametrize(
-    ("script", "cls"), [("classifier.py", config.ClassifierConfig), ("train.py", config.GanConfig)]
+    ("script", "cls"),
+    [
+        ("classifier.py", config.ClassifierConfig),
+        ("train.py", config.GanConfig),
+        ("generate.py", config.GenerateConfig),
+        ("evaluate.py", config.EvaluateConfig),
+    ],
 )
 def test_help_shows_every_option_with_default(script: str, cls: type[config.Config]) -> None:
     result = run_script(script, "--help", timeout=60)
@@ -28,7 +34,10 @@ def test_download_script_help() -> None:
     assert "--sample" in result.stdout and "MNIST_MIRRORS" in result.stdout
 
 
-@pytest.mark.parametrize("script", ["classifier.py", "train.py", "download_mnist.sh"])
+@pytest.mark.parametrize(
+    "script",
+    ["classifier.py", "train.py", "generate.py", "evaluate.py", "download_mnist.sh", "benchmarks/quality.py"],
+)
 def test_scripts_are_executable(script: str) -> None:
     from conftest import ROOT
 

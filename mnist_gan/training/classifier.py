@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from mnist_gan import checkpoints, data, distribute, evaluation, models, runs
+from mnist_gan import checkpoints, data, distribute, evaluation, models, runs, scoring
 from mnist_gan.config import ClassifierConfig
 from mnist_gan.training.loop import Controller, Schedule
 
@@ -95,7 +95,7 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
     runs.save_config(cfg, checkpoints.CLASSIFIER_CONFIG, Path(cfg.save_dir), log_dir)
     writer = tf.summary.create_file_writer(str(log_dir))
 
-    scorer = evaluation.Scorer(models.feature_extractor(trainer.model))
+    scorer = scoring.Scorer(models.feature_extractor(trainer.model))
     test_images = data.to_model_range(test_split.images).numpy()
 
     def test_accuracy() -> float:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import checkpoints, data, distribute, evaluation, images, models, runs
+from mnist_gan import checkpoints, data, distribute, images, models, runs, scoring
 from mnist_gan.config import GanConfig
 from mnist_gan.training.gan import GanTrainer, fixed_noise, gan_dataset
 from mnist_gan.training.loop import Controller, Schedule
@@ -78,8 +78,8 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
     grid_noise = np.tile(fixed_noise(cfg.seed, GRID_COLUMNS, cfg.noise_dim), (10, 1))
     scorer = None
     if classifier is not None:
-        scorer = evaluation.GeneratorScorer(
-            evaluation.Scorer(models.feature_extractor(classifier)),
+        scorer = scoring.GeneratorScorer(
+            scoring.Scorer(models.feature_extractor(classifier)),
             data.to_model_range(test_split.images).numpy(),
             data.to_model_range(train_split.images).numpy(),
             num_samples=cfg.eval_samples,

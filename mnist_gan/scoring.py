@@ -1,0 +1,230 @@
+"""Scoring generators with the trained classifier: features, the in-training scores and
+the full report of ``evaluate.py`` (one implementation for both)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mnist_gan import models
+from mnist_gan.evaluation import (
+    RunningMoments,
+    accuracy,
+    classifier_score,
+    frechet_distance,
+    moments,
+    per_class_accuracy,
+    precision_recall,
+)
+
+# (noise, labels) -> images in [-1, 1]
+SampleFn = Callable[[np.ndarray, np.ndarray], Any]
+
+
+class Scorer:
+    """Runs images through the classifier once and returns features and logits as NumPy."""
+
+    def __init__(self, extractor: keras.Model, batch_size: int = 500) -> None:
+        self.extractor = extractor
+        self.batch_size = batch_size
+        self._predict = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
+
+    def features_and_logits(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Images (N, 28, 28, 1) in [-1, 1] -> features (N, D), logits (N, 10)."""
+        feats, logits = [], []
+        for start in range(0, len(images), self.batch_size):
+            f, lg = self._predict(tf.convert_to_tensor(images[start : start + self.batch_size]))
+            feats.append(f.numpy())
+            logits.append(lg.numpy())
+        return np.concatenate(feats), np.concatenate(logits)
+
+
+class GeneratorScorer:
+    """Scores a generator against real test digits: FID, its real-data floor and accuracy.
+
+    The real statistics and the floor are computed once; each call draws the same
+    ``num_samples`` noise vectors with labels 0-9 in turn, so scores are comparable
+    across evaluations.
+    """
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        real_test: np.ndarray,
+        real_train: np.ndarray,
+        num_samples: int,
+        noise_dim: int,
+        seed: int,
+    ) -> None:
+        self.scorer = scorer
+        self.seed = seed
+        self.test_moments = moments(scorer.features_and_logits(real_test)[0])
+        # The floor uses as many train digits as samples are scored (or all there are), so
+        # it carries the same small-sample bias a perfect generator's FID would.
+        count = min(num_samples, len(real_train))
+        self.floor = frechet_distance(
+            moments(scorer.features_and_logits(real_train[:count])[0]), self.test_moments
+        )
+        self.noise_dim = noise_dim
+        self.labels = self.labels_for(num_samples)
+
+    @staticmethod
+    def noise_for(num_samples: int, noise_dim: int, seed: int) -> np.ndarray:
+        return np.random.default_rng(seed).standard_normal((num_samples, noise_dim)).astype(np.float32)
+
+    @staticmethod
+    def labels_for(num_samples: int) -> np.ndarray:
+        """Digits 0-9 in turn: every digit asked for equally often."""
+        return (np.arange(num_samples) % models.NUM_CLASSES).astype(np.int32)
+
+    @classmethod
+    def draw(cls, sample_fn: SampleFn, num_samples: int, noise_dim: int, seed: int, batch: int) -> np.ndarray:
+        """Images for the seeded noise and balanced labels, in batches."""
+        noise, labels = cls.noise_for(num_samples, noise_dim, seed), cls.labels_for(num_samples)
+        return np.concatenate(
+            [
+                np.asarray(sample_fn(noise[i : i + batch], labels[i : i + batch]))
+                for i in range(0, num_samples, batch)
+            ]
+        )
+
+    def generate(self, sample_fn: SampleFn) -> np.ndarray:
+        """Images for the fixed noise and labels."""
+        return self.draw(sample_fn, len(self.labels), self.noise_dim, self.seed, self.scorer.batch_size)
+
+    def __call__(self, sample_fn: SampleFn) -> dict[str, float]:
+        features, logits = self.scorer.features_and_logits(self.generate(sample_fn))
+        return {
+            "fid": frechet_distance(moments(features), self.test_moments),
+            "fid_floor": self.floor,
+            "accuracy": accuracy(logits, self.labels),
+        }
+
+
+def classification_accuracy_score(
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    epochs: int = 5,
+    seed: int = 0,
+    width: int = 32,
+    feature_dim: int = 128,
+) -> float:
+    """CAS (Ravuri & Vinyals 2019): train a fresh classifier on ``train_*``, test on ``test_*``.
+
+    With generated digits and their asked-for labels as the training set, a high score
+    means the generator's digits carry what a classifier needs to know real ones.
+    """
+    keras.utils.set_random_seed(seed)
+    model = models.build_classifier(width, feature_dim, dropout=0.3)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(train_images, train_labels, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+    _, acc = model.evaluate(test_images, test_labels, batch_size=500, verbose=0)
+    return float(acc)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every metric of a generator beside its real-data reference."""
+
+    metrics: dict[str, float]
+    references: dict[str, float]
+    per_digit: dict[int, tuple[float, float]]  # digit -> (generated accuracy, real accuracy)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metrics": self.metrics,
+            "real_references": self.references,
+            "per_digit_accuracy": {
+                str(d): {"generated": g, "real": r} for d, (g, r) in self.per_digit.items()
+            },
+        }
+
+
+def evaluate_generator(
+    sample_fn: SampleFn,
+    classifier: keras.Model,
+    real_train: tuple[np.ndarray, np.ndarray],
+    real_test: tuple[np.ndarray, np.ndarray],
+    *,
+    num_samples: int,
+    noise_dim: int,
+    seed: int,
+    cas: bool = True,
+    cas_epochs: int = 5,
+) -> Report:
+    """The full judgement of a generator; images in [-1, 1], labels int.
+
+    ``real_test`` is the yardstick; ``real_train`` gives the references a perfect
+    generator would get (same count of real digits, scored the same way).
+    """
+    train_x, train_y = real_train
+    test_x, test_y = real_test
+    if num_samples < 20:
+        raise ValueError(f"num_samples must be >= 20 for covariances and k-NN, got {num_samples}")
+    scorer = Scorer(models.feature_extractor(classifier))
+    generated = GeneratorScorer.draw(sample_fn, num_samples, noise_dim, seed, scorer.batch_size)
+    fake_labels = GeneratorScorer.labels_for(num_samples)
+
+    test_f, test_logits = scorer.features_and_logits(test_x)
+    count = min(num_samples, len(train_x))
+    train_f, _ = scorer.features_and_logits(train_x[:count])
+    fake_f, fake_logits = scorer.features_and_logits(generated)
+    test_moments = RunningMoments().update(test_f).result()
+
+    metrics = {
+        "fid": frechet_distance(moments(fake_f), test_moments),
+        "accuracy": accuracy(fake_logits, fake_labels),
+        "classifier_score": classifier_score(fake_logits),
+    }
+    references = {
+        "fid": frechet_distance(moments(train_f), test_moments),
+        "accuracy": accuracy(test_logits, test_y),
+        "classifier_score": classifier_score(test_logits),
+    }
+    metrics["precision"], metrics["recall"] = precision_recall(test_f, fake_f)
+    references["precision"], references["recall"] = precision_recall(test_f, train_f)
+    if cas:
+        metrics["cas"] = classification_accuracy_score(
+            generated, fake_labels, test_x, test_y, epochs=cas_epochs, seed=seed
+        )
+        references["cas"] = classification_accuracy_score(
+            train_x[:count], train_y[:count], test_x, test_y, epochs=cas_epochs, seed=seed
+        )
+    fake_per = per_class_accuracy(fake_logits, fake_labels)
+    real_per = per_class_accuracy(test_logits, test_y)
+    per_digit = {d: (float(fake_per[d]), float(real_per[d])) for d in range(models.NUM_CLASSES)}
+    return Report(metrics=metrics, references=references, per_digit=per_digit)
+
+
+REFERENCE_NOTES = {
+    "fid": "train vs test digits (the floor)",
+    "accuracy": "classifier on real test digits",
+    "classifier_score": "real test digits",
+    "precision": "real train vs test digits",
+    "recall": "real train vs test digits",
+    "cas": "same classifier trained on real digits",
+}
+
+
+def format_report(report: Report) -> str:
+    """A table a person reads: metric, value, real-data reference; then accuracy per digit."""
+    lines = [f"{'metric':<18}{'generated':>12}{'real data':>12}  reference", "-" * 72]
+    for name, value in report.metrics.items():
+        ref = report.references.get(name, float("nan"))
+        lines.append(f"{name:<18}{value:>12.4f}{ref:>12.4f}  {REFERENCE_NOTES.get(name, '')}")
+    lines += ["", f"{'digit':<18}{'generated':>12}{'real data':>12}  (accuracy on the asked-for digit)"]
+    for digit, (gen, real) in report.per_digit.items():
+        lines.append(f"{digit:<18}{gen:>12.2%}{real:>12.2%}")
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""The metric functions against known answers, and evaluate.py end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_script
+
+from mnist_gan import checkpoints, config, data, evaluation, scoring
+from mnist_gan.evaluation import (
+    RunningMoments,
+    classifier_score,
+    frechet_distance,
+    moments,
+    precision_recall,
+)
+
+
+def _gaussian(mean: np.ndarray, cov: np.ndarray, n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).multivariate_normal(mean, cov, size=n)
+
+
+def test_fid_of_a_set_against_itself_is_zero() -> None:
+    x = np.random.default_rng(0).standard_normal((500, 8))
+    assert abs(frechet_distance(moments(x), moments(x))) < 1e-8
+
+
+def test_fid_matches_closed_form_and_is_symmetric() -> None:
+    # Two Gaussians with commuting (diagonal) covariances: FID = |dm|^2 + sum (sqrt a - sqrt b)^2.
+    ma, mb = np.zeros(4), np.array([1.0, -2.0, 0.5, 0.0])
+    va, vb = np.array([1.0, 2.0, 0.5, 4.0]), np.array([3.0, 1.0, 0.5, 1.0])
+    a = evaluation.Moments(ma, np.diag(va), 1000)
+    b = evaluation.Moments(mb, np.diag(vb), 1000)
+    expected = np.sum((ma - mb) ** 2) + np.sum((np.sqrt(va) - np.sqrt(vb)) ** 2)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-10)
+    # Full, non-commuting covariances: symmetric, and samples approach the exact value.
+    rng = np.random.default_rng(1)
+    ca, cb = (
+        (lambda m: m @ m.T)(rng.standard_normal((5, 5))),
+        (lambda m: m @ m.T)(rng.standard_normal((5, 5))),
+    )
+    exact_a, exact_b = evaluation.Moments(np.zeros(5), ca, 0), evaluation.Moments(np.ones(5), cb, 0)
+    assert frechet_distance(exact_a, exact_b) == pytest.approx(frechet_distance(exact_b, exact_a), rel=1e-9)
+    sampled = frechet_distance(
+        moments(_gaussian(np.zeros(5), ca, 200_000, 2)), moments(_gaussian(np.ones(5), cb, 200_000, 3))
+    )
+    assert sampled == pytest.approx(frechet_distance(exact_a, exact_b), rel=0.02)
+
+
+def test_running_moments_match_numpy_in_float64() -> None:
+    x = np.random.default_rng(4).standard_normal((1001, 6)).astype(np.float32) * 3 + 5
+    got = RunningMoments().update(x[:300]).update(x[300:]).result()
+    np.testing.assert_allclose(got.mean, x.astype(np.float64).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(got.cov, np.cov(x.astype(np.float64), rowvar=False), rtol=1e-9)
+
+
+def test_too_few_samples_for_a_covariance() -> None:
+    with pytest.raises(ValueError, match="need at least 2 feature vectors"):
+        moments(np.zeros((1, 4)))
+
+
+def test_classifier_score_bounds() -> None:
+    constant = np.tile(np.array([[10.0] + [0.0] * 9]), (100, 1))
+    assert classifier_score(constant) == pytest.approx(1.0, abs=1e-6)
+    confident_uniform = np.eye(10)[np.arange(100) % 10] * 50.0
+    assert classifier_score(confident_uniform) == pytest.approx(10.0, rel=1e-6)
+
+
+def test_precision_recall_identical_and_dropped_class() -> None:
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((10, 16)) * 10
+    labels = np.arange(2000) % 10
+    real = centres[labels] + rng.standard_normal((2000, 16))
+    assert precision_recall(real, real) == (1.0, 1.0)
+    fake = centres[labels] + rng.standard_normal((2000, 16))
+    keep = labels != 3  # a generator that never draws a 3
+    p_all, r_all = precision_recall(real, fake)
+    p_drop, r_drop = precision_recall(real, fake[keep])
+    assert r_drop < r_all - 0.05  # the dropped mode shows in recall
+    assert p_drop >= p_all - 0.02  # not in precision
+
+
+def _real(sample_dir: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    train, test = data.load(sample_dir)
+    return (
+        (data.to_model_range(train.images).numpy(), train.labels),
+        (data.to_model_range(test.images).numpy(), test.labels),
+    )
+
+
+def test_conditional_accuracy_on_real_digits_is_the_classifiers(
+    sample_dir: Path, trained_classifier: Path
+) -> None:
+    classifier = checkpoints.load_classifier(trained_classifier)
+    (train_x, train_y), (test_x, test_y) = _real(sample_dir)
+    scorer = scoring.Scorer(scoring.models.feature_extractor(classifier))
+    _, logits = scorer.features_and_logits(test_x)
+    # A "generator" that returns real test digits of the asked-for class.
+    by_class = {d: test_x[test_y == d] for d in range(10)}
+    counters = dict.fromkeys(range(10), 0)
+
+    def real_digits(noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        out = []
+        for y in labels:
+            out.append(by_class[int(y)][counters[int(y)] % 100])
+            counters[int(y)] += 1
+        return np.stack(out)
+
+    report = scoring.evaluate_generator(
+        real_digits,
+        classifier,
+        (train_x, train_y),
+        (test_x, test_y),
+        num_samples=1000,
+        noise_dim=4,
+        seed=0,
+        cas=False,
+    )
+    assert report.metrics["accuracy"] == pytest.approx(evaluation.accuracy(logits, test_y), abs=1e-9)
+    assert report.metrics["fid"] < 1e-6  # the same 1,000 test digits as the reference
+    for digit, (gen, real) in report.per_digit.items():
+        assert gen == pytest.approx(real), digit
+
+
+def test_cas_on_real_digits_is_near_the_classifiers_accuracy(sample_dir: Path) -> None:
+    (train_x, train_y), (test_x, test_y) = _real(sample_dir)
+    cas = scoring.classification_accuracy_score(train_x, train_y, test_x, test_y, epochs=3)
+    assert cas > 0.93  # our evaluator reaches ~0.98 with longer training and augmentation
+
+
+def test_classifier_of_other_feature_size_refused(trained_classifier: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "cls"
+    shutil.copytree(trained_classifier, copy)
+    saved = config.load(config.ClassifierConfig, copy / "config-cls.yaml")
+    config.save(saved.replace(feature_dim=64), copy / "config-cls.yaml")
+    with pytest.raises(checkpoints.CheckpointError, match=r"cannot restore .*different model"):
+        checkpoints.load_classifier(copy)
+
+
+def test_evaluate_script_prints_and_writes_json(
+    sample_dir: Path, trained_classifier: Path, tiny_real_gan: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "m.json"
+    result = run_script(
+        "evaluate.py",
+        "--checkpoint-dir",
+        str(tiny_real_gan),
+        "--classifier-dir",
+        str(trained_classifier),
+        "--data-dir",
+        str(sample_dir),
+        "--num-samples",
+        "200",
+        "--cas-epochs",
+        "1",
+        "--output",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    payload = json.loads(out.read_text())
+    names = {"fid", "accuracy", "classifier_score", "precision", "recall", "cas"}
+    assert set(payload["metrics"]) == names == set(payload["real_references"])
+    assert len(payload["per_digit_accuracy"]) == 10
+    for name in names:
+        assert name in result.stdout
+    assert "train vs test digits (the floor)" in result.stdout
