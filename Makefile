@@ -27,9 +27,7 @@ lint: venv  ## every pre-commit hook on every file
 	PATH="$(abspath $(VENV))/bin:$$PATH" pre-commit run --all-files
 
 demo: sample  ## classifier + GAN on the 5k sample (~10 min on 2 cores), then digits in outputs/
-	$(PY) classifier.py --data-dir $(SAMPLE) --epochs 20
-	$(PY) train.py --data-dir $(SAMPLE) --steps 3000 --eval-every 500 --eval-samples 1000
-	$(PY) generate.py --output-dir outputs --interpolate
+	PYTHON=$(PY) DATA=$(SAMPLE) ./scripts/demo.sh
 
 clean:  ## remove checkpoints, logs and outputs (not the datasets)
 	rm -rf checkpoints logs outputs

@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas)
     print(distribute.describe(strategy))
     result = train_classifier(cfg, strategy)
+    for path in result.skipped:
+        print(f"warning: {path} could not be read (damaged); resumed from the checkpoint before it")
     if result.resumed_from:
         print(f"resumed from step {result.resumed_from}")
     print(f"checkpoint: {result.checkpoint}")

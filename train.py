@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas)
     print(distribute.describe(strategy))
     result = train_gan(cfg, strategy)
+    for path in result.skipped:
+        print(f"warning: {path} could not be read (damaged); resumed from the checkpoint before it")
+    for key, (old, new) in result.changed.items():
+        print(f"note: resumed with {key} changed from {old!r} to {new!r}")
     if result.resumed_from:
         print(f"resumed from step {result.resumed_from} in {cfg.save_dir}")
     print(f"checkpoint: {result.checkpoint}")

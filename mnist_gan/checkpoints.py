@@ -13,10 +13,7 @@ from typing import Any
 import tensorflow as tf
 
 from mnist_gan import config as config_lib
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, damaged or belongs to a different model."""
+from mnist_gan.errors import CheckpointError
 
 
 def saved_config(folder: str | Path, filename: str) -> dict[str, Any] | None:
@@ -39,6 +36,12 @@ def check_architecture(cfg: config_lib.Config, folder: str | Path, filename: str
         )
 
 
+def changed_settings(cfg: config_lib.Config, folder: str | Path, filename: str) -> dict[str, tuple[Any, Any]]:
+    """Keys whose value differs from the config saved in ``folder``: key -> (saved, now)."""
+    saved = saved_config(folder, filename) or {}
+    return {k: (saved[k], v) for k, v in cfg.to_dict().items() if k in saved and saved[k] != v}
+
+
 def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False) -> None:
     """Restore ``path`` into ``checkpoint``, turning TF's errors into a :class:`CheckpointError`.
 
@@ -50,11 +53,35 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
         if partial:
             status.expect_partial()
         status.assert_existing_objects_matched()
-    except (ValueError, AssertionError, tf.errors.OpError) as e:
+    # A truncated file surfaces as IndexError from the reader, a mismatch as ValueError.
+    except (ValueError, AssertionError, IndexError, tf.errors.OpError) as e:
         raise CheckpointError(
             f"{path}: cannot restore ({str(e).splitlines()[0][:300]}); it was written by a "
             "different model or is damaged"
         ) from e
+
+
+def restore_newest_good(
+    checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager
+) -> tuple[str | None, list[str]]:
+    """Restore the newest checkpoint that reads; return it and the damaged ones skipped.
+
+    A checkpoint cut short by a crash or a full disk is passed over for the one before it,
+    so a run never stays stuck on a damaged file.
+    """
+    skipped: list[str] = []
+    for path in reversed(manager.checkpoints):
+        try:
+            restore(checkpoint, path)
+            return path, skipped
+        except CheckpointError:
+            skipped.append(path)
+    if skipped:
+        raise CheckpointError(
+            f"{manager.directory}: no checkpoint could be read ({', '.join(skipped)}); "
+            "move the folder aside (or pass another --save-dir) to start afresh"
+        )
+    return None, skipped
 
 
 def latest(folder: str | Path, step: int | None = None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -13,17 +14,26 @@ def quiet_tensorflow() -> None:
 
 
 def run(main: Callable[[], int]) -> None:
-    """Run ``main``; a known bad-input error becomes one line on stderr and exit status 2."""
-    from mnist_gan.checkpoints import CheckpointError
-    from mnist_gan.config import ConfigError
-    from mnist_gan.distribute import DistributionError
-    from mnist_gan.idx import IdxError
+    """Run ``main``; known errors become one line on stderr and an exit status.
+
+    2: bad input (file, flag, config, checkpoint, or an OS error such as a read-only
+    folder); 3: training diverged; 128 + N: stopped by signal N after saving.
+    """
+    from mnist_gan.errors import TrainingDiverged, UserError
 
     try:
         sys.exit(main())
-    except (IdxError, ConfigError, CheckpointError, DistributionError) as e:
+    except (UserError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
-        sys.exit(130)
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(3)
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(
+            f"interrupted ({signal.Signals(signum).name}); run the same command again to resume "
+            "from the last checkpoint",
+            file=sys.stderr,
+        )
+        sys.exit(128 + signum)

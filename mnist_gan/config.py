@@ -16,14 +16,11 @@ from typing import Any, ClassVar, TypeVar
 
 import yaml
 
+from mnist_gan.errors import ConfigError
 from mnist_gan.files import atomic_write_text
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 _SCALARS = (bool, int, float, str)
-
-
-class ConfigError(ValueError):
-    """A configuration file or value is invalid."""
 
 
 def option(help: str, choices: tuple[Any, ...] | None = None) -> Any:
@@ -159,10 +156,7 @@ def parse_args(cls: type[C], argv: list[str] | None, description: str) -> tuple[
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", type=Path, default=None)
     known, _ = pre.parse_known_args(argv)
-    try:
-        base = load(cls, known.config)
-    except ConfigError as e:
-        raise SystemExit(f"error: {e}") from e
+    base = load(cls, known.config)
     parser = build_parser(cls, base, description)
     args = vars(parser.parse_args(argv))
     args.pop("config")
@@ -253,6 +247,9 @@ class GanConfig(Config):
     )
     cpu_replicas: int = option("split the CPU into N logical devices (N >= 2 mirrors over them)")
     seed: int = option("random seed (weights, noise, data order)")
+    deterministic: bool = option(
+        "TF op determinism: a resumed run then matches an uninterrupted one bit for bit (slower)"
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,12 +32,12 @@ def _shifted(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return tf.image.stateless_random_crop(padded, [28, 28], seed=seed)
 
 
-def shuffled_indices(size: int, seed: int) -> tf.data.Dataset:
-    """Endless example indices: epoch e is a permutation fixed by (seed, e).
+def shuffled_indices(size: int, seed: int, start: int = 0) -> tf.data.Dataset:
+    """Endless example indices from position ``start``: epoch e is a permutation fixed by (seed, e).
 
     Stateless ops make the order depend on ``seed`` alone, not on TensorFlow's global
     seed or on how many random ops ran before, so every run (and every replica count)
-    sees the same batches.
+    sees the same batches, and a resumed run can start exactly where the last one stopped.
     """
 
     def epoch(e: tf.Tensor) -> tf.data.Dataset:
@@ -46,19 +46,27 @@ def shuffled_indices(size: int, seed: int) -> tf.data.Dataset:
         )
         return tf.data.Dataset.from_tensor_slices(order)
 
-    return tf.data.Dataset.counter().flat_map(epoch)
+    first_epoch, offset = divmod(start, size)
+    return tf.data.Dataset.counter(start=first_epoch).flat_map(epoch).skip(offset)
 
 
-def train_dataset(split: Split, global_batch: int, seed: int, augment: bool = False) -> tf.data.Dataset:
-    """Endless shuffled batches of (images in [-1, 1], int32 labels), remainder dropped."""
+def train_dataset(
+    split: Split, global_batch: int, seed: int, augment: bool = False, start_batch: int = 0
+) -> tf.data.Dataset:
+    """Endless shuffled batches of (images in [-1, 1], int32 labels), from batch ``start_batch``.
+
+    Batch k is a function of (seed, k) alone: resuming at ``start_batch`` continues the
+    stream an uninterrupted run would have seen.
+    """
     if global_batch > len(split):
         raise ValueError(f"batch size {global_batch} exceeds the {len(split)} training examples")
     images = tf.constant(split.images)
     labels = tf.constant(split.labels.astype(np.int32))
-    ds = shuffled_indices(len(split), seed)
+    start = start_batch * global_batch
+    ds = shuffled_indices(len(split), seed, start)
     if augment:
         # Per-example shifts, each seeded by (seed, position in the stream).
-        ds = tf.data.Dataset.zip(ds, tf.data.Dataset.counter())
+        ds = tf.data.Dataset.zip(ds, tf.data.Dataset.counter(start=start))
         ds = ds.map(
             lambda i, n: (
                 _shifted(tf.gather(images, i), tf.stack([n, tf.constant(seed, tf.int64)])),

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-
-class DistributionError(ValueError):
-    """The requested distribution cannot be set up."""
+from mnist_gan.errors import DistributionError
 
 
 def split_cpu(replicas: int) -> list[str]:

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_gan.errors import IdxError
 from mnist_gan.files import atomic_write_bytes
+
+__all__ = ["IdxError", "Split", "find_file", "load_split", "read_idx", "write_idx"]
 
 # The IDX magic is 0x00 0x00 <dtype> <ndim>; MNIST uses unsigned bytes only.
 _UBYTE = 0x08
@@ -29,10 +32,6 @@ GET_DATA_HINT = (
     "run ./download_mnist.sh to fetch MNIST, or ./download_mnist.sh --sample for the offline "
     "5,000-digit sample, or pass --data-dir pointing at a folder with the IDX files"
 )
-
-
-class IdxError(ValueError):
-    """A dataset file is missing, malformed or inconsistent."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from mnist_gan import config as config_lib
+from mnist_gan.errors import CheckpointError
 
 
 def timestamp(now: dt.datetime | None = None) -> str:
@@ -25,6 +26,21 @@ def new_log_dir(root: str | Path) -> Path:
         except FileExistsError:
             n += 1
             path = base.with_name(f"{base.name}-{n}")
+
+
+def check_writable(*folders: str | Path) -> None:
+    """Create each folder and prove it writable now, before any training time is spent."""
+    for folder in folders:
+        path = Path(folder)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise CheckpointError(
+                f"{path}: cannot write there ({e.strerror or e}); pass another folder"
+            ) from e
 
 
 def save_config(cfg: config_lib.Config, filename: str, *folders: Path) -> list[Path]:

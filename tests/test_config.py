@@ -9,7 +9,6 @@ import pytest
 from mnist_gan import config
 from mnist_gan.config import ClassifierConfig, ConfigError, GanConfig
 
-
 ALL = [ClassifierConfig, GanConfig, config.GenerateConfig, config.EvaluateConfig]
 
 
@@ -45,7 +44,7 @@ def test_unknown_key_named_with_suggestion(tmp_path: Path) -> None:
 def test_unknown_key_exits_cleanly_from_the_parser(tmp_path: Path) -> None:
     user = tmp_path / "typo.yaml"
     user.write_text("nonsense: 1\n")
-    with pytest.raises(SystemExit, match="unknown config key 'nonsense'"):
+    with pytest.raises(ConfigError, match="unknown config key 'nonsense'"):
         config.parse_args(ClassifierConfig, ["--config", str(user)], "d")
 
 

@@ -20,7 +20,7 @@ TINY = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=8, crit_steps=2
 def _trainer(strategy: tf.distribute.Strategy, dataset_dir: Path, **overrides: object) -> GanTrainer:
     cfg = config.defaults(config.GanConfig).replace(**{**TINY, **overrides})
     train, _ = data.load(dataset_dir)
-    return GanTrainer(cfg, strategy, gan_dataset(train, cfg), total_steps=10)
+    return GanTrainer(cfg, strategy, total_steps=10, dataset=gan_dataset(train, cfg))
 
 
 def _mirrored(n: int) -> tf.distribute.Strategy:

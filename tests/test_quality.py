@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -116,3 +117,23 @@ def test_ten_minute_training_reaches_ninety_percent(sample_dir: Path, tmp_path: 
     assert seconds <= FULL_MAX_SECONDS + 60  # start-up and scoring on top of the training
     assert accuracy >= FULL_MIN_ACCURACY
     assert np.isfinite(float(printed(r"FID ([\d.]+)", result.stdout)))
+
+
+def test_quickstart_steps_at_a_tiny_budget(sample_dir: Path, tmp_path: Path) -> None:
+    result = run_script(
+        "bash",
+        "scripts/demo.sh",
+        env={
+            "PYTHON": sys.executable,
+            "DATA": str(sample_dir),
+            "RUN": str(tmp_path),
+            "CLASSIFIER_EPOCHS": "1",
+            "GAN_STEPS": "4",
+            "EVAL_SAMPLES": "50",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "outputs" / "grid.png").is_file()
+    assert (tmp_path / "outputs" / "interpolation_9.gif").is_file()
+    assert "recognised as asked" in result.stdout
+    assert f"{tmp_path}/outputs/grid.png" in result.stdout

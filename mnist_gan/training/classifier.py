@@ -20,8 +20,8 @@ class ClassifierTrainer:
         self,
         cfg: ClassifierConfig,
         strategy: tf.distribute.Strategy,
-        dataset: tf.data.Dataset,
         total_steps: int,
+        dataset: tf.data.Dataset | None = None,
     ) -> None:
         self.strategy = strategy
         self.global_batch = cfg.batch_size
@@ -33,8 +33,14 @@ class ClassifierTrainer:
             # Built inside the scope before the first strategy.run, or Keras 3 fails there.
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.models = [self.model]
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step)
-        self.iterator = iter(strategy.experimental_distribute_dataset(dataset))
+        if dataset is not None:
+            self.attach(dataset)
+
+    def attach(self, dataset: tf.data.Dataset) -> None:
+        """Feed the step from ``dataset`` (its global batches are split across replicas)."""
+        self.iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
 
     def _replica_step(self, images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
@@ -69,6 +75,7 @@ class ClassifierResult:
     checkpoint: str
     log_dir: Path
     resumed_from: int
+    skipped: list[str]
 
 
 def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) -> ClassifierResult:
@@ -82,16 +89,15 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
         )
     total = cfg.epochs * steps_per_epoch
     checkpoints.check_architecture(cfg, cfg.save_dir, checkpoints.CLASSIFIER_CONFIG)
-    dataset = data.train_dataset(train_split, cfg.batch_size, cfg.seed, augment=cfg.augment)
-    trainer = ClassifierTrainer(cfg, strategy, dataset, total)
+    runs.check_writable(cfg.save_dir, cfg.log_dir)
+    trainer = ClassifierTrainer(cfg, strategy, total)
 
     manager = tf.train.CheckpointManager(trainer.checkpoint, cfg.save_dir, max_to_keep=3)
-    resumed_from = 0
-    if manager.latest_checkpoint:
-        checkpoints.restore(trainer.checkpoint, manager.latest_checkpoint)
-        resumed_from = int(trainer.step.numpy())
+    restored, skipped = checkpoints.restore_newest_good(trainer.checkpoint, manager)
+    resumed_from = int(trainer.step.numpy()) if restored else 0
+    start = int(trainer.step.numpy())  # one batch per step: continue the stream from there
+    trainer.attach(data.train_dataset(train_split, cfg.batch_size, cfg.seed, cfg.augment, start_batch=start))
     log_dir = runs.new_log_dir(cfg.log_dir)
-    Path(cfg.save_dir).mkdir(parents=True, exist_ok=True)
     runs.save_config(cfg, checkpoints.CLASSIFIER_CONFIG, Path(cfg.save_dir), log_dir)
     writer = tf.summary.create_file_writer(str(log_dir))
 
@@ -120,6 +126,7 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
         checkpoint=str(manager.latest_checkpoint),
         log_dir=log_dir,
         resumed_from=resumed_from,
+        skipped=skipped,
     )
 
 

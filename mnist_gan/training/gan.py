@@ -15,9 +15,13 @@ from mnist_gan import data, losses, models
 from mnist_gan.config import GanConfig
 
 
-def gan_dataset(split: data.Split, cfg: GanConfig) -> tf.data.Dataset:
-    """Global batches of real digits plus the step's random numbers, as a dict."""
-    real = data.train_dataset(split, cfg.batch_size, cfg.seed)
+def gan_dataset(split: data.Split, cfg: GanConfig, start_batch: int = 0) -> tf.data.Dataset:
+    """Global batches of real digits plus the step's random numbers, as a dict.
+
+    Batch k depends on (seed, k) alone; a run resumed at generator step s starts at
+    ``start_batch = s * crit_steps``.
+    """
+    real = data.train_dataset(split, cfg.batch_size, cfg.seed, start_batch=start_batch)
 
     def randoms(n: tf.Tensor) -> dict[str, tf.Tensor]:
         # Stateless, keyed by (seed, batch number): independent of TF's global seed.
@@ -30,7 +34,7 @@ def gan_dataset(split: data.Split, cfg: GanConfig) -> tf.data.Dataset:
             "alpha": tf.random.stateless_uniform([b], seeds[3]),
         }
 
-    numbers = tf.data.Dataset.counter().map(randoms, num_parallel_calls=tf.data.AUTOTUNE)
+    numbers = tf.data.Dataset.counter(start=start_batch).map(randoms, num_parallel_calls=tf.data.AUTOTUNE)
     ds = tf.data.Dataset.zip(real, numbers)
     ds = ds.map(lambda r, rnd: {"images": r[0], "labels": r[1], **rnd})
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -59,8 +63,8 @@ class GanTrainer:
         self,
         cfg: GanConfig,
         strategy: tf.distribute.Strategy,
-        dataset: tf.data.Dataset,
         total_steps: int,
+        dataset: tf.data.Dataset | None = None,
     ) -> None:
         self.cfg = cfg
         self.strategy = strategy
@@ -79,6 +83,7 @@ class GanTrainer:
             self.gen_opt.build(self.generator.trainable_variables)
             self.critic_opt.build(self.critic.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.models = [self.generator, self.critic]
         self.checkpoint = tf.train.Checkpoint(
             generator=self.generator,
             critic=self.critic,
@@ -86,7 +91,17 @@ class GanTrainer:
             critic_opt=self.critic_opt,
             step=self.step,
         )
-        self.iterator = iter(strategy.experimental_distribute_dataset(dataset))
+        if dataset is not None:
+            self.attach(dataset)
+
+    def attach(self, dataset: tf.data.Dataset) -> None:
+        """Feed the step from ``dataset`` (its global batches are split across replicas)."""
+        self.iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+
+    @property
+    def batches_consumed(self) -> int:
+        """Input batches used so far: where a resumed run's data stream starts."""
+        return int(self.step.numpy()) * self.cfg.crit_steps
 
     def _loss_scale(self, opt: keras.optimizers.Optimizer) -> tf.Tensor | float:
         if isinstance(opt, keras.optimizers.LossScaleOptimizer):

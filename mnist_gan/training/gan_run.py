@@ -23,6 +23,8 @@ class GanResult:
 
     steps: int
     resumed_from: int
+    skipped: list[str]
+    changed: dict[str, tuple[object, object]]
     checkpoint: str
     log_dir: Path
     scores: dict[str, float]
@@ -57,21 +59,24 @@ def grid_image(trainer: GanTrainer, noise: np.ndarray) -> np.ndarray:
 
 def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
     """Train (or resume) the conditional WGAN-GP as ``cfg`` says."""
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
     train_split, test_split = data.load(cfg.data_dir)
     _check(cfg, strategy, len(train_split))
     classifier = checkpoints.load_classifier(cfg.classifier_dir) if cfg.eval else None
     checkpoints.check_architecture(cfg, cfg.save_dir, checkpoints.GAN_CONFIG)
+    changed = checkpoints.changed_settings(cfg, cfg.save_dir, checkpoints.GAN_CONFIG)
+    runs.check_writable(cfg.save_dir, cfg.log_dir)
 
     steps = total_steps(cfg, len(train_split))
-    trainer = GanTrainer(cfg, strategy, gan_dataset(train_split, cfg), steps)
+    trainer = GanTrainer(cfg, strategy, steps)
     manager = tf.train.CheckpointManager(trainer.checkpoint, cfg.save_dir, max_to_keep=3)
-    resumed_from = 0
-    if manager.latest_checkpoint:
-        checkpoints.restore(trainer.checkpoint, manager.latest_checkpoint)
-        resumed_from = int(trainer.step.numpy())
+    restored, skipped = checkpoints.restore_newest_good(trainer.checkpoint, manager)
+    resumed_from = int(trainer.step.numpy()) if restored else 0
+    # The data stream is a function of (seed, batch number): start where the last run stopped.
+    trainer.attach(gan_dataset(train_split, cfg, start_batch=trainer.batches_consumed))
 
     log_dir = runs.new_log_dir(cfg.log_dir)
-    Path(cfg.save_dir).mkdir(parents=True, exist_ok=True)
     runs.save_config(cfg, checkpoints.GAN_CONFIG, Path(cfg.save_dir), log_dir)
     writer = tf.summary.create_file_writer(str(log_dir))
 
@@ -114,6 +119,8 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
     return GanResult(
         steps=int(trainer.step.numpy()),
         resumed_from=resumed_from,
+        skipped=skipped,
+        changed=changed if resumed_from else {},
         checkpoint=str(manager.latest_checkpoint),
         log_dir=log_dir,
         scores=scores,

@@ -6,21 +6,65 @@ only runs ``n`` distributed steps per call and reports their mean metrics.
 
 from __future__ import annotations
 
+import math
+import signal
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from types import FrameType
+from typing import Any, Protocol
 
+import keras
 import tensorflow as tf
 from tqdm import tqdm
 
+from mnist_gan.errors import TrainingDiverged
+
 
 class Trainer(Protocol):
-    """What the loop drives: a step counter and a call that runs ``n`` steps."""
+    """What the loop drives: a step counter, the models, and a call that runs ``n`` steps."""
 
     step: tf.Variable
+    models: list[keras.Model]
 
     def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]: ...
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) arrived; the loop saves a checkpoint and stops."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Interrupted` while training (only in the main thread)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    try:
+        previous: Any = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def first_bad_weight(models: list[keras.Model]) -> str | None:
+    """The path of the first variable holding NaN or Inf, or None."""
+    for model in models:
+        for variable in model.variables:
+            if not bool(tf.reduce_all(tf.math.is_finite(tf.cast(variable.value, tf.float32)))):
+                return str(variable.path)
+    return None
 
 
 @dataclass
@@ -46,6 +90,8 @@ def _next_stop(step: int, schedule: Schedule) -> int:
 class Controller:
     """Runs a :class:`Trainer` to ``total_steps`` with summaries, evaluation and checkpoints."""
 
+    SHOWN = ("images_per_second", "wasserstein", "accuracy")
+
     def __init__(
         self,
         trainer: Trainer,
@@ -63,8 +109,19 @@ class Controller:
         self.description = description
 
     def _save(self, step: int) -> None:
-        if self.manager is not None and self.manager.latest_checkpoint != self._path_for(step):
-            self.manager.save(checkpoint_number=step)
+        if self.manager is None or self.manager.latest_checkpoint == self._path_for(step):
+            return
+        bad = first_bad_weight(self.trainer.models)
+        if bad is not None:
+            raise TrainingDiverged(self._diverged(step, f"weight {bad} holds NaN or Inf"))
+        self.manager.save(checkpoint_number=step)
+
+    def _diverged(self, step: int, what: str) -> str:
+        kept = self.manager.latest_checkpoint if self.manager else None
+        return (
+            f"training diverged at step {step}: {what}; stopped without saving it "
+            f"(last good checkpoint: {kept or 'none'}); lower the learning rates and resume"
+        )
 
     def _path_for(self, step: int) -> str:
         assert self.manager is not None
@@ -83,6 +140,11 @@ class Controller:
         step = int(self.trainer.step.numpy())
         last: dict[str, float] = {}
         bar = tqdm(total=s.total_steps, initial=step, desc=self.description, unit="step", dynamic_ncols=True)
+        with _stop_on_sigterm():
+            return self._run(step, bar, last)
+
+    def _run(self, step: int, bar: tqdm, last: dict[str, float]) -> dict[str, float]:
+        s = self.schedule
         try:
             while step < s.total_steps:
                 n = _next_stop(step, s) - step
@@ -90,12 +152,17 @@ class Controller:
                 metrics = {k: float(v) for k, v in self.trainer.train(tf.constant(n)).items()}
                 elapsed = time.perf_counter() - start
                 step = int(self.trainer.step.numpy())
+                bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+                if bad:
+                    raise TrainingDiverged(
+                        self._diverged(step, ", ".join(f"{k} is {metrics[k]}" for k in bad))
+                    )
                 metrics["images_per_second"] = n * s.images_per_step / elapsed
                 metrics["steps_per_second"] = n / elapsed
                 self._write("train", metrics, step)
                 last.update(metrics)
                 bar.update(n)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k != "steps_per_second"})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k in self.SHOWN or "loss" in k})
                 if self.evaluate and s.eval_every > 0 and step % s.eval_every == 0:
                     last.update(self._evaluate(step, bar))
                 if s.save_every > 0 and step % s.save_every == 0:
@@ -104,7 +171,10 @@ class Controller:
                 last.update(self._evaluate(step, bar))
             self._save(step)
         except KeyboardInterrupt:
-            self._save(int(self.trainer.step.numpy()))
+            step = int(self.trainer.step.numpy())
+            self._save(step)
+            where = self.manager.directory if self.manager else "nowhere (no checkpoint manager)"
+            bar.write(f"stopped at step {step}; checkpoint saved in {where}", file=sys.stderr)
             raise
         finally:
             bar.close()

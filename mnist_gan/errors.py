@@ -1,0 +1,30 @@
+"""The errors a user can cause or meet, apart from bugs: each becomes one line and an exit code.
+
+Kept free of TensorFlow so the scripts can report them (and answer --help) quickly.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input: a file, flag, config or checkpoint that cannot be used as given (exit 2)."""
+
+
+class IdxError(UserError, ValueError):
+    """A dataset file is missing, malformed or inconsistent."""
+
+
+class ConfigError(UserError, ValueError):
+    """A configuration file or value is invalid."""
+
+
+class CheckpointError(UserError, RuntimeError):
+    """A checkpoint is missing, damaged or belongs to a different model."""
+
+
+class DistributionError(UserError, ValueError):
+    """The requested distribution or batch split cannot be set up."""
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or a weight became NaN or infinite; nothing was saved from that point on (exit 3)."""

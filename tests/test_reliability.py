@@ -1,0 +1,237 @@
+"""Nothing lost when training dies, exact resume, and every bad input refused in one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import ROOT, TINY_GAN_FLAGS, printed, run_script
+
+from mnist_gan.errors import TrainingDiverged
+from mnist_gan.training.loop import Controller, Schedule
+
+
+def _train(data: Path, root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return run_script(
+        "train.py",
+        "--data-dir",
+        str(data),
+        "--save-dir",
+        str(root / "ckpt"),
+        "--log-dir",
+        str(root / "logs"),
+        "--no-eval",
+        *TINY_GAN_FLAGS,
+        *flags,
+    )
+
+
+def _variables(checkpoint: Path) -> dict[str, np.ndarray]:
+    reader = tf.train.load_checkpoint(str(checkpoint))
+    return {
+        name: reader.get_tensor(name)
+        for name in reader.get_variable_to_shape_map()
+        if "save_counter" not in name
+    }
+
+
+def _forget_newest(folder: Path, newest: int, previous: int) -> None:
+    """What a kill -9 between two saves leaves: the newest checkpoint never happened."""
+    for f in folder.glob(f"ckpt-{newest}.*"):
+        f.unlink()
+    state = folder / "checkpoint"
+    lines = [line for line in state.read_text().splitlines() if f'ckpt-{newest}"' not in line]
+    lines.insert(0, f'model_checkpoint_path: "ckpt-{previous}"')
+    state.write_text("\n".join(lines) + "\n")
+
+
+def test_resumed_run_matches_uninterrupted_bit_for_bit(tiny_dataset: Path, tmp_path: Path) -> None:
+    flags = ["--steps", "6", "--save-every", "2", "--deterministic"]
+    straight = _train(tiny_dataset, tmp_path / "a", *flags)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    first = _train(tiny_dataset, tmp_path / "b", *flags)
+    assert first.returncode == 0, first.stderr[-3000:]
+    _forget_newest(tmp_path / "b" / "ckpt", newest=6, previous=4)
+    resumed = _train(tiny_dataset, tmp_path / "b", *flags)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from step 4" in resumed.stdout
+    a = _variables(tmp_path / "a" / "ckpt" / "ckpt-6")
+    b = _variables(tmp_path / "b" / "ckpt" / "ckpt-6")
+    assert a.keys() == b.keys() and len(a) > 20
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_damaged_newest_checkpoint_falls_back(tiny_dataset: Path, tmp_path: Path) -> None:
+    assert _train(tiny_dataset, tmp_path, "--steps", "4", "--save-every", "2").returncode == 0
+    data_file = next((tmp_path / "ckpt").glob("ckpt-4.data-*"))
+    data_file.write_bytes(data_file.read_bytes()[:100])  # a write cut short
+    result = _train(tiny_dataset, tmp_path, "--steps", "6", "--save-every", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ckpt-4 could not be read (damaged); resumed from the checkpoint before it" in result.stdout
+    assert "resumed from step 2" in result.stdout
+    assert (tmp_path / "ckpt" / "ckpt-6.index").is_file()
+
+
+def test_sigterm_saves_and_says_how_to_resume(tiny_dataset: Path, tmp_path: Path) -> None:
+    log = tmp_path / "stderr.txt"
+    command = [
+        sys.executable,
+        "train.py",
+        "--data-dir",
+        str(tiny_dataset),
+        "--save-dir",
+        str(tmp_path / "ckpt"),
+        "--log-dir",
+        str(tmp_path / "logs"),
+        "--no-eval",
+        *TINY_GAN_FLAGS,
+        "--steps",
+        "100000",
+        "--save-every",
+        "100000",
+    ]
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while " 2/100000" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert proc.poll() is None, log.read_text()[-2000:]
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    stderr = log.read_text()
+    assert proc.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    step = int(printed(r"stopped at step (\d+); checkpoint saved", stderr))
+    assert step >= 2 and (tmp_path / "ckpt" / f"ckpt-{step}.index").is_file()
+    assert "run the same command again to resume" in stderr
+    assert "Traceback" not in stderr
+    again = _train(tiny_dataset, tmp_path, "--steps", str(step + 2))
+    assert again.returncode == 0 and f"resumed from step {step}" in again.stdout
+
+
+class _FakeTrainer:
+    """Runs no model: returns the metrics it is told to, with a real step counter."""
+
+    def __init__(self, metrics: dict[str, float], poison: bool = False) -> None:
+        self.step = tf.Variable(0, dtype=tf.int64)
+        self.model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        self.models = [self.model]
+        self.metrics, self.poison = metrics, poison
+
+    def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
+        self.step.assign_add(tf.cast(num_steps, tf.int64))
+        if self.poison and int(self.step.numpy()) > 2:
+            self.model.layers[0].kernel.assign(tf.fill([2, 1], np.nan))
+        return {k: tf.constant(v) for k, v in self.metrics.items()}
+
+
+@pytest.mark.parametrize(
+    ("trainer", "message"),
+    [
+        (lambda: _FakeTrainer({"critic_loss": float("nan")}), r"step 2: critic_loss is nan"),
+        (
+            lambda: _FakeTrainer({"critic_loss": 1.0}, poison=True),
+            r"step 4: weight \S*dense\S*/kernel holds NaN",
+        ),
+    ],
+)
+def test_nan_stops_and_keeps_the_last_good_checkpoint(trainer, message: str, tmp_path: Path) -> None:
+    t = trainer()
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path), 5)
+    schedule = Schedule(total_steps=10, steps_per_call=2, save_every=2, eval_every=0, images_per_step=1)
+    with pytest.raises(TrainingDiverged, match=message) as info:
+        Controller(t, schedule, manager, writer=None).run()
+    kept = sorted(p.name for p in tmp_path.glob("ckpt-*.index"))
+    assert kept == ([] if "critic_loss is nan" in message else ["ckpt-2.index"])
+    assert "lower the learning rates" in str(info.value)
+
+
+BAD_TRAIN_INPUTS = [
+    (["--batch-size", "0"], "batch size must be >= 1, got 0"),
+    (["--batch-size", "-4"], "batch size must be >= 1, got -4"),
+    (["--batch-size", "15", "--cpu-replicas", "2"], "batch size 15 does not divide by the 2 replicas"),
+    (["--steps", "0"], "steps must be >= 1, got 0"),
+    (["--batch-size", "sixteen"], "argument --batch-size: invalid int value: 'sixteen'"),
+    (["--mixed-precision", "float8"], "argument --mixed-precision: invalid choice: 'float8'"),
+]
+
+
+@pytest.mark.parametrize(("flags", "message"), BAD_TRAIN_INPUTS)
+def test_bad_flags_refused_in_one_line(
+    tiny_dataset: Path, tmp_path: Path, flags: list[str], message: str
+) -> None:
+    result = _train(tiny_dataset, tmp_path, *flags)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").glob("ckpt-*"))
+
+
+def test_bad_config_file_refused(tiny_dataset: Path, tmp_path: Path) -> None:
+    for text, message in [
+        ("crit_step: 3\n", "unknown config key 'crit_step'; did you mean 'crit_steps'"),
+        ("gp_weight: ten\n", "'gp_weight' must be float, got 'ten'"),
+        ("seed: !!python/object/apply:os.getpid []\n", "not valid YAML"),
+    ]:
+        config_file = tmp_path / "my.yaml"
+        config_file.write_text(text)
+        result = _train(tiny_dataset, tmp_path, "--config", str(config_file))
+        assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+
+
+def test_unwritable_save_dir(tiny_dataset: Path, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    result = run_script(
+        "train.py",
+        "--data-dir",
+        str(tiny_dataset),
+        "--save-dir",
+        str(tmp_path / "a-file" / "ckpt"),
+        "--log-dir",
+        str(tmp_path / "logs"),
+        "--no-eval",
+        *TINY_GAN_FLAGS,
+        "--steps",
+        "2",
+    )
+    assert result.returncode == 2
+    assert "a-file/ckpt: cannot write there" in result.stderr
+    assert (tmp_path / "a-file").read_text() == "x"
+
+
+def test_corrupt_dataset_refused_by_the_scripts(tmp_path: Path, tiny_dataset: Path) -> None:
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for f in tiny_dataset.iterdir():
+        (damaged / f.name).write_bytes(f.read_bytes())
+    images = damaged / "train-images-idx3-ubyte.gz"
+    import gzip
+
+    images.write_bytes(gzip.compress(gzip.decompress(images.read_bytes())[:-50]))
+    for script in ("classifier.py", "train.py"):
+        result = run_script(script, "--data-dir", str(damaged), "--save-dir", str(tmp_path / script))
+        assert result.returncode == 2
+        assert "train-images-idx3-ubyte.gz: truncated" in result.stderr
+        # One line of ours, the last (TensorFlow prints its own start-up lines before it).
+        ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(ours) == 1 and result.stderr.strip().splitlines()[-1] == ours[0], result.stderr
