@@ -16,13 +16,17 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_gan import distribute
     from mnist_gan.training.classifier import train_classifier
 
-    strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas)
+    strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
-    result = train_classifier(cfg, strategy)
+    with distribute.collective_errors():
+        result = train_classifier(cfg, strategy)
     for path in result.skipped:
         print(f"warning: {path} could not be read (damaged); resumed from the checkpoint before it")
     if result.resumed_from:
         print(f"resumed from step {result.resumed_from}")
+    if result.log_dir is None:
+        print(f"worker done at step {result.steps}; the chief keeps the checkpoints and logs")
+        return 0
     print(f"checkpoint: {result.checkpoint}")
     print(f"logs: {result.log_dir}")
     print(f"test accuracy: {result.test_accuracy:.2%} after {result.steps} steps")

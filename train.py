@@ -16,16 +16,22 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_gan import distribute
     from mnist_gan.training.gan_run import train_gan
 
-    strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas)
+    strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
-    result = train_gan(cfg, strategy)
+    with distribute.collective_errors():
+        result = train_gan(cfg, strategy)
     for path in result.skipped:
         print(f"warning: {path} could not be read (damaged); resumed from the checkpoint before it")
     for key, (old, new) in result.changed.items():
         print(f"note: resumed with {key} changed from {old!r} to {new!r}")
     if result.resumed_from:
         print(f"resumed from step {result.resumed_from} in {cfg.save_dir}")
+    if result.log_dir is None:
+        print(f"worker done at step {result.steps}; the chief keeps the checkpoints and logs")
+        print(f"weights fingerprint: {result.fingerprint}")
+        return 0
     print(f"checkpoint: {result.checkpoint}")
+    print(f"weights fingerprint: {result.fingerprint}")
     print(f"logs: {result.log_dir}  (tensorboard --logdir {cfg.log_dir})")
     if "eval_accuracy" in result.scores:
         s = result.scores

@@ -180,7 +180,7 @@ def architecture_differences(cfg: Config, saved: dict[str, Any]) -> dict[str, tu
     }
 
 
-STRATEGIES = ("auto", "mirrored", "default")
+STRATEGIES = ("auto", "mirrored", "default", "multiworker")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,10 +201,12 @@ class ClassifierConfig(Config):
     feature_dim: int = option("size of the feature layer used for FID")
     augment: bool = option("random shifts of up to 2 pixels while training")
     strategy: str = option(
-        "auto: MirroredStrategy over all GPUs (or the CPU replicas), else the default",
+        "auto: MirroredStrategy over all GPUs (or the CPU replicas), else the default; "
+        "multiworker: MultiWorkerMirroredStrategy over the machines in TF_CONFIG",
         choices=STRATEGIES,
     )
     cpu_replicas: int = option("split the CPU into N logical devices (N >= 2 mirrors over them)")
+    collective_timeout: float = option("multiworker: seconds a collective waits for a lost worker")
     seed: int = option("random seed")
 
 
@@ -242,10 +244,12 @@ class GanConfig(Config):
         choices=("off", "float16", "bfloat16"),
     )
     strategy: str = option(
-        "auto: MirroredStrategy over all GPUs (or the CPU replicas), else the default",
+        "auto: MirroredStrategy over all GPUs (or the CPU replicas), else the default; "
+        "multiworker: MultiWorkerMirroredStrategy over the machines in TF_CONFIG",
         choices=STRATEGIES,
     )
     cpu_replicas: int = option("split the CPU into N logical devices (N >= 2 mirrors over them)")
+    collective_timeout: float = option("multiworker: seconds a collective waits for a lost worker")
     seed: int = option("random seed (weights, noise, data order)")
     deterministic: bool = option(
         "TF op determinism: a resumed run then matches an uninterrupted one bit for bit (slower)"

@@ -6,6 +6,16 @@ Swapping the strategy touches only this file: every step is written against the 
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import tensorflow as tf
 
 from mnist_gan.errors import DistributionError
@@ -30,14 +40,37 @@ def split_cpu(replicas: int) -> list[str]:
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 
-def make_strategy(name: str, cpu_replicas: int = 0) -> tf.distribute.Strategy:
-    """The strategy for ``name`` ('auto', 'mirrored' or 'default').
+def _multi_worker(timeout_seconds: float) -> tf.distribute.Strategy:
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise DistributionError(
+            "--strategy multiworker needs the TF_CONFIG environment variable (cluster and task); "
+            "see README.md, or try scripts/local_cluster.sh on one machine"
+        )
+    try:
+        spec = json.loads(raw)
+        spec["cluster"], spec["task"]["type"], spec["task"]["index"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise DistributionError(f"TF_CONFIG is not valid ({e!r}); it needs 'cluster' and 'task'") from e
+    # Collectives give up after the timeout, so a dead worker stops the others with an error
+    # instead of leaving them waiting forever.
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_seconds)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+
+
+def make_strategy(name: str, cpu_replicas: int = 0, timeout_seconds: float = 300.0) -> tf.distribute.Strategy:
+    """The strategy for ``name`` ('auto', 'mirrored', 'default' or 'multiworker').
 
     ``cpu_replicas >= 2`` mirrors over that many logical CPU devices, so multi-replica code
     runs (and is tested) without GPUs. 'auto' mirrors over all GPUs when there are any.
+    'multiworker' reads TF_CONFIG; call this before any other TensorFlow op.
     """
     if cpu_replicas < 0:
         raise DistributionError(f"cpu_replicas must be >= 0, got {cpu_replicas}")
+    if name == "multiworker":
+        if cpu_replicas >= 2:
+            raise DistributionError("--cpu-replicas does not combine with --strategy multiworker")
+        return _multi_worker(timeout_seconds)
     if cpu_replicas >= 2:
         if name == "default":
             raise DistributionError("--cpu-replicas needs a mirrored strategy, not 'default'")
@@ -67,7 +100,78 @@ def check_global_batch(global_batch: int, strategy: tf.distribute.Strategy) -> i
 def describe(strategy: tf.distribute.Strategy) -> str:
     """A one-line description for the console."""
     replicas = strategy.num_replicas_in_sync
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        resolver = strategy.cluster_resolver
+        role = "chief" if is_chief(strategy) else "not chief"
+        return (
+            f"MultiWorkerMirroredStrategy, {replicas} replicas in all; this is "
+            f"{resolver.task_type} {resolver.task_id} ({role})"
+        )
     if isinstance(strategy, tf.distribute.MirroredStrategy):
         devices = ", ".join(strategy.extended.worker_devices)
         return f"MirroredStrategy, {replicas} replicas: {devices}"
     return f"{type(strategy).__name__}, {replicas} replica on the default device"
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the real checkpoints, logs and pictures."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "chief" or (not has_chief and task_type == "worker" and task_id == 0)
+
+
+def save_dir_for(strategy: tf.distribute.Strategy, save_dir: str | Path) -> Path:
+    """``save_dir`` on the chief; a private temporary folder on other workers.
+
+    Every worker must take part in saving (the save itself is collective), but only the
+    chief's copy is kept: the others' go to folders :func:`cleanup` removes.
+    """
+    if is_chief(strategy):
+        return Path(save_dir)
+    resolver = strategy.cluster_resolver
+    return Path(tempfile.mkdtemp(prefix=f"mnist-gan-{resolver.task_type}-{resolver.task_id}-"))
+
+
+def cleanup(strategy: tf.distribute.Strategy, folder: Path) -> None:
+    """Remove a non-chief worker's temporary save folder."""
+    if not is_chief(strategy):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def distribute_dataset(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset) -> Iterator[Any]:
+    """An iterator over ``dataset``'s global batches split across every replica of every worker.
+
+    The data lives in memory, so there are no files to shard by: DATA sharding makes each
+    worker keep its own slice of every global batch, and the slices together are exactly
+    the batch a single process would see.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return iter(strategy.experimental_distribute_dataset(dataset.with_options(options)))
+
+
+@contextmanager
+def collective_errors() -> Iterator[None]:
+    """Turn a collective that failed (a worker died or timed out) into one clear error."""
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError) as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise DistributionError(
+            f"lost contact with another worker ({type(e).__name__}: {first}); restart every worker "
+            "with the same command to resume from the chief's last checkpoint"
+        ) from e
+
+
+def fingerprint(models: list[Any]) -> str:
+    """A short hash of every weight: equal on every worker of a healthy multi-worker run."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for model in models:
+        for variable in model.variables:
+            digest.update(np.asarray(variable.value).tobytes())
+    return digest.hexdigest()[:16]

@@ -40,7 +40,7 @@ class ClassifierTrainer:
 
     def attach(self, dataset: tf.data.Dataset) -> None:
         """Feed the step from ``dataset`` (its global batches are split across replicas)."""
-        self.iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        self.iterator = distribute.distribute_dataset(self.strategy, dataset)
 
     def _replica_step(self, images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
@@ -73,7 +73,7 @@ class ClassifierResult:
     test_accuracy: float
     steps: int
     checkpoint: str
-    log_dir: Path
+    log_dir: Path | None  # None on workers other than the chief
     resumed_from: int
     skipped: list[str]
 
@@ -88,18 +88,24 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
             f"batch size {cfg.batch_size} exceeds the {len(train_split)} training digits"
         )
     total = cfg.epochs * steps_per_epoch
+    chief = distribute.is_chief(strategy)  # see train_gan: only the chief keeps files
     checkpoints.check_architecture(cfg, cfg.save_dir, checkpoints.CLASSIFIER_CONFIG)
-    runs.check_writable(cfg.save_dir, cfg.log_dir)
+    if chief:
+        runs.check_writable(cfg.save_dir, cfg.log_dir)
     trainer = ClassifierTrainer(cfg, strategy, total)
 
-    manager = tf.train.CheckpointManager(trainer.checkpoint, cfg.save_dir, max_to_keep=3)
-    restored, skipped = checkpoints.restore_newest_good(trainer.checkpoint, manager)
+    restored, skipped = checkpoints.restore_newest_good(
+        trainer.checkpoint, tf.train.CheckpointManager(trainer.checkpoint, cfg.save_dir, max_to_keep=3)
+    )
     resumed_from = int(trainer.step.numpy()) if restored else 0
     start = int(trainer.step.numpy())  # one batch per step: continue the stream from there
     trainer.attach(data.train_dataset(train_split, cfg.batch_size, cfg.seed, cfg.augment, start_batch=start))
-    log_dir = runs.new_log_dir(cfg.log_dir)
-    runs.save_config(cfg, checkpoints.CLASSIFIER_CONFIG, Path(cfg.save_dir), log_dir)
-    writer = tf.summary.create_file_writer(str(log_dir))
+    own_dir = distribute.save_dir_for(strategy, cfg.save_dir)
+    manager = tf.train.CheckpointManager(trainer.checkpoint, str(own_dir), max_to_keep=3)
+    log_dir = runs.new_log_dir(cfg.log_dir) if chief else None
+    if log_dir is not None:
+        runs.save_config(cfg, checkpoints.CLASSIFIER_CONFIG, Path(cfg.save_dir), log_dir)
+    writer = tf.summary.create_file_writer(str(log_dir)) if log_dir is not None else None
 
     scorer = scoring.Scorer(models.feature_extractor(trainer.model))
     test_images = data.to_model_range(test_split.images).numpy()
@@ -118,7 +124,12 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
         eval_every=steps_per_epoch,
         images_per_step=cfg.batch_size,
     )
-    Controller(trainer, schedule, manager, writer, evaluate, description="classifier").run()
+    try:
+        Controller(
+            trainer, schedule, manager, writer, evaluate if chief else None, description="classifier"
+        ).run()
+    finally:
+        distribute.cleanup(strategy, own_dir)
     final = test_accuracy()
     return ClassifierResult(
         test_accuracy=final,

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import data, losses, models
+from mnist_gan import data, distribute, losses, models
 from mnist_gan.config import GanConfig
 
 
@@ -96,7 +96,7 @@ class GanTrainer:
 
     def attach(self, dataset: tf.data.Dataset) -> None:
         """Feed the step from ``dataset`` (its global batches are split across replicas)."""
-        self.iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        self.iterator = distribute.distribute_dataset(self.strategy, dataset)
 
     @property
     def batches_consumed(self) -> int:

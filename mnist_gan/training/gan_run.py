@@ -26,8 +26,9 @@ class GanResult:
     skipped: list[str]
     changed: dict[str, tuple[object, object]]
     checkpoint: str
-    log_dir: Path
+    log_dir: Path | None  # None on workers other than the chief
     scores: dict[str, float]
+    fingerprint: str
 
 
 def total_steps(cfg: GanConfig, train_size: int) -> int:
@@ -63,22 +64,31 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         tf.config.experimental.enable_op_determinism()
     train_split, test_split = data.load(cfg.data_dir)
     _check(cfg, strategy, len(train_split))
-    classifier = checkpoints.load_classifier(cfg.classifier_dir) if cfg.eval else None
+    # Only the chief scores, logs and keeps checkpoints; other workers train and save to a
+    # temporary folder (saving is collective), removed at the end.
+    chief = distribute.is_chief(strategy)
+    classifier = checkpoints.load_classifier(cfg.classifier_dir) if cfg.eval and chief else None
     checkpoints.check_architecture(cfg, cfg.save_dir, checkpoints.GAN_CONFIG)
     changed = checkpoints.changed_settings(cfg, cfg.save_dir, checkpoints.GAN_CONFIG)
-    runs.check_writable(cfg.save_dir, cfg.log_dir)
+    if chief:
+        runs.check_writable(cfg.save_dir, cfg.log_dir)
 
     steps = total_steps(cfg, len(train_split))
     trainer = GanTrainer(cfg, strategy, steps)
-    manager = tf.train.CheckpointManager(trainer.checkpoint, cfg.save_dir, max_to_keep=3)
-    restored, skipped = checkpoints.restore_newest_good(trainer.checkpoint, manager)
+    # Every worker resumes from the chief's checkpoints.
+    restored, skipped = checkpoints.restore_newest_good(
+        trainer.checkpoint, tf.train.CheckpointManager(trainer.checkpoint, cfg.save_dir, max_to_keep=3)
+    )
     resumed_from = int(trainer.step.numpy()) if restored else 0
     # The data stream is a function of (seed, batch number): start where the last run stopped.
     trainer.attach(gan_dataset(train_split, cfg, start_batch=trainer.batches_consumed))
+    own_dir = distribute.save_dir_for(strategy, cfg.save_dir)
+    manager = tf.train.CheckpointManager(trainer.checkpoint, str(own_dir), max_to_keep=3)
 
-    log_dir = runs.new_log_dir(cfg.log_dir)
-    runs.save_config(cfg, checkpoints.GAN_CONFIG, Path(cfg.save_dir), log_dir)
-    writer = tf.summary.create_file_writer(str(log_dir))
+    log_dir = runs.new_log_dir(cfg.log_dir) if chief else None
+    if log_dir is not None:
+        runs.save_config(cfg, checkpoints.GAN_CONFIG, Path(cfg.save_dir), log_dir)
+    writer = tf.summary.create_file_writer(str(log_dir)) if log_dir is not None else None
 
     grid_noise = np.tile(fixed_noise(cfg.seed, GRID_COLUMNS, cfg.noise_dim), (10, 1))
     scorer = None
@@ -96,6 +106,7 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
     progress: list[np.ndarray] = []
 
     def evaluate(step: int) -> dict[str, float]:
+        assert writer is not None and log_dir is not None
         picture = grid_image(trainer, grid_noise)
         with writer.as_default(step=step):
             tf.summary.image("samples", picture[None, :, :, None], step=step)
@@ -111,11 +122,15 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         eval_every=cfg.eval_every,
         images_per_step=cfg.batch_size * cfg.crit_steps,
     )
+    controller = Controller(
+        trainer, schedule, manager, writer, evaluate if chief else None, description="gan"
+    )
     try:
-        scores = Controller(trainer, schedule, manager, writer, evaluate, description="gan").run()
+        scores = controller.run()
     finally:
-        if progress:
+        if progress and log_dir is not None:
             images.save_gif(log_dir / "progress.gif", np.stack(progress), frame_ms=400)
+        distribute.cleanup(strategy, own_dir)
     return GanResult(
         steps=int(trainer.step.numpy()),
         resumed_from=resumed_from,
@@ -124,4 +139,5 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         checkpoint=str(manager.latest_checkpoint),
         log_dir=log_dir,
         scores=scores,
+        fingerprint=distribute.fingerprint(trainer.models),
     )

@@ -186,5 +186,6 @@ class Controller:
         assert self.evaluate is not None
         scores = self.evaluate(step)
         self._write("eval", scores, step)
-        bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+        if scores:
+            bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
         return {f"eval_{k}": v for k, v in scores.items()}

@@ -1,0 +1,173 @@
+"""MultiWorkerMirroredStrategy on loopback: two worker processes on 127.0.0.1 ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import ROOT, TINY_GAN_FLAGS, printed, run_script
+
+FLAGS = ["--no-eval", "--steps-per-call", "2", "--save-every", "2", *TINY_GAN_FLAGS]
+
+
+def _cluster(data: Path, root: Path, *flags: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {"PYTHON": sys.executable, "TMPDIR": str(root / "tmp")}
+    (root / "tmp").mkdir(parents=True, exist_ok=True)
+    return run_script(
+        "bash",
+        "scripts/local_cluster.sh",
+        "2",
+        "--",
+        sys.executable,
+        "train.py",
+        "--strategy",
+        "multiworker",
+        "--data-dir",
+        str(data),
+        "--save-dir",
+        str(root / "ckpt"),
+        "--log-dir",
+        str(root / "logs"),
+        *FLAGS,
+        *flags,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def _variables(checkpoint: Path) -> dict[str, np.ndarray]:
+    reader = tf.train.load_checkpoint(str(checkpoint))
+    names = [
+        n for n in reader.get_variable_to_shape_map() if "save_counter" not in n and "OBJECT_GRAPH" not in n
+    ]
+    return {n: reader.get_tensor(n) for n in names}
+
+
+def test_two_workers_train_like_one_process(tiny_dataset: Path, tmp_path: Path) -> None:
+    result = _cluster(tiny_dataset, tmp_path / "mw", "--steps", "4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "[worker 0] checkpoint:" in out and "[worker 1] worker done at step 4" in out
+    prints = {w: printed(rf"\[worker {w}\] weights fingerprint: (\w+)", out) for w in (0, 1)}
+    assert prints[0] == prints[1]  # the replicas on both workers hold the same weights
+    # Only the chief keeps files; the other worker's temporary checkpoints are gone.
+    assert sorted(p.name for p in (tmp_path / "mw" / "ckpt").glob("*.index")) == [
+        "ckpt-2.index",
+        "ckpt-4.index",
+    ]
+    assert list((tmp_path / "mw" / "tmp").iterdir()) == []
+    assert len(list((tmp_path / "mw" / "logs").iterdir())) == 1
+    # The same global batch and seed in one process gives the same weights.
+    single = run_script(
+        "train.py",
+        "--data-dir",
+        str(tiny_dataset),
+        "--save-dir",
+        str(tmp_path / "one"),
+        "--log-dir",
+        str(tmp_path / "one-logs"),
+        *FLAGS,
+        "--steps",
+        "4",
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+    a, b = _variables(tmp_path / "mw" / "ckpt" / "ckpt-4"), _variables(tmp_path / "one" / "ckpt-4")
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def _worker_pid(root: Path, index: int) -> int:
+    """The train.py process of worker ``index`` of the cluster writing to ``root``."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        ours = cmdline[:2] == [sys.executable.encode(), b"train.py"] and str(root).encode() in b" ".join(
+            cmdline
+        )
+        if ours and f'"index": {index}}}'.encode() in environ:
+            return int(proc.name)
+    raise AssertionError(f"no worker {index} process found")
+
+
+def test_dead_worker_stops_the_other_and_a_restart_resumes(tiny_dataset: Path, tmp_path: Path) -> None:
+    root = tmp_path / "mw"
+    (root / "tmp").mkdir(parents=True)
+    command = [
+        "bash",
+        "scripts/local_cluster.sh",
+        "2",
+        "--",
+        sys.executable,
+        "train.py",
+        "--strategy",
+        "multiworker",
+        "--data-dir",
+        str(tiny_dataset),
+        "--save-dir",
+        str(root / "ckpt"),
+        "--log-dir",
+        str(root / "logs"),
+        *FLAGS,
+        "--steps",
+        "100000",
+        "--collective-timeout",
+        "15",
+    ]
+    log = tmp_path / "out.txt"
+    env = {**os.environ, "PYTHON": sys.executable, "TMPDIR": str(root / "tmp"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with log.open("w") as out:
+        cluster = subprocess.Popen(
+            command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while not (root / "ckpt" / "ckpt-4.index").exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert (root / "ckpt" / "ckpt-4.index").exists(), log.read_text()[-3000:]
+            victim = _worker_pid(root, index=1)
+            os.kill(victim, signal.SIGKILL)
+            start = time.monotonic()
+            cluster.wait(timeout=120)
+            stopped_after = time.monotonic() - start
+        finally:
+            if cluster.poll() is None:
+                os.killpg(cluster.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert cluster.returncode != 0
+    assert stopped_after < 90, text[-3000:]
+    assert "restart every worker with the same command" in text or "lost contact" in text, text[-3000:]
+    saved = max(int(p.name.split("-")[1].split(".")[0]) for p in (root / "ckpt").glob("ckpt-*.index"))
+    again = _cluster(tiny_dataset, root, "--steps", str(saved + 2))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"[worker 0] resumed from step {saved}" in again.stdout
+    assert f"[worker 1] resumed from step {saved}" in again.stdout
+
+
+@pytest.mark.parametrize("tf_config", ["", "{not json", '{"cluster": {}}'])
+def test_bad_tf_config_refused(tiny_dataset: Path, tmp_path: Path, tf_config: str) -> None:
+    result = run_script(
+        "train.py",
+        "--strategy",
+        "multiworker",
+        "--data-dir",
+        str(tiny_dataset),
+        "--save-dir",
+        str(tmp_path / "c"),
+        *FLAGS,
+        env={"TF_CONFIG": tf_config},
+    )
+    assert result.returncode == 2
+    assert "TF_CONFIG" in result.stderr and "Traceback" not in result.stderr
