@@ -112,7 +112,7 @@ def load_classifier(folder: str | Path) -> Any:
             f"{folder}: no trained classifier here; run ./classifier.py first "
             "(or point --classifier-dir at its --save-dir)"
         )
-    cfg = config_lib.from_dict(config_lib.ClassifierConfig, saved, str(Path(folder) / CLASSIFIER_CONFIG))
+    cfg = config_lib.from_saved(config_lib.ClassifierConfig, saved, str(Path(folder) / CLASSIFIER_CONFIG))
     model = models.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout)
     restore(tf.train.Checkpoint(model=model), path, partial=True)
     return model

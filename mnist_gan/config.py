@@ -104,6 +104,12 @@ def from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
     return cls(**{k: _check_value(cls, k, v, source) for k, v in data.items()})
 
 
+def from_saved(cls: type[C], saved: dict[str, Any], source: str) -> C:
+    """A config saved by a run: keys added to the project since then take their defaults."""
+    check_keys(cls, saved, source)
+    return from_dict(cls, {**defaults(cls).to_dict(), **saved}, source)
+
+
 def defaults(cls: type[C]) -> C:
     """The defaults from ``configs/<DEFAULTS_FILE>``."""
     path = CONFIG_DIR / cls.DEFAULTS_FILE

@@ -51,7 +51,7 @@ def load_generator(checkpoint_dir: str | Path, step: int = 0) -> tuple[keras.Mod
             f"{checkpoint_dir}: no trained GAN here; run ./train.py first "
             "(or point --checkpoint-dir at its --save-dir)"
         )
-    cfg = config.from_dict(config.GanConfig, saved, str(Path(checkpoint_dir) / checkpoints.GAN_CONFIG))
+    cfg = config.from_saved(config.GanConfig, saved, str(Path(checkpoint_dir) / checkpoints.GAN_CONFIG))
     generator = models.build_generator(cfg.noise_dim, cfg.gen_width)
     checkpoints.restore(tf.train.Checkpoint(generator=generator), path, partial=True)
     return generator, cfg, path

@@ -102,3 +102,12 @@ def test_help_lists_every_key_with_default(cls: type[config.Config]) -> None:
     for key, value in config.defaults(cls).to_dict().items():
         assert "--" + key.replace("_", "-") in text
         assert f"(default: {value})" in text
+
+
+def test_saved_config_from_an_older_version_gets_new_keys_from_defaults() -> None:
+    saved = config.defaults(GanConfig).to_dict()
+    del saved["collective_timeout"]
+    cfg = config.from_saved(GanConfig, saved, "old.yaml")
+    assert cfg.collective_timeout == config.defaults(GanConfig).collective_timeout
+    with pytest.raises(ConfigError, match="old.yaml: unknown config key 'from_the_future'"):
+        config.from_saved(GanConfig, {**saved, "from_the_future": 1}, "old.yaml")
