@@ -109,5 +109,5 @@ def test_saved_config_from_an_older_version_gets_new_keys_from_defaults() -> Non
     del saved["collective_timeout"]
     cfg = config.from_saved(GanConfig, saved, "old.yaml")
     assert cfg.collective_timeout == config.defaults(GanConfig).collective_timeout
-    with pytest.raises(ConfigError, match="old.yaml: unknown config key 'from_the_future'"):
+    with pytest.raises(ConfigError, match=r"old\.yaml: unknown config key 'from_the_future'"):
         config.from_saved(GanConfig, {**saved, "from_the_future": 1}, "old.yaml")
