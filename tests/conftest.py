@@ -187,3 +187,12 @@ def tiny_real_gan(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) ->
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return root / "ckpt"
+
+
+def checkpoint_variables(checkpoint: Path) -> dict[str, np.ndarray]:
+    """Every saved tensor of a TF checkpoint but its bookkeeping (save counter, object graph)."""
+    reader = tf.train.load_checkpoint(str(checkpoint))
+    names = [
+        n for n in reader.get_variable_to_shape_map() if "save_counter" not in n and "OBJECT_GRAPH" not in n
+    ]
+    return {n: reader.get_tensor(n) for n in names}

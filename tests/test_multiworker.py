@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
-from conftest import ROOT, TINY_GAN_FLAGS, printed, run_script
+from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script
 
 FLAGS = ["--no-eval", "--steps-per-call", "2", "--save-every", "2", *TINY_GAN_FLAGS]
 
@@ -40,14 +39,6 @@ def _cluster(data: Path, root: Path, *flags: str, timeout: float = 300) -> subpr
         env=env,
         timeout=timeout,
     )
-
-
-def _variables(checkpoint: Path) -> dict[str, np.ndarray]:
-    reader = tf.train.load_checkpoint(str(checkpoint))
-    names = [
-        n for n in reader.get_variable_to_shape_map() if "save_counter" not in n and "OBJECT_GRAPH" not in n
-    ]
-    return {n: reader.get_tensor(n) for n in names}
 
 
 def test_two_workers_train_like_one_process(tiny_dataset: Path, tmp_path: Path) -> None:
@@ -78,7 +69,10 @@ def test_two_workers_train_like_one_process(tiny_dataset: Path, tmp_path: Path) 
         "4",
     )
     assert single.returncode == 0, single.stderr[-3000:]
-    a, b = _variables(tmp_path / "mw" / "ckpt" / "ckpt-4"), _variables(tmp_path / "one" / "ckpt-4")
+    a, b = (
+        checkpoint_variables(tmp_path / "mw" / "ckpt" / "ckpt-4"),
+        checkpoint_variables(tmp_path / "one" / "ckpt-4"),
+    )
     assert a.keys() == b.keys()
     for name in a:
         np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5, err_msg=name)

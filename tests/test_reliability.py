@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import ROOT, TINY_GAN_FLAGS, printed, run_script
+from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script
 
 from mnist_gan.errors import TrainingDiverged
 from mnist_gan.training.loop import Controller, Schedule
@@ -32,15 +32,6 @@ def _train(data: Path, root: Path, *flags: str) -> subprocess.CompletedProcess[s
         *TINY_GAN_FLAGS,
         *flags,
     )
-
-
-def _variables(checkpoint: Path) -> dict[str, np.ndarray]:
-    reader = tf.train.load_checkpoint(str(checkpoint))
-    return {
-        name: reader.get_tensor(name)
-        for name in reader.get_variable_to_shape_map()
-        if "save_counter" not in name
-    }
 
 
 def _forget_newest(folder: Path, newest: int, previous: int) -> None:
@@ -63,8 +54,8 @@ def test_resumed_run_matches_uninterrupted_bit_for_bit(tiny_dataset: Path, tmp_p
     resumed = _train(tiny_dataset, tmp_path / "b", *flags)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed from step 4" in resumed.stdout
-    a = _variables(tmp_path / "a" / "ckpt" / "ckpt-6")
-    b = _variables(tmp_path / "b" / "ckpt" / "ckpt-6")
+    a = checkpoint_variables(tmp_path / "a" / "ckpt" / "ckpt-6")
+    b = checkpoint_variables(tmp_path / "b" / "ckpt" / "ckpt-6")
     assert a.keys() == b.keys() and len(a) > 20
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)

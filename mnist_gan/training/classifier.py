@@ -8,9 +8,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from mnist_gan import checkpoints, data, distribute, evaluation, models, runs, scoring
+from mnist_gan import checkpoints, data, distribute, evaluation, models, scoring
 from mnist_gan.config import ClassifierConfig
-from mnist_gan.training.loop import Controller, Schedule
+from mnist_gan.training.loop import Controller, Schedule, close_run, open_run
 
 
 class ClassifierTrainer:
@@ -88,24 +88,11 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
             f"batch size {cfg.batch_size} exceeds the {len(train_split)} training digits"
         )
     total = cfg.epochs * steps_per_epoch
-    chief = distribute.is_chief(strategy)  # see train_gan: only the chief keeps files
     checkpoints.check_architecture(cfg, cfg.save_dir, checkpoints.CLASSIFIER_CONFIG)
-    if chief:
-        runs.check_writable(cfg.save_dir, cfg.log_dir)
     trainer = ClassifierTrainer(cfg, strategy, total)
-
-    restored, skipped = checkpoints.restore_newest_good(
-        trainer.checkpoint, tf.train.CheckpointManager(trainer.checkpoint, cfg.save_dir, max_to_keep=3)
-    )
-    resumed_from = int(trainer.step.numpy()) if restored else 0
+    files = open_run(cfg, checkpoints.CLASSIFIER_CONFIG, strategy, trainer.checkpoint, trainer.step)
     start = int(trainer.step.numpy())  # one batch per step: continue the stream from there
     trainer.attach(data.train_dataset(train_split, cfg.batch_size, cfg.seed, cfg.augment, start_batch=start))
-    own_dir = distribute.save_dir_for(strategy, cfg.save_dir)
-    manager = tf.train.CheckpointManager(trainer.checkpoint, str(own_dir), max_to_keep=3)
-    log_dir = runs.new_log_dir(cfg.log_dir) if chief else None
-    if log_dir is not None:
-        runs.save_config(cfg, checkpoints.CLASSIFIER_CONFIG, Path(cfg.save_dir), log_dir)
-    writer = tf.summary.create_file_writer(str(log_dir)) if log_dir is not None else None
 
     scorer = scoring.Scorer(models.feature_extractor(trainer.model))
     test_images = data.to_model_range(test_split.images).numpy()
@@ -124,20 +111,22 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
         eval_every=steps_per_epoch,
         images_per_step=cfg.batch_size,
     )
+    chief = files.log_dir is not None
+    controller = Controller(
+        trainer, schedule, files.manager, files.writer, evaluate if chief else None, description="classifier"
+    )
     try:
-        Controller(
-            trainer, schedule, manager, writer, evaluate if chief else None, description="classifier"
-        ).run()
+        controller.run()
     finally:
-        distribute.cleanup(strategy, own_dir)
+        close_run(strategy, files)
     final = test_accuracy()
     return ClassifierResult(
         test_accuracy=final,
         steps=int(trainer.step.numpy()),
-        checkpoint=str(manager.latest_checkpoint),
-        log_dir=log_dir,
-        resumed_from=resumed_from,
-        skipped=skipped,
+        checkpoint=str(files.manager.latest_checkpoint),
+        log_dir=files.log_dir,
+        resumed_from=files.resumed_from,
+        skipped=files.skipped,
     )
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import checkpoints, data, distribute, images, models, runs, scoring
+from mnist_gan import checkpoints, data, distribute, images, models, scoring
 from mnist_gan.config import GanConfig
 from mnist_gan.training.gan import GanTrainer, fixed_noise, gan_dataset
-from mnist_gan.training.loop import Controller, Schedule
+from mnist_gan.training.loop import Controller, Schedule, close_run, open_run
 
 GRID_COLUMNS = 10
 
@@ -64,31 +64,17 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         tf.config.experimental.enable_op_determinism()
     train_split, test_split = data.load(cfg.data_dir)
     _check(cfg, strategy, len(train_split))
-    # Only the chief scores, logs and keeps checkpoints; other workers train and save to a
-    # temporary folder (saving is collective), removed at the end.
-    chief = distribute.is_chief(strategy)
+    chief = distribute.is_chief(strategy)  # only the chief scores the samples
     classifier = checkpoints.load_classifier(cfg.classifier_dir) if cfg.eval and chief else None
     checkpoints.check_architecture(cfg, cfg.save_dir, checkpoints.GAN_CONFIG)
     changed = checkpoints.changed_settings(cfg, cfg.save_dir, checkpoints.GAN_CONFIG)
-    if chief:
-        runs.check_writable(cfg.save_dir, cfg.log_dir)
 
     steps = total_steps(cfg, len(train_split))
     trainer = GanTrainer(cfg, strategy, steps)
-    # Every worker resumes from the chief's checkpoints.
-    restored, skipped = checkpoints.restore_newest_good(
-        trainer.checkpoint, tf.train.CheckpointManager(trainer.checkpoint, cfg.save_dir, max_to_keep=3)
-    )
-    resumed_from = int(trainer.step.numpy()) if restored else 0
+    files = open_run(cfg, checkpoints.GAN_CONFIG, strategy, trainer.checkpoint, trainer.step)
     # The data stream is a function of (seed, batch number): start where the last run stopped.
     trainer.attach(gan_dataset(train_split, cfg, start_batch=trainer.batches_consumed))
-    own_dir = distribute.save_dir_for(strategy, cfg.save_dir)
-    manager = tf.train.CheckpointManager(trainer.checkpoint, str(own_dir), max_to_keep=3)
-
-    log_dir = runs.new_log_dir(cfg.log_dir) if chief else None
-    if log_dir is not None:
-        runs.save_config(cfg, checkpoints.GAN_CONFIG, Path(cfg.save_dir), log_dir)
-    writer = tf.summary.create_file_writer(str(log_dir)) if log_dir is not None else None
+    writer, log_dir = files.writer, files.log_dir
 
     grid_noise = np.tile(fixed_noise(cfg.seed, GRID_COLUMNS, cfg.noise_dim), (10, 1))
     scorer = None
@@ -123,20 +109,20 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         images_per_step=cfg.batch_size * cfg.crit_steps,
     )
     controller = Controller(
-        trainer, schedule, manager, writer, evaluate if chief else None, description="gan"
+        trainer, schedule, files.manager, writer, evaluate if chief else None, description="gan"
     )
     try:
         scores = controller.run()
     finally:
         if progress and log_dir is not None:
             images.save_gif(log_dir / "progress.gif", np.stack(progress), frame_ms=400)
-        distribute.cleanup(strategy, own_dir)
+        close_run(strategy, files)
     return GanResult(
         steps=int(trainer.step.numpy()),
-        resumed_from=resumed_from,
-        skipped=skipped,
-        changed=changed if resumed_from else {},
-        checkpoint=str(manager.latest_checkpoint),
+        resumed_from=files.resumed_from,
+        skipped=files.skipped,
+        changed=changed if files.resumed_from else {},
+        checkpoint=str(files.manager.latest_checkpoint),
         log_dir=log_dir,
         scores=scores,
         fingerprint=distribute.fingerprint(trainer.models),

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
+from mnist_gan import checkpoints, config, distribute, runs
 from mnist_gan.errors import TrainingDiverged
 
 
@@ -76,6 +78,57 @@ class Schedule:
     save_every: int
     eval_every: int
     images_per_step: int
+
+
+@dataclass
+class RunFiles:
+    """Where a run resumed from and writes to (see :func:`open_run`)."""
+
+    manager: tf.train.CheckpointManager
+    own_dir: Path
+    log_dir: Path | None  # None on workers other than the chief
+    writer: tf.summary.SummaryWriter | None
+    resumed_from: int
+    skipped: list[str]
+
+
+def open_run(
+    cfg: config.Config,
+    config_name: str,
+    strategy: tf.distribute.Strategy,
+    checkpoint: tf.train.Checkpoint,
+    step: tf.Variable,
+) -> RunFiles:
+    """Resume ``checkpoint`` from ``cfg.save_dir`` and open the run's folders.
+
+    Every worker resumes from the chief's checkpoints (the newest that reads). Only the
+    chief keeps checkpoints, the log folder and the config copies; other workers save to a
+    temporary folder (saving is collective) that :func:`close_run` removes.
+    """
+    save_dir, log_root = Path(getattr(cfg, "save_dir")), Path(getattr(cfg, "log_dir"))  # noqa: B009
+    chief = distribute.is_chief(strategy)
+    if chief:
+        runs.check_writable(save_dir, log_root)
+    restored, skipped = checkpoints.restore_newest_good(
+        checkpoint, tf.train.CheckpointManager(checkpoint, str(save_dir), max_to_keep=3)
+    )
+    own_dir = distribute.save_dir_for(strategy, save_dir)
+    log_dir = runs.new_log_dir(log_root) if chief else None
+    if log_dir is not None:
+        runs.save_config(cfg, config_name, save_dir, log_dir)
+    return RunFiles(
+        manager=tf.train.CheckpointManager(checkpoint, str(own_dir), max_to_keep=3),
+        own_dir=own_dir,
+        log_dir=log_dir,
+        writer=tf.summary.create_file_writer(str(log_dir)) if log_dir is not None else None,
+        resumed_from=int(step.numpy()) if restored else 0,
+        skipped=skipped,
+    )
+
+
+def close_run(strategy: tf.distribute.Strategy, files: RunFiles) -> None:
+    """Remove a non-chief worker's temporary checkpoints."""
+    distribute.cleanup(strategy, files.own_dir)
 
 
 def _next_stop(step: int, schedule: Schedule) -> int:
