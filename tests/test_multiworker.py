@@ -16,29 +16,18 @@ from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_sc
 FLAGS = ["--no-eval", "--steps-per-call", "2", "--save-every", "2", *TINY_GAN_FLAGS]
 
 
+def _cluster_command(data: Path, root: Path, *flags: str) -> list[str]:
+    """scripts/local_cluster.sh starting two train.py workers that share ``root``."""
+    cluster = ["bash", "scripts/local_cluster.sh", "2", "--"]
+    worker = [sys.executable, "train.py", "--strategy", "multiworker", "--data-dir", str(data)]
+    folders = ["--save-dir", str(root / "ckpt"), "--log-dir", str(root / "logs")]
+    return [*cluster, *worker, *folders, *FLAGS, *flags]
+
+
 def _cluster(data: Path, root: Path, *flags: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {"PYTHON": sys.executable, "TMPDIR": str(root / "tmp")}
     (root / "tmp").mkdir(parents=True, exist_ok=True)
-    return run_script(
-        "bash",
-        "scripts/local_cluster.sh",
-        "2",
-        "--",
-        sys.executable,
-        "train.py",
-        "--strategy",
-        "multiworker",
-        "--data-dir",
-        str(data),
-        "--save-dir",
-        str(root / "ckpt"),
-        "--log-dir",
-        str(root / "logs"),
-        *FLAGS,
-        *flags,
-        env=env,
-        timeout=timeout,
-    )
+    env = {"PYTHON": sys.executable, "TMPDIR": str(root / "tmp")}
+    return run_script(*_cluster_command(data, root, *flags), env=env, timeout=timeout)
 
 
 def test_two_workers_train_like_one_process(tiny_dataset: Path, tmp_path: Path) -> None:
@@ -99,27 +88,7 @@ def _worker_pid(root: Path, index: int) -> int:
 def test_dead_worker_stops_the_other_and_a_restart_resumes(tiny_dataset: Path, tmp_path: Path) -> None:
     root = tmp_path / "mw"
     (root / "tmp").mkdir(parents=True)
-    command = [
-        "bash",
-        "scripts/local_cluster.sh",
-        "2",
-        "--",
-        sys.executable,
-        "train.py",
-        "--strategy",
-        "multiworker",
-        "--data-dir",
-        str(tiny_dataset),
-        "--save-dir",
-        str(root / "ckpt"),
-        "--log-dir",
-        str(root / "logs"),
-        *FLAGS,
-        "--steps",
-        "100000",
-        "--collective-timeout",
-        "15",
-    ]
+    command = _cluster_command(tiny_dataset, root, "--steps", "100000", "--collective-timeout", "15")
     log = tmp_path / "out.txt"
     env = {**os.environ, "PYTHON": sys.executable, "TMPDIR": str(root / "tmp"), "TF_CPP_MIN_LOG_LEVEL": "2"}
     with log.open("w") as out:
