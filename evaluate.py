@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     report = scoring.evaluate_generator(
         lambda z, y: generator([z, y], training=False),
         classifier,
-        (data.to_model_range(train.images).numpy(), train.labels),
+        # Only as many real train digits as samples are used (references of the same size).
+        (data.to_model_range(train.images[: cfg.num_samples]).numpy(), train.labels[: cfg.num_samples]),
         (data.to_model_range(test.images).numpy(), test.labels),
         num_samples=cfg.num_samples,
         noise_dim=gan_cfg.noise_dim,

@@ -42,6 +42,12 @@ def run_script(
     )
 
 
+def run_train(data_dir: Path, root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """./train.py on ``data_dir``, checkpoints in ``root/ckpt``, logs in ``root/logs``."""
+    folders = ["--save-dir", str(root / "ckpt"), "--log-dir", str(root / "logs")]
+    return run_script("train.py", "--data-dir", str(data_dir), *folders, *flags)
+
+
 def write_dataset(
     folder: Path,
     images: np.ndarray,
@@ -150,19 +156,7 @@ def tiny_gan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny_gan")
     x, y = synthetic_digits(100)
     write_dataset(root / "data", x, y, x[:20], y[:20])
-    result = run_script(
-        "train.py",
-        "--data-dir",
-        str(root / "data"),
-        "--save-dir",
-        str(root / "ckpt"),
-        "--log-dir",
-        str(root / "logs"),
-        "--no-eval",
-        "--steps",
-        "4",
-        *TINY_GAN_FLAGS,
-    )
+    result = run_train(root / "data", root, "--no-eval", "--steps", "4", *TINY_GAN_FLAGS)
     assert result.returncode == 0, result.stderr[-3000:]
     return root / "ckpt"
 
@@ -171,20 +165,7 @@ def tiny_gan(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_real_gan(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
     """A 4-step GAN run on the real sample, default architecture (for evaluate.py)."""
     root = tmp_path_factory.mktemp("tiny_real_gan")
-    result = run_script(
-        "train.py",
-        "--data-dir",
-        str(sample_dir),
-        "--save-dir",
-        str(root / "ckpt"),
-        "--log-dir",
-        str(root / "logs"),
-        "--no-eval",
-        "--steps",
-        "4",
-        "--steps-per-call",
-        "2",
-    )
+    result = run_train(sample_dir, root, "--no-eval", "--steps", "4", "--steps-per-call", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     return root / "ckpt"
 

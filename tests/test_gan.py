@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY_GAN_FLAGS, printed, run_script
+from conftest import TINY_GAN_FLAGS, printed, run_script, run_train
 from PIL import Image
 
 from mnist_gan import config, data
@@ -84,21 +84,10 @@ def tiny_run(
 ) -> dict[str, object]:
     """A 4-step train.py run on real digits with evaluation, then a resume to 6 steps."""
     root = tmp_path_factory.mktemp("gan")
-    common = [
-        "train.py",
-        "--data-dir",
-        str(sample_dir),
-        "--save-dir",
-        str(root / "ckpt"),
-        "--log-dir",
-        str(root / "logs"),
-        "--classifier-dir",
-        str(trained_classifier),
-        *TINY_FLAGS,
-    ]
-    first = run_script(*common, "--steps", "4", "--eval-every", "2", "--save-every", "2")
-    second = run_script(*common, "--steps", "6", "--eval-every", "2", "--save-every", "2")
-    return {"root": root, "first": first, "second": second, "common": common}
+    common = ["--classifier-dir", str(trained_classifier), *TINY_FLAGS]
+    first = run_train(sample_dir, root, *common, "--steps", "4", "--eval-every", "2", "--save-every", "2")
+    second = run_train(sample_dir, root, *common, "--steps", "6", "--eval-every", "2", "--save-every", "2")
+    return {"root": root, "data": sample_dir, "first": first, "second": second, "common": common}
 
 
 def test_run_reports_scores_and_writes_outputs(tiny_run: dict) -> None:
@@ -147,7 +136,9 @@ def test_rerun_resumes_from_checkpoint(tiny_run: dict) -> None:
 
 
 def test_other_architecture_checkpoint_refused(tiny_run: dict) -> None:
-    result = run_script(*tiny_run["common"], "--steps", "8", "--gen-width", "16")
+    result = run_train(
+        tiny_run["data"], tiny_run["root"], *tiny_run["common"], "--steps", "8", "--gen-width", "16"
+    )
     assert result.returncode == 2
     assert "different architecture (gen_width: checkpoint 8 vs now 16)" in result.stderr
 

@@ -13,25 +13,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script
+from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script, run_train
 
 from mnist_gan.errors import TrainingDiverged
 from mnist_gan.training.loop import Controller, Schedule
 
 
 def _train(data: Path, root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    return run_script(
-        "train.py",
-        "--data-dir",
-        str(data),
-        "--save-dir",
-        str(root / "ckpt"),
-        "--log-dir",
-        str(root / "logs"),
-        "--no-eval",
-        *TINY_GAN_FLAGS,
-        *flags,
-    )
+    return run_train(data, root, "--no-eval", *TINY_GAN_FLAGS, *flags)
 
 
 def _forget_newest(folder: Path, newest: int, previous: int) -> None:

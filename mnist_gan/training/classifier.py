@@ -116,10 +116,11 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
         trainer, schedule, files.manager, files.writer, evaluate if chief else None, description="classifier"
     )
     try:
-        controller.run()
+        last = controller.run()
     finally:
         close_run(strategy, files)
-    final = test_accuracy()
+    # The loop scored the final step already, unless this run had nothing left to train.
+    final = last["eval_test_accuracy"] if "eval_test_accuracy" in last else test_accuracy()
     return ClassifierResult(
         test_accuracy=final,
         steps=int(trainer.step.numpy()),

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from mnist_gan import checkpoints, data, distribute, images, models, scoring
 from mnist_gan.config import GanConfig
+from mnist_gan.errors import ConfigError
 from mnist_gan.training.gan import GanTrainer, fixed_noise, gan_dataset
 from mnist_gan.training.loop import Controller, Schedule, close_run, open_run
 
@@ -46,9 +47,9 @@ def _check(cfg: GanConfig, strategy: tf.distribute.Strategy, train_size: int) ->
         )
     for key in ("steps", "crit_steps", "steps_per_call", "noise_dim", "gen_width", "critic_width"):
         if getattr(cfg, key) < 1:
-            raise distribute.DistributionError(f"{key} must be >= 1, got {getattr(cfg, key)}")
+            raise ConfigError(f"{key} must be >= 1, got {getattr(cfg, key)}")
     if cfg.eval and cfg.eval_samples < 20:
-        raise distribute.DistributionError(f"eval_samples must be >= 20, got {cfg.eval_samples}")
+        raise ConfigError(f"eval_samples must be >= 20, got {cfg.eval_samples}")
 
 
 def grid_image(trainer: GanTrainer, noise: np.ndarray) -> np.ndarray:
@@ -82,7 +83,7 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         scorer = scoring.GeneratorScorer(
             scoring.Scorer(models.feature_extractor(classifier)),
             data.to_model_range(test_split.images).numpy(),
-            data.to_model_range(train_split.images).numpy(),
+            data.to_model_range(train_split.images[: cfg.eval_samples]).numpy(),
             num_samples=cfg.eval_samples,
             noise_dim=cfg.noise_dim,
             seed=cfg.seed + 1,
