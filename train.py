@@ -13,11 +13,12 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg, _ = parse_args(GanConfig, argv, __doc__)
     cli.quiet_tensorflow()
-    from mnist_gan import distribute
+    from mnist_gan import distribute, precision
     from mnist_gan.training.gan_run import train_gan
 
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
+    print(precision.describe(cfg.mixed_precision))
     with distribute.collective_errors():
         result = train_gan(cfg, strategy)
     for path in result.skipped:

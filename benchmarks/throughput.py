@@ -1,30 +1,38 @@
 #!/usr/bin/env python3
-"""Throughput benchmark of the GAN step, measured side by side in one process.
+"""Throughput benchmark of the GAN step: variants measured side by side in one process.
 
-Prints, for the default models at --batch-size and --cpu-replicas:
-  * critic-update, generator-update and full-iteration time (median over repeats after a
-    warm-up), images/s and steps/s, for each --steps-per-call variant asked for (1 is the
-    plain one-step-per-call path; the default config runs 50 per call);
-  * FLOPs per iteration, counted by TensorFlow's profiler on the traced graph of one
-    iteration (forward, gradient penalty and backward), and the achieved FLOP/s;
-  * the machine's ceiling measured in the same run: FLOP/s of a large float32 matmul and of
-    a large convolution through TensorFlow, and the ratio achieved / ceiling;
+A variant is PRECISION:STEPS_PER_CALL. The default pair is the step as it was first built
+(float32, one step per tf.function call: `train.py --mixed-precision off --steps-per-call 1`)
+and train.py's defaults (configs/gan.yaml). Their repeats are interleaved, so drift of a
+shared machine hits both alike. Prints, for the default models at --batch-size and
+--cpu-replicas:
+  * the machine's ceiling measured now on the same device: FLOP/s of a large matmul and of
+    a large convolution, in float32 (and in bfloat16 when a variant computes in it);
   * the input pipeline alone (images/s tf.data delivers);
-  * with --end-to-end N: the wall time of a whole `train.py --steps N --no-eval` run.
+  * FLOPs per iteration: an analytic count of the conv and dense layers, checked against a
+    count of the matmul/convolution ops in the traced graph;
+  * per precision: critic-update and generator-update time (one graph call each);
+  * per variant: full-iteration time (median of the repeats), steps/s, images/s, achieved
+    FLOP/s, the ratio to the float32 ceiling, and the speed-up over the first variant;
+  * with --end-to-end N: the wall time of a whole `train.py --steps N --no-eval` run per
+    variant (start-up included).
 
-    python benchmarks/throughput.py [--batch-size 64] [--cpu-replicas 0] [--precision off]
+    python benchmarks/throughput.py [--batch-size 64] [--cpu-replicas 0] [--variants off:1,auto:50]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,16 +45,18 @@ def parse() -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=64, help="global batch (default: %(default)s)")
     p.add_argument("--cpu-replicas", type=int, default=0, help="(default: %(default)s)")
     p.add_argument(
-        "--precision", default="off", choices=("off", "bfloat16", "float16"), help="(default: off)"
+        "--variants",
+        default=None,
+        help="comma-separated PRECISION:STEPS_PER_CALL, the first is the reference "
+        "(default: off:1 and train.py's defaults)",
     )
-    p.add_argument("--steps-per-call", default="1,50", help="variants to compare (default: %(default)s)")
-    p.add_argument("--iterations", type=int, default=200, help="timed iterations per variant (default: 200)")
+    p.add_argument("--iterations", type=int, default=200, help="timed iterations per repeat (default: 200)")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats, median reported (default: 5)")
     p.add_argument("--end-to-end", type=int, default=0, metavar="N", help="also time train.py --steps N")
     return p.parse_args()
 
 
-def forward_flops(model) -> float:
+def forward_flops(model: Any) -> float:
     """Forward FLOPs per example of the conv, transposed-conv and dense layers (2 x MACs)."""
     import keras
     import numpy as np
@@ -64,13 +74,75 @@ def forward_flops(model) -> float:
     return float(total)
 
 
-def median_seconds(fn, repeats: int) -> float:
+def graph_flops(graph: Any) -> float:
+    """FLOPs of the matmul and convolution ops of a traced graph, from their static shapes.
+
+    Every such op is counted, including gradients TensorFlow builds and then prunes as
+    unused (e.g. the input gradient of the critic's first layer), so it is an upper bound.
+    TF's own profiler is no help here: on this graph it counts the BatchMatMulV2 ops of the
+    critic's projection head alone, with a wrong size, and none of the convolutions.
+    """
+    import numpy as np
+
+    total = 0.0
+    for op in graph.get_operations():
+        if op.type in ("Conv2D", "Conv2DBackpropInput"):
+            kernel = op.inputs[1].shape  # (kh, kw, c_in, c_out)
+            grad = op.outputs[0].shape if op.type == "Conv2D" else op.inputs[2].shape  # conv output
+            total += 2 * np.prod(grad) * np.prod(kernel[:3])
+        elif op.type == "Conv2DBackpropFilter":
+            total += 2 * np.prod(op.inputs[2].shape) * np.prod(op.outputs[0].shape[:3])
+        elif op.type in ("MatMul", "BatchMatMulV2"):
+            a = op.inputs[0].shape
+            transposed = op.get_attr("transpose_a" if op.type == "MatMul" else "adj_x")
+            total += 2 * np.prod(op.outputs[0].shape) * a[-2 if transposed else -1]
+    return float(total)
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def per_call(fn: Callable[[], object], calls: int, sync: Callable[[], object], repeats: int = 3) -> float:
+    """Seconds per call of ``fn`` run ``calls`` times back to back (median of ``repeats``)."""
+
+    def run() -> None:
+        for _ in range(calls):
+            fn()
+        sync()  # the calls are asynchronous: wait for the last one
+
+    return median_seconds(run, repeats) / calls
+
+
+def ceilings(precisions: set[str], repeats: int) -> dict[str, tuple[float, float]]:
+    """(matmul, conv) FLOP/s of each compute dtype on the default device, measured now."""
+    import tensorflow as tf
+
+    dtypes = {"float32": tf.float32, **({"bfloat16": tf.bfloat16} if "bfloat16" in precisions else {})}
+    n, shape, kshape = 2048, [64, 28, 28, 128], [3, 3, 128, 128]
+    found = {}
+
+    def rate(fn: Callable[[], tf.Tensor], work: float) -> float:
+        fn()  # trace
+        return work / median_seconds(lambda: float(fn()), repeats)
+
+    for name, dtype in dtypes.items():
+        x = tf.cast(tf.random.normal([n, n]), dtype)
+        images, kernel = tf.cast(tf.random.normal(shape), dtype), tf.cast(tf.random.normal(kshape), dtype)
+        # The reduction in float32 keeps the fetched result tiny, so the op itself is timed.
+        matmul = functools.partial(tf.function(lambda a: tf.reduce_sum(tf.cast(a @ a, tf.float32))), x)
+        conv = functools.partial(
+            tf.function(lambda i, k: tf.reduce_sum(tf.cast(tf.nn.conv2d(i, k, 1, "SAME"), tf.float32))),
+            images,
+            kernel,
+        )
+        found[name] = (rate(matmul, 2 * n**3), rate(conv, 2 * 64 * 28 * 28 * 128 * 9 * 128))
+    return found
 
 
 def main() -> int:
@@ -80,112 +152,102 @@ def main() -> int:
     strategy = distribute.make_strategy("auto", args.cpu_replicas)
     import tensorflow as tf
 
-    from mnist_gan import config, data
+    from mnist_gan import config, data, precision
     from mnist_gan.training.gan import GanTrainer, gan_dataset
 
-    cfg = config.defaults(config.GanConfig).replace(
-        batch_size=args.batch_size, mixed_precision=args.precision, data_dir=args.data_dir
-    )
-    train, _ = data.load(cfg.data_dir)
-    b, k = cfg.batch_size, cfg.crit_steps
-    print(f"{distribute.describe(strategy)}; batch {b}, crit_steps {k}, precision {args.precision}")
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores\n")
+    base = config.defaults(config.GanConfig).replace(batch_size=args.batch_size, data_dir=args.data_dir)
+    spec = args.variants or f"off:1,{base.mixed_precision}:{base.steps_per_call}"
+    variants: list[tuple[str, int]] = []
+    for item in spec.split(","):
+        mode, _, spc = item.partition(":")
+        variants.append((precision.resolve(mode)[0], int(spc or 1)))
+    train, _ = data.load(base.data_dir)
+    b, k = base.batch_size, base.crit_steps
+    print(f"{distribute.describe(strategy)}; batch {b}, crit_steps {k}")
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores; {precision.describe('auto')}\n")
 
-    # The ceiling, measured now on the same device.
-    n = 2048
-    x = tf.random.normal([n, n])
-    matmul = tf.function(lambda: tf.reduce_sum(tf.matmul(x, x)))
-    matmul()
-    t = median_seconds(lambda: float(matmul()), args.repeats)
-    matmul_flops = 2 * n**3 / t
-    images = tf.random.normal([64, 28, 28, 128])
-    kernel = tf.random.normal([3, 3, 128, 128])
-    conv = tf.function(lambda: tf.reduce_sum(tf.nn.conv2d(images, kernel, 1, "SAME")))
-    conv()
-    t = median_seconds(lambda: float(conv()), args.repeats)
-    conv_flops = 2 * 64 * 28 * 28 * 128 * 9 * 128 / t
-    ceiling = max(matmul_flops, conv_flops)
-    print(
-        f"ceiling: float32 matmul {n}x{n}: {matmul_flops / 1e9:.1f} GFLOP/s; "
-        f"3x3 conv 64x28x28x128: {conv_flops / 1e9:.1f} GFLOP/s\n"
-    )
+    modes = {mode for mode, _ in variants}
+    peak = ceilings({precision.POLICIES[m].removeprefix("mixed_") for m in modes}, args.repeats)
+    for dtype, (mm, cv) in peak.items():
+        print(f"ceiling {dtype:>8}: matmul 2048x2048 {mm / 1e9:7.1f} GFLOP/s; conv 3x3 64x28x28x128 "
+              f"{cv / 1e9:7.1f} GFLOP/s")  # fmt: skip
+    ceiling = max(peak["float32"])
 
-    # The input pipeline on its own.
-    it = iter(gan_dataset(train, cfg))
+    it = iter(gan_dataset(train, base))
     next(it)
     count = 300
     t = median_seconds(lambda: [next(it) for _ in range(count)], 3)
-    print(f"input pipeline alone: {count * b / t:,.0f} images/s\n")
+    print(f"\ninput pipeline alone: {count * b / t:,.0f} images/s\n")
 
-    trainer = GanTrainer(cfg, strategy, total_steps=10**6, dataset=gan_dataset(train, cfg))
-    # FLOPs of one iteration from the profiler, on the traced graph of one generator step.
-    one = tf.function(trainer._generator_step)
-    graph = one.get_concrete_function().graph
-    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    opts["output"] = "none"
-    profiled = tf.compat.v1.profiler.profile(graph, options=opts).total_float_ops
+    trainers = {m: GanTrainer(base.replace(mixed_precision=m), strategy, 10**6) for m in sorted(modes)}
+    for trainer in trainers.values():
+        trainer.attach(gan_dataset(train, trainer.cfg))
+    trainer = next(iter(trainers.values()))
     # Analytic count, with G and C the forward FLOPs of generator and critic on one batch and
     # a backward pass costing twice its forward pass: a critic update is G (fakes) + 2C (real
     # and fake scores) + C + C (penalty: forward and its input gradient) + 2 x (2C + 2C) (the
     # outer backward pass) = G + 12C; a generator update is 3G + 3C.
     g, c = b * forward_flops(trainer.generator), b * forward_flops(trainer.critic)
     flops = k * (g + 12 * c) + 3 * g + 3 * c
+    traced = graph_flops(tf.function(trainer._generator_step).get_concrete_function().graph)
     print(
-        f"FLOPs per iteration ({k} critic updates + 1 generator update): {flops / 1e9:.2f} GFLOP "
-        f"(analytic count of conv and dense layers; TF's profiler counts {profiled / 1e9:.2f} GFLOP "
-        "on the traced graph, all ops and both gradient passes as traced)\n"
+        f"FLOPs per iteration ({k} critic updates + 1 generator update): {flops / 1e9:.2f} GFLOP, "
+        f"analytic count of the conv and dense layers (the matmul/conv ops of the traced graph "
+        f"add up to {traced / 1e9:.2f} GFLOP, an upper bound: it includes gradients pruned at run time)\n"
     )
 
-    critic = tf.function(lambda: trainer.strategy.run(trainer.critic_update, args=(next(trainer.iterator),)))
-    gen = tf.function(lambda: trainer.strategy.run(trainer.generator_update, args=(next(trainer.iterator),)))
-    critic()
-    gen()
-    reps = max(20, args.iterations // 4)
-    t_critic = (
-        median_seconds(lambda: [critic() for _ in range(reps)] and float(trainer.step), args.repeats) / reps
-    )
-    t_gen = median_seconds(lambda: [gen() for _ in range(reps)] and float(trainer.step), args.repeats) / reps
-    print(
-        f"critic update: {t_critic * 1e3:.1f} ms   generator update: {t_gen * 1e3:.1f} ms   "
-        f"(one graph call each)\n"
-    )
-
-    print(
-        f"{'steps/call':>10} {'iteration ms':>13} {'steps/s':>8} {'images/s':>9} "
-        f"{'GFLOP/s':>8} {'of ceiling':>10}"
-    )
-    results = {}
-    for spc in [int(s) for s in args.steps_per_call.split(",")]:
-        calls = max(1, args.iterations // spc)
-        trainer.train(tf.constant(spc))  # trace and warm up
-        seconds = median_seconds(
-            lambda spc=spc, calls=calls: (
-                [trainer.train(tf.constant(spc)) for _ in range(calls)] and float(trainer.step)
-            ),
-            args.repeats,
-        )
-        per_iter = seconds / (calls * spc)
-        results[spc] = per_iter
+    for mode, trainer in trainers.items():
+        critic = tf.function(lambda t=trainer: t.strategy.run(t.critic_update, args=(next(t.iterator),)))
+        gen = tf.function(lambda t=trainer: t.strategy.run(t.generator_update, args=(next(t.iterator),)))
+        critic(), gen()
+        calls = max(20, args.iterations // 4)
+        t_critic = per_call(critic, calls, trainer.step.numpy)
+        t_gen = per_call(gen, calls, trainer.step.numpy)
         print(
-            f"{spc:>10} {per_iter * 1e3:>13.1f} {1 / per_iter:>8.2f} {b * k / per_iter:>9,.0f} "
-            f"{flops / per_iter / 1e9:>8.1f} {flops / per_iter / ceiling:>10.1%}"
+            f"{precision.POLICIES[mode]:>14}: critic update {t_critic * 1e3:5.1f} ms, generator update "
+            f"{t_gen * 1e3:5.1f} ms; {k} + 1 of them: {(k * t_critic + t_gen) * 1e3:.1f} ms"
         )
-    if len(results) > 1:
-        first, *_, last = results
-        print(f"\nspeed-up of {last} steps/call over {first}: {results[first] / results[last]:.2f}x")
+
+    for mode, spc in variants:
+        trainers[mode].train(tf.constant(spc))  # trace and warm up
+    times: dict[tuple[str, int], list[float]] = {v: [] for v in variants}
+    for _ in range(args.repeats):  # interleaved: each repeat times every variant once
+        for mode, spc in variants:
+            calls = max(1, args.iterations // spc)
+            trainer = trainers[mode]
+            one_call = per_call(
+                functools.partial(trainer.train, tf.constant(spc)), calls, trainer.step.numpy, 1
+            )
+            times[(mode, spc)].append(one_call / spc)
+
+    print(
+        f"\n{'precision':>14} {'steps/call':>10} {'iteration ms':>13} {'steps/s':>8} {'images/s':>9} "
+        f"{'GFLOP/s':>8} {'of fp32 ceiling':>15} {'speed-up':>8}"
+    )
+    reference = statistics.median(times[variants[0]])
+    for mode, spc in variants:
+        per_iter = statistics.median(times[(mode, spc)])
+        print(
+            f"{precision.POLICIES[mode]:>14} {spc:>10} {per_iter * 1e3:>13.1f} {1 / per_iter:>8.2f} "
+            f"{b * k / per_iter:>9,.0f} {flops / per_iter / 1e9:>8.1f} {flops / per_iter / ceiling:>15.1%} "
+            f"{reference / per_iter:>7.2f}x"
+        )
 
     if args.end_to_end:
-        with tempfile.TemporaryDirectory(prefix="mnist-gan-throughput-") as work:
-            command = [sys.executable, "train.py", "--data-dir", cfg.data_dir, "--no-eval", "--steps",
-                       str(args.end_to_end), "--save-dir", f"{work}/ckpt", "--log-dir", f"{work}/logs",
-                       "--batch-size", str(b), "--mixed-precision", args.precision]  # fmt: skip
-            start = time.perf_counter()
-            subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-            wall = time.perf_counter() - start
-        print(
-            f"\ntrain.py --steps {args.end_to_end} end to end (start-up included): {wall:.1f} s, "
-            f"{args.end_to_end / wall:.2f} steps/s"
-        )
+        print()
+        for mode, spc in variants:
+            with tempfile.TemporaryDirectory(prefix="mnist-gan-throughput-") as work:
+                command = [sys.executable, "train.py", "--data-dir", base.data_dir, "--no-eval",
+                           "--steps", str(args.end_to_end), "--save-dir", f"{work}/ckpt",
+                           "--log-dir", f"{work}/logs", "--batch-size", str(b),
+                           "--mixed-precision", mode, "--steps-per-call", str(spc)]  # fmt: skip
+                start = time.perf_counter()
+                subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+                wall = time.perf_counter() - start
+            print(
+                f"train.py --steps {args.end_to_end} --mixed-precision {mode} --steps-per-call {spc}, "
+                f"end to end (start-up included): {wall:.1f} s, {args.end_to_end / wall:.2f} steps/s"
+            )
     return 0
 
 

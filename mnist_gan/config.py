@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import yaml
 
+from mnist_gan import precision
 from mnist_gan.errors import ConfigError
 from mnist_gan.files import atomic_write_text
 
@@ -246,8 +247,9 @@ class GanConfig(Config):
     eval_samples: int = option("generated digits scored for FID and accuracy")
     eval: bool = option("score samples with the classifier (--no-eval to train without one)")
     mixed_precision: str = option(
-        "float16 for GPUs (far slower on CPUs), bfloat16 for recent CPUs/TPUs",
-        choices=("off", "float16", "bfloat16"),
+        "auto: bfloat16 on CPUs that compute it natively (AMX/AVX512-BF16, Arm BF16), else "
+        "float32 (off); float16 for GPUs with tensor cores (far slower on CPUs)",
+        choices=precision.MODES,
     )
     strategy: str = option(
         "auto: MirroredStrategy over all GPUs (or the CPU replicas), else the default; "

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import TINY_GAN_FLAGS, printed, run_script, run_train
 from PIL import Image
 
-from mnist_gan import config, data
+from mnist_gan import config, data, precision
 from mnist_gan.training.gan import GanTrainer, gan_dataset
 
 TINY = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=8, crit_steps=2, seed=5)
@@ -30,8 +31,8 @@ def _mirrored(n: int) -> tf.distribute.Strategy:
 
 
 def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path) -> None:
-    one = _trainer(_mirrored(1), tiny_dataset)
-    two = _trainer(_mirrored(2), tiny_dataset)
+    one = _trainer(_mirrored(1), tiny_dataset, mixed_precision="off")
+    two = _trainer(_mirrored(2), tiny_dataset, mixed_precision="off")
     pairs = list(
         zip(one.generator.variables + one.critic.variables, two.generator.variables + two.critic.variables)
     )
@@ -51,6 +52,32 @@ def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path) -> None
         moved += not np.array_equal(initial, a.numpy())
     assert int(one.step.numpy()) == int(two.step.numpy()) == 3
     assert moved >= len(pairs) - 2  # all but a bias or two that BN makes gradient-free
+
+
+def _flat(variables: list[tf.Variable]) -> np.ndarray:
+    return np.concatenate([v.numpy().ravel() for v in variables])
+
+
+def test_two_replicas_agree_in_bfloat16(tiny_dataset: Path) -> None:
+    # bfloat16 keeps 8 mantissa bits and oneDNN blocks a batch of 4 differently from one of
+    # 8, so the two runs agree only to rounding: the same losses to 0.5 % (or 1e-3), the same update
+    # direction. A replica that saw the wrong half or scaled its loss wrongly misses both.
+    one = _trainer(_mirrored(1), tiny_dataset, mixed_precision="bfloat16")
+    two = _trainer(_mirrored(2), tiny_dataset, mixed_precision="bfloat16")
+    assert one.generator.layers[-1].compute_dtype == "float32"  # the output layer stays exact
+    assert any(layer.compute_dtype == "bfloat16" for layer in one.generator.layers)
+    assert keras.mixed_precision.global_policy().name == "float32"  # models built later: float32
+    weights = [m.trainable_variables for m in (one.generator, one.critic, two.generator, two.critic)]
+    start = _flat(weights[0] + weights[1])
+    m1 = one.train(tf.constant(3))
+    m2 = two.train(tf.constant(3))
+    for key in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein"):
+        np.testing.assert_allclose(float(m1[key]), float(m2[key]), rtol=5e-3, atol=1e-3, err_msg=key)
+    u1, u2 = _flat(weights[0] + weights[1]) - start, _flat(weights[2] + weights[3]) - start
+    assert np.linalg.norm(u1 - u2) < 0.25 * np.linalg.norm(u1)
+    for v in two.generator.variables + two.critic.variables:
+        copies = [c.numpy() for c in two.strategy.experimental_local_results(v.value)]
+        np.testing.assert_array_equal(copies[0], copies[1], err_msg=v.path)
 
 
 def test_training_changes_the_weights(tiny_dataset: Path) -> None:
@@ -98,6 +125,10 @@ def test_run_reports_scores_and_writes_outputs(tiny_run: dict) -> None:
     assert (ckpt / "ckpt-4.index").is_file() and (ckpt / "ckpt-2.index").is_file()
     saved = config.load(config.GanConfig, ckpt / "config-gan.yaml")
     assert saved.steps == 6 and saved.gen_width == 8  # the config of the newest run (the resume)
+    # The default precision "auto" is saved as what it resolved to on this machine.
+    expected, _ = precision.resolve("auto")
+    assert saved.mixed_precision == expected
+    assert f"precision: {precision.POLICIES[expected]}; auto: " in first.stdout
 
 
 def test_event_files_hold_scalars_and_image(tiny_run: dict) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import checkpoints, data, distribute, images, models, scoring
+from mnist_gan import checkpoints, data, distribute, images, models, precision, scoring
 from mnist_gan.config import GanConfig
 from mnist_gan.errors import ConfigError
 from mnist_gan.training.gan import GanTrainer, fixed_noise, gan_dataset
@@ -63,6 +63,8 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
     """Train (or resume) the conditional WGAN-GP as ``cfg`` says."""
     if cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
+    # Saved and compared on resume as what it resolved to: a run's config says what it used.
+    cfg = cfg.replace(mixed_precision=precision.resolve(cfg.mixed_precision)[0])
     train_split, test_split = data.load(cfg.data_dir)
     _check(cfg, strategy, len(train_split))
     chief = distribute.is_chief(strategy)  # only the chief scores the samples
