@@ -36,7 +36,15 @@ def test_download_script_help() -> None:
 
 @pytest.mark.parametrize(
     "script",
-    ["classifier.py", "train.py", "generate.py", "evaluate.py", "download_mnist.sh", "benchmarks/quality.py"],
+    [
+        "classifier.py",
+        "train.py",
+        "generate.py",
+        "evaluate.py",
+        "download_mnist.sh",
+        "benchmarks/quality.py",
+        "benchmarks/throughput.py",
+    ],
 )
 def test_scripts_are_executable(script: str) -> None:
     from conftest import ROOT

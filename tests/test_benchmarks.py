@@ -1,0 +1,38 @@
+"""The throughput benchmark runs, and its FLOP count agrees with the traced graph."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import printed, run_script
+
+
+def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
+    result = run_script(
+        "benchmarks/throughput.py",
+        "--data-dir",
+        str(sample_dir),
+        "--batch-size",
+        "32",
+        "--variants",
+        "off:1,bfloat16:2",
+        "--iterations",
+        "4",
+        "--repeats",
+        "1",
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert re.search(r"ceiling +float32: matmul 2048x2048 +[\d.]+ GFLOP/s; conv", out)
+    assert re.search(r"ceiling bfloat16: matmul", out)  # measured because a variant uses it
+    assert float(printed(r"input pipeline alone: ([\d,]+) images/s", out).replace(",", "")) > 0
+    # The analytic count is of the conv and dense layers; the traced graph holds those ops
+    # plus a few gradients that are pruned at run time: a little more, never less.
+    analytic = float(printed(r"1 generator update\): ([\d.]+) GFLOP", out))
+    traced = float(printed(r"traced graph add up to ([\d.]+) GFLOP", out))
+    assert analytic <= traced <= 1.15 * analytic
+    rows = re.findall(r"^ *(float32|mixed_bfloat16) +(\d+) +([\d.]+) .* ([\d.]+)x$", out, re.M)
+    assert [(p, spc) for p, spc, *_ in rows] == [("float32", "1"), ("mixed_bfloat16", "2")]
+    assert rows[0][3] == "1.00" and float(rows[1][3]) > 0  # speed-ups relative to the first
