@@ -14,6 +14,8 @@ shared machine hits both alike. Prints, for the default models at --batch-size a
   * per precision: critic-update and generator-update time (one graph call each);
   * per variant: full-iteration time (median of the repeats), steps/s, images/s, achieved
     FLOP/s, the ratio to the float32 ceiling, and the speed-up over the first variant;
+  * with --profile: where the time goes, per precision: each op type's share of the op time
+    of 10 iterations, from TensorFlow's profiler (its trace, not its FLOP count);
   * with --end-to-end N: the wall time of a whole `train.py --steps N --no-eval` run per
     variant (start-up included).
 
@@ -52,6 +54,7 @@ def parse() -> argparse.Namespace:
     )
     p.add_argument("--iterations", type=int, default=200, help="timed iterations per repeat (default: 200)")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats, median reported (default: 5)")
+    p.add_argument("--profile", action="store_true", help="also print the op-time breakdown per precision")
     p.add_argument("--end-to-end", type=int, default=0, metavar="N", help="also time train.py --steps N")
     return p.parse_args()
 
@@ -117,6 +120,44 @@ def per_call(fn: Callable[[], object], calls: int, sync: Callable[[], object], r
         sync()  # the calls are asynchronous: wait for the last one
 
     return median_seconds(run, repeats) / calls
+
+
+def op_time_shares(trainer: Any, iterations: int = 10) -> dict[str, float]:
+    """Share of the traced op time of ``iterations`` training iterations, per op type.
+
+    Shares of the time summed over the threads that ran ops; idle time is left out. Reads
+    the trace with the profiler's converter, a TensorFlow internal: {} if it is missing.
+    """
+    import glob
+    import json
+
+    import tensorflow as tf
+
+    try:
+        from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as plugin
+    except ImportError:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="mnist-gan-profile-") as folder:
+        trainer.train(tf.constant(iterations))  # traced and warm before the profile starts
+        float(trainer.step)
+        tf.profiler.experimental.start(folder)
+        trainer.train(tf.constant(iterations))
+        float(trainer.step)
+        tf.profiler.experimental.stop()
+        data, ok = plugin.xspace_to_tools_data(glob.glob(f"{folder}/**/*.xplane.pb", recursive=True),
+                                               "framework_op_stats", {})  # fmt: skip
+    if not ok:
+        return {}
+    table = json.loads(data)[0]
+    columns = [c["id"] for c in table["cols"]]
+    per_type: dict[str, float] = {}
+    for row in table["rows"]:
+        op: dict[str, Any] = {key: (cell or {}).get("v") for key, cell in zip(columns, row["c"])}
+        if op["type"] != "IDLE":
+            name = str(op["type"]).removeprefix("_MklNative").removeprefix("_Mkl")
+            per_type[name] = per_type.get(name, 0.0) + float(op["total_self_time"])
+    total = sum(per_type.values()) or 1.0
+    return {name: t / total for name, t in sorted(per_type.items(), key=lambda kv: -kv[1])}
 
 
 def ceilings(precisions: set[str], repeats: int) -> dict[str, tuple[float, float]]:
@@ -232,6 +273,17 @@ def main() -> int:
             f"{b * k / per_iter:>9,.0f} {flops / per_iter / 1e9:>8.1f} {flops / per_iter / ceiling:>15.1%} "
             f"{reference / per_iter:>7.2f}x"
         )
+
+    if args.profile:
+        print("\nwhere the op time goes (profiler trace of 10 iterations, share of all op time):")
+        for mode, trainer in trainers.items():
+            shares = op_time_shares(trainer)
+            if not shares:
+                print("  (TensorFlow's profiler converter is not available in this version)")
+                break
+            conv = sum(v for name, v in shares.items() if name.startswith("Conv2D"))
+            top = ", ".join(f"{name} {v:.0%}" for name, v in list(shares.items())[:8])
+            print(f"{precision.POLICIES[mode]:>14}: convolutions {conv:.0%}; {top}")
 
     if args.end_to_end:
         print()

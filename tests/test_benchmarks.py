@@ -1,4 +1,4 @@
-"""The throughput benchmark runs, and its FLOP count agrees with the traced graph."""
+"""The throughput benchmark runs, its FLOP count agrees with the traced graph, it profiles."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
         "4",
         "--repeats",
         "1",
+        "--profile",
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -36,3 +37,7 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
     rows = re.findall(r"^ *(float32|mixed_bfloat16) +(\d+) +([\d.]+) .* ([\d.]+)x$", out, re.M)
     assert [(p, spc) for p, spc, *_ in rows] == [("float32", "1"), ("mixed_bfloat16", "2")]
     assert rows[0][3] == "1.00" and float(rows[1][3]) > 0  # speed-ups relative to the first
+    # The profile: convolutions are most of the op time of this model in either precision.
+    for policy in ("float32", "mixed_bfloat16"):
+        share = float(printed(rf"{policy}: convolutions (\d+)%", out))
+        assert 20 <= share <= 100, policy
