@@ -3,7 +3,7 @@
 
 Trains the classifier, trains the GAN for a fixed number of steps with a fixed seed, then
 runs evaluate.py; prints every metric beside its real-data reference and the wall time of
-each stage. A benchmark, not a test: it asserts nothing and takes ~12 minutes on 2 cores.
+each stage. A benchmark, not a test: it asserts nothing and takes 6-9 minutes on 2 cores.
 
     python benchmarks/quality.py [--data-dir datasets/MNIST-5k] [--steps 3000] [--work DIR]
 """

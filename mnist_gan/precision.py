@@ -13,7 +13,7 @@ from pathlib import Path
 MODES = ("auto", "off", "float16", "bfloat16")
 POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 # CPU flags of native bfloat16 arithmetic: x86 AVX512-BF16 / AMX-BF16, Arm's BF16 extension.
-# Without them oneDNN emulates bfloat16 and a step gets slower, not faster.
+# Without them bfloat16 is converted in software: expected slower than float32, not faster.
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -37,7 +37,7 @@ def resolve(mode: str, *, gpus: int | None = None, cpuinfo: str | None = None) -
     """The concrete mode (off, float16 or bfloat16) that ``mode`` means here, and why.
 
     ``auto`` is bfloat16 on a CPU-only machine whose CPU computes bfloat16 natively (1.6x
-    the float32 step on this project's benchmark machine, same digit quality) and float32
+    the float32 step on this project's benchmark machine, the same FID) and float32
     everywhere else. On GPUs it stays float32: float16 is the usual GPU choice, but its
     effect on this GAN's quality has not been measured, so it is left to be asked for.
     """
@@ -54,7 +54,7 @@ def resolve(mode: str, *, gpus: int | None = None, cpuinfo: str | None = None) -
     flags = cpu_bf16_flags(cpuinfo)
     if flags:
         return "bfloat16", f"auto: this CPU has native bfloat16 ({', '.join(flags)})"
-    return "off", "auto: this CPU has no native bfloat16, which would be slower than float32"
+    return "off", "auto: this CPU has no native bfloat16 (software bfloat16 would be slower)"
 
 
 @contextlib.contextmanager
