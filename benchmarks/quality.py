@@ -5,7 +5,7 @@ Trains the classifier, trains the GAN for a fixed number of steps with a fixed s
 runs evaluate.py; prints every metric beside its real-data reference and the wall time of
 each stage. A benchmark, not a test: it asserts nothing and takes 6-9 minutes on 2 cores.
 
-    python benchmarks/quality.py [--data-dir datasets/MNIST-5k] [--steps 3000] [--work DIR]
+    python benchmarks/quality.py [--data-dir datasets/MNIST-5k] [--steps 3000] [--mixed-precision auto]
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     parser.add_argument(
+        "--mixed-precision",
+        default="auto",
+        choices=("auto", "off", "float16", "bfloat16"),
+        help="the GAN's precision, as train.py takes it (default: %(default)s)",
+    )
+    parser.add_argument(
         "--work", type=Path, default=None, help="folder for the runs (default: a temporary one)"
     )
     args = parser.parse_args()
@@ -86,6 +92,8 @@ def main() -> int:
             str(args.num_samples),
             "--seed",
             str(args.seed),
+            "--mixed-precision",
+            args.mixed_precision,
         ),
         "evaluate": stage(
             "evaluate",
@@ -107,7 +115,8 @@ def main() -> int:
     report = json.loads(metrics.read_text())
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}")
     print(
-        f"budget: classifier {args.classifier_epochs} epochs, GAN {args.steps} steps, seed {args.seed}, "
+        f"budget: classifier {args.classifier_epochs} epochs, GAN {args.steps} steps "
+        f"(--mixed-precision {args.mixed_precision}), seed {args.seed}, "
         f"{args.num_samples} generated digits scored\n"
     )
     print("| metric | generated | real data |")
