@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from mnist_gan.precision import MODES  # noqa: E402  (no TensorFlow: it only names the modes)
 
 
 def stage(name: str, *args: str) -> float:
@@ -49,7 +51,7 @@ def main() -> int:
     parser.add_argument(
         "--mixed-precision",
         default="auto",
-        choices=("auto", "off", "float16", "bfloat16"),
+        choices=MODES,
         help="the GAN's precision, as train.py takes it (default: %(default)s)",
     )
     parser.add_argument(
