@@ -42,10 +42,18 @@ def run_script(
     )
 
 
-def run_train(data_dir: Path, root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+def run_classifier(data_dir: Path, root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """./classifier.py on ``data_dir``, checkpoints in ``root/classifier``, logs in ``root/logs``."""
+    folders = ["--save-dir", str(root / "classifier"), "--log-dir", str(root / "logs")]
+    return run_script("classifier.py", "--data-dir", str(data_dir), *folders, *flags)
+
+
+def run_train(
+    data_dir: Path, root: Path, *flags: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """./train.py on ``data_dir``, checkpoints in ``root/ckpt``, logs in ``root/logs``."""
     folders = ["--save-dir", str(root / "ckpt"), "--log-dir", str(root / "logs")]
-    return run_script("train.py", "--data-dir", str(data_dir), *folders, *flags)
+    return run_script("train.py", "--data-dir", str(data_dir), *folders, *flags, timeout=timeout)
 
 
 def write_dataset(
@@ -103,20 +111,10 @@ CLASSIFIER_EPOCHS = 10
 @pytest.fixture(scope="session")
 def classifier_run(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A classifier trained briefly on the real sample: (save dir, console output)."""
-    save = tmp_path_factory.mktemp("classifier")
-    result = run_script(
-        "classifier.py",
-        "--data-dir",
-        str(sample_dir),
-        "--save-dir",
-        str(save),
-        "--log-dir",
-        str(save / "logs"),
-        "--epochs",
-        str(CLASSIFIER_EPOCHS),
-    )
+    root = tmp_path_factory.mktemp("classifier_run")
+    result = run_classifier(sample_dir, root, "--epochs", str(CLASSIFIER_EPOCHS))
     assert result.returncode == 0, result.stderr[-3000:]
-    return save, result.stdout
+    return root / "classifier", result.stdout
 
 
 @pytest.fixture(scope="session")

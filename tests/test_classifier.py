@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
-from conftest import printed, run_script
+from conftest import printed, run_classifier, run_script
 
 from mnist_gan import checkpoints
 from mnist_gan.data import load, to_model_range
@@ -41,17 +41,7 @@ def test_saves_config_in_checkpoint_and_log_folders(classifier_run: tuple[Path, 
 
 def test_rerun_resumes_instead_of_retraining(classifier_run: tuple[Path, str], sample_dir: Path) -> None:
     save, _ = classifier_run
-    result = run_script(
-        "classifier.py",
-        "--data-dir",
-        str(sample_dir),
-        "--save-dir",
-        str(save),
-        "--log-dir",
-        str(save / "logs"),
-        "--epochs",
-        "10",
-    )
+    result = run_classifier(sample_dir, save.parent, "--epochs", "10")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "resumed from step 310" in result.stdout
     assert "after 310 steps" in result.stdout
@@ -67,41 +57,19 @@ def test_checkpoint_of_other_architecture_refused(classifier_run: tuple[Path, st
 
 
 def test_two_cpu_replicas(tiny_dataset: Path, tmp_path: Path) -> None:
-    result = run_script(
-        "classifier.py",
-        "--data-dir",
-        str(tiny_dataset),
-        "--save-dir",
-        str(tmp_path / "c"),
-        "--log-dir",
-        str(tmp_path / "l"),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "32",
-        "--cpu-replicas",
-        "2",
+    result = run_classifier(
+        tiny_dataset, tmp_path, "--epochs", "1", "--batch-size", "32", "--cpu-replicas", "2"
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "MirroredStrategy, 2 replicas" in result.stdout
-    assert (tmp_path / "c" / "ckpt-6.index").is_file()
+    assert (tmp_path / "classifier" / "ckpt-6.index").is_file()
 
 
 def test_indivisible_batch_refused(tiny_dataset: Path, tmp_path: Path) -> None:
-    result = run_script(
-        "classifier.py",
-        "--data-dir",
-        str(tiny_dataset),
-        "--save-dir",
-        str(tmp_path / "c"),
-        "--batch-size",
-        "33",
-        "--cpu-replicas",
-        "2",
-    )
+    result = run_classifier(tiny_dataset, tmp_path, "--batch-size", "33", "--cpu-replicas", "2")
     assert result.returncode == 2
     assert "batch size 33 does not divide by the 2 replicas" in result.stderr
-    assert not (tmp_path / "c").exists()
+    assert not (tmp_path / "classifier").exists()
 
 
 def test_missing_dataset(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY_GAN_FLAGS, printed, run_script, run_train
+from conftest import TINY_GAN_FLAGS, printed, run_train
 from PIL import Image
 
 from mnist_gan import config, data, precision
@@ -175,56 +175,24 @@ def test_other_architecture_checkpoint_refused(tiny_run: dict) -> None:
 
 
 def test_missing_classifier_says_what_to_run(sample_dir: Path, tmp_path: Path) -> None:
-    result = run_script(
-        "train.py",
-        "--data-dir",
-        str(sample_dir),
-        "--save-dir",
-        str(tmp_path / "c"),
-        "--classifier-dir",
-        str(tmp_path / "nothing"),
-        *TINY_FLAGS,
-        "--steps",
-        "2",
+    result = run_train(
+        sample_dir, tmp_path, "--classifier-dir", str(tmp_path / "nothing"), *TINY_FLAGS, "--steps", "2"
     )
     assert result.returncode == 2
     assert "no trained classifier here; run ./classifier.py first" in result.stderr
-    assert not (tmp_path / "c").exists()
+    assert not (tmp_path / "ckpt").exists()
 
 
 def test_indivisible_batch_refused(tiny_dataset: Path, tmp_path: Path) -> None:
-    result = run_script(
-        "train.py",
-        "--data-dir",
-        str(tiny_dataset),
-        "--save-dir",
-        str(tmp_path / "c"),
-        "--no-eval",
-        "--batch-size",
-        "15",
-        "--cpu-replicas",
-        "2",
-    )
+    result = run_train(tiny_dataset, tmp_path, "--no-eval", "--batch-size", "15", "--cpu-replicas", "2")
     assert result.returncode == 2
     assert "batch size 15 does not divide by the 2 replicas" in result.stderr
 
 
 def test_two_replica_run_without_eval(tiny_dataset: Path, tmp_path: Path) -> None:
-    result = run_script(
-        "train.py",
-        "--data-dir",
-        str(tiny_dataset),
-        "--save-dir",
-        str(tmp_path / "c"),
-        "--log-dir",
-        str(tmp_path / "l"),
-        "--no-eval",
-        *TINY_FLAGS,
-        "--steps",
-        "2",
-        "--cpu-replicas",
-        "2",
+    result = run_train(
+        tiny_dataset, tmp_path, "--no-eval", *TINY_FLAGS, "--steps", "2", "--cpu-replicas", "2"
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "MirroredStrategy, 2 replicas" in result.stdout
-    assert (tmp_path / "c" / "ckpt-2.index").is_file()
+    assert (tmp_path / "ckpt" / "ckpt-2.index").is_file()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script
+from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script, run_train
 
 FLAGS = ["--no-eval", "--steps-per-call", "2", "--save-every", "2", *TINY_GAN_FLAGS]
 
@@ -49,23 +49,11 @@ def test_two_workers_train_like_one_process(tiny_dataset: Path, tmp_path: Path) 
     assert list((tmp_path / "mw" / "tmp").iterdir()) == []
     assert len(list((tmp_path / "mw" / "logs").iterdir())) == 1
     # The same global batch and seed in one process gives the same weights.
-    single = run_script(
-        "train.py",
-        "--data-dir",
-        str(tiny_dataset),
-        "--save-dir",
-        str(tmp_path / "one"),
-        "--log-dir",
-        str(tmp_path / "one-logs"),
-        *FLAGS,
-        "--steps",
-        "4",
-        *EXACT,
-    )
+    single = run_train(tiny_dataset, tmp_path / "one", *FLAGS, "--steps", "4", *EXACT)
     assert single.returncode == 0, single.stderr[-3000:]
     a, b = (
         checkpoint_variables(tmp_path / "mw" / "ckpt" / "ckpt-4"),
-        checkpoint_variables(tmp_path / "one" / "ckpt-4"),
+        checkpoint_variables(tmp_path / "one" / "ckpt" / "ckpt-4"),
     )
     assert a.keys() == b.keys()
     for name in a:

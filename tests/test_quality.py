@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import printed, run_script
+from conftest import printed, run_classifier, run_script, run_train
 
 from mnist_gan import checkpoints, config, data, models, scoring
 
@@ -40,16 +40,11 @@ SHORT_STEPS, SHORT_MIN_ACCURACY = 300, 0.40
 def test_short_training_makes_recognisable_digits(
     sample_dir: Path, trained_classifier: Path, tmp_path: Path
 ) -> None:
-    result = run_script(
-        "train.py",
-        "--data-dir",
-        str(sample_dir),
+    result = run_train(
+        sample_dir,
+        tmp_path,
         "--classifier-dir",
         str(trained_classifier),
-        "--save-dir",
-        str(tmp_path / "gan"),
-        "--log-dir",
-        str(tmp_path / "logs"),
         "--steps",
         str(SHORT_STEPS),
         "--eval-every",
@@ -77,29 +72,14 @@ FULL_STEPS, FULL_MIN_ACCURACY, FULL_MAX_SECONDS = 3000, 0.90, 600
 
 @pytest.mark.slow
 def test_ten_minute_training_reaches_ninety_percent(sample_dir: Path, tmp_path: Path) -> None:
-    cls = run_script(
-        "classifier.py",
-        "--data-dir",
-        str(sample_dir),
-        "--epochs",
-        "20",
-        "--save-dir",
-        str(tmp_path / "cls"),
-        "--log-dir",
-        str(tmp_path / "logs"),
-    )
+    cls = run_classifier(sample_dir, tmp_path, "--epochs", "20")
     assert cls.returncode == 0, cls.stderr[-3000:]
     start = time.monotonic()
-    result = run_script(
-        "train.py",
-        "--data-dir",
-        str(sample_dir),
+    result = run_train(
+        sample_dir,
+        tmp_path,
         "--classifier-dir",
-        str(tmp_path / "cls"),
-        "--save-dir",
-        str(tmp_path / "gan"),
-        "--log-dir",
-        str(tmp_path / "logs"),
+        str(tmp_path / "classifier"),
         "--steps",
         str(FULL_STEPS),
         "--eval-every",
