@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Score a trained generator with the classifier: FID and its floor, accuracy per digit,
-classifier score, CAS and precision/recall, each beside its real-data reference."""
+classifier score, CAS, precision/recall and a memorisation check (are generated digits
+copies of training digits?), each beside its real-data reference. Writes nearest.png
+(the generated digits most at risk beside their nearest training digits) next to the JSON."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.quiet_tensorflow()
     from mnist_gan import checkpoints, data, files, generation, scoring
 
+    nearest = scoring.check_outputs(cfg.output)
     train, test = data.load(cfg.data_dir)
     classifier = checkpoints.load_classifier(cfg.classifier_dir)
     generator, gan_cfg, path = generation.load_generator(cfg.checkpoint_dir, cfg.step)
@@ -25,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     report = scoring.evaluate_generator(
         lambda z, y: generator([z, y], training=False),
         classifier,
-        # Only as many real train digits as samples are used (references of the same size).
-        (data.to_model_range(train.images[: cfg.num_samples]).numpy(), train.labels[: cfg.num_samples]),
+        # All train digits: the memorisation check searches them all for each digit's nearest;
+        # the other references use as many as samples are scored.
+        (data.to_model_range(train.images).numpy(), train.labels),
         (data.to_model_range(test.images).numpy(), test.labels),
         num_samples=cfg.num_samples,
         noise_dim=gan_cfg.noise_dim,
@@ -39,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         payload = {"checkpoint": path, "config": cfg.to_dict(), **report.to_json()}
         files.atomic_write_text(Path(cfg.output), json.dumps(payload, indent=2) + "\n")
         print(f"metrics: {cfg.output}")
+    if nearest is None:
+        print("nearest.png: not written (--output is '', so there is no folder for it)")
+    elif scoring.write_nearest(report, nearest):
+        print(f"generated digits most at risk beside their nearest training digits: {nearest}")
     return 0
 
 

@@ -2,8 +2,9 @@
 """Quality benchmark: the whole pipeline on the 5k real-digit sample at a fixed budget.
 
 Trains the classifier, trains the GAN for a fixed number of steps with a fixed seed, then
-runs evaluate.py; prints every metric beside its real-data reference and the wall time of
-each stage. A benchmark, not a test: it asserts nothing and takes 6-9 minutes on 2 cores.
+runs evaluate.py; prints every metric beside its real-data reference (the memorisation
+check beside both of its references), the wall time of each stage, and where evaluate.py
+wrote nearest.png. A benchmark, not a test: it asserts nothing and takes 6-9 minutes on 2 cores.
 
     python benchmarks/quality.py [--data-dir datasets/MNIST-5k] [--steps 3000] [--mixed-precision auto]
 """
@@ -19,10 +20,41 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mnist_gan.precision import MODES  # noqa: E402  (no TensorFlow: it only names the modes)
+
+
+def memorisation_rows(block: dict[str, Any]) -> list[str]:
+    """Table rows of evaluate.py's memorisation block: C_T and the share per space, and the flag,
+    for the generator beside its two references (unseen test digits, training digits)."""
+
+    def cells(key: str, space: str = "") -> list[str]:
+        out = []
+        for row in ("generated", "held_out_test_digits", "training_digits"):
+            value = block[row][space][key] if space else block[row][key]
+            if isinstance(value, bool):
+                out.append("yes" if value else "no")
+            elif value is None:
+                out.append("n/a")
+            else:
+                out.append(f"{value:.1%}" if key.startswith("share") else f"{value:.2f}")
+        return out
+
+    lines = []
+    closest = f"closer than the closest {block['closest_share_of_test']:.0%} of test digits"
+    for name, key, space in [
+        ("memorisation C_T, pixels", "c_t", "pixels"),
+        ("memorisation C_T, features", "c_t", "features"),
+        (f"{closest}, pixels", "share_closer_than_closest_test", "pixels"),
+        (f"{closest}, features", "share_closer_than_closest_test", "features"),
+        (f"copying flagged (C_T < {block['flag_below']:g})", "flagged", ""),
+    ]:
+        generated, test, train = cells(key, space)
+        lines.append(f"| {name} | {generated} | {test} (test digits); {train} (training digits) |")
+    return lines
 
 
 def stage(name: str, *args: str) -> float:
@@ -125,11 +157,14 @@ def main() -> int:
     print("| --- | --- | --- |")
     for name, value in report["metrics"].items():
         print(f"| {name} | {value:.4f} | {report['real_references'][name]:.4f} |")
+    for row in memorisation_rows(report["memorisation"]):
+        print(row)
     print("\n| stage | wall time |")
     print("| --- | --- |")
     for name, seconds in times.items():
         print(f"| {name} | {seconds / 60:.1f} min |")
     print(f"| total | {sum(times.values()) / 60:.1f} min |")
+    print(f"\ngenerated digits most at risk beside their nearest training digits: {work / 'nearest.png'}")
     return 0
 
 

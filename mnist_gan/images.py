@@ -30,6 +30,20 @@ def grid(images: np.ndarray, rows: int, cols: int, pad: int = 2) -> np.ndarray:
     return out
 
 
+def pairs(left: np.ndarray, right: np.ndarray, per_row: int) -> np.ndarray:
+    """uint8 images side by side in pairs, ``per_row`` pairs to a row, a wider gap between pairs.
+
+    ``left[i]`` and ``right[i]`` (N, H, W[, 1]) make pair i; pairs fill rows in order.
+    """
+    left, right = np.asarray(left), np.asarray(right)
+    if left.shape != right.shape or len(left) == 0:
+        raise ValueError(f"need two equal, non-empty stacks of images, got {left.shape} and {right.shape}")
+    tiles = np.stack([grid(np.stack([a, b]), 1, 2, pad=1) for a, b in zip(left, right)])
+    rows = -(-len(tiles) // per_row)
+    blank = np.full((rows * per_row - len(tiles), *tiles.shape[1:]), 128, dtype=np.uint8)
+    return grid(np.concatenate([tiles, blank]), rows, per_row, pad=6)
+
+
 def png_bytes(image: np.ndarray) -> bytes:
     """A greyscale uint8 (H, W) array as PNG bytes (no timestamp: same pixels, same bytes)."""
     buffer = io.BytesIO()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import models
+from mnist_gan import data, images, memorisation, models, runs
+from mnist_gan.errors import ConfigError
 from mnist_gan.evaluation import (
     RunningMoments,
     accuracy,
@@ -141,15 +143,22 @@ class Report:
     metrics: dict[str, float]
     references: dict[str, float]
     per_digit: dict[int, tuple[float, float]]  # digit -> (generated accuracy, real accuracy)
+    memorisation: memorisation.Memorisation | None = None
+    # The generated digits most at risk of being copies and their nearest training digits,
+    # as two aligned arrays of images in [-1, 1] (for nearest.png).
+    at_risk: tuple[np.ndarray, np.ndarray] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "metrics": self.metrics,
             "real_references": self.references,
             "per_digit_accuracy": {
                 str(d): {"generated": g, "real": r} for d, (g, r) in self.per_digit.items()
             },
         }
+        if self.memorisation is not None:
+            out["memorisation"] = self.memorisation.to_json()
+        return out
 
 
 def evaluate_generator(
@@ -163,11 +172,14 @@ def evaluate_generator(
     seed: int,
     cas: bool = True,
     cas_epochs: int = 5,
+    check_memorisation: bool = True,
 ) -> Report:
     """The full judgement of a generator; images in [-1, 1], labels int.
 
     ``real_test`` is the yardstick; ``real_train`` gives the references a perfect
-    generator would get (same count of real digits, scored the same way).
+    generator would get (its first ``num_samples`` digits: same count of real digits,
+    scored the same way). The memorisation check searches all of ``real_train`` for each
+    digit's nearest training digit, so pass the whole training split.
     """
     train_x, train_y = real_train
     test_x, test_y = real_test
@@ -179,7 +191,8 @@ def evaluate_generator(
 
     test_f, test_logits = scorer.features_and_logits(test_x)
     count = min(num_samples, len(train_x))
-    train_f, _ = scorer.features_and_logits(train_x[:count])
+    all_train_f = scorer.features_and_logits(train_x if check_memorisation else train_x[:count])[0]
+    train_f = all_train_f[:count]
     fake_f, fake_logits = scorer.features_and_logits(generated)
     test_moments = RunningMoments().update(test_f).result()
 
@@ -205,7 +218,17 @@ def evaluate_generator(
     fake_per = per_class_accuracy(fake_logits, fake_labels)
     real_per = per_class_accuracy(test_logits, test_y)
     per_digit = {d: (float(fake_per[d]), float(real_per[d])) for d in range(models.NUM_CLASSES)}
-    return Report(metrics=metrics, references=references, per_digit=per_digit)
+    copying, at_risk = None, None
+    if check_memorisation:
+        copying = memorisation.check(
+            {"pixels": (train_x, test_x, generated), "features": (all_train_f, test_f, fake_f)},
+            copies=count,
+            seed=seed,
+        )
+        at_risk = (generated[copying.at_risk], train_x[copying.nearest_train])
+    return Report(
+        metrics=metrics, references=references, per_digit=per_digit, memorisation=copying, at_risk=at_risk
+    )
 
 
 REFERENCE_NOTES = {
@@ -227,4 +250,56 @@ def format_report(report: Report) -> str:
     lines += ["", f"{'digit':<18}{'generated':>12}{'real data':>12}  (accuracy on the asked-for digit)"]
     for digit, (gen, real) in report.per_digit.items():
         lines.append(f"{digit:<18}{gen:>12.2%}{real:>12.2%}")
+    if report.memorisation is not None:
+        lines += ["", *format_memorisation(report.memorisation)]
     return "\n".join(lines)
+
+
+def format_memorisation(check: memorisation.Memorisation) -> list[str]:
+    """The memorisation section: C_T and the share per space for the generator and its references."""
+    spaces = list(check.scores["generated"])
+    lines = [
+        f"memorisation: C_T (Meehan et al. 2020; below {memorisation.FLAG_BELOW:g}: closer to the "
+        "training digits than unseen digits are) and",
+        f"the share closer to a training digit than the closest {memorisation.CLOSEST_SHARE:.0%} "
+        "of held-out test digits are",
+        f"{'':<22}"
+        + "".join(f"{'C_T ' + s:>14}" for s in spaces)
+        + "".join(f"{'share ' + s:>16}" for s in spaces)
+        + "  flagged",
+    ]
+    labels = {
+        "generated": "generated",
+        "training_digits": "training digits",
+        "held_out_test_digits": "test digits",
+    }
+    for row, scores in check.scores.items():
+        c_t = "".join(f"{scores[s].c_t:>14.2f}" for s in spaces)
+        share = "".join(f"{scores[s].share:>16.1%}" for s in spaces)
+        lines.append(f"{labels[row]:<22}{c_t}{share}  {'YES' if check.flagged(row) else 'no'}")
+    return lines
+
+
+def check_outputs(output: str) -> Path | None:
+    """Refuse an unusable JSON path before any work; return where nearest.png goes beside it.
+
+    None when no JSON is written ('' ): the picture then has no folder to go to.
+    """
+    if not output:
+        return None
+    path = Path(output)
+    nearest = path.parent / "nearest.png"
+    for p in (path, nearest):
+        if p.is_dir():
+            raise ConfigError(f"{p} is a folder; --output names the JSON file, nearest.png goes beside it")
+    runs.check_writable(path.parent)
+    return nearest
+
+
+def write_nearest(report: Report, path: Path, per_row: int = 4) -> Path | None:
+    """nearest.png: the generated digits most at risk (closest first, row by row), each beside
+    its nearest training digit; None when the report has no memorisation check."""
+    if report.at_risk is None:
+        return None
+    generated, train = (data.from_model_range(x) for x in report.at_risk)
+    return images.save_png(path, images.pairs(generated, train, per_row))

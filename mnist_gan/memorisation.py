@@ -1,0 +1,283 @@
+"""Is a generator copying its training digits? Nearest-neighbour distances and a data-copying test.
+
+Every generated digit gets the distance to its nearest training digit; real held-out test
+digits, which were never trained on, get the same. A generator that generalises draws
+digits about as far from the training set as unseen real digits are; one that copies
+draws them closer. Two numbers say how much closer:
+
+- **share**: the share of generated digits closer to a training digit than the closest
+  1 % of test digits are (about 1 % for unseen real digits, 100 % for copies);
+- **C_T**, the three-sample data-copying test of Meehan, Chaudhuri & Dasgupta (AISTATS
+  2020). The training set is cut into k cells by k-means; in each cell a Mann-Whitney U
+  test compares the generated digits' distances with the test digits' (U counts the pairs
+  in which the generated digit is the farther one) and is z-scored under the null
+  hypothesis that both are alike; C_T is the average of those z-scores weighted by the
+  test digits' share of each cell, over the cells holding enough generated digits. Under
+  the null each z-score is about standard normal, so C_T has mean 0 and a standard
+  deviation of at most 1: C_T well below 0 means copying (flagged below -3, a one-sided
+  p-value of at most 0.0013), well above 0 means digits far from anything real.
+
+Why C_T and not the authenticity score of Alaa et al. (ICML 2022): authenticity calls a
+generated sample a copy when it is closer to its nearest training sample than that
+sample's own nearest training neighbour is. It uses no held-out data, so it has no
+real-data yardstick (unseen real digits do not score 1, and how far below 1 they score
+depends on the data's density), and it comes with no null distribution to say when a
+value is alarming. C_T is built on exactly the comparison asked for here, generated
+against held-out digits, gives a z-score with a known scale, and, being computed per
+cell, still sees copying confined to one region (one digit, one style) that an average
+over the whole set would dilute.
+
+One simplification of the paper: the distance used is to the nearest training digit
+anywhere, not only within the digit's own cell, so the same distance serves the share,
+the test and the picture of the digits most at risk (the two differ only for digits whose
+nearest training digit lies across a cell border).
+
+Distances are computed in chunks of matrix products, ``|a|^2 + |b|^2 - 2 a.b`` in float32
+on points centred on the training mean (which keeps the norms, and so the rounding,
+small); no full queries x references matrix is ever held: 10,000 x 60,000 MNIST digits
+take blocks of 1,024 x 8,192 (32 MB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# C_T below this flags copying: under the null it has mean 0 and a standard deviation <= 1.
+FLAG_BELOW = -3.0
+# "Closer than the closest 1 % of held-out test digits are".
+CLOSEST_SHARE = 0.01
+CELLS = 10
+# A cell takes part in C_T only with this many generated and test digits in it (the paper
+# drops cells with too few generated samples; the normal approximation of U needs some of each).
+MIN_PER_CELL = 10
+# The names of the three rows: the generator and its two real-data references.
+ROWS = ("generated", "training_digits", "held_out_test_digits")
+ROW_NOTES = {
+    "generated": "the generator",
+    "training_digits": "training digits returned as the generator (must be flagged)",
+    "held_out_test_digits": "held-out test digits (must pass)",
+}
+
+
+def nearest_neighbours(
+    queries: np.ndarray, reference: np.ndarray, query_chunk: int = 1024, ref_chunk: int = 8192
+) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distance (float64) and index of each query's nearest reference point.
+
+    Rows are flattened; blocks of ``query_chunk`` x ``ref_chunk`` squared distances are
+    computed in float32 and reduced to a running minimum.
+    """
+    q = _flat(queries)
+    r = _flat(reference)
+    if q.shape[1] != r.shape[1]:
+        raise ValueError(f"queries have {q.shape[1]} dimensions, the reference {r.shape[1]}")
+    if len(r) == 0:
+        raise ValueError("the reference set is empty")
+    centre = r.mean(axis=0, dtype=np.float64).astype(np.float32)
+    best = np.full(len(q), np.inf, dtype=np.float32)
+    index = np.zeros(len(q), dtype=np.int64)
+    r = r - centre
+    r_norms = (r * r).sum(axis=1)
+    for q0 in range(0, len(q), query_chunk):
+        qb = q[q0 : q0 + query_chunk] - centre
+        q_norms = (qb * qb).sum(axis=1)
+        for r0 in range(0, len(r), ref_chunk):
+            rb = r[r0 : r0 + ref_chunk]
+            d = q_norms[:, None] + r_norms[None, r0 : r0 + ref_chunk] - 2.0 * (qb @ rb.T)
+            arg = np.argmin(d, axis=1)
+            val = d[np.arange(len(d)), arg]
+            better = val < best[q0 : q0 + len(qb)]
+            best[q0 : q0 + len(qb)][better] = val[better]
+            index[q0 : q0 + len(qb)][better] = arg[better] + r0
+    return np.sqrt(np.maximum(best.astype(np.float64), 0.0)), index
+
+
+def _flat(points: np.ndarray) -> np.ndarray:
+    x = np.asarray(points, dtype=np.float32)
+    return x.reshape(len(x), -1)
+
+
+def kmeans(points: np.ndarray, k: int, seed: int, iterations: int = 30, max_fit: int = 10_000) -> np.ndarray:
+    """Centres (k, D) of a seeded k-means (k-means++ start, Lloyd steps) on up to ``max_fit`` points."""
+    x = _flat(points)
+    rng = np.random.default_rng(seed)
+    if len(x) > max_fit:
+        x = x[rng.choice(len(x), max_fit, replace=False)]
+    if not 1 <= k <= len(x):
+        raise ValueError(f"k-means needs 1 <= k <= {len(x)} points, got k={k}")
+    centres = [x[rng.integers(len(x))]]
+    closest = nearest_neighbours(x, np.stack(centres))[0] ** 2
+    for _ in range(1, k):
+        # k-means++: the next centre with probability proportional to the squared distance.
+        total = closest.sum()
+        pick = rng.choice(len(x), p=closest / total) if total > 0 else rng.integers(len(x))
+        centres.append(x[pick])
+        closest = np.minimum(closest, nearest_neighbours(x, x[pick : pick + 1])[0] ** 2)
+    c = np.stack(centres).astype(np.float64)
+    labels = np.full(len(x), -1)
+    for _ in range(iterations):
+        new = nearest_neighbours(x, c)[1]
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        for j in range(k):
+            members = x[labels == j]
+            if len(members):  # an emptied cell keeps its old centre
+                c[j] = members.mean(axis=0, dtype=np.float64)
+    return c.astype(np.float32)
+
+
+def mann_whitney_z(generated: np.ndarray, test: np.ndarray) -> float:
+    """Z-scored Mann-Whitney U of two samples of distances.
+
+    U counts the (generated, test) pairs in which the generated distance is the larger
+    (ties count half); its null mean is m n / 2 and variance m n (m + n + 1) / 12.
+    Negative: the generated distances are the smaller ones.
+    """
+    g = np.asarray(generated, dtype=np.float64)
+    t = np.sort(np.asarray(test, dtype=np.float64))
+    m, n = len(g), len(t)
+    if m == 0 or n == 0:
+        raise ValueError(f"both samples must be non-empty, got {m} and {n}")
+    below = np.searchsorted(t, g, side="left")
+    at_or_below = np.searchsorted(t, g, side="right")
+    u = float(np.sum(below + at_or_below) / 2.0)
+    return (u - m * n / 2.0) / float(np.sqrt(m * n * (m + n + 1) / 12.0))
+
+
+def copying_statistic(
+    generated: np.ndarray,
+    generated_cells: np.ndarray,
+    test: np.ndarray,
+    test_cells: np.ndarray,
+    cells: int,
+    min_per_cell: int = MIN_PER_CELL,
+) -> tuple[float, int]:
+    """C_T of Meehan et al. 2020 from distances to the training set and cell numbers.
+
+    Returns (C_T, number of cells used); C_T is NaN when no cell holds ``min_per_cell``
+    generated and test digits.
+    """
+    g_cells, t_cells = np.asarray(generated_cells), np.asarray(test_cells)
+    weights, scores = [], []
+    for cell in range(cells):
+        g, t = generated[g_cells == cell], test[t_cells == cell]
+        if len(g) >= min_per_cell and len(t) >= min_per_cell:
+            weights.append(len(t) / len(test))
+            scores.append(mann_whitney_z(g, t))
+    if not weights:
+        return float("nan"), 0
+    w = np.asarray(weights)
+    return float(np.dot(w, scores) / w.sum()), len(weights)
+
+
+def share_closer(generated: np.ndarray, test: np.ndarray, quantile: float = CLOSEST_SHARE) -> float:
+    """Share of generated distances at or below the ``quantile`` of the test distances."""
+    threshold = np.quantile(np.asarray(test, dtype=np.float64), quantile)
+    return float(np.mean(np.asarray(generated) <= threshold))
+
+
+@dataclass(frozen=True)
+class Score:
+    """One "generator" judged in one space."""
+
+    c_t: float
+    share: float
+    median_distance: float
+    cells_used: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "c_t": None if np.isnan(self.c_t) else self.c_t,
+            "share_closer_than_closest_test": self.share,
+            "median_distance": self.median_distance,
+            "cells_used": self.cells_used,
+        }
+
+
+class Space:
+    """The training set of one space (pixels or features), cut into k-means cells.
+
+    The held-out test digits' distances and cells are computed once; :meth:`score`
+    judges any set of digits against them (or against a subset of them).
+    """
+
+    def __init__(self, train: np.ndarray, test: np.ndarray, cells: int = CELLS, seed: int = 0) -> None:
+        self.train = _flat(train)
+        self.cells = cells
+        self.centres = kmeans(self.train, cells, seed)
+        self.test_distances, _ = nearest_neighbours(test, self.train)
+        self.test_cells = self.cell_of(test)
+
+    def cell_of(self, points: np.ndarray) -> np.ndarray:
+        """The k-means cell of each point."""
+        return nearest_neighbours(points, self.centres)[1]
+
+    def score(
+        self, points: np.ndarray, test_subset: np.ndarray | None = None
+    ) -> tuple[Score, np.ndarray, np.ndarray]:
+        """(score, distance to the nearest training digit, its index) of each point."""
+        distances, index = nearest_neighbours(points, self.train)
+        subset = slice(None) if test_subset is None else test_subset
+        test_d, test_c = self.test_distances[subset], self.test_cells[subset]
+        c_t, used = copying_statistic(distances, self.cell_of(points), test_d, test_c, self.cells)
+        score = Score(c_t, share_closer(distances, test_d), float(np.median(distances)), used)
+        return score, distances, index
+
+
+@dataclass(frozen=True)
+class Memorisation:
+    """C_T and the share in each space for the generator and its two references."""
+
+    scores: dict[str, dict[str, Score]]  # row -> space -> score
+    at_risk: np.ndarray  # indices of generated digits, closest to a training digit (pixels) first
+    nearest_train: np.ndarray  # index of each one's nearest training digit
+
+    def flagged(self, row: str) -> bool:
+        """Copying: C_T below :data:`FLAG_BELOW` in any space."""
+        return any(s.c_t < FLAG_BELOW for s in self.scores[row].values())
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "test": "C_T, Meehan, Chaudhuri & Dasgupta 2020",
+            "flag_below": FLAG_BELOW,
+            "closest_share_of_test": CLOSEST_SHARE,
+            "cells": CELLS,
+        }
+        for row, spaces in self.scores.items():
+            out[row] = {
+                "about": ROW_NOTES[row],
+                **{space: s.to_json() for space, s in spaces.items()},
+                "flagged": self.flagged(row),
+            }
+        return out
+
+
+def check(
+    spaces: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    copies: int,
+    seed: int = 0,
+    at_risk: int = 32,
+) -> Memorisation:
+    """The memorisation check in every space of ``spaces``: name -> (train, test, generated).
+
+    The references: the first ``copies`` training digits returned as if generated (must
+    be flagged), and half of the test digits judged against the other half (must pass:
+    both halves are unseen real digits). The first space orders the digits most at risk.
+    """
+    scores: dict[str, dict[str, Score]] = {row: {} for row in ROWS}
+    order = nearest = np.zeros(0, dtype=np.int64)
+    for i, (name, (train, test, generated)) in enumerate(spaces.items()):
+        space = Space(train, test, seed=seed)
+        scores["generated"][name], distances, index = space.score(generated)
+        scores["training_digits"][name] = space.score(train[:copies])[0]
+        halves = np.random.default_rng(seed).permutation(len(test))
+        held, yardstick = halves[: len(test) // 2], halves[len(test) // 2 :]
+        scores["held_out_test_digits"][name] = space.score(test[held], yardstick)[0]
+        if i == 0:
+            order = np.argsort(distances, kind="stable")[:at_risk]
+            nearest = index[order]
+    return Memorisation(scores=scores, at_risk=order, nearest_train=nearest)
