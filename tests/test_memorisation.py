@@ -235,5 +235,6 @@ def test_evaluate_script_writes_memorisation_block_and_nearest_png(
         "evaluate.py", *common, "--data-dir", str(sample_dir), "--output", str(tmp_path), timeout=120
     )
     assert refused.returncode == 2
-    assert refused.stderr.startswith("error: ") and "is a folder" in refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "is a folder" in errors[0], refused.stderr[-2000:]
+    assert "scoring" not in refused.stdout  # refused before any work
