@@ -205,21 +205,45 @@ class Space:
     judges any set of digits against them (or against a subset of them).
     """
 
-    def __init__(self, train: np.ndarray, test: np.ndarray, cells: int = CELLS, seed: int = 0) -> None:
+    def __init__(
+        self,
+        train: np.ndarray,
+        test: np.ndarray,
+        cells: int = CELLS,
+        seed: int = 0,
+        train_labels: np.ndarray | None = None,
+    ) -> None:
         self.train = _flat(train)
         self.cells = cells
         self.centres = kmeans(self.train, cells, seed)
-        self.test_distances, _ = nearest_neighbours(test, self.train)
+        self.test_distances, self.test_index = nearest_neighbours(test, self.train)
         self.test_cells = self.cell_of(test)
+        self.train_labels = train_labels
 
     def cell_of(self, points: np.ndarray) -> np.ndarray:
         """The k-means cell of each point."""
         return nearest_neighbours(points, self.centres)[1]
 
-    def score(self, points: np.ndarray) -> tuple[Score, np.ndarray, np.ndarray]:
-        """(score, distance to the nearest training digit, its index) of each point."""
+    def score(self, points: np.ndarray) -> tuple[Score, np.ndarray, np.ndarray, np.ndarray]:
+        """(score, distance to the nearest training digit, its index, its cell) of each point."""
         distances, index = nearest_neighbours(points, self.train)
-        return self.judge(distances, self.cell_of(points)), distances, index
+        cells = self.cell_of(points)
+        return self.judge(distances, cells), distances, index, cells
+
+    def relative(self, distances: np.ndarray, index: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        """Distances over the median distance of the test digits of the same kind: how close
+        for that kind of digit (a thin 1 is close to many training 1s; a copy is close
+        whatever the digit). The kind is the label of the nearest training digit when the
+        labels are known, else the cell; a kind without test digits takes all of them."""
+        if self.train_labels is None:
+            kind, test_kind = np.asarray(cells), self.test_cells
+        else:
+            kind, test_kind = self.train_labels[index], self.train_labels[self.test_index]
+        scale = np.full(len(distances), np.median(self.test_distances))
+        for k in np.unique(kind):
+            if np.any(test_kind == k):
+                scale[kind == k] = np.median(self.test_distances[test_kind == k])
+        return distances / np.maximum(scale, 1e-12)
 
     def judge(self, distances: np.ndarray, cells: np.ndarray, test_subset: np.ndarray | None = None) -> Score:
         """C_T, share and median of digits with these distances and cells, against the test
@@ -235,7 +259,9 @@ class Memorisation:
     """C_T and the share in each space for the generator and its two references."""
 
     scores: dict[str, dict[str, Score]]  # row -> space -> score
-    at_risk: np.ndarray  # indices of generated digits, closest to a training digit (pixels) first
+    # Indices of generated digits, most at risk first: the smallest distance to a training
+    # digit in the first space, relative to that of test digits of the same kind.
+    at_risk: np.ndarray
     nearest_train: np.ndarray  # index of each one's nearest training digit
 
     def flagged(self, row: str) -> bool:
@@ -263,18 +289,20 @@ def check(
     copies: int,
     seed: int = 0,
     at_risk: int = 32,
+    train_labels: np.ndarray | None = None,
 ) -> Memorisation:
     """The memorisation check in every space of ``spaces``: name -> (train, test, generated).
 
     The references: the first ``copies`` training digits returned as if generated (must
     be flagged), and half of the test digits judged against the other half (must pass:
-    both halves are unseen real digits). The first space orders the digits most at risk.
+    both halves are unseen real digits). The first space orders the ``at_risk`` digits most
+    at risk by :meth:`Space.relative` distance (by class when ``train_labels`` are given).
     """
     scores: dict[str, dict[str, Score]] = {row: {} for row in ROWS}
     order = nearest = np.zeros(0, dtype=np.int64)
     for i, (name, (train, test, generated)) in enumerate(spaces.items()):
-        space = Space(train, test, seed=seed)
-        scores["generated"][name], distances, index = space.score(generated)
+        space = Space(train, test, seed=seed, train_labels=train_labels)
+        scores["generated"][name], distances, index, cells = space.score(generated)
         scores["training_digits"][name] = space.score(train[:copies])[0]
         halves = np.random.default_rng(seed).permutation(len(test))
         held, yardstick = halves[: len(test) // 2], halves[len(test) // 2 :]
@@ -283,6 +311,6 @@ def check(
             space.test_distances[held], space.test_cells[held], yardstick
         )
         if i == 0:
-            order = np.argsort(distances, kind="stable")[:at_risk]
+            order = np.argsort(space.relative(distances, index, cells), kind="stable")[:at_risk]
             nearest = index[order]
     return Memorisation(scores=scores, at_risk=order, nearest_train=nearest)

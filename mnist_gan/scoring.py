@@ -224,6 +224,7 @@ def evaluate_generator(
             {"pixels": (train_x, test_x, generated), "features": (all_train_f, test_f, fake_f)},
             copies=count,
             seed=seed,
+            train_labels=np.asarray(train_y),
         )
         at_risk = (generated[copying.at_risk], train_x[copying.nearest_train])
     return Report(

@@ -87,6 +87,22 @@ def test_copies_are_flagged_and_independent_samples_pass() -> None:
     assert underfit.c_t > 3 and underfit.share < 0.01
 
 
+def test_digits_most_at_risk_are_the_copies_whatever_their_class() -> None:
+    rng = np.random.default_rng(4)
+    train, test, gen = _clusters(4000, rng), _clusters(1000, rng), _clusters(1000, rng)
+    # One class is tight: its samples lie close to training points without copying them.
+    tight = np.arange(4000) % 10 == 0
+    train[tight] = train[tight] * 0.02
+    test[np.arange(1000) % 10 == 0] *= 0.02
+    gen[np.arange(1000) % 10 == 0] *= 0.02
+    copied = rng.choice(np.flatnonzero(np.arange(1000) % 10 != 0), 10, replace=False)
+    gen[copied] = train[copied] + 0.05 * rng.standard_normal((10, 20))
+    labels = np.arange(4000) % 10
+    result = check({"x": (train, test, gen)}, copies=1000, at_risk=10, train_labels=labels)
+    assert set(result.at_risk) == set(copied)
+    np.testing.assert_array_equal(np.sort(result.nearest_train), np.sort(copied))
+
+
 def test_independent_samples_pass_across_seeds() -> None:
     # Under the null C_T has mean 0 and a standard deviation of at most 1: never below -3 here.
     values = []
