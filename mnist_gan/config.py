@@ -241,6 +241,10 @@ class GanConfig(Config):
     beta_1: float = option("Adam beta_1 of both optimizers")
     beta_2: float = option("Adam beta_2 of both optimizers")
     lr_decay: str = option("learning-rate schedule of both optimizers", choices=("none", "linear"))
+    critic_augment: str = option(
+        "differentiable augmentation of the critic's real and generated inputs (DiffAugment)",
+        choices=("none", "translation", "translation,cutout"),
+    )
     ema_decay: float = option(
         "decay of the generator's weight average, the copy that is scored and drawn from (0: the last weights)"
     )

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import checkpoints, data, distribute, losses, models, precision
+from mnist_gan import augment, checkpoints, data, distribute, losses, models, precision
 from mnist_gan.config import GanConfig
 from mnist_gan.training.ema import WeightAverage
 
@@ -31,11 +31,16 @@ def gan_dataset(split: data.Split, cfg: GanConfig, start_batch: int = 0) -> tf.d
         # Stateless, keyed by (seed, batch number): independent of TF's global seed.
         seeds = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 4)
         b, d = cfg.batch_size, cfg.noise_dim
+        # Augmentation draws from keys of their own: the streams above stay as they were.
+        aug = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), -1 - n]), 3)
         return {
             "noise": tf.random.stateless_normal([b, d], seeds[0]),
             "gen_noise": tf.random.stateless_normal([b, d], seeds[1]),
             "gen_labels": tf.random.stateless_uniform([b], seeds[2], 0, models.NUM_CLASSES, tf.int32),
             "alpha": tf.random.stateless_uniform([b], seeds[3]),
+            "aug_real": augment.draws(aug[0], b),
+            "aug_fake": augment.draws(aug[1], b),
+            "aug_gen": augment.draws(aug[2], b),
         }
 
     numbers = tf.data.Dataset.counter(start=start_batch).map(randoms, num_parallel_calls=tf.data.AUTOTUNE)
@@ -129,9 +134,11 @@ class GanTrainer:
 
     def critic_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """One critic update on this replica's share of ``batch``; global-mean metrics."""
-        real, labels = batch["images"], batch["labels"]
+        labels = batch["labels"]
+        real = augment.apply(self.cfg.critic_augment, batch["images"], batch["aug_real"])
         fake = self.generator([batch["noise"], labels], training=True)
-        points = losses.interpolate(real, tf.cast(fake, real.dtype), batch["alpha"])
+        fake = augment.apply(self.cfg.critic_augment, tf.cast(fake, real.dtype), batch["aug_fake"])
+        points = losses.interpolate(real, fake, batch["alpha"])
         with tf.GradientTape() as tape:
             scores = self.critic([tf.concat([real, fake], 0), tf.concat([labels, labels], 0)], training=True)
             real_scores, fake_scores = tf.split(scores, 2)
@@ -154,6 +161,7 @@ class GanTrainer:
         labels = batch["gen_labels"]
         with tf.GradientTape() as tape:
             fake = self.generator([batch["gen_noise"], labels], training=True)
+            fake = augment.apply(self.cfg.critic_augment, fake, batch["aug_gen"])
             # The critic is not being trained here: no power iteration, no kernel update.
             scores = self.critic([fake, labels], training=False)
             loss = self._average(losses.generator_loss(scores))
