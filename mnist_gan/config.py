@@ -246,7 +246,7 @@ class GanConfig(Config):
         choices=("none", "translation", "translation,cutout"),
     )
     ema_decay: float = option(
-        "decay of the generator's weight average, the copy that is scored and drawn from (0: the last weights)"
+        "decay of the generator's weight average, the copy scored and drawn from (0: the last weights)"
     )
     steps_per_call: int = option("generator steps per tf.function call; also the log interval")
     save_every: int = option("checkpoint every N generator steps (and at the end)")

@@ -132,7 +132,7 @@ def test_trainer_averages_and_checkpoints_the_generator(tiny_dataset: Path, tmp_
     )
 
 
-def test_checkpoint_from_before_the_average_still_resumes_and_loads(tiny_dataset: Path, tmp_path: Path) -> None:
+def test_checkpoint_without_the_average_resumes_and_loads(tiny_dataset: Path, tmp_path: Path) -> None:
     trainer = _tiny_trainer(tiny_dataset)
     trainer.train(tf.constant(2))
     old = tf.train.Checkpoint(

@@ -35,7 +35,9 @@ def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path) -> None
     flags = dict(mixed_precision="off", critic_augment="translation,cutout", ema_decay=0.5)
     one = _trainer(_mirrored(1), tiny_dataset, **flags)
     two = _trainer(_mirrored(2), tiny_dataset, **flags)
-    pairs = list(zip(*(t.generator.variables + t.critic.variables + t.generator_ema.variables for t in (one, two))))
+    pairs = list(
+        zip(*(t.generator.variables + t.critic.variables + t.generator_ema.variables for t in (one, two)))
+    )
     start = [a.numpy().copy() for a, _ in pairs]
     for a, b in pairs:
         np.testing.assert_array_equal(a.numpy(), b.numpy())  # same start

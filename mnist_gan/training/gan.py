@@ -7,6 +7,8 @@ update on 1 or N replicas, and the data position alone fixes what comes next.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -229,7 +231,7 @@ class _GanCheckpoint(tf.train.Checkpoint):
     restored generator.
     """
 
-    def restore(self, save_path: str, options: tf.train.CheckpointOptions | None = None) -> object:
+    def restore(self, save_path: str, options: tf.train.CheckpointOptions | None = None) -> Any:
         if save_path and not checkpoints.holds_object(save_path, "generator_ema"):
             parts = ("generator", "critic", "gen_opt", "critic_opt", "step")
             status = tf.train.Checkpoint(**{k: getattr(self, k) for k in parts}).restore(save_path, options)
@@ -237,7 +239,6 @@ class _GanCheckpoint(tf.train.Checkpoint):
                 a.assign(w)
             return status
         return super().restore(save_path, options)
-
 
 
 def fixed_noise(seed: int, count: int, noise_dim: int) -> np.ndarray:

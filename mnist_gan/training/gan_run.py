@@ -92,6 +92,11 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
             noise_dim=cfg.noise_dim,
             seed=cfg.seed + 1,
         )
+        if scorer.num_samples < cfg.eval_samples:
+            print(
+                f"note: scoring {scorer.num_samples} generated digits, not eval_samples "
+                f"{cfg.eval_samples}: the FID floor compares as many real training digits"
+            )
     sampler = trainer.sampler()
 
     progress: list[np.ndarray] = []
