@@ -1,8 +1,9 @@
 """The distributed WGAN-GP step: ``crit_steps`` critic updates, then one generator update.
 
-All randomness (noise, labels asked of the generator, interpolation weights) comes from the
-input pipeline, not from ops inside the step: the same global batch then gives the same
-update on 1 or N replicas, and the data position alone fixes what comes next.
+All randomness (noise, labels asked of the generator, interpolation weights, augmentations)
+comes from the input pipeline, not from ops inside the step: the same global batch then gives
+the same update on 1 or N replicas, and the data position alone fixes what comes next.
+After every generator update the generator's weight average follows (:mod:`.ema`).
 """
 
 from __future__ import annotations
