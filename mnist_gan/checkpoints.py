@@ -97,6 +97,18 @@ def latest(folder: str | Path, step: int | None = None) -> str | None:
     raise CheckpointError(f"{folder}: no checkpoint at step {step} (steps saved: {available})")
 
 
+def holds_object(path: str, name: str) -> bool:
+    """Whether the checkpoint at ``path`` has an object ``name`` at its root; True if unreadable.
+
+    (An unreadable checkpoint is left to :func:`restore`, which reports it.)
+    """
+    try:
+        keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    except (tf.errors.OpError, ValueError):
+        return True
+    return any(k.startswith(name + "/") for k in keys)
+
+
 CLASSIFIER_CONFIG = "config-cls.yaml"
 GAN_CONFIG = "config-gan.yaml"
 

@@ -241,6 +241,13 @@ class GanConfig(Config):
     beta_1: float = option("Adam beta_1 of both optimizers")
     beta_2: float = option("Adam beta_2 of both optimizers")
     lr_decay: str = option("learning-rate schedule of both optimizers", choices=("none", "linear"))
+    critic_augment: str = option(
+        "differentiable augmentation of the critic's real and generated inputs (DiffAugment)",
+        choices=("none", "translation", "translation,cutout"),
+    )
+    ema_decay: float = option(
+        "decay of the generator's weight average, the copy scored and drawn from (0: the last weights)"
+    )
     steps_per_call: int = option("generator steps per tf.function call; also the log interval")
     save_every: int = option("checkpoint every N generator steps (and at the end)")
     eval_every: int = option("score samples every N steps (and at the end); 0: only at the end")

@@ -43,7 +43,11 @@ def seeded_noise(seed: tf.Tensor | int, count: tf.Tensor | int, noise_dim: int, 
 
 
 def load_generator(checkpoint_dir: str | Path, step: int = 0) -> tuple[keras.Model, config.GanConfig, str]:
-    """The generator of the GAN checkpoint in ``checkpoint_dir`` (newest, or at ``step``)."""
+    """The generator of the GAN checkpoint in ``checkpoint_dir`` (newest, or at ``step``).
+
+    It is the moving average of the trained generator's weights, or the trained generator
+    itself in checkpoints written before the average existed.
+    """
     saved = checkpoints.saved_config(checkpoint_dir, checkpoints.GAN_CONFIG)
     path = checkpoints.latest(checkpoint_dir, step or None) if saved is not None else None
     if saved is None or path is None:
@@ -53,7 +57,9 @@ def load_generator(checkpoint_dir: str | Path, step: int = 0) -> tuple[keras.Mod
         )
     cfg = config.from_saved(config.GanConfig, saved, str(Path(checkpoint_dir) / checkpoints.GAN_CONFIG))
     generator = models.build_generator(cfg.noise_dim, cfg.gen_width)
-    checkpoints.restore(tf.train.Checkpoint(generator=generator), path, partial=True)
+    # The averaged generator where the checkpoint has one (written since it was introduced).
+    name = "generator_ema" if checkpoints.holds_object(path, "generator_ema") else "generator"
+    checkpoints.restore(tf.train.Checkpoint(**{name: generator}), path, partial=True)
     return generator, cfg, path
 
 

@@ -66,14 +66,19 @@ class GeneratorScorer:
         self.scorer = scorer
         self.seed = seed
         self.test_moments = moments(scorer.features_and_logits(real_test)[0])
-        # The floor uses as many train digits as samples are scored (or all there are), so
-        # it carries the same small-sample bias a perfect generator's FID would.
+        # FID is biased by the sample size: the floor and the generated FID are both computed
+        # from ``count`` digits, never more than there are real train digits for the floor.
         count = min(num_samples, len(real_train))
         self.floor = frechet_distance(
             moments(scorer.features_and_logits(real_train[:count])[0]), self.test_moments
         )
         self.noise_dim = noise_dim
-        self.labels = self.labels_for(num_samples)
+        self.labels = self.labels_for(count)
+
+    @property
+    def num_samples(self) -> int:
+        """Generated digits scored per evaluation (as many as the floor's real digits)."""
+        return len(self.labels)
 
     @staticmethod
     def noise_for(num_samples: int, noise_dim: int, seed: int) -> np.ndarray:

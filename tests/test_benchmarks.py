@@ -41,3 +41,25 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
     for policy in ("float32", "mixed_bfloat16"):
         share = float(printed(rf"{policy}: convolutions (\d+)%", out))
         assert 20 <= share <= 100, policy
+
+
+def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: Path, tmp_path: Path) -> None:
+    result = run_script(
+        "benchmarks/quality.py",
+        *("--data-dir", str(sample_dir), "--work", str(tmp_path)),
+        *("--steps", "4", "--eval-every", "2", "--seeds", "2", "--variants", "default,previous"),
+        *("--classifier-epochs", "1", "--num-samples", "50", "--mixed-precision", "off"),
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    # Per seed, mean and worst for every metric, for both variants.
+    for variant in ("default", "previous"):
+        row = printed(rf"### {variant}\n(?:.*\n){{3}}(\| fid \|.*)", out)
+        values = [float(v) for v in row.strip("| ").split(" | ")[1:]]
+        fids, mean, worst = values[:2], values[2], values[3]
+        assert abs(mean - sum(fids) / 2) < 1e-3 and worst == max(fids)
+    # In-training scores at steps 2 and 4 for each variant, then the goals judged on the worst seed.
+    assert len(re.findall(r"^\| (default|previous) \| [24] \| [\d.]+ \| [\d.]+% \(", out, re.M)) == 4
+    assert re.search(r"^\| FID <= 1\.5 x floor \| (yes|no) \(", out, re.M)
+    assert (tmp_path / "previous-seed1" / "gan" / "config-gan.yaml").read_text().count("ema_decay: 0.0") == 1

@@ -169,3 +169,24 @@ def test_evaluate_script_prints_and_writes_json(
     for name in names:
         assert name in result.stdout
     assert "train vs test digits (the floor)" in result.stdout
+
+
+def test_generated_fid_and_floor_use_the_same_sample_size() -> None:
+    from mnist_gan import models
+
+    extractor = models.feature_extractor(models.build_classifier(4, 8, 0.0))
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (60, 28, 28, 1)).astype(np.float32)
+    scorer = scoring.GeneratorScorer(
+        scoring.Scorer(extractor), real[:30], real[30:], num_samples=100, noise_dim=4, seed=0
+    )
+    # 100 asked for, 30 real train digits for the floor: 30 generated, so both carry one bias.
+    assert scorer.num_samples == 30
+    drawn: list[int] = []
+
+    def sample(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        drawn.append(len(z))
+        return np.zeros((len(z), 28, 28, 1), np.float32)
+
+    scores = scorer(sample)
+    assert sum(drawn) == 30 and scores["fid_floor"] == scorer.floor

@@ -1,18 +1,25 @@
 """The distributed WGAN-GP step: ``crit_steps`` critic updates, then one generator update.
 
-All randomness (noise, labels asked of the generator, interpolation weights) comes from the
-input pipeline, not from ops inside the step: the same global batch then gives the same
-update on 1 or N replicas, and the data position alone fixes what comes next.
+All randomness (noise, labels asked of the generator, interpolation weights, augmentations)
+comes from the input pipeline, not from ops inside the step: the same global batch then gives
+the same update on 1 or N replicas, and the data position alone fixes what comes next.
+After every generator update the generator's weight average follows (:mod:`.ema`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import data, distribute, losses, models, precision
+from mnist_gan import augment, checkpoints, data, distribute, losses, models, precision
 from mnist_gan.config import GanConfig
+from mnist_gan.training.ema import WeightAverage
+
+# Noise and labels the averaged generator's batch-norm statistics are computed from.
+STATISTICS_SAMPLES = 1000
 
 
 def gan_dataset(split: data.Split, cfg: GanConfig, start_batch: int = 0) -> tf.data.Dataset:
@@ -27,11 +34,16 @@ def gan_dataset(split: data.Split, cfg: GanConfig, start_batch: int = 0) -> tf.d
         # Stateless, keyed by (seed, batch number): independent of TF's global seed.
         seeds = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 4)
         b, d = cfg.batch_size, cfg.noise_dim
+        # Augmentation draws from keys of their own: the streams above stay as they were.
+        aug = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), -1 - n]), 3)
         return {
             "noise": tf.random.stateless_normal([b, d], seeds[0]),
             "gen_noise": tf.random.stateless_normal([b, d], seeds[1]),
             "gen_labels": tf.random.stateless_uniform([b], seeds[2], 0, models.NUM_CLASSES, tf.int32),
             "alpha": tf.random.stateless_uniform([b], seeds[3]),
+            "aug_real": augment.draws(aug[0], b),
+            "aug_fake": augment.draws(aug[1], b),
+            "aug_gen": augment.draws(aug[2], b),
         }
 
     numbers = tf.data.Dataset.counter(start=start_batch).map(randoms, num_parallel_calls=tf.data.AUTOTUNE)
@@ -79,13 +91,22 @@ class GanTrainer:
             self.gen_opt.build(self.generator.trainable_variables)
             self.critic_opt.build(self.critic.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.models = [self.generator, self.critic]
-        self.checkpoint = tf.train.Checkpoint(
+            # Sampled from, never trained; float32 whatever the training precision, so the
+            # in-training scores are those of the model generate.py and evaluate.py draw from.
+            with precision.policy("off"):
+                self.generator_ema = models.build_generator(cfg.noise_dim, cfg.gen_width)
+        self.ema = WeightAverage(
+            self.generator, self.generator_ema, cfg.ema_decay, _statistics_inputs(cfg.seed, cfg.noise_dim)
+        )
+        self.ema.copy_weights()
+        self.models = [self.generator, self.critic, self.generator_ema]
+        self.checkpoint = _GanCheckpoint(
             generator=self.generator,
             critic=self.critic,
             gen_opt=self.gen_opt,
             critic_opt=self.critic_opt,
             step=self.step,
+            generator_ema=self.generator_ema,
         )
         if dataset is not None:
             self.attach(dataset)
@@ -116,9 +137,11 @@ class GanTrainer:
 
     def critic_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """One critic update on this replica's share of ``batch``; global-mean metrics."""
-        real, labels = batch["images"], batch["labels"]
+        labels = batch["labels"]
+        real = augment.apply(self.cfg.critic_augment, batch["images"], batch["aug_real"])
         fake = self.generator([batch["noise"], labels], training=True)
-        points = losses.interpolate(real, tf.cast(fake, real.dtype), batch["alpha"])
+        fake = augment.apply(self.cfg.critic_augment, tf.cast(fake, real.dtype), batch["aug_fake"])
+        points = losses.interpolate(real, fake, batch["alpha"])
         with tf.GradientTape() as tape:
             scores = self.critic([tf.concat([real, fake], 0), tf.concat([labels, labels], 0)], training=True)
             real_scores, fake_scores = tf.split(scores, 2)
@@ -141,6 +164,7 @@ class GanTrainer:
         labels = batch["gen_labels"]
         with tf.GradientTape() as tape:
             fake = self.generator([batch["gen_noise"], labels], training=True)
+            fake = augment.apply(self.cfg.critic_augment, fake, batch["aug_gen"])
             # The critic is not being trained here: no power iteration, no kernel update.
             scores = self.critic([fake, labels], training=False)
             loss = self._average(losses.generator_loss(scores))
@@ -166,13 +190,16 @@ class GanTrainer:
     def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
         """Run ``num_steps`` generator steps (with their critic steps) in one graph call."""
         critic_loss = gradient_penalty = wasserstein = generator_loss = tf.constant(0.0)
-        for _ in tf.range(num_steps):
+        for i in tf.range(num_steps):
             c, gp, w, g = self._generator_step()
+            self.ema.update(self.step + tf.cast(i, tf.int64) + 1)
             critic_loss += c
             gradient_penalty += gp
             wasserstein += w
             generator_loss += g
         self.step.assign_add(tf.cast(num_steps, tf.int64))
+        # Once per call: every checkpoint and evaluation then sees consistent statistics.
+        self.ema.refresh_statistics()
         n = tf.cast(num_steps, tf.float32)
         critic_updates = n * self.cfg.crit_steps
         metrics = {
@@ -186,8 +213,33 @@ class GanTrainer:
         return metrics
 
     def sampler(self) -> tf.types.experimental.GenericFunction:
-        """A graph function (noise, labels) -> images in [-1, 1], inference mode."""
-        return tf.function(lambda z, y: self.generator([z, y], training=False), reduce_retracing=True)
+        """A graph function (noise, labels) -> images in [-1, 1] from the averaged generator."""
+        return tf.function(lambda z, y: self.generator_ema([z, y], training=False), reduce_retracing=True)
+
+
+def _statistics_inputs(seed: int, noise_dim: int) -> list[tf.Tensor]:
+    """Fixed noise and balanced labels: the same statistics batch at every call and resume."""
+    key = tf.constant([seed, 7919], tf.int64)
+    noise = tf.random.stateless_normal([STATISTICS_SAMPLES, noise_dim], seed=key)
+    labels = tf.range(STATISTICS_SAMPLES, dtype=tf.int32) % models.NUM_CLASSES
+    return [noise, labels]
+
+
+class _GanCheckpoint(tf.train.Checkpoint):
+    """Also resumes checkpoints written before the averaged generator existed.
+
+    Such a checkpoint restores everything else; the average then starts as a copy of the
+    restored generator.
+    """
+
+    def restore(self, save_path: str, options: tf.train.CheckpointOptions | None = None) -> Any:
+        if save_path and not checkpoints.holds_object(save_path, "generator_ema"):
+            parts = ("generator", "critic", "gen_opt", "critic_opt", "step")
+            status = tf.train.Checkpoint(**{k: getattr(self, k) for k in parts}).restore(save_path, options)
+            for a, w in zip(self.generator_ema.variables, self.generator.variables):
+                a.assign(w)
+            return status
+        return super().restore(save_path, options)
 
 
 def fixed_noise(seed: int, count: int, noise_dim: int) -> np.ndarray:

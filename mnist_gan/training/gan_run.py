@@ -48,6 +48,8 @@ def _check(cfg: GanConfig, strategy: tf.distribute.Strategy, train_size: int) ->
     for key in ("steps", "crit_steps", "steps_per_call", "noise_dim", "gen_width", "critic_width"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key} must be >= 1, got {getattr(cfg, key)}")
+    if not 0.0 <= cfg.ema_decay < 1.0:
+        raise ConfigError(f"ema_decay must be in [0, 1), got {cfg.ema_decay}")
     if cfg.eval and cfg.eval_samples < 20:
         raise ConfigError(f"eval_samples must be >= 20, got {cfg.eval_samples}")
 
@@ -55,7 +57,7 @@ def _check(cfg: GanConfig, strategy: tf.distribute.Strategy, train_size: int) ->
 def grid_image(trainer: GanTrainer, noise: np.ndarray) -> np.ndarray:
     """A 10x10 uint8 grid: row d holds digit d, columns share their noise."""
     labels = np.repeat(np.arange(10, dtype=np.int32), GRID_COLUMNS)
-    samples = trainer.generator([noise, labels], training=False)
+    samples = trainer.generator_ema([noise, labels], training=False)
     return images.grid(data.from_model_range(samples), 10, GRID_COLUMNS)
 
 
@@ -90,6 +92,11 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
             noise_dim=cfg.noise_dim,
             seed=cfg.seed + 1,
         )
+        if scorer.num_samples < cfg.eval_samples:
+            print(
+                f"note: scoring {scorer.num_samples} generated digits, not eval_samples "
+                f"{cfg.eval_samples}: the FID floor compares as many real training digits"
+            )
     sampler = trainer.sampler()
 
     progress: list[np.ndarray] = []

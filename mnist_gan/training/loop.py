@@ -160,6 +160,9 @@ class Controller:
         self.writer = writer
         self.evaluate = evaluate
         self.description = description
+        # Seconds spent in training steps in this process (no evaluation, saving or start-up):
+        # what "time to quality" is measured in.
+        self.train_seconds = 0.0
 
     def _save(self, step: int) -> None:
         if self.manager is None or self.manager.latest_checkpoint == self._path_for(step):
@@ -204,6 +207,7 @@ class Controller:
                 start = time.perf_counter()
                 metrics = {k: float(v) for k, v in self.trainer.train(tf.constant(n)).items()}
                 elapsed = time.perf_counter() - start
+                self.train_seconds += elapsed
                 step = int(self.trainer.step.numpy())
                 bad = [k for k, v in metrics.items() if not math.isfinite(v)]
                 if bad:
@@ -240,5 +244,6 @@ class Controller:
         scores = self.evaluate(step)
         self._write("eval", scores, step)
         if scores:
-            bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+            minutes = f"{self.train_seconds / 60:.2f} min of training"
+            bar.write(f"step {step} ({minutes}): " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
         return {f"eval_{k}": v for k, v in scores.items()}

@@ -1,0 +1,157 @@
+"""DiffAugment's ops and the generator's weight average do what their papers say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mnist_gan import augment, checkpoints, config, data, generation, models
+from mnist_gan.training.ema import WeightAverage
+from mnist_gan.training.gan import GanTrainer, gan_dataset
+
+
+def _ramp(n: int = 2) -> tf.Tensor:
+    return tf.reshape(tf.range(n * 28 * 28, dtype=tf.float32), (n, 28, 28, 1))
+
+
+def test_translation_shifts_each_image_by_its_own_offset() -> None:
+    images = _ramp()
+    out = augment.translate(images, tf.constant([[0, 0], [1, -2]])).numpy()
+    np.testing.assert_array_equal(out[0], images[0].numpy())  # no shift: the same image
+    # Down by one, left by two: pixel (r, c) comes from (r - 1, c + 2); vacated border is background.
+    np.testing.assert_array_equal(out[1, 1:, :-2], images[1, :-1, 2:].numpy())
+    assert np.all(out[1, 0, :] == augment.BACKGROUND) and np.all(out[1, :, -2:] == augment.BACKGROUND)
+
+
+def test_cutout_blanks_a_square_around_the_centre() -> None:
+    images = tf.ones((1, 28, 28, 1))
+    out = augment.cutout(images, tf.constant([[14, 14]])).numpy()[0, ..., 0]
+    half = augment.CUTOUT // 2
+    assert np.all(out[14 - half + 1 : 14 + half, 14 - half + 1 : 14 + half] == augment.BACKGROUND)
+    assert int((out == augment.BACKGROUND).sum()) == (2 * half - 1) ** 2
+    corner = augment.cutout(images, tf.constant([[0, 0]])).numpy()[0, ..., 0]
+    assert int((corner == augment.BACKGROUND).sum()) == half**2  # clipped at the border
+
+
+def test_augmentation_is_differentiable_and_drawn_in_range() -> None:
+    images = tf.random.normal((4, 28, 28, 1), seed=1)
+    numbers = augment.draws(tf.constant([3, 4], tf.int64), 4)
+    assert numbers.shape == (4, 4)
+    assert np.all(np.abs(numbers[:, :2].numpy()) <= augment.SHIFT)
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        out = augment.apply("translation,cutout", images, numbers)
+        total = tf.reduce_sum(out)
+    grad = tape.gradient(total, images).numpy()
+    # Every pixel that survives into the output gets gradient 1; the rest 0.
+    assert set(np.unique(grad)) <= {0.0, 1.0} and 0 < grad.sum() < grad.size
+    np.testing.assert_array_equal(augment.apply("none", images, numbers).numpy(), images.numpy())
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        augment.apply("rotation", images, numbers)
+
+
+def _generator_pair(seed: int = 0) -> tuple[keras.Model, keras.Model]:
+    keras.utils.set_random_seed(seed)
+    return models.build_generator(4, 4), models.build_generator(4, 4)
+
+
+def _inputs(n: int = 200) -> list[tf.Tensor]:
+    return [tf.random.stateless_normal([n, 4], seed=[1, 2]), tf.range(n) % models.NUM_CLASSES]
+
+
+def test_average_follows_the_ramped_decay() -> None:
+    model, average = _generator_pair()
+    ema = WeightAverage(model, average, decay=0.9, inputs=_inputs())
+    ema.copy_weights()
+    start = [v.numpy().copy() for v in model.trainable_variables]
+    for v in model.trainable_variables:
+        v.assign(v + 1.0)
+    ema.update(tf.constant(1))  # ramp: min(0.9, 2/11)
+    d = 2.0 / 11.0
+    for a, s in zip(average.trainable_variables, start):
+        np.testing.assert_allclose(a.numpy(), s + (1 - d), rtol=1e-5, atol=1e-6)
+    ema.update(tf.constant(1000))  # past the ramp: 0.9
+    for a, s in zip(average.trainable_variables, start):
+        np.testing.assert_allclose(a.numpy(), s + 1 - 0.9 * d, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(model, average, decay=1.0, inputs=_inputs())
+
+
+def test_standing_statistics_are_the_averages_own() -> None:
+    model, average = _generator_pair()
+    inputs = _inputs()
+    ema = WeightAverage(model, average, decay=0.5, inputs=inputs)
+    ema.refresh_statistics()
+    norms = [layer for layer in average.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 2
+    # The first layer's statistics are the moments of its input, computed independently here.
+    first_input = keras.Model(average.inputs, norms[0].input)(inputs, training=False)
+    mean, variance = tf.nn.moments(first_input, axes=[0])
+    np.testing.assert_allclose(norms[0].moving_mean.numpy(), mean.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(norms[0].moving_variance.numpy(), variance.numpy(), rtol=1e-4, atol=1e-5)
+    # The second layer's input depends on the first layer's new statistics: its own statistics
+    # must be the moments of that input, so in inference it is normalised to mean 0, and
+    # variance v / (v + epsilon) per channel.
+    second_input = keras.Model(average.inputs, norms[1].input)(inputs, training=False)
+    mean, variance = tf.nn.moments(second_input, axes=[0, 1, 2])
+    np.testing.assert_allclose(norms[1].moving_mean.numpy(), mean.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(norms[1].moving_variance.numpy(), variance.numpy(), rtol=1e-4, atol=1e-5)
+    out = keras.Model(average.inputs, norms[1].output)(inputs, training=False).numpy()
+    normalised = (out - norms[1].beta.numpy()) / norms[1].gamma.numpy()
+    np.testing.assert_allclose(normalised.mean(axis=(0, 1, 2)), 0.0, atol=1e-3)
+    v = variance.numpy()
+    np.testing.assert_allclose(normalised.var(axis=(0, 1, 2)), v / (v + norms[1].epsilon), rtol=1e-3)
+
+
+def _tiny_trainer(dataset_dir: Path, **overrides: object) -> GanTrainer:
+    tiny = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=8, seed=2, mixed_precision="off")
+    cfg = config.defaults(config.GanConfig).replace(**{**tiny, **overrides})
+    train, _ = data.load(dataset_dir)
+    return GanTrainer(cfg, tf.distribute.get_strategy(), total_steps=10, dataset=gan_dataset(train, cfg))
+
+
+def test_trainer_averages_and_checkpoints_the_generator(tiny_dataset: Path, tmp_path: Path) -> None:
+    trainer = _tiny_trainer(tiny_dataset, critic_augment="translation,cutout", ema_decay=0.99)
+    trainer.train(tf.constant(3))
+    raw = np.concatenate([v.numpy().ravel() for v in trainer.generator.trainable_variables])
+    avg = np.concatenate([v.numpy().ravel() for v in trainer.generator_ema.trainable_variables])
+    assert not np.array_equal(raw, avg)  # the average lags the trained weights
+    assert all(layer.compute_dtype == "float32" for layer in trainer.generator_ema.layers)
+    path = trainer.checkpoint.save(str(tmp_path / "ckpt"))
+    assert checkpoints.holds_object(path, "generator_ema")
+    # generate.py and evaluate.py draw from the average.
+    loaded = models.build_generator(8, 8)
+    checkpoints.restore(tf.train.Checkpoint(generator_ema=loaded), path, partial=True)
+    z, y = tf.random.normal((10, 8), seed=3), tf.range(10)
+    np.testing.assert_array_equal(
+        loaded([z, y], training=False).numpy(), trainer.generator_ema([z, y], training=False).numpy()
+    )
+
+
+def test_checkpoint_without_the_average_resumes_and_loads(tiny_dataset: Path, tmp_path: Path) -> None:
+    trainer = _tiny_trainer(tiny_dataset)
+    trainer.train(tf.constant(2))
+    old = tf.train.Checkpoint(
+        generator=trainer.generator,
+        critic=trainer.critic,
+        gen_opt=trainer.gen_opt,
+        critic_opt=trainer.critic_opt,
+        step=trainer.step,
+    )
+    path = old.save(str(tmp_path / "old" / "ckpt"))
+    assert not checkpoints.holds_object(path, "generator_ema")
+    fresh = _tiny_trainer(tiny_dataset, seed=9)
+    checkpoints.restore(fresh.checkpoint, path)
+    assert int(fresh.step.numpy()) == 2
+    for a, b in zip(fresh.generator_ema.variables, trainer.generator.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())  # the average starts as the generator
+    config.save(trainer.cfg, tmp_path / "old" / checkpoints.GAN_CONFIG)
+    generator, _, _ = generation.load_generator(tmp_path / "old")
+    z, y = tf.random.normal((10, 8), seed=3), tf.range(10)
+    np.testing.assert_array_equal(
+        generator([z, y], training=False).numpy(), trainer.generator([z, y], training=False).numpy()
+    )
