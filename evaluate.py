@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     cli.quiet_tensorflow()
     from mnist_gan import checkpoints, data, files, generation, scoring
 
+    if cfg.output:  # found now, not after the whole evaluation
+        files.check_writable_target(Path(cfg.output), "--output")
     train, test = data.load(cfg.data_dir)
     classifier = checkpoints.load_classifier(cfg.classifier_dir)
     generator, gan_cfg, path = generation.load_generator(cfg.checkpoint_dir, cfg.step)

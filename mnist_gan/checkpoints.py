@@ -19,7 +19,11 @@ from mnist_gan.errors import CheckpointError
 def saved_config(folder: str | Path, filename: str) -> dict[str, Any] | None:
     """The config saved beside the checkpoints, or None if there is none."""
     path = Path(folder) / filename
-    return config_lib.load_yaml(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    saved = config_lib.load_yaml(path)
+    saved.pop("run", None)  # the run record (mnist_gan.record), not a setting
+    return saved
 
 
 def check_architecture(cfg: config_lib.Config, folder: str | Path, filename: str) -> None:
@@ -32,14 +36,9 @@ def check_architecture(cfg: config_lib.Config, folder: str | Path, filename: str
         keys = ", ".join(f"{k}: checkpoint {old!r} vs now {new!r}" for k, (old, new) in diff.items())
         raise CheckpointError(
             f"{folder} holds checkpoints of a different architecture ({keys}); "
-            "pass the same values, or use another --save-dir to start a new run"
+            "pass the same values, or use another --save-dir to start a new run (or --start-over to "
+            "start afresh there, its checkpoints moved aside)"
         )
-
-
-def changed_settings(cfg: config_lib.Config, folder: str | Path, filename: str) -> dict[str, tuple[Any, Any]]:
-    """Keys whose value differs from the config saved in ``folder``: key -> (saved, now)."""
-    saved = saved_config(folder, filename) or {}
-    return {k: (saved[k], v) for k, v in cfg.to_dict().items() if k in saved and saved[k] != v}
 
 
 def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False) -> None:
@@ -48,6 +47,7 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
     With ``partial`` the checkpoint may hold more than ``checkpoint`` asks for (e.g. the
     generator alone out of a training checkpoint).
     """
+    status = None
     try:
         status = checkpoint.restore(path)
         if partial:
@@ -55,6 +55,10 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
         status.assert_existing_objects_matched()
     # A truncated file surfaces as IndexError from the reader, a mismatch as ValueError.
     except (ValueError, AssertionError, IndexError, tf.errors.OpError) as e:
+        if status is not None:
+            # Otherwise TensorFlow lists every unmatched value (dozens of lines) at exit,
+            # after the one-line error.
+            status.expect_partial()
         raise CheckpointError(
             f"{path}: cannot restore ({str(e).splitlines()[0][:300]}); it was written by a "
             "different model or is damaged"

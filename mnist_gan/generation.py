@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import checkpoints, config, models
+from mnist_gan import checkpoints, config, files, models
 
 
 def parse_digits(text: str) -> list[int]:
@@ -124,8 +124,10 @@ def write_outputs(cfg: config.GenerateConfig) -> dict[str, list[Path]]:
     if cfg.interpolate and cfg.interpolation_frames < 2:
         raise config.ConfigError(f"interpolation_frames must be >= 2, got {cfg.interpolation_frames}")
     out = check_output_dir(cfg.output_dir)
+    files.check_writable_target(out, "--output-dir")
     if cfg.export:
         check_output_dir(cfg.export)
+        files.check_writable_target(cfg.export, "--export")
     generator, gan_cfg, _ = load_generator(cfg.checkpoint_dir, cfg.step)
     sampler = DigitSampler(generator, gan_cfg.noise_dim)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import checkpoints, data, distribute, images, models, precision, scoring
+from mnist_gan import checkpoints, data, distribute, images, models, precision, record, scoring
 from mnist_gan.config import GanConfig
 from mnist_gan.errors import ConfigError
 from mnist_gan.training.gan import GanTrainer, fixed_noise, gan_dataset
@@ -30,6 +30,7 @@ class GanResult:
     log_dir: Path | None  # None on workers other than the chief
     scores: dict[str, float]
     fingerprint: str
+    nothing_to_do: bool = False
 
 
 def total_steps(cfg: GanConfig, train_size: int) -> int:
@@ -69,12 +70,30 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
     _check(cfg, strategy, len(train_split))
     chief = distribute.is_chief(strategy)  # only the chief scores the samples
     classifier = checkpoints.load_classifier(cfg.classifier_dir) if cfg.eval and chief else None
-    checkpoints.check_architecture(cfg, cfg.save_dir, checkpoints.GAN_CONFIG)
-    changed = checkpoints.changed_settings(cfg, cfg.save_dir, checkpoints.GAN_CONFIG)
-
     steps = total_steps(cfg, len(train_split))
     trainer = GanTrainer(cfg, strategy, steps)
-    files = open_run(cfg, checkpoints.GAN_CONFIG, strategy, trainer.checkpoint, trainer.step)
+    files = open_run(
+        cfg,
+        checkpoints.GAN_CONFIG,
+        strategy,
+        trainer.checkpoint,
+        trainer.step,
+        fingerprint=record.data_fingerprint(train_split.images, train_split.labels),
+        total_steps=steps,
+        length_flag="--epochs" if cfg.epochs > 0 else "--steps",
+    )
+    if files.nothing_to_do:
+        return GanResult(
+            steps=files.resumed_from,
+            resumed_from=files.resumed_from,
+            skipped=files.skipped,
+            changed={},
+            checkpoint=str(files.manager.latest_checkpoint),
+            log_dir=None,
+            scores={},
+            fingerprint=distribute.fingerprint(trainer.models),
+            nothing_to_do=True,
+        )
     # The data stream is a function of (seed, batch number): start where the last run stopped.
     trainer.attach(gan_dataset(train_split, cfg, start_batch=trainer.batches_consumed))
     writer, log_dir = files.writer, files.log_dir
@@ -112,7 +131,13 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         images_per_step=cfg.batch_size * cfg.crit_steps,
     )
     controller = Controller(
-        trainer, schedule, files.manager, writer, evaluate if chief else None, description="gan"
+        trainer,
+        schedule,
+        files.manager,
+        writer,
+        evaluate if chief else None,
+        description="gan",
+        on_save=files.record,
     )
     try:
         scores = controller.run()
@@ -124,7 +149,7 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         steps=int(trainer.step.numpy()),
         resumed_from=files.resumed_from,
         skipped=files.skipped,
-        changed=changed if files.resumed_from else {},
+        changed=files.changed,
         checkpoint=str(files.manager.latest_checkpoint),
         log_dir=log_dir,
         scores=scores,
