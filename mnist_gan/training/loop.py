@@ -20,10 +20,12 @@ from typing import Any, Protocol
 
 import keras
 import tensorflow as tf
+from google.protobuf import text_format
 from tqdm import tqdm
 
 from mnist_gan import checkpoints, config, distribute, record, runs
 from mnist_gan.errors import CheckpointError, TrainingDiverged
+from mnist_gan.files import atomic_write_text
 from mnist_gan.lock import LOCK_NAME, FolderLock
 
 
@@ -122,18 +124,28 @@ def _set_aside_damaged(save_dir: Path, manager: tf.train.CheckpointManager, dama
 
     Left in the rotation, a damaged newest checkpoint would outlive the good one before it.
     """
+    bad_names = {Path(p).name for p in damaged}
     target = save_dir / f"damaged-{runs.timestamp()}"
     target.mkdir(exist_ok=True)
     for path in damaged:
         for f in Path(path).parent.glob(Path(path).name + ".*"):
             shutil.move(str(f), str(target / f.name))
-    kept = [p for p in manager.checkpoints if p not in damaged]
-    if kept:
-        tf.compat.v1.train.update_checkpoint_state(
-            str(save_dir), kept[-1], all_model_checkpoint_paths=kept, save_relative_paths=True
-        )
-    else:
+    state = tf.train.get_checkpoint_state(str(save_dir))
+    if state is None:
+        return
+    pairs = list(zip(state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps, strict=False))
+    kept = [(Path(p).name, t) for p, t in pairs if p not in damaged and Path(p).name not in bad_names]
+    if not kept:
         (save_dir / "checkpoint").unlink(missing_ok=True)
+        return
+    # Rewrite TF's state file (a text proto) without them; the timestamps keep the rest in
+    # the rotation (TF preserves for ever checkpoints it finds without one).
+    del state.all_model_checkpoint_paths[:]
+    del state.all_model_checkpoint_timestamps[:]
+    state.all_model_checkpoint_paths.extend(name for name, _ in kept)
+    state.all_model_checkpoint_timestamps.extend(t for _, t in kept)
+    state.model_checkpoint_path = kept[-1][0]
+    atomic_write_text(save_dir / "checkpoint", text_format.MessageToString(state))
 
 
 def open_run(
