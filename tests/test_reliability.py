@@ -163,7 +163,7 @@ def _failing_save(manager: tf.train.CheckpointManager, at_step: int, error: Exce
             raise error
         return save(checkpoint_number=checkpoint_number)
 
-    manager.save = flaky  # type: ignore[method-assign]
+    manager.save = flaky
 
 
 @pytest.mark.parametrize(
@@ -231,7 +231,7 @@ def test_second_sigterm_does_not_cut_the_interrupt_save(tmp_path: Path) -> None:
         return save(checkpoint_number=checkpoint_number)
 
     t.train = interrupted  # type: ignore[method-assign]
-    manager.save = save_signalled  # type: ignore[method-assign]
+    manager.save = save_signalled
     schedule = Schedule(total_steps=100, steps_per_call=2, save_every=0, eval_every=0, images_per_step=1)
     with pytest.raises(KeyboardInterrupt):
         Controller(t, schedule, manager, writer=None).run()
