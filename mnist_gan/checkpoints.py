@@ -88,10 +88,23 @@ def restore_newest_good(
     return None, skipped
 
 
-def latest(folder: str | Path, step: int | None = None) -> str | None:
-    """The newest checkpoint in ``folder`` (or the one at ``step``), None if there is none."""
-    if step is None:
+BEST_DIR = "best"
+
+
+def latest(folder: str | Path, step: int | str | None = None) -> str | None:
+    """The newest checkpoint in ``folder``, the one at ``step``, or with ``step='best'`` the
+    best by FID kept in ``folder/best``; None if there is none."""
+    if step in (None, 0, "0", "newest", ""):
         return tf.train.latest_checkpoint(str(folder))
+    if step == "best":
+        best = tf.train.latest_checkpoint(str(Path(folder) / BEST_DIR))
+        if best is None and tf.train.latest_checkpoint(str(folder)) is not None:
+            raise CheckpointError(
+                f"{folder}: no best checkpoint kept (it is kept when training scores FID: "
+                "train with a classifier, not --no-eval); pass --step newest"
+            )
+        return best
+    step = int(step)
     state = tf.train.get_checkpoint_state(str(folder))
     paths = list(state.all_model_checkpoint_paths) if state else []
     for path in paths:
@@ -120,3 +133,40 @@ def load_classifier(folder: str | Path) -> Any:
     model = models.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout)
     restore(tf.train.Checkpoint(model=model), path, partial=True)
     return model
+
+
+def best_score(folder: str | Path) -> float | None:
+    """The FID of the best checkpoint kept in ``folder/best``, or None."""
+    path = Path(folder) / BEST_DIR / "best.yaml"
+    if not path.is_file():
+        return None
+    return float(config_lib.load_yaml(path)["fid"])
+
+
+def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float) -> Path:
+    """Copy the checkpoint at ``checkpoint_path`` into ``folder/best`` as the best one.
+
+    The copy is separate from the rotation (``--keep-checkpoints`` never deletes it). Each
+    file is copied atomically and the state file is rewritten last, so a crash leaves the
+    previous best readable.
+    """
+    import shutil
+
+    from mnist_gan.files import atomic_write_text
+
+    best = Path(folder) / BEST_DIR
+    best.mkdir(exist_ok=True)
+    source = Path(checkpoint_path)
+    for f in source.parent.glob(source.name + ".*"):
+        tmp = best / f".{f.name}.tmp"
+        shutil.copyfile(f, tmp)
+        tmp.replace(best / f.name)
+    name = source.name
+    atomic_write_text(
+        best / "checkpoint", f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
+    )
+    atomic_write_text(best / "best.yaml", f"step: {step}\nfid: {fid!r}\n")
+    for f in best.glob("ckpt-*"):
+        if not f.name.startswith(name + "."):
+            f.unlink()
+    return best

@@ -88,6 +88,8 @@ def _check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
+    if kind is str and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = str(value), True  # e.g. "step: 2000" in a YAML file
     if not ok:
         raise ConfigError(
             f"{source}: '{key}' must be {kind.__name__}, got {value!r} ({type(value).__name__})"
@@ -206,6 +208,7 @@ CONTINUE_HELP = "resume the run in --save-dir although training settings differ 
 START_OVER_HELP = (
     "if --save-dir holds a different run: move its checkpoints aside into replaced-<time>/ and start afresh"
 )
+STEP_HELP = "checkpoint to load: newest, best (lowest FID while training: its best/ folder) or a step number"
 STRATEGIES = ("auto", "mirrored", "default", "multiworker")
 
 
@@ -298,7 +301,7 @@ class GenerateConfig(Config):
     DEFAULTS_FILE: ClassVar[str] = "generate.yaml"
 
     checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
-    step: int = option("checkpoint step to load; 0: the newest")
+    step: str = option(STEP_HELP)
     output_dir: str = option("folder for the PNGs, grid.png and the interpolations")
     digits: str = option("digits to draw: a range like 0-9, or a list like 3,5,7")
     count: int = option("images per digit")
@@ -315,7 +318,7 @@ class EvaluateConfig(Config):
     DEFAULTS_FILE: ClassVar[str] = "evaluate.yaml"
 
     checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
-    step: int = option("checkpoint step to load; 0: the newest")
+    step: str = option(STEP_HELP)
     classifier_dir: str = option("trained classifier (./classifier.py --save-dir)")
     data_dir: str = option("folder with the MNIST IDX files: real digits to compare with")
     num_samples: int = option("generated digits to score (and real train digits for references)")

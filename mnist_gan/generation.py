@@ -42,10 +42,12 @@ def seeded_noise(seed: tf.Tensor | int, count: tf.Tensor | int, noise_dim: int, 
     return tf.random.stateless_normal(tf.stack([tf.cast(count, tf.int32), noise_dim]), seed=key)
 
 
-def load_generator(checkpoint_dir: str | Path, step: int = 0) -> tuple[keras.Model, config.GanConfig, str]:
-    """The generator of the GAN checkpoint in ``checkpoint_dir`` (newest, or at ``step``)."""
+def load_generator(
+    checkpoint_dir: str | Path, step: int | str = "newest"
+) -> tuple[keras.Model, config.GanConfig, str]:
+    """The generator of the GAN checkpoint in ``checkpoint_dir`` (newest, best, or at ``step``)."""
     saved = checkpoints.saved_config(checkpoint_dir, checkpoints.GAN_CONFIG)
-    path = checkpoints.latest(checkpoint_dir, step or None) if saved is not None else None
+    path = checkpoints.latest(checkpoint_dir, step) if saved is not None else None
     if saved is None or path is None:
         raise checkpoints.CheckpointError(
             f"{checkpoint_dir}: no trained GAN here; run ./train.py first "

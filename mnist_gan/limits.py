@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from typing import Any
 
 INT64_MAX = 2**63 - 1
@@ -22,7 +23,6 @@ _COMMON: dict[str, _Range] = {
     "cpu_replicas": (0, 1024, True),
     "collective_timeout": (0, None, False),
     "keep_checkpoints": (1, 10_000, True),
-    "step": (0, INT64_MAX, True),
 }
 RANGES: dict[str, dict[str, _Range]] = {
     "ClassifierConfig": {
@@ -69,6 +69,10 @@ def _fmt(x: float) -> str:
 def check(cfg: Any, source: str) -> None:
     """Refuse the first value of ``cfg`` that is not finite, does not fit or is out of range."""
     from mnist_gan.errors import ConfigError
+
+    step = getattr(cfg, "step", None)
+    if isinstance(step, str) and not re.fullmatch(r"newest|best|0|[1-9]\d{0,17}", step):
+        raise ConfigError(f"{source}: step must be newest, best or a step number, got {step!r}")
 
     ranges = {**_COMMON, **RANGES.get(type(cfg).__name__, {})}
     for f in dataclasses.fields(cfg):

@@ -129,7 +129,7 @@ def test_saved_config_from_an_older_version_gets_new_keys_from_defaults() -> Non
         (config.EvaluateConfig, {"num_samples": 0}, r"num_samples must be >= 20, got 0"),
         (config.EvaluateConfig, {"num_samples": 1}, r"num_samples must be >= 20, got 1"),
         (config.EvaluateConfig, {"num_samples": -5}, r"num_samples must be >= 20, got -5"),
-        (config.GenerateConfig, {"step": -2}, r"step must be >= 0, got -2"),
+        (config.GenerateConfig, {"step": "-2"}, r"step must be newest, best or a step number, got .-2."),
     ],
 )
 def test_values_out_of_range_refused(cls: type[config.Config], changes: dict, message: str) -> None:

@@ -112,6 +112,8 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
     sampler = trainer.sampler()
 
     progress: list[np.ndarray] = []
+    # The best FID so far (kept across resumes in best/best.yaml) and a new best awaiting its save.
+    best = {"fid": checkpoints.best_score(cfg.save_dir) if chief else None, "pending": None}
 
     def evaluate(step: int) -> dict[str, float]:
         assert writer is not None and log_dir is not None
@@ -121,7 +123,20 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         # The same grids as PNG, so learning can be seen without TensorBoard.
         images.save_png(log_dir / "samples" / f"step-{step:07d}.png", picture)
         progress.append(picture)
-        return scorer(sampler) if scorer is not None else {}
+        scores = scorer(sampler) if scorer is not None else {}
+        fid = scores.get("fid")
+        if fid is not None and math.isfinite(fid) and (best["fid"] is None or fid < best["fid"]):
+            best["fid"], best["pending"] = fid, step
+        return scores
+
+    def on_save(step: int) -> None:
+        if files.record is not None:
+            files.record(step)
+        if best["pending"] == step and best["fid"] is not None:
+            checkpoints.keep_best(
+                cfg.save_dir, str(files.manager.latest_checkpoint), step, float(best["fid"])
+            )
+            best["pending"] = None
 
     schedule = Schedule(
         total_steps=steps,
@@ -137,7 +152,8 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         writer,
         evaluate if chief else None,
         description="gan",
-        on_save=files.record,
+        on_save=on_save,
+        save_on_eval=cfg.eval,
     )
     try:
         scores = controller.run()

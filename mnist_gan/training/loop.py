@@ -276,8 +276,11 @@ class Controller:
         evaluate: Callable[[int], dict[str, float]] | None = None,
         description: str = "train",
         on_save: Callable[[int], None] | None = None,
+        save_on_eval: bool = False,
     ) -> None:
         self.on_save = on_save
+        # Every worker knows the schedule, so saving at evaluation steps stays collective.
+        self.save_on_eval = save_on_eval
         self.trainer = trainer
         self.schedule = schedule
         self.manager = manager
@@ -364,7 +367,8 @@ class Controller:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k in self.SHOWN or "loss" in k})
                 if self.evaluate and s.eval_every > 0 and step % s.eval_every == 0:
                     last.update(self._evaluate(step, bar))
-                if s.save_every > 0 and step % s.save_every == 0:
+                evaluated = s.eval_every > 0 and step % s.eval_every == 0
+                if (s.save_every > 0 and step % s.save_every == 0) or (self.save_on_eval and evaluated):
                     self._save(step)
             if self.evaluate and (s.eval_every <= 0 or step % s.eval_every):
                 last.update(self._evaluate(step, bar))
