@@ -309,3 +309,15 @@ def test_corrupt_dataset_refused_by_the_scripts(tmp_path: Path, tiny_dataset: Pa
         # One line of ours, the last (TensorFlow prints its own start-up lines before it).
         ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
         assert len(ours) == 1 and result.stderr.strip().splitlines()[-1] == ours[0], result.stderr
+
+
+def test_full_disk_while_writing_a_file_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mnist_gan import files
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    with pytest.raises(OSError, match=r"No space left on device: '.*samples/step-2\.png'"):
+        files.atomic_write_bytes(tmp_path / "samples" / "step-2.png", b"png")
+    assert list((tmp_path / "samples").iterdir()) == []  # no temporary file left
