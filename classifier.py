@@ -20,10 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     print(distribute.describe(strategy))
     with distribute.collective_errors():
         result = train_classifier(cfg, strategy)
-    for path in result.skipped:
-        print(f"warning: {path} could not be read (damaged); resumed from the checkpoint before it")
-    if result.resumed_from:
-        print(f"resumed from step {result.resumed_from}")
+    # What was resumed or skipped was printed before training (see open_run).
+    if result.nothing_to_do:
+        return 0
     if result.log_dir is None:
         print(f"worker done at step {result.steps}; the chief keeps the checkpoints and logs")
         return 0

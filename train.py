@@ -21,12 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     print(precision.describe(cfg.mixed_precision))
     with distribute.collective_errors():
         result = train_gan(cfg, strategy)
-    for path in result.skipped:
-        print(f"warning: {path} could not be read (damaged); resumed from the checkpoint before it")
-    for key, (old, new) in result.changed.items():
-        print(f"note: resumed with {key} changed from {old!r} to {new!r}")
-    if result.resumed_from:
-        print(f"resumed from step {result.resumed_from} in {cfg.save_dir}")
+    # What was resumed, skipped or changed was printed before training (see open_run).
+    if result.nothing_to_do:
+        return 0
     if result.log_dir is None:
         print(f"worker done at step {result.steps}; the chief keeps the checkpoints and logs")
         print(f"weights fingerprint: {result.fingerprint}")

@@ -19,7 +19,11 @@ from mnist_gan.errors import CheckpointError
 def saved_config(folder: str | Path, filename: str) -> dict[str, Any] | None:
     """The config saved beside the checkpoints, or None if there is none."""
     path = Path(folder) / filename
-    return config_lib.load_yaml(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    saved = config_lib.load_yaml(path)
+    saved.pop("run", None)  # the run record (mnist_gan.record), not a setting
+    return saved
 
 
 def check_architecture(cfg: config_lib.Config, folder: str | Path, filename: str) -> None:
@@ -32,14 +36,9 @@ def check_architecture(cfg: config_lib.Config, folder: str | Path, filename: str
         keys = ", ".join(f"{k}: checkpoint {old!r} vs now {new!r}" for k, (old, new) in diff.items())
         raise CheckpointError(
             f"{folder} holds checkpoints of a different architecture ({keys}); "
-            "pass the same values, or use another --save-dir to start a new run"
+            "pass the same values, or use another --save-dir to start a new run (or --start-over to "
+            "start afresh there, its checkpoints moved aside)"
         )
-
-
-def changed_settings(cfg: config_lib.Config, folder: str | Path, filename: str) -> dict[str, tuple[Any, Any]]:
-    """Keys whose value differs from the config saved in ``folder``: key -> (saved, now)."""
-    saved = saved_config(folder, filename) or {}
-    return {k: (saved[k], v) for k, v in cfg.to_dict().items() if k in saved and saved[k] != v}
 
 
 def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False) -> None:
@@ -48,6 +47,7 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
     With ``partial`` the checkpoint may hold more than ``checkpoint`` asks for (e.g. the
     generator alone out of a training checkpoint).
     """
+    status = None
     try:
         status = checkpoint.restore(path)
         if partial:
@@ -55,6 +55,10 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
         status.assert_existing_objects_matched()
     # A truncated file surfaces as IndexError from the reader, a mismatch as ValueError.
     except (ValueError, AssertionError, IndexError, tf.errors.OpError) as e:
+        if status is not None:
+            # Otherwise TensorFlow lists every unmatched value (dozens of lines) at exit,
+            # after the one-line error.
+            status.expect_partial()
         raise CheckpointError(
             f"{path}: cannot restore ({str(e).splitlines()[0][:300]}); it was written by a "
             "different model or is damaged"
@@ -84,10 +88,23 @@ def restore_newest_good(
     return None, skipped
 
 
-def latest(folder: str | Path, step: int | None = None) -> str | None:
-    """The newest checkpoint in ``folder`` (or the one at ``step``), None if there is none."""
-    if step is None:
+BEST_DIR = "best"
+
+
+def latest(folder: str | Path, step: int | str | None = None) -> str | None:
+    """The newest checkpoint in ``folder``, the one at ``step``, or with ``step='best'`` the
+    best by FID kept in ``folder/best``; None if there is none."""
+    if step in (None, 0, "0", "newest", ""):
         return tf.train.latest_checkpoint(str(folder))
+    if step == "best":
+        best = tf.train.latest_checkpoint(str(Path(folder) / BEST_DIR))
+        if best is None and tf.train.latest_checkpoint(str(folder)) is not None:
+            raise CheckpointError(
+                f"{folder}: no best checkpoint kept (it is kept when training scores FID: "
+                "train with a classifier, not --no-eval); pass --step newest"
+            )
+        return best
+    step = int(step)
     state = tf.train.get_checkpoint_state(str(folder))
     paths = list(state.all_model_checkpoint_paths) if state else []
     for path in paths:
@@ -128,3 +145,40 @@ def load_classifier(folder: str | Path) -> Any:
     model = models.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout)
     restore(tf.train.Checkpoint(model=model), path, partial=True)
     return model
+
+
+def best_score(folder: str | Path) -> float | None:
+    """The FID of the best checkpoint kept in ``folder/best``, or None."""
+    path = Path(folder) / BEST_DIR / "best.yaml"
+    if not path.is_file():
+        return None
+    return float(config_lib.load_yaml(path)["fid"])
+
+
+def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float) -> Path:
+    """Copy the checkpoint at ``checkpoint_path`` into ``folder/best`` as the best one.
+
+    The copy is separate from the rotation (``--keep-checkpoints`` never deletes it). Each
+    file is copied atomically and the state file is rewritten last, so a crash leaves the
+    previous best readable.
+    """
+    import shutil
+
+    from mnist_gan.files import atomic_write_text
+
+    best = Path(folder) / BEST_DIR
+    best.mkdir(exist_ok=True)
+    source = Path(checkpoint_path)
+    for f in source.parent.glob(source.name + ".*"):
+        tmp = best / f".{f.name}.tmp"
+        shutil.copyfile(f, tmp)
+        tmp.replace(best / f.name)
+    name = source.name
+    atomic_write_text(
+        best / "checkpoint", f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
+    )
+    atomic_write_text(best / "best.yaml", f"step: {step}\nfid: {fid!r}\n")
+    for f in best.glob("ckpt-*"):
+        if not f.name.startswith(name + "."):
+            f.unlink()
+    return best

@@ -13,6 +13,14 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _mute_tensorflow_logs() -> None:
+    """No TensorFlow warnings after an error line (e.g. the dozens of unrestored values a
+    refused checkpoint lists when its objects are deleted at exit)."""
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.CRITICAL)
+
+
 def run(main: Callable[[], int]) -> None:
     """Run ``main``; known errors become one line on stderr and an exit status.
 
@@ -24,6 +32,7 @@ def run(main: Callable[[], int]) -> None:
     try:
         sys.exit(main())
     except (UserError, OSError) as e:
+        _mute_tensorflow_logs()
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except TrainingDiverged as e:

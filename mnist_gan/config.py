@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import yaml
 
-from mnist_gan import precision
+from mnist_gan import limits, precision
 from mnist_gan.errors import ConfigError
 from mnist_gan.files import atomic_write_text
 
@@ -55,15 +55,27 @@ def load_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config ({e.strerror})") from e
+    except UnicodeDecodeError as e:
+        bad = f"byte 0x{e.object[e.start]:02x} at offset {e.start}"
+        raise ConfigError(f"{path}: not UTF-8 text ({bad}); save it as UTF-8") from e
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML (or uses a tag safe_load refuses): {e}") from e
+        problem = _yaml_problem(e)
+        raise ConfigError(f"{path}: not valid YAML (or uses a tag safe_load refuses): {problem}") from e
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of key: value, got {type(data).__name__}")
     return data
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: the problem and where."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def _field_types(cls: type[Config]) -> dict[str, type]:
@@ -76,6 +88,8 @@ def _check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
+    if kind is str and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = str(value), True  # e.g. "step: 2000" in a YAML file
     if not ok:
         raise ConfigError(
             f"{source}: '{key}' must be {kind.__name__}, got {value!r} ({type(value).__name__})"
@@ -102,7 +116,9 @@ def from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
     missing = [k for k in _field_types(cls) if k not in data]
     if missing:
         raise ConfigError(f"{source}: missing config keys: {', '.join(missing)}")
-    return cls(**{k: _check_value(cls, k, v, source) for k, v in data.items()})
+    cfg = cls(**{k: _check_value(cls, k, v, source) for k, v in data.items()})
+    limits.check(cfg, source)
+    return cfg
 
 
 def from_saved(cls: type[C], saved: dict[str, Any], source: str) -> C:
@@ -122,6 +138,7 @@ def load(cls: type[C], path: Path | None = None) -> C:
     base = defaults(cls).to_dict()
     if path is not None:
         user = load_yaml(path)
+        user.pop("run", None)  # the record of a saved run's config: not settings
         check_keys(cls, user, str(path))
         base.update(user)
     return from_dict(cls, base, str(path or CONFIG_DIR / cls.DEFAULTS_FILE))
@@ -187,6 +204,11 @@ def architecture_differences(cfg: Config, saved: dict[str, Any]) -> dict[str, tu
     }
 
 
+CONTINUE_HELP = "resume the run in --save-dir although training settings differ (recorded in its history)"
+START_OVER_HELP = (
+    "if --save-dir holds a different run: move its checkpoints aside into replaced-<time>/ and start afresh"
+)
+STEP_HELP = "checkpoint to load: newest, best (lowest FID while training: its best/ folder) or a step number"
 STRATEGIES = ("auto", "mirrored", "default", "multiworker")
 
 
@@ -215,6 +237,9 @@ class ClassifierConfig(Config):
     cpu_replicas: int = option("split the CPU into N logical devices (N >= 2 mirrors over them)")
     collective_timeout: float = option("multiworker: seconds a collective waits for a lost worker")
     seed: int = option("random seed")
+    keep_checkpoints: int = option("checkpoints kept in --save-dir (older ones are deleted)")
+    continue_with_changes: bool = option(CONTINUE_HELP)
+    start_over: bool = option(START_OVER_HELP)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,6 +294,11 @@ class GanConfig(Config):
     deterministic: bool = option(
         "TF op determinism: a resumed run then matches an uninterrupted one bit for bit (slower)"
     )
+    keep_checkpoints: int = option(
+        "checkpoints kept in --save-dir (older ones are deleted); the best by FID is kept apart in best/"
+    )
+    continue_with_changes: bool = option(CONTINUE_HELP)
+    start_over: bool = option(START_OVER_HELP)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,7 +308,7 @@ class GenerateConfig(Config):
     DEFAULTS_FILE: ClassVar[str] = "generate.yaml"
 
     checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
-    step: int = option("checkpoint step to load; 0: the newest")
+    step: str = option(STEP_HELP)
     output_dir: str = option("folder for the PNGs, grid.png and the interpolations")
     digits: str = option("digits to draw: a range like 0-9, or a list like 3,5,7")
     count: int = option("images per digit")
@@ -295,7 +325,7 @@ class EvaluateConfig(Config):
     DEFAULTS_FILE: ClassVar[str] = "evaluate.yaml"
 
     checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
-    step: int = option("checkpoint step to load; 0: the newest")
+    step: str = option(STEP_HELP)
     classifier_dir: str = option("trained classifier (./classifier.py --save-dir)")
     data_dir: str = option("folder with the MNIST IDX files: real digits to compare with")
     num_samples: int = option("generated digits to score (and real train digits for references)")

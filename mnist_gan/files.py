@@ -25,6 +25,11 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        if e.filename is None:  # a full disk says only "[Errno 28]": name the file
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -33,3 +38,27 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write UTF-8 ``text`` atomically (see :func:`atomic_write_bytes`)."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def check_writable_target(path: str | Path, what: str) -> None:
+    """Refuse, before any work, an output path that could not be created or written.
+
+    The nearest existing folder on the way gets a probe file (written and removed), so a
+    read-only or full disk, or a file in the way, is found before the work starts.
+    """
+    from mnist_gan.errors import UserError
+
+    target = Path(path)
+    existing = target if target.is_dir() else target.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(
+            f"{target}: cannot write there ({existing} is a file, not a folder); pass another {what}"
+        )
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".write-test-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UserError(f"{target}: cannot write there ({e.strerror or e}); pass another {what}") from e

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import checkpoints, config, models
+from mnist_gan import checkpoints, config, files, models
 
 
 def parse_digits(text: str) -> list[int]:
@@ -42,14 +42,16 @@ def seeded_noise(seed: tf.Tensor | int, count: tf.Tensor | int, noise_dim: int, 
     return tf.random.stateless_normal(tf.stack([tf.cast(count, tf.int32), noise_dim]), seed=key)
 
 
-def load_generator(checkpoint_dir: str | Path, step: int = 0) -> tuple[keras.Model, config.GanConfig, str]:
-    """The generator of the GAN checkpoint in ``checkpoint_dir`` (newest, or at ``step``).
+def load_generator(
+    checkpoint_dir: str | Path, step: int | str = "newest"
+) -> tuple[keras.Model, config.GanConfig, str]:
+    """The generator of the GAN checkpoint in ``checkpoint_dir`` (newest, best, or at ``step``).
 
     It is the moving average of the trained generator's weights, or the trained generator
     itself in checkpoints written before the average existed.
     """
     saved = checkpoints.saved_config(checkpoint_dir, checkpoints.GAN_CONFIG)
-    path = checkpoints.latest(checkpoint_dir, step or None) if saved is not None else None
+    path = checkpoints.latest(checkpoint_dir, step) if saved is not None else None
     if saved is None or path is None:
         raise checkpoints.CheckpointError(
             f"{checkpoint_dir}: no trained GAN here; run ./train.py first "
@@ -130,8 +132,10 @@ def write_outputs(cfg: config.GenerateConfig) -> dict[str, list[Path]]:
     if cfg.interpolate and cfg.interpolation_frames < 2:
         raise config.ConfigError(f"interpolation_frames must be >= 2, got {cfg.interpolation_frames}")
     out = check_output_dir(cfg.output_dir)
+    files.check_writable_target(out, "--output-dir")
     if cfg.export:
         check_output_dir(cfg.export)
+        files.check_writable_target(cfg.export, "--export")
     generator, gan_cfg, _ = load_generator(cfg.checkpoint_dir, cfg.step)
     sampler = DigitSampler(generator, gan_cfg.noise_dim)
 

@@ -60,6 +60,8 @@ def _read_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as f:
                 return f.read()
         return path.read_bytes()
+    except PermissionError as e:
+        raise IdxError(f"{path}: cannot read it (permission denied); check the file's permissions") from e
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise IdxError(f"{path}: cannot read ({e}); the file is damaged, delete it and fetch it again") from e
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from mnist_gan import config as config_lib
@@ -41,6 +42,23 @@ def check_writable(*folders: str | Path) -> None:
             raise CheckpointError(
                 f"{path}: cannot write there ({e.strerror or e}); pass another folder"
             ) from e
+
+
+def check_writable_later(folder: str | Path) -> None:
+    """Prove ``folder`` could be created and written, without creating it (a probe file in
+    its nearest existing ancestor is written and removed)."""
+    path = Path(folder)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CheckpointError(f"{path}: cannot write there ({existing} is not a folder); pass another folder")
+    try:
+        probe = existing / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot write there ({e.strerror or e}); pass another folder") from e
 
 
 def save_config(cfg: config_lib.Config, filename: str, *folders: Path) -> list[Path]:

@@ -39,12 +39,15 @@ def test_saves_config_in_checkpoint_and_log_folders(classifier_run: tuple[Path, 
     assert list(log_dir.glob("events.out.tfevents.*"))
 
 
-def test_rerun_resumes_instead_of_retraining(classifier_run: tuple[Path, str], sample_dir: Path) -> None:
+def test_rerun_of_a_finished_run_does_nothing(classifier_run: tuple[Path, str], sample_dir: Path) -> None:
     save, _ = classifier_run
+    before = {p: p.read_bytes() for p in save.iterdir() if p.is_file()}
+    logs = sorted((save.parent / "logs").iterdir())
     result = run_classifier(sample_dir, save.parent, "--epochs", "10")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "resumed from step 310" in result.stdout
-    assert "after 310 steps" in result.stdout
+    assert "already at step 310; raise --epochs to continue" in result.stdout
+    assert {p: p.read_bytes() for p in save.iterdir() if p.is_file()} == before
+    assert sorted((save.parent / "logs").iterdir()) == logs
 
 
 def test_checkpoint_of_other_architecture_refused(classifier_run: tuple[Path, str], sample_dir: Path) -> None:

@@ -111,3 +111,55 @@ def test_saved_config_from_an_older_version_gets_new_keys_from_defaults() -> Non
     assert cfg.collective_timeout == config.defaults(GanConfig).collective_timeout
     with pytest.raises(ConfigError, match=r"old\.yaml: unknown config key 'from_the_future'"):
         config.from_saved(GanConfig, {**saved, "from_the_future": 1}, "old.yaml")
+
+
+@pytest.mark.parametrize(
+    ("cls", "changes", "message"),
+    [
+        (GanConfig, {"gen_lr": float("nan")}, r"gen_lr must be a finite number, got nan"),
+        (GanConfig, {"critic_lr": float("inf")}, r"critic_lr must be a finite number, got inf"),
+        (GanConfig, {"gen_lr": -0.001}, r"gen_lr must be > 0, got -0.001"),
+        (GanConfig, {"gp_weight": -1.0}, r"gp_weight must be >= 0, got -1.0"),
+        (GanConfig, {"beta_2": 1.0}, r"beta_2 must be < 1, got 1.0"),
+        (GanConfig, {"steps": 10**30}, r"steps is too large \(1e\+30\); it must fit in 64 bits"),
+        (GanConfig, {"epochs": 1e30}, r"epochs must be <= 1000000, got 1e\+30"),
+        (GanConfig, {"keep_checkpoints": 0}, r"keep_checkpoints must be >= 1, got 0"),
+        (ClassifierConfig, {"dropout": 1.0}, r"dropout must be < 1, got 1.0"),
+        (ClassifierConfig, {"seed": -1}, r"seed must be >= 0, got -1"),
+        (config.EvaluateConfig, {"num_samples": 0}, r"num_samples must be >= 20, got 0"),
+        (config.EvaluateConfig, {"num_samples": 1}, r"num_samples must be >= 20, got 1"),
+        (config.EvaluateConfig, {"num_samples": -5}, r"num_samples must be >= 20, got -5"),
+        (config.GenerateConfig, {"step": "-2"}, r"step must be newest, best or a step number, got .-2."),
+    ],
+)
+def test_values_out_of_range_refused(cls: type[config.Config], changes: dict, message: str) -> None:
+    data = {**config.defaults(cls).to_dict(), **changes}
+    with pytest.raises(ConfigError, match=rf"^src: {message}"):
+        config.from_dict(cls, data, "src")
+
+
+def test_yaml_values_checked_with_the_file_named(tmp_path: Path) -> None:
+    user = tmp_path / "bad.yaml"
+    user.write_text("gen_lr: .nan\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: gen_lr must be a finite number, got nan"):
+        config.load(GanConfig, user)
+
+
+def test_invalid_utf8_and_yaml_errors_are_one_line(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"# caf\xe9\nseed: 1\n")
+    with pytest.raises(ConfigError, match=r"latin.yaml: not UTF-8 text \(byte 0xe9 at offset 5\)"):
+        config.load(GanConfig, latin)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("seed: 1\n  steps: [2\n")
+    with pytest.raises(ConfigError) as info:
+        config.load(GanConfig, broken)
+    assert "\n" not in str(info.value) and "at line 2, column" in str(info.value)
+
+
+def test_saved_run_config_usable_as_config_file(tmp_path: Path) -> None:
+    from mnist_gan import record
+
+    cfg = config.defaults(GanConfig).replace(seed=5)
+    record.write(cfg, tmp_path / "config-gan.yaml", step=3, fingerprint="sha256:x", history=[])
+    assert config.load(GanConfig, tmp_path / "config-gan.yaml") == cfg

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from mnist_gan import data
@@ -59,3 +60,20 @@ def test_global_batch_splits_over_two_replicas(tiny_dataset: Path) -> None:
     images, _ = next(iter(dist))
     shapes = [t.shape for t in strategy.experimental_local_results(images)]
     assert shapes == [(16, 28, 28, 1), (16, 28, 28, 1)]
+
+
+def test_unreadable_file_is_not_called_damaged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A permission error (simulated: root reads any file) is reported as such."""
+    from mnist_gan import idx
+
+    path = tmp_path / "train-images-idx3-ubyte"
+    idx.write_idx(path, np.zeros((2, 28, 28), np.uint8))
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(
+        idx.IdxError, match=r"cannot read it \(permission denied\); check the file's permissions"
+    ):
+        idx.read_idx(path, 3)

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import yaml
 from conftest import TINY_GAN_FLAGS, printed, run_train
 from PIL import Image
 
@@ -115,7 +116,19 @@ def tiny_run(
     root = tmp_path_factory.mktemp("gan")
     common = ["--classifier-dir", str(trained_classifier), *TINY_FLAGS]
     first = run_train(sample_dir, root, *common, "--steps", "4", "--eval-every", "2", "--save-every", "2")
-    second = run_train(sample_dir, root, *common, "--steps", "6", "--eval-every", "2", "--save-every", "2")
+    second = run_train(
+        sample_dir,
+        root,
+        *common,
+        "--steps",
+        "6",
+        "--eval-every",
+        "2",
+        "--save-every",
+        "2",
+        "--keep-checkpoints",
+        "2",
+    )
     return {"root": root, "data": sample_dir, "first": first, "second": second, "common": common}
 
 
@@ -124,7 +137,8 @@ def test_run_reports_scores_and_writes_outputs(tiny_run: dict) -> None:
     assert first.returncode == 0, first.stderr[-3000:]
     assert re.search(r"recognised as asked: [\d.]+%; FID [\d.]+ \(real-data floor [\d.]+\)", first.stdout)
     ckpt = tiny_run["root"] / "ckpt"
-    assert (ckpt / "ckpt-4.index").is_file() and (ckpt / "ckpt-2.index").is_file()
+    # --keep-checkpoints 2 in the resumed run: ckpt-2 went out of the rotation.
+    assert sorted(p.name for p in ckpt.glob("ckpt-*.index")) == ["ckpt-4.index", "ckpt-6.index"]
     saved = config.load(config.GanConfig, ckpt / "config-gan.yaml")
     assert saved.steps == 6 and saved.gen_width == 8  # the config of the newest run (the resume)
     # The default precision "auto" is saved as what it resolved to on this machine.
@@ -198,3 +212,21 @@ def test_two_replica_run_without_eval(tiny_dataset: Path, tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr[-3000:]
     assert "MirroredStrategy, 2 replicas" in result.stdout
     assert (tmp_path / "ckpt" / "ckpt-2.index").is_file()
+
+
+def test_best_checkpoint_by_fid_kept_apart(tiny_run: dict) -> None:
+    from mnist_gan import generation
+
+    ckpt = tiny_run["root"] / "ckpt"
+    fids = {
+        int(step): float(fid)
+        for run in ("first", "second")
+        for step, fid in re.findall(r"step (\d+): fid ([\d.e+-]+)", tiny_run[run].stdout)
+    }
+    assert sorted(fids) == [2, 4, 6], fids
+    best_step = min(fids, key=lambda k: fids[k])
+    saved = yaml.safe_load((ckpt / "best" / "best.yaml").read_text())
+    assert saved["step"] == best_step and saved["fid"] == pytest.approx(fids[best_step], rel=1e-3)
+    assert sorted(p.name for p in (ckpt / "best").glob("*.index")) == [f"ckpt-{best_step}.index"]
+    _, _, path = generation.load_generator(ckpt, "best")
+    assert path == str(ckpt / "best" / f"ckpt-{best_step}")

@@ -15,6 +15,7 @@ from PIL import Image
 from mnist_gan import config
 from mnist_gan.checkpoints import CheckpointError
 from mnist_gan.config import ConfigError
+from mnist_gan.errors import UserError
 from mnist_gan.generation import parse_digits, write_outputs
 
 
@@ -127,4 +128,32 @@ def test_output_path_that_is_a_file(tiny_gan: Path, tmp_path: Path) -> None:
     result = _generate(tiny_gan, tmp_path / "taken")
     assert result.returncode == 2
     assert "is a file, not a folder" in result.stderr
+    assert (tmp_path / "taken").read_text() == "keep me"
+
+
+def test_unwritable_export_refused_before_any_png(tiny_gan: Path, tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("keep me")
+    cfg = config.defaults(config.GenerateConfig).replace(
+        checkpoint_dir=str(tiny_gan),
+        output_dir=str(tmp_path / "out"),
+        export=str(tmp_path / "taken" / "model"),
+    )
+    with pytest.raises(
+        UserError, match=r"taken/model: cannot write there \(.*taken is a file, not a folder\)"
+    ):
+        write_outputs(cfg)
+    assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_unwritable_output_refused_before_the_work(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("keep me")
+    result = run_script(
+        "evaluate.py",
+        "--checkpoint-dir",
+        str(tmp_path / "none"),
+        "--output",
+        str(tmp_path / "taken" / "m.json"),
+    )
+    assert result.returncode == 2
+    assert "taken/m.json: cannot write there" in result.stderr  # not "no trained GAN here"
     assert (tmp_path / "taken").read_text() == "keep me"

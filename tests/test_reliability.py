@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script, run_train
 
-from mnist_gan.errors import TrainingDiverged
+from mnist_gan.errors import CheckpointError, TrainingDiverged
 from mnist_gan.training.loop import Controller, Schedule
 
 
@@ -54,11 +54,18 @@ def test_damaged_newest_checkpoint_falls_back(tiny_dataset: Path, tmp_path: Path
     assert _train(tiny_dataset, tmp_path, "--steps", "4", "--save-every", "2").returncode == 0
     data_file = next((tmp_path / "ckpt").glob("ckpt-4.data-*"))
     data_file.write_bytes(data_file.read_bytes()[:100])  # a write cut short
-    result = _train(tiny_dataset, tmp_path, "--steps", "6", "--save-every", "2")
+    flags = ["--steps", "8", "--save-every", "2", "--keep-checkpoints", "3"]
+    result = _train(tiny_dataset, tmp_path, *flags)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "ckpt-4 could not be read (damaged); resumed from the checkpoint before it" in result.stdout
-    assert "resumed from step 2" in result.stdout
-    assert (tmp_path / "ckpt" / "ckpt-6.index").is_file()
+    out = result.stdout
+    warning = "ckpt-4 could not be read (damaged); resumed from the checkpoint before it"
+    # Said before training starts, not at its end.
+    assert out.index(warning) < out.index("resumed from step 2") < out.index("checkpoint:")
+    # The damaged one left the rotation (moved aside); ckpt-4 was written anew; 3 are kept.
+    kept = sorted(p.name for p in (tmp_path / "ckpt").glob("ckpt-*.index"))
+    assert kept == ["ckpt-4.index", "ckpt-6.index", "ckpt-8.index"]
+    (aside,) = (tmp_path / "ckpt").glob("damaged-*")
+    assert sorted(p.name for p in aside.iterdir()) == [data_file.name, "ckpt-4.index"]
 
 
 def test_sigterm_saves_and_says_how_to_resume(tiny_dataset: Path, tmp_path: Path) -> None:
@@ -145,6 +152,93 @@ def test_nan_stops_and_keeps_the_last_good_checkpoint(trainer, message: str, tmp
     assert "lower the learning rates" in str(info.value)
 
 
+def _failing_save(manager: tf.train.CheckpointManager, at_step: int, error: Exception) -> None:
+    """Make ``manager`` fail like a full disk while saving ``at_step``, leaving TF's partial folder."""
+    save = manager.save
+
+    def flaky(checkpoint_number: int) -> str:
+        if checkpoint_number == at_step:
+            (Path(manager.directory) / f"ckpt-{at_step}_temp").mkdir()
+            (Path(manager.directory) / f"ckpt-{at_step}_temp" / "part-00000").write_bytes(b"x" * 100)
+            raise error
+        return save(checkpoint_number=checkpoint_number)
+
+    manager.save = flaky
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        tf.errors.ResourceExhaustedError(None, None, "ckpt-4_temp/part-00000; No space left on device"),
+        PermissionError(13, "Permission denied"),
+    ],
+)
+def test_failed_checkpoint_write_is_one_error_and_leaves_no_partial(tmp_path: Path, error: Exception) -> None:
+    t = _FakeTrainer({"critic_loss": 1.0})
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path), 5)
+    _failing_save(manager, 4, error)
+    schedule = Schedule(total_steps=10, steps_per_call=2, save_every=2, eval_every=0, images_per_step=1)
+    with pytest.raises(CheckpointError) as info:
+        Controller(t, schedule, manager, writer=None).run()
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path}/ckpt-4: cannot write the checkpoint (")
+    assert "newest good checkpoint is" in message and message.endswith("run the same command again")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint",
+        "ckpt-2.data-00000-of-00001",
+        "ckpt-2.index",
+    ]
+    assert checkpoint_variables(tmp_path / "ckpt-2")  # still reads
+
+
+def test_full_disk_for_real(tmp_path: Path) -> None:
+    """A 1 MB tmpfs (needs mount rights; skipped without them) filled by the second save."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        t = _FakeTrainer({"critic_loss": 1.0})
+        big = tf.Variable(tf.zeros([100_000]))  # 400 kB per checkpoint: the third does not fit
+        ckpt = tf.train.Checkpoint(step=t.step, model=t.model, big=big)
+        manager = tf.train.CheckpointManager(ckpt, str(disk), 5)
+        schedule = Schedule(total_steps=10, steps_per_call=2, save_every=2, eval_every=0, images_per_step=1)
+        with pytest.raises(CheckpointError, match=r"cannot write the checkpoint") as info:
+            Controller(t, schedule, manager, writer=None).run()
+        assert str(info.value).startswith(f"{disk}/ckpt-")
+        assert not list(disk.glob("*_temp*"))
+        checkpoint_variables(Path(str(manager.latest_checkpoint)))  # the newest good one reads
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_second_sigterm_does_not_cut_the_interrupt_save(tmp_path: Path) -> None:
+    t = _FakeTrainer({"critic_loss": 1.0})
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path), 5)
+    train, save = t.train, manager.save
+
+    def interrupted(num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
+        metrics = train(num_steps)
+        if int(t.step.numpy()) >= 4:
+            os.kill(os.getpid(), signal.SIGTERM)  # the scheduler's first signal
+        return metrics
+
+    def save_signalled(checkpoint_number: int) -> str:
+        os.kill(os.getpid(), signal.SIGTERM)  # an impatient second one, mid-save
+        return save(checkpoint_number=checkpoint_number)
+
+    t.train = interrupted  # type: ignore[method-assign]
+    manager.save = save_signalled
+    schedule = Schedule(total_steps=100, steps_per_call=2, save_every=0, eval_every=0, images_per_step=1)
+    with pytest.raises(KeyboardInterrupt):
+        Controller(t, schedule, manager, writer=None).run()
+    assert (tmp_path / "ckpt-4.index").is_file() and not list(tmp_path.glob("*_temp*"))
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
 BAD_TRAIN_INPUTS = [
     (["--batch-size", "0"], "batch size must be >= 1, got 0"),
     (["--batch-size", "-4"], "batch size must be >= 1, got -4"),
@@ -215,3 +309,15 @@ def test_corrupt_dataset_refused_by_the_scripts(tmp_path: Path, tiny_dataset: Pa
         # One line of ours, the last (TensorFlow prints its own start-up lines before it).
         ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
         assert len(ours) == 1 and result.stderr.strip().splitlines()[-1] == ours[0], result.stderr
+
+
+def test_full_disk_while_writing_a_file_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mnist_gan import files
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    with pytest.raises(OSError, match=r"No space left on device: '.*samples/step-2\.png'"):
+        files.atomic_write_bytes(tmp_path / "samples" / "step-2.png", b"png")
+    assert list((tmp_path / "samples").iterdir()) == []  # no temporary file left

@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from mnist_gan import checkpoints, data, distribute, evaluation, models, scoring
+from mnist_gan import checkpoints, data, distribute, evaluation, models, record, scoring
 from mnist_gan.config import ClassifierConfig
 from mnist_gan.training.loop import Controller, Schedule, close_run, open_run
 
@@ -76,6 +76,7 @@ class ClassifierResult:
     log_dir: Path | None  # None on workers other than the chief
     resumed_from: int
     skipped: list[str]
+    nothing_to_do: bool = False
 
 
 def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) -> ClassifierResult:
@@ -88,9 +89,27 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
             f"batch size {cfg.batch_size} exceeds the {len(train_split)} training digits"
         )
     total = cfg.epochs * steps_per_epoch
-    checkpoints.check_architecture(cfg, cfg.save_dir, checkpoints.CLASSIFIER_CONFIG)
     trainer = ClassifierTrainer(cfg, strategy, total)
-    files = open_run(cfg, checkpoints.CLASSIFIER_CONFIG, strategy, trainer.checkpoint, trainer.step)
+    files = open_run(
+        cfg,
+        checkpoints.CLASSIFIER_CONFIG,
+        strategy,
+        trainer.checkpoint,
+        trainer.step,
+        fingerprint=record.data_fingerprint(train_split.images, train_split.labels),
+        total_steps=total,
+        length_flag="--epochs",
+    )
+    if files.nothing_to_do:
+        return ClassifierResult(
+            test_accuracy=float("nan"),
+            steps=files.resumed_from,
+            checkpoint=str(files.manager.latest_checkpoint),
+            log_dir=None,
+            resumed_from=files.resumed_from,
+            skipped=files.skipped,
+            nothing_to_do=True,
+        )
     start = int(trainer.step.numpy())  # one batch per step: continue the stream from there
     trainer.attach(data.train_dataset(train_split, cfg.batch_size, cfg.seed, cfg.augment, start_batch=start))
 
@@ -113,7 +132,13 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
     )
     chief = files.log_dir is not None
     controller = Controller(
-        trainer, schedule, files.manager, files.writer, evaluate if chief else None, description="classifier"
+        trainer,
+        schedule,
+        files.manager,
+        files.writer,
+        evaluate if chief else None,
+        description="classifier",
+        on_save=files.record,
     )
     try:
         last = controller.run()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import checkpoints, data, distribute, images, models, precision, scoring
+from mnist_gan import checkpoints, data, distribute, images, models, precision, record, scoring
 from mnist_gan.config import GanConfig
 from mnist_gan.errors import ConfigError
 from mnist_gan.training.gan import GanTrainer, fixed_noise, gan_dataset
@@ -30,6 +30,7 @@ class GanResult:
     log_dir: Path | None  # None on workers other than the chief
     scores: dict[str, float]
     fingerprint: str
+    nothing_to_do: bool = False
 
 
 def total_steps(cfg: GanConfig, train_size: int) -> int:
@@ -48,8 +49,6 @@ def _check(cfg: GanConfig, strategy: tf.distribute.Strategy, train_size: int) ->
     for key in ("steps", "crit_steps", "steps_per_call", "noise_dim", "gen_width", "critic_width"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key} must be >= 1, got {getattr(cfg, key)}")
-    if not 0.0 <= cfg.ema_decay < 1.0:
-        raise ConfigError(f"ema_decay must be in [0, 1), got {cfg.ema_decay}")
     if cfg.eval and cfg.eval_samples < 20:
         raise ConfigError(f"eval_samples must be >= 20, got {cfg.eval_samples}")
 
@@ -71,12 +70,30 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
     _check(cfg, strategy, len(train_split))
     chief = distribute.is_chief(strategy)  # only the chief scores the samples
     classifier = checkpoints.load_classifier(cfg.classifier_dir) if cfg.eval and chief else None
-    checkpoints.check_architecture(cfg, cfg.save_dir, checkpoints.GAN_CONFIG)
-    changed = checkpoints.changed_settings(cfg, cfg.save_dir, checkpoints.GAN_CONFIG)
-
     steps = total_steps(cfg, len(train_split))
     trainer = GanTrainer(cfg, strategy, steps)
-    files = open_run(cfg, checkpoints.GAN_CONFIG, strategy, trainer.checkpoint, trainer.step)
+    files = open_run(
+        cfg,
+        checkpoints.GAN_CONFIG,
+        strategy,
+        trainer.checkpoint,
+        trainer.step,
+        fingerprint=record.data_fingerprint(train_split.images, train_split.labels),
+        total_steps=steps,
+        length_flag="--epochs" if cfg.epochs > 0 else "--steps",
+    )
+    if files.nothing_to_do:
+        return GanResult(
+            steps=files.resumed_from,
+            resumed_from=files.resumed_from,
+            skipped=files.skipped,
+            changed={},
+            checkpoint=str(files.manager.latest_checkpoint),
+            log_dir=None,
+            scores={},
+            fingerprint=distribute.fingerprint(trainer.models),
+            nothing_to_do=True,
+        )
     # The data stream is a function of (seed, batch number): start where the last run stopped.
     trainer.attach(gan_dataset(train_split, cfg, start_batch=trainer.batches_consumed))
     writer, log_dir = files.writer, files.log_dir
@@ -100,6 +117,8 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
     sampler = trainer.sampler()
 
     progress: list[np.ndarray] = []
+    # The best FID so far (kept across resumes in best/best.yaml) and a new best awaiting its save.
+    best = {"fid": checkpoints.best_score(cfg.save_dir) if chief else None, "pending": None}
 
     def evaluate(step: int) -> dict[str, float]:
         assert writer is not None and log_dir is not None
@@ -109,7 +128,20 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         # The same grids as PNG, so learning can be seen without TensorBoard.
         images.save_png(log_dir / "samples" / f"step-{step:07d}.png", picture)
         progress.append(picture)
-        return scorer(sampler) if scorer is not None else {}
+        scores = scorer(sampler) if scorer is not None else {}
+        fid = scores.get("fid")
+        if fid is not None and math.isfinite(fid) and (best["fid"] is None or fid < best["fid"]):
+            best["fid"], best["pending"] = fid, step
+        return scores
+
+    def on_save(step: int) -> None:
+        if files.record is not None:
+            files.record(step)
+        if best["pending"] == step and best["fid"] is not None:
+            checkpoints.keep_best(
+                cfg.save_dir, str(files.manager.latest_checkpoint), step, float(best["fid"])
+            )
+            best["pending"] = None
 
     schedule = Schedule(
         total_steps=steps,
@@ -119,7 +151,14 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         images_per_step=cfg.batch_size * cfg.crit_steps,
     )
     controller = Controller(
-        trainer, schedule, files.manager, writer, evaluate if chief else None, description="gan"
+        trainer,
+        schedule,
+        files.manager,
+        writer,
+        evaluate if chief else None,
+        description="gan",
+        on_save=on_save,
+        save_on_eval=cfg.eval,
     )
     try:
         scores = controller.run()
@@ -131,7 +170,7 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         steps=int(trainer.step.numpy()),
         resumed_from=files.resumed_from,
         skipped=files.skipped,
-        changed=changed if files.resumed_from else {},
+        changed=files.changed,
         checkpoint=str(files.manager.latest_checkpoint),
         log_dir=log_dir,
         scores=scores,

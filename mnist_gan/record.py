@@ -1,0 +1,197 @@
+"""A checkpoint folder's record: what made its checkpoints, and whether a command may resume it.
+
+The ``config-*.yaml`` beside the checkpoints holds the run's config plus a ``run`` mapping:
+the step of the newest checkpoint, a fingerprint of the training data (a hash of the
+arrays, so a moved dataset still matches and another one with the same path does not)
+and the history of the folder (each continuation with changed values, each start-over).
+
+A run resumes without asking only when the data, the architecture and the training
+hyperparameters are those of the folder; the keys in ``FREE_KEYS`` (length, logging,
+evaluation, where and how it runs) may differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from mnist_gan import config as config_lib
+from mnist_gan.files import atomic_write_text
+from mnist_gan.runs import timestamp
+
+RUN_KEY = "run"
+
+# Keys that may change between the runs of one folder without asking: how long to train,
+# what is logged or evaluated, and where and how the run executes. Everything else is the
+# experiment itself. The two resume flags are never recorded.
+FREE_KEYS = frozenset(
+    {
+        "steps",
+        "epochs",
+        "save_dir",
+        "log_dir",
+        "classifier_dir",
+        "steps_per_call",
+        "save_every",
+        "eval_every",
+        "eval_samples",
+        "eval",
+        "keep_checkpoints",
+        "strategy",
+        "cpu_replicas",
+        "collective_timeout",
+        "deterministic",
+        "continue_with_changes",
+        "start_over",
+    }
+)
+NOT_RECORDED = ("continue_with_changes", "start_over")
+
+
+def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
+    """sha256 of the training images and labels (shapes included), shortened."""
+    digest = hashlib.sha256()
+    for array in (images, labels):
+        digest.update(str(array.shape).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return "sha256:" + digest.hexdigest()[:32]
+
+
+def read(folder: str | Path, filename: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(config keys, run record) of the folder, or None if it has no record."""
+    path = Path(folder) / filename
+    if not path.is_file():
+        return None
+    saved = config_lib.load_yaml(path)
+    run = saved.pop(RUN_KEY, None)
+    return saved, run if isinstance(run, dict) else {}
+
+
+def write(
+    cfg: config_lib.Config,
+    path: Path,
+    *,
+    step: int,
+    fingerprint: str,
+    history: list[dict[str, Any]],
+) -> None:
+    """Write ``cfg`` and its run record to ``path`` atomically."""
+    data = {k: v for k, v in cfg.to_dict().items() if k not in NOT_RECORDED}
+    data[RUN_KEY] = {"step": step, "data_fingerprint": fingerprint, "history": history}
+    atomic_write_text(Path(path), yaml.safe_dump(data, sort_keys=False))
+
+
+@dataclass
+class Plan:
+    """What a run does with its save folder (see :func:`plan`)."""
+
+    start_over: bool = False
+    changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _show(changes: dict[str, tuple[Any, Any]]) -> str:
+    # The data is shown as "path fingerprint" without quotes; values as Python literals.
+    return ", ".join(
+        f"{k} {old} -> {new}" if k == "data" else f"{k} {old!r} -> {new!r}"
+        for k, (old, new) in changes.items()
+    )
+
+
+def plan(cfg: config_lib.Config, folder: str | Path, filename: str, fingerprint: str) -> Plan:
+    """Decide, before anything is written, whether this run may use ``folder``.
+
+    Raises :class:`CheckpointError` listing every difference, with the ways out, when the
+    folder holds another run and neither ``--continue-with-changes`` nor ``--start-over``
+    allows it.
+    """
+    from mnist_gan.errors import CheckpointError
+
+    found = read(folder, filename)
+    if found is None:
+        return Plan()
+    saved, run = found
+    history = list(run.get("history") or [])
+    now = cfg.to_dict()
+    never: dict[str, tuple[Any, Any]] = {}
+    saved_print = run.get("data_fingerprint")
+    if saved_print is None:  # a record written before fingerprints: the path must match
+        if saved.get("data_dir") != now.get("data_dir"):
+            never["data_dir"] = (saved.get("data_dir"), now.get("data_dir"))
+    elif saved_print != fingerprint:
+        never["data"] = (f"{saved.get('data_dir')} {saved_print}", f"{now.get('data_dir')} {fingerprint}")
+    for key in cfg.ARCHITECTURE_KEYS:
+        if key in saved and saved[key] != now[key]:
+            never[key] = (saved[key], now[key])
+    changeable = {
+        k: (saved[k], v)
+        for k, v in now.items()
+        if k in saved and k not in FREE_KEYS and k not in never and k != "data_dir" and saved[k] != v
+    }
+    start_over = bool(getattr(cfg, "start_over", False))
+    go_on = bool(getattr(cfg, "continue_with_changes", False))
+    if not never and not changeable:
+        return Plan(history=history)
+    if start_over:
+        entry: dict[str, Any] = {"time": timestamp(), "started_over": _show({**never, **changeable})}
+        return Plan(start_over=True, history=[*history, entry])
+    if never:
+        raise CheckpointError(
+            f"{folder} holds a run that cannot be continued with this data or architecture "
+            f"({_show(never)}{'; also ' + _show(changeable) if changeable else ''}); pass another "
+            "--save-dir, or --start-over to start afresh there (its checkpoints are moved aside)"
+        )
+    if go_on:
+        entry = {
+            "time": timestamp(),
+            "step": run.get("step"),
+            "continued_with": {k: [o, n] for k, (o, n) in changeable.items()},
+        }
+        notes = [f"note: continuing with {k} changed from {o!r} to {n!r}" for k, (o, n) in changeable.items()]
+        return Plan(changed=changeable, history=[*history, entry], notes=notes)
+    raise CheckpointError(
+        f"{folder} holds a run with other settings ({_show(changeable)}); pass another --save-dir, "
+        "or --continue-with-changes to continue it with the new values, or --start-over to start "
+        "afresh there (its checkpoints are moved aside)"
+    )
+
+
+def move_aside(folder: str | Path, keep: tuple[str, ...]) -> Path | None:
+    """Move everything in ``folder`` but ``keep`` and earlier set-asides into ``replaced-<time>/``."""
+    folder = Path(folder)
+    items = [
+        p for p in folder.iterdir() if p.name not in keep and not p.name.startswith(("replaced-", "damaged-"))
+    ]
+    if not items:
+        return None
+    target = folder / f"replaced-{timestamp()}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"replaced-{timestamp()}-{n}"
+    target.mkdir()
+    for p in items:
+        shutil.move(str(p), str(target / p.name))
+    return target
+
+
+def clean_leftovers(folder: str | Path) -> list[Path]:
+    """Remove what an interrupted save leaves: TF's ``*_temp`` folders and our ``.*.tmp`` files."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in sorted(folder.glob("*_temp")) + sorted(folder.glob(".*.tmp")):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed

@@ -1,0 +1,171 @@
+"""A checkpoint folder belongs to one run: its record, what may resume it, and its lock."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TINY_GAN_FLAGS, run_train, synthetic_digits, write_dataset
+
+from mnist_gan.errors import CheckpointError
+from mnist_gan.lock import LOCK_NAME, FolderLock
+
+
+def _train(data: Path, root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return run_train(data, root, "--no-eval", *TINY_GAN_FLAGS, "--save-every", "2", *flags)
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` and its sha256: equal dicts mean a byte-identical tree."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 4-step tiny GAN run, and a second dataset of the same shape but other digits."""
+    root = tmp_path_factory.mktemp("finished")
+    x, y = synthetic_digits(200)
+    tx, ty = synthetic_digits(50, seed=1)
+    data = write_dataset(root / "data", x, y, tx, ty)
+    other_x, other_y = synthetic_digits(200, seed=7)
+    other = write_dataset(root / "other", other_x, other_y, tx, ty)
+    result = _train(data, root / "run", "--steps", "4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"data": data, "other": other, "run": root / "run"}
+
+
+def _copy(finished: dict[str, Path], tmp_path: Path) -> Path:
+    shutil.copytree(finished["run"], tmp_path / "run")
+    return tmp_path / "run"
+
+
+def test_record_holds_step_and_data_fingerprint(finished: dict[str, Path]) -> None:
+    saved = yaml.safe_load((finished["run"] / "ckpt" / "config-gan.yaml").read_text())
+    assert saved["run"]["step"] == 4
+    assert saved["run"]["data_fingerprint"].startswith("sha256:")
+    assert saved["run"]["history"] == []
+    assert "start_over" not in saved and "continue_with_changes" not in saved
+    (log_dir,) = (finished["run"] / "logs").iterdir()
+    assert yaml.safe_load((log_dir / "config-gan.yaml").read_text())["run"]["step"] == 0  # at its start
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--data", "other"], r"cannot be continued with this data or architecture \(data \S+data sha256:"),
+        (["--gen-lr", "0.0004", "--seed", "3"], r"other settings \(gen_lr 0\.0008 -> 0\.0004, seed 0 -> 3\)"),
+    ],
+)
+def test_other_run_refused_and_folder_left_byte_identical(
+    finished: dict[str, Path], tmp_path: Path, flags: list[str], message: str
+) -> None:
+    run = _copy(finished, tmp_path)
+    before = _hashes(run)
+    data = finished["other"] if flags[:2] == ["--data", "other"] else finished["data"]
+    result = _train(data, run, "--steps", "8", *[f for f in flags if f not in ("--data", "other")])
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert re.search(message, line), line
+    assert "--save-dir" in line and "--start-over" in line
+    assert ("--continue-with-changes" in line) == ("gen_lr" in line)
+    assert line == result.stderr.strip().splitlines()[-1]  # nothing after the error
+    assert _hashes(run) == before
+
+
+def test_nothing_to_do_says_so_and_writes_nothing(finished: dict[str, Path], tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path)
+    before = _hashes(run)
+    result = _train(finished["data"], run, "--steps", "4", "--eval-every", "0", "--keep-checkpoints", "5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "already at step 4; raise --steps to continue" in result.stdout
+    assert _hashes(run) == before
+    assert len(list((run / "logs").iterdir())) == 1  # no new log folder
+    assert "resumed from" not in result.stdout
+
+
+def test_live_lock_holder_refused_at_once(finished: dict[str, Path], tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path)
+    # This test's own process stands for a run that is still going.
+    lock = FolderLock(run / "ckpt")
+    assert lock.acquire() is None
+    before = _hashes(run)
+    result = _train(finished["data"], run, "--steps", "6")
+    assert result.returncode == 2
+    assert f"is in use by another run (process {os.getpid()} on {socket.gethostname()}" in result.stderr
+    assert _hashes(run) == before  # the holder's lock included
+    lock.release()
+    assert not (run / "ckpt" / LOCK_NAME).exists()
+
+
+def test_continue_with_changes_then_start_over(finished: dict[str, Path], tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path)
+    ckpt = run / "ckpt"
+    (ckpt / "ckpt-9_temp").mkdir()  # what a killed save leaves
+    (ckpt / ".config-gan.yaml.x1y2.tmp").write_text("half")
+    go_on = _train(finished["data"], run, "--steps", "6", "--gen-lr", "0.0004", "--continue-with-changes")
+    assert go_on.returncode == 0, go_on.stderr[-3000:]
+    out = go_on.stdout
+    assert "removed what an interrupted save left: ckpt-9_temp, .config-gan.yaml.x1y2.tmp" in out
+    # Printed before training, not after it.
+    assert out.index("note: continuing with gen_lr changed from 0.0008 to 0.0004") < out.index("checkpoint:")
+    assert out.index("resumed from step 4") < out.index("checkpoint:")
+    assert not (ckpt / "ckpt-9_temp").exists() and not list(ckpt.glob(".*.tmp"))
+    saved = yaml.safe_load((ckpt / "config-gan.yaml").read_text())
+    assert saved["gen_lr"] == 0.0004 and saved["run"]["step"] == 6
+    assert saved["run"]["history"][0]["continued_with"] == {"gen_lr": [0.0008, 0.0004]}
+    assert not (ckpt / LOCK_NAME).exists()
+
+    fresh = _train(finished["other"], run, "--steps", "2", "--start-over")
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    assert "starting over in" in fresh.stdout and "resumed from" not in fresh.stdout
+    (aside,) = ckpt.glob("replaced-*")
+    assert sorted(p.name for p in aside.glob("*.index")) == ["ckpt-2.index", "ckpt-4.index", "ckpt-6.index"]
+    assert sorted(p.name for p in ckpt.glob("*.index")) == ["ckpt-2.index"]
+    history = yaml.safe_load((ckpt / "config-gan.yaml").read_text())["run"]["history"]
+    assert len(history) == 2 and "data" in history[1]["started_over"]
+
+
+def test_lock_taken_over_from_a_dead_process(tmp_path: Path) -> None:
+    probe = subprocess.Popen(["true"])
+    probe.wait()  # its pid is now free
+    (tmp_path / LOCK_NAME).write_text(
+        yaml.safe_dump({"pid": probe.pid, "host": socket.gethostname(), "started": "20260101T000000Z"})
+    )
+    lock = FolderLock(tmp_path)
+    note = lock.acquire()
+    assert note is not None and f"took over the lock of process {probe.pid}" in note
+    assert yaml.safe_load((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
+    lock.release()
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_lock_of_another_host_is_never_taken_over(tmp_path: Path) -> None:
+    (tmp_path / LOCK_NAME).write_text(
+        yaml.safe_dump({"pid": 1, "host": "elsewhere.example", "started": "20260101T000000Z"})
+    )
+    with pytest.raises(CheckpointError, match=r"in use by another run \(process 1 on elsewhere\.example"):
+        FolderLock(tmp_path).acquire()
+    assert "elsewhere.example" in (tmp_path / LOCK_NAME).read_text()
+
+
+def test_two_locks_on_one_folder(tmp_path: Path) -> None:
+    first, second = FolderLock(tmp_path), FolderLock(tmp_path)
+    first.acquire()
+    with pytest.raises(CheckpointError, match="in use by another run"):
+        second.acquire()
+    second.release()  # not its lock: must not remove it
+    assert (tmp_path / LOCK_NAME).exists()
+    first.release()
+    assert second.acquire() is None
+    second.release()
