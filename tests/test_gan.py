@@ -221,7 +221,9 @@ def test_best_checkpoint_by_fid_kept_apart(tiny_run: dict) -> None:
     fids = {
         int(step): float(fid)
         for run in ("first", "second")
-        for step, fid in re.findall(r"step (\d+): fid ([\d.e+-]+)", tiny_run[run].stdout)
+        for step, fid in re.findall(
+            r"step (\d+) \([\d.]+ min of training\): fid ([\d.e+-]+)", tiny_run[run].stdout
+        )
     }
     assert sorted(fids) == [2, 4, 6], fids
     best_step = min(fids, key=lambda k: fids[k])
