@@ -1,8 +1,9 @@
 """Run configuration: dataclasses filled from YAML defaults, a user YAML, then CLI flags.
 
-The YAML files in ``configs/`` are the single source of defaults; the dataclasses only say
-which keys exist, their types and their help. Unknown keys and wrong types are refused with
-the file and key named. Only ``yaml.safe_load`` is used: a config can never run code.
+The YAML files in ``mnist_gan/configs/`` (installed with the package) are the single source
+of defaults; the dataclasses only say which keys exist, their types and their help. Unknown
+keys and wrong types are refused with the file and key named. Only ``yaml.safe_load`` is used:
+a config can never run code.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any, ClassVar, TypeVar
 
 import yaml
 
-from mnist_gan import precision
+from mnist_gan import __version__, precision
 from mnist_gan.errors import ConfigError
 from mnist_gan.files import atomic_write_text
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 _SCALARS = (bool, int, float, str)
 
 
@@ -112,7 +113,7 @@ def from_saved(cls: type[C], saved: dict[str, Any], source: str) -> C:
 
 
 def defaults(cls: type[C]) -> C:
-    """The defaults from ``configs/<DEFAULTS_FILE>``."""
+    """The defaults from ``mnist_gan/configs/<DEFAULTS_FILE>``."""
     path = CONFIG_DIR / cls.DEFAULTS_FILE
     return from_dict(cls, load_yaml(path), str(path))
 
@@ -140,8 +141,9 @@ def build_parser(cls: type[Config], base: Config, description: str) -> argparse.
         "--config",
         type=Path,
         default=None,
-        help=f"YAML file overriding configs/{cls.DEFAULTS_FILE}; flags override both",
+        help=f"YAML file overriding mnist_gan/configs/{cls.DEFAULTS_FILE}; flags override both",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (mnist-gan) {__version__}")
     for f in dataclasses.fields(cls):
         kind = _field_types(cls)[f.name]
         default = getattr(base, f.name)
