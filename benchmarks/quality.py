@@ -106,7 +106,7 @@ def main() -> int:
             str(cls),
             "--data-dir",
             args.data_dir,
-            "--num-samples",
+            "--eval-samples",
             str(args.num_samples),
             "--seed",
             str(args.seed),

@@ -38,6 +38,10 @@ class Config:
     # be restored into this config's model.
     ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ()
     DEFAULTS_FILE: ClassVar[str] = ""
+    # Old flag names still accepted but not shown: (flag, key, constant stored or None for a value).
+    HIDDEN_FLAGS: ClassVar[tuple[tuple[str, str, Any], ...]] = ()
+    # String keys that a YAML file may also give as a list (joined with commas).
+    LIST_KEYS: ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -74,6 +78,8 @@ def _field_types(cls: type[Config]) -> dict[str, type]:
 
 def _check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
     kind = _field_types(cls)[key]
+    if kind is str and key in cls.LIST_KEYS and isinstance(value, list):
+        value = ",".join(str(v) for v in value)  # digits: [3, 5] in YAML means "3,5"
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
@@ -132,11 +138,31 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def build_parser(cls: type[Config], base: Config, description: str) -> argparse.ArgumentParser:
-    """An argparse parser with one flag per config key, defaulting to ``base``'s values."""
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown, except empty ones (their help says what '' means); epilogs kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in ("", None):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def build_parser(
+    cls: type[Config],
+    base: Config,
+    description: str,
+    groups: dict[str, tuple[str, ...]] | None = None,
+    epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """An argparse parser with one flag per config key, defaulting to ``base``'s values.
+
+    ``groups`` (title -> keys) sorts the flags under headings in ``--help``; keys in no group
+    stay under "options".
+    """
+    parser = argparse.ArgumentParser(description=description, epilog=epilog, formatter_class=_HelpFormatter)
+    sections = {
+        key: parser.add_argument_group(title) for title, keys in (groups or {}).items() for key in keys
+    }
     parser.add_argument(
         "--config",
         type=Path,
@@ -156,17 +182,37 @@ def build_parser(cls: type[Config], base: Config, description: str) -> argparse.
             if f.metadata["choices"] is not None:
                 kwargs["choices"] = f.metadata["choices"]
                 del kwargs["metavar"]
-        parser.add_argument(_flag(f.name), **kwargs)
+        sections.get(f.name, parser).add_argument(_flag(f.name), **kwargs)
+    for flag, key, const in cls.HIDDEN_FLAGS:
+        if const is None:
+            parser.add_argument(
+                flag, dest=key, type=_field_types(cls)[key], default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            )
+        else:
+            parser.add_argument(
+                flag,
+                dest=key,
+                action="store_const",
+                const=const,
+                default=argparse.SUPPRESS,
+                help=argparse.SUPPRESS,
+            )
     return parser
 
 
-def parse_args(cls: type[C], argv: list[str] | None, description: str) -> tuple[C, argparse.ArgumentParser]:
+def parse_args(
+    cls: type[C],
+    argv: list[str] | None,
+    description: str,
+    groups: dict[str, tuple[str, ...]] | None = None,
+    epilog: str | None = None,
+) -> tuple[C, argparse.ArgumentParser]:
     """Defaults, then ``--config FILE``, then flags. Returns the config and the parser."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", type=Path, default=None)
     known, _ = pre.parse_known_args(argv)
     base = load(cls, known.config)
-    parser = build_parser(cls, base, description)
+    parser = build_parser(cls, base, description, groups, epilog)
     args = vars(parser.parse_args(argv))
     args.pop("config")
     return from_dict(cls, args, "command line"), parser
@@ -190,6 +236,8 @@ def architecture_differences(cfg: Config, saved: dict[str, Any]) -> dict[str, tu
 
 
 STRATEGIES = ("auto", "mirrored", "default", "multiworker")
+# Where ./download_mnist.sh puts MNIST: the data of a new run when no --data-dir is given.
+DEFAULT_DATA_DIR = "datasets/MNIST"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,7 +274,10 @@ class GanConfig(Config):
     ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ("noise_dim", "gen_width", "critic_width")
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
 
-    data_dir: str = option("folder with the MNIST IDX files (gzipped or not)")
+    data_dir: str = option(
+        "folder with the MNIST IDX files (gzipped or not); default: the one the run in --save-dir "
+        f"was trained on, for a new run {DEFAULT_DATA_DIR}"
+    )
     save_dir: str = option("checkpoint folder; a checkpoint there is resumed")
     log_dir: str = option("TensorBoard folder; each run writes a timestamped sub-folder")
     classifier_dir: str = option("trained classifier (./classifier.py --save-dir) for scoring")
@@ -271,16 +322,21 @@ class GenerateConfig(Config):
     """Settings of ``generate.py``."""
 
     DEFAULTS_FILE: ClassVar[str] = "generate.yaml"
+    LIST_KEYS: ClassVar[tuple[str, ...]] = ("digits",)
 
     checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
     step: int = option("checkpoint step to load; 0: the newest")
     output_dir: str = option("folder for the PNGs, grid.png and the interpolations")
-    digits: str = option("digits to draw: a range like 0-9, or a list like 3,5,7")
+    digits: str = option("digits to draw: a range like 0-9, or a list like 3,5,7 (in YAML also [3, 5, 7])")
     count: int = option("images per digit")
     seed: int = option("random seed: the same seed gives the same images, bit for bit")
     interpolate: bool = option("also write a latent-space walk per digit (PNG strip and GIF)")
     interpolation_frames: int = option("frames of each latent walk")
-    export: str = option("if set: write a TF SavedModel of the generator into this folder")
+    export: str = option("if set: write only a TF SavedModel of the generator into this folder (no pictures)")
+    overwrite: bool = option(
+        "replace the pictures of an earlier run in --output-dir (or the SavedModel in --export); "
+        "other files are never touched"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,13 +344,27 @@ class EvaluateConfig(Config):
     """Settings of ``evaluate.py``."""
 
     DEFAULTS_FILE: ClassVar[str] = "evaluate.yaml"
+    HIDDEN_FLAGS: ClassVar[tuple[tuple[str, str, Any], ...]] = (
+        ("--num-samples", "eval_samples", None),
+        ("--skip-cas", "cas", False),
+        ("--no-skip-cas", "cas", True),
+    )
 
     checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
     step: int = option("checkpoint step to load; 0: the newest")
-    classifier_dir: str = option("trained classifier (./classifier.py --save-dir)")
-    data_dir: str = option("folder with the MNIST IDX files: real digits to compare with")
-    num_samples: int = option("generated digits to score (and real train digits for references)")
+    classifier_dir: str = option(
+        "trained classifier (./classifier.py --save-dir); default: the one the GAN was trained with"
+    )
+    data_dir: str = option(
+        "folder with the MNIST IDX files: real digits to compare with; default: the GAN's training data"
+    )
+    eval_samples: int = option(
+        "generated digits to score (and real train digits for references); 0: as many as the "
+        "test split holds, at most 10,000"
+    )
     seed: int = option("random seed of the generated digits and of CAS training")
-    skip_cas: bool = option("skip CAS (it trains two classifiers: the slow part)")
+    cas: bool = option("also score CAS (it trains two classifiers: the slow part)")
     cas_epochs: int = option("epochs of each CAS classifier")
-    output: str = option("JSON file for the metrics ('' to write none)")
+    output: str = option(
+        "JSON file for the metrics; default: CHECKPOINT_DIR/eval/metrics-<step>.json; '-': write none"
+    )

@@ -6,13 +6,53 @@ import sys
 
 from mnist_gan import bootstrap, cli
 
+GROUPS = {
+    "data and folders": ("data_dir", "save_dir", "log_dir", "classifier_dir"),
+    "model": ("noise_dim", "gen_width", "critic_width"),
+    "optimisation": (
+        "batch_size",
+        "steps",
+        "epochs",
+        "crit_steps",
+        "gp_weight",
+        "gen_lr",
+        "critic_lr",
+        "beta_1",
+        "beta_2",
+        "lr_decay",
+        "seed",
+        "deterministic",
+    ),
+    "logging, checkpoints and scoring": (
+        "steps_per_call",
+        "save_every",
+        "eval_every",
+        "eval_samples",
+        "eval",
+    ),
+    "hardware": ("mixed_precision", "strategy", "cpu_replicas", "collective_timeout"),
+}
+
+EPILOG = """examples:
+  ./train.py --data-dir datasets/MNIST-5k --steps 3000   a short run on the offline sample
+  ./train.py --steps 20000                   resume checkpoints/gan (same data) up to step 20,000
+  ./train.py --no-eval --save-dir checkpoints/gan2       a second run, without a classifier
+  ./train.py --cpu-replicas 2 --mixed-precision off      two CPU replicas, float32
+  ./train.py --config my.yaml          the keys of my.yaml over the defaults, flags over both
+"""
+
 
 def main(argv: list[str] | None = None) -> int:
-    from mnist_gan.config import GanConfig, parse_args
+    from mnist_gan.config import DEFAULT_DATA_DIR, GanConfig, parse_args
 
-    cfg, _ = parse_args(GanConfig, argv, __doc__)
+    cfg, _ = parse_args(GanConfig, argv, __doc__, GROUPS, EPILOG)
     cli.quiet_tensorflow()
-    from mnist_gan import distribute, precision
+    from mnist_gan import checkpoints, distribute, precision
+
+    if not cfg.data_dir:
+        # Resuming needs no --data-dir: the run's own data, as its config-gan.yaml names it.
+        saved = checkpoints.saved_config(cfg.save_dir, checkpoints.GAN_CONFIG) or {}
+        cfg = cfg.replace(data_dir=saved.get("data_dir") or DEFAULT_DATA_DIR)
     from mnist_gan.training.gan_run import train_gan
 
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
