@@ -8,10 +8,13 @@
 set -euo pipefail
 
 usage() { sed -n '2,7s/^# \{0,1\}//p' "$0"; }
+[[ ${1:-} == -h || ${1:-} == --help ]] && { usage; exit 0; }
 [[ $# -ge 3 && $1 =~ ^[1-9][0-9]*$ && $2 == -- ]] || { usage >&2; exit 2; }
 n=$1
 shift 2
 python=${PYTHON:-python3}
+# Line by line as it comes: Python buffers its output when it goes into a pipe.
+export PYTHONUNBUFFERED=1
 
 # Ask the kernel for N free loopback ports (bound, read, released).
 mapfile -t ports < <("$python" - "$n" <<'PY'

@@ -68,3 +68,20 @@ def test_cpu_run_prints_no_tensorflow_start_up_lines(tmp_path: Path) -> None:
         assert marker.lower() not in result.stderr.lower(), result.stderr[-3000:]
     first = result.stdout.splitlines()[0]
     assert first.startswith("one replica on the CPU"), first
+
+
+def test_local_cluster_help() -> None:
+    result = run_script("bash", "scripts/local_cluster.sh", "--help", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "TF_CONFIG" in result.stdout
+
+
+def test_make_help_lists_the_targets() -> None:
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    result = run_script("make", "--no-print-directory", "help", timeout=30)
+    assert result.returncode == 0, result.stderr
+    for target in ("venv", "sample", "demo", "test", "lint", "clean"):
+        assert f"  {target} " in result.stdout, target

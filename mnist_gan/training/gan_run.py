@@ -113,7 +113,13 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         images_per_step=cfg.batch_size * cfg.crit_steps,
     )
     controller = Controller(
-        trainer, schedule, files.manager, writer, evaluate if chief else None, description="gan"
+        trainer,
+        schedule,
+        files.manager,
+        writer,
+        evaluate if chief else None,
+        description="gan",
+        progress=files.log_dir is not None,
     )
     try:
         scores = controller.run()

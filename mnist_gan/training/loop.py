@@ -153,8 +153,10 @@ class Controller:
         writer: tf.summary.SummaryWriter | None,
         evaluate: Callable[[int], dict[str, float]] | None = None,
         description: str = "train",
+        progress: bool = True,
     ) -> None:
         self.trainer = trainer
+        self.progress = progress
         self.schedule = schedule
         self.manager = manager
         self.writer = writer
@@ -192,7 +194,14 @@ class Controller:
         s = self.schedule
         step = int(self.trainer.step.numpy())
         last: dict[str, float] = {}
-        bar = tqdm(total=s.total_steps, initial=step, desc=self.description, unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=s.total_steps,
+            initial=step,
+            desc=self.description,
+            unit="step",
+            dynamic_ncols=True,
+            disable=not self.progress,  # one bar per cluster: the chief's
+        )
         with _stop_on_sigterm():
             return self._run(step, bar, last)
 
