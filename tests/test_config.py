@@ -101,7 +101,9 @@ def test_help_lists_every_key_with_default(cls: type[config.Config]) -> None:
     text = " ".join(parser.format_help().split())
     for key, value in config.defaults(cls).to_dict().items():
         assert "--" + key.replace("_", "-") in text
-        assert f"(default: {value})" in text
+        if value != "":  # an empty default is explained in the help, not shown as "(default: )"
+            assert f"(default: {value})" in text
+    assert "(default: )" not in text
 
 
 def test_saved_config_from_an_older_version_gets_new_keys_from_defaults() -> None:
@@ -111,3 +113,19 @@ def test_saved_config_from_an_older_version_gets_new_keys_from_defaults() -> Non
     assert cfg.collective_timeout == config.defaults(GanConfig).collective_timeout
     with pytest.raises(ConfigError, match=r"old\.yaml: unknown config key 'from_the_future'"):
         config.from_saved(GanConfig, {**saved, "from_the_future": 1}, "old.yaml")
+
+
+def test_evaluate_old_flag_names_still_accepted() -> None:
+    cfg, parser = config.parse_args(config.EvaluateConfig, ["--num-samples", "300", "--skip-cas"], "")
+    assert cfg.eval_samples == 300 and cfg.cas is False
+    assert config.parse_args(config.EvaluateConfig, ["--no-skip-cas"], "")[0].cas is True
+    assert config.parse_args(config.EvaluateConfig, ["--no-cas"], "")[0].cas is False
+    help_text = parser.format_help()
+    assert "--num-samples" not in help_text and "--skip-cas" not in help_text  # hidden
+    assert "--eval-samples" in help_text and "--no-cas" in help_text
+
+
+def test_installed_defaults_live_in_the_package() -> None:
+    assert config.CONFIG_DIR.parent == Path(config.__file__).resolve().parent
+    for cls in (config.ClassifierConfig, config.GanConfig, config.GenerateConfig, config.EvaluateConfig):
+        assert (config.CONFIG_DIR / cls.DEFAULTS_FILE).is_file(), cls.DEFAULTS_FILE
