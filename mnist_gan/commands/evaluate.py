@@ -47,9 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"eval_samples must be >= 0, got {cfg.eval_samples}")
     if cfg.output and cfg.output != "-" and Path(cfg.output).is_dir():
         raise ConfigError(f"--output {cfg.output} is a folder; name a JSON file")
+    # The GAN first: without one, "no trained GAN here" is the error worth reading.
+    generator, gan_cfg, path = generation.load_generator(cfg.checkpoint_dir, cfg.step)
     train, test = data.load(cfg.data_dir)
     classifier = checkpoints.load_classifier(cfg.classifier_dir)
-    generator, gan_cfg, path = generation.load_generator(cfg.checkpoint_dir, cfg.step)
     samples = cfg.eval_samples
     if samples == 0:
         samples = min(len(test.labels), MAX_DEFAULT_SAMPLES)
