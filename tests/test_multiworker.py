@@ -43,7 +43,7 @@ def test_two_workers_train_like_one_process(tiny_dataset: Path, tmp_path: Path) 
     assert prints[0] == prints[1]  # the replicas on both workers hold the same weights
     # One progress bar (the chief's), and no C++ log lines such as StartAbort at the end.
     bars = {
-        w: [s for s in result.stderr.splitlines() if s.startswith(f"[worker {w}]") and "gan:" in s]
+        w: [s for s in result.stderr.split("\n") if s.startswith(f"[worker {w}]") and "gan:" in s]
         for w in (0, 1)
     }
     assert bars[0] and not bars[1], result.stderr[-3000:]
