@@ -4,7 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SAMPLE := datasets/MNIST-5k
 
-.PHONY: venv sample test test-slow lint demo clean
+.PHONY: help venv sample test test-slow lint demo clean
+.DEFAULT_GOAL := help
+
+help:  ## this list of targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 14
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +21,7 @@ venv: $(VENV)/.installed  ## create .venv with the runtime and dev requirements
 sample: venv  ## the offline 5,000-digit real MNIST sample, into datasets/MNIST-5k
 	PYTHON=$(PY) ./download_mnist.sh --sample $(SAMPLE)
 
-test: sample  ## the default test suite (~10 minutes on 2 cores)
+test: sample  ## the default test suite (5-10 minutes on 2 cores)
 	$(PY) -m pytest
 
 test-slow: sample  ## the long end-to-end tests only
@@ -26,7 +30,7 @@ test-slow: sample  ## the long end-to-end tests only
 lint: venv  ## every pre-commit hook on every file
 	PATH="$(abspath $(VENV))/bin:$$PATH" pre-commit run --all-files
 
-demo: sample  ## classifier + GAN on the 5k sample (~10 min on 2 cores), then digits in outputs/
+demo: sample  ## classifier + GAN on the 5k sample (6-10 min on 2 cores), then digits in outputs/
 	PYTHON=$(PY) DATA=$(SAMPLE) ./scripts/demo.sh
 
 clean:  ## remove checkpoints, logs and outputs (not the datasets)

@@ -1,36 +1,14 @@
 #!/usr/bin/env python3
 """Train the evaluator: a small CNN on MNIST whose accuracy and features judge the GAN."""
 
-from __future__ import annotations
+from mnist_gan import bootstrap
 
-import sys
+# Before anything imports TensorFlow: re-run with .venv/bin/python, or one error line.
+bootstrap.require_runtime(__file__)
 
-from mnist_gan import cli
+from mnist_gan.commands.classifier import entry, main  # noqa: E402
 
-
-def main(argv: list[str] | None = None) -> int:
-    from mnist_gan.config import ClassifierConfig, parse_args
-
-    cfg, _ = parse_args(ClassifierConfig, argv, __doc__)
-    cli.quiet_tensorflow()
-    from mnist_gan import distribute
-    from mnist_gan.training.classifier import train_classifier
-
-    strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
-    print(distribute.describe(strategy))
-    with distribute.collective_errors():
-        result = train_classifier(cfg, strategy)
-    # What was resumed or skipped was printed before training (see open_run).
-    if result.nothing_to_do:
-        return 0
-    if result.log_dir is None:
-        print(f"worker done at step {result.steps}; the chief keeps the checkpoints and logs")
-        return 0
-    print(f"checkpoint: {result.checkpoint}")
-    print(f"logs: {result.log_dir}")
-    print(f"test accuracy: {result.test_accuracy:.2%} after {result.steps} steps")
-    return 0
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
-    cli.run(lambda: main(sys.argv[1:]))
+    entry()

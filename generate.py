@@ -1,28 +1,14 @@
 #!/usr/bin/env python3
 """Draw digits with a trained generator: PNGs per digit, a grid, latent walks, a SavedModel."""
 
-from __future__ import annotations
+from mnist_gan import bootstrap
 
-import sys
+# Before anything imports TensorFlow: re-run with .venv/bin/python, or one error line.
+bootstrap.require_runtime(__file__)
 
-from mnist_gan import cli
+from mnist_gan.commands.generate import entry, main  # noqa: E402
 
-
-def main(argv: list[str] | None = None) -> int:
-    from mnist_gan.config import GenerateConfig, parse_args
-
-    cfg, _ = parse_args(GenerateConfig, argv, __doc__)
-    cli.quiet_tensorflow()
-    from mnist_gan.generation import write_outputs
-
-    written = write_outputs(cfg)
-    if written["digits"]:
-        print(f"{len(written['digits'])} digit images: {written['digits'][0].parent}/digit*.png")
-    for kind in ("grid", "interpolation", "export"):
-        for path in written[kind]:
-            print(f"{kind}: {path}")
-    return 0
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
-    cli.run(lambda: main(sys.argv[1:]))
+    entry()

@@ -1,44 +1,14 @@
 #!/usr/bin/env python3
 """Train the class-conditional WGAN-GP, scored by the trained classifier while it learns."""
 
-from __future__ import annotations
+from mnist_gan import bootstrap
 
-import sys
+# Before anything imports TensorFlow: re-run with .venv/bin/python, or one error line.
+bootstrap.require_runtime(__file__)
 
-from mnist_gan import cli
+from mnist_gan.commands.train import entry, main  # noqa: E402
 
-
-def main(argv: list[str] | None = None) -> int:
-    from mnist_gan.config import GanConfig, parse_args
-
-    cfg, _ = parse_args(GanConfig, argv, __doc__)
-    cli.quiet_tensorflow()
-    from mnist_gan import distribute, precision
-    from mnist_gan.training.gan_run import train_gan
-
-    strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
-    print(distribute.describe(strategy))
-    print(precision.describe(cfg.mixed_precision))
-    with distribute.collective_errors():
-        result = train_gan(cfg, strategy)
-    # What was resumed, skipped or changed was printed before training (see open_run).
-    if result.nothing_to_do:
-        return 0
-    if result.log_dir is None:
-        print(f"worker done at step {result.steps}; the chief keeps the checkpoints and logs")
-        print(f"weights fingerprint: {result.fingerprint}")
-        return 0
-    print(f"checkpoint: {result.checkpoint}")
-    print(f"weights fingerprint: {result.fingerprint}")
-    print(f"logs: {result.log_dir}  (tensorboard --logdir {cfg.log_dir})")
-    if "eval_accuracy" in result.scores:
-        s = result.scores
-        print(
-            f"generated digits recognised as asked: {s['eval_accuracy']:.2%}; "
-            f"FID {s['eval_fid']:.3f} (real-data floor {s['eval_fid_floor']:.3f})"
-        )
-    return 0
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
-    cli.run(lambda: main(sys.argv[1:]))
+    entry()

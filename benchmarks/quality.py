@@ -91,7 +91,7 @@ def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: st
         f"evaluate {variant} seed {seed}",
         "evaluate.py",
         *("--checkpoint-dir", str(run_dir / "gan"), "--classifier-dir", str(cls)),
-        *("--data-dir", args.data_dir, "--num-samples", str(args.num_samples)),
+        *("--data-dir", args.data_dir, "--eval-samples", str(args.num_samples)),
         *("--seed", str(seed), "--output", str(metrics)),
     )
     report = json.loads(metrics.read_text())

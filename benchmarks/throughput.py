@@ -3,7 +3,7 @@
 
 A variant is PRECISION:STEPS_PER_CALL. The default pair is the step as it was first built
 (float32, one step per tf.function call: `train.py --mixed-precision off --steps-per-call 1`)
-and train.py's defaults (configs/gan.yaml). Their repeats are interleaved, so drift of a
+and train.py's defaults (mnist_gan/configs/gan.yaml). Their repeats are interleaved, so drift of a
 shared machine hits both alike. Prints, for the default models at --batch-size and
 --cpu-replicas:
   * the machine's ceiling measured now on the same device: FLOP/s of a large matmul and of

@@ -3,3 +3,5 @@
 Submodules are imported on demand so that light tools (the IDX reader, the sample
 writer) run without TensorFlow installed.
 """
+
+__version__ = "0.1.0"

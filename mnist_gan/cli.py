@@ -5,12 +5,43 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: C++ code writes there, past Python's sys.stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ start-up chatter; call before importing TensorFlow."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Start TensorFlow without its C++ start-up chatter; call before importing TensorFlow.
+
+    TF_CPP_MIN_LOG_LEVEL does not reach the lines printed before absl logging starts (CUDA
+    probing on a machine without a GPU, CPU-feature notes), so the import and the device
+    discovery run with stderr closed; level 3 keeps later C++ logging quiet too. A real
+    failure still reaches the user as a Python exception, printed after stderr is back.
+    Set TF_CPP_MIN_LOG_LEVEL yourself (e.g. 0) to see everything TensorFlow says.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    with _stderr_silenced():
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
 
 
 def _mute_tensorflow_logs() -> None:

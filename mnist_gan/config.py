@@ -1,8 +1,9 @@
 """Run configuration: dataclasses filled from YAML defaults, a user YAML, then CLI flags.
 
-The YAML files in ``configs/`` are the single source of defaults; the dataclasses only say
-which keys exist, their types and their help. Unknown keys and wrong types are refused with
-the file and key named. Only ``yaml.safe_load`` is used: a config can never run code.
+The YAML files in ``mnist_gan/configs/`` (installed with the package) are the single source
+of defaults; the dataclasses only say which keys exist, their types and their help. Unknown
+keys and wrong types are refused with the file and key named. Only ``yaml.safe_load`` is used:
+a config can never run code.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any, ClassVar, TypeVar
 
 import yaml
 
-from mnist_gan import limits, precision
+from mnist_gan import __version__, limits, precision
 from mnist_gan.errors import ConfigError
 from mnist_gan.files import atomic_write_text
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 _SCALARS = (bool, int, float, str)
 
 
@@ -37,6 +38,10 @@ class Config:
     # be restored into this config's model.
     ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ()
     DEFAULTS_FILE: ClassVar[str] = ""
+    # Old flag names still accepted but not shown: (flag, key, constant stored or None for a value).
+    HIDDEN_FLAGS: ClassVar[tuple[tuple[str, str, Any], ...]] = ()
+    # String keys that a YAML file may also give as a list (joined with commas).
+    LIST_KEYS: ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -85,6 +90,8 @@ def _field_types(cls: type[Config]) -> dict[str, type]:
 
 def _check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
     kind = _field_types(cls)[key]
+    if kind is str and key in cls.LIST_KEYS and isinstance(value, list):
+        value = ",".join(str(v) for v in value)  # digits: [3, 5] in YAML means "3,5"
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
@@ -128,7 +135,7 @@ def from_saved(cls: type[C], saved: dict[str, Any], source: str) -> C:
 
 
 def defaults(cls: type[C]) -> C:
-    """The defaults from ``configs/<DEFAULTS_FILE>``."""
+    """The defaults from ``mnist_gan/configs/<DEFAULTS_FILE>``."""
     path = CONFIG_DIR / cls.DEFAULTS_FILE
     return from_dict(cls, load_yaml(path), str(path))
 
@@ -148,17 +155,38 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def build_parser(cls: type[Config], base: Config, description: str) -> argparse.ArgumentParser:
-    """An argparse parser with one flag per config key, defaulting to ``base``'s values."""
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown, except empty ones (their help says what '' means); epilogs kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in ("", None):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def build_parser(
+    cls: type[Config],
+    base: Config,
+    description: str,
+    groups: dict[str, tuple[str, ...]] | None = None,
+    epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """An argparse parser with one flag per config key, defaulting to ``base``'s values.
+
+    ``groups`` (title -> keys) sorts the flags under headings in ``--help``; keys in no group
+    stay under "options".
+    """
+    parser = argparse.ArgumentParser(description=description, epilog=epilog, formatter_class=_HelpFormatter)
+    sections = {
+        key: parser.add_argument_group(title) for title, keys in (groups or {}).items() for key in keys
+    }
     parser.add_argument(
         "--config",
         type=Path,
         default=None,
-        help=f"YAML file overriding configs/{cls.DEFAULTS_FILE}; flags override both",
+        help=f"YAML file overriding mnist_gan/configs/{cls.DEFAULTS_FILE}; flags override both",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (mnist-gan) {__version__}")
     for f in dataclasses.fields(cls):
         kind = _field_types(cls)[f.name]
         default = getattr(base, f.name)
@@ -171,17 +199,37 @@ def build_parser(cls: type[Config], base: Config, description: str) -> argparse.
             if f.metadata["choices"] is not None:
                 kwargs["choices"] = f.metadata["choices"]
                 del kwargs["metavar"]
-        parser.add_argument(_flag(f.name), **kwargs)
+        sections.get(f.name, parser).add_argument(_flag(f.name), **kwargs)
+    for flag, key, const in cls.HIDDEN_FLAGS:
+        if const is None:
+            parser.add_argument(
+                flag, dest=key, type=_field_types(cls)[key], default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            )
+        else:
+            parser.add_argument(
+                flag,
+                dest=key,
+                action="store_const",
+                const=const,
+                default=argparse.SUPPRESS,
+                help=argparse.SUPPRESS,
+            )
     return parser
 
 
-def parse_args(cls: type[C], argv: list[str] | None, description: str) -> tuple[C, argparse.ArgumentParser]:
+def parse_args(
+    cls: type[C],
+    argv: list[str] | None,
+    description: str,
+    groups: dict[str, tuple[str, ...]] | None = None,
+    epilog: str | None = None,
+) -> tuple[C, argparse.ArgumentParser]:
     """Defaults, then ``--config FILE``, then flags. Returns the config and the parser."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", type=Path, default=None)
     known, _ = pre.parse_known_args(argv)
     base = load(cls, known.config)
-    parser = build_parser(cls, base, description)
+    parser = build_parser(cls, base, description, groups, epilog)
     args = vars(parser.parse_args(argv))
     args.pop("config")
     return from_dict(cls, args, "command line"), parser
@@ -210,6 +258,8 @@ START_OVER_HELP = (
 )
 STEP_HELP = "checkpoint to load: newest, best (lowest FID while training: its best/ folder) or a step number"
 STRATEGIES = ("auto", "mirrored", "default", "multiworker")
+# Where ./download_mnist.sh puts MNIST: the data of a new run when no --data-dir is given.
+DEFAULT_DATA_DIR = "datasets/MNIST"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,7 +299,10 @@ class GanConfig(Config):
     ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ("noise_dim", "gen_width", "critic_width")
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
 
-    data_dir: str = option("folder with the MNIST IDX files (gzipped or not)")
+    data_dir: str = option(
+        "folder with the MNIST IDX files (gzipped or not); default: the one the run in --save-dir "
+        f"was trained on, for a new run {DEFAULT_DATA_DIR}"
+    )
     save_dir: str = option("checkpoint folder; a checkpoint there is resumed")
     log_dir: str = option("TensorBoard folder; each run writes a timestamped sub-folder")
     classifier_dir: str = option("trained classifier (./classifier.py --save-dir) for scoring")
@@ -306,16 +359,21 @@ class GenerateConfig(Config):
     """Settings of ``generate.py``."""
 
     DEFAULTS_FILE: ClassVar[str] = "generate.yaml"
+    LIST_KEYS: ClassVar[tuple[str, ...]] = ("digits",)
 
     checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
     step: str = option(STEP_HELP)
     output_dir: str = option("folder for the PNGs, grid.png and the interpolations")
-    digits: str = option("digits to draw: a range like 0-9, or a list like 3,5,7")
+    digits: str = option("digits to draw: a range like 0-9, or a list like 3,5,7 (in YAML also [3, 5, 7])")
     count: int = option("images per digit")
     seed: int = option("random seed: the same seed gives the same images, bit for bit")
     interpolate: bool = option("also write a latent-space walk per digit (PNG strip and GIF)")
     interpolation_frames: int = option("frames of each latent walk")
-    export: str = option("if set: write a TF SavedModel of the generator into this folder")
+    export: str = option("if set: write only a TF SavedModel of the generator into this folder (no pictures)")
+    overwrite: bool = option(
+        "replace the pictures of an earlier run in --output-dir (or the SavedModel in --export); "
+        "other files are never touched"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -323,13 +381,27 @@ class EvaluateConfig(Config):
     """Settings of ``evaluate.py``."""
 
     DEFAULTS_FILE: ClassVar[str] = "evaluate.yaml"
+    HIDDEN_FLAGS: ClassVar[tuple[tuple[str, str, Any], ...]] = (
+        ("--num-samples", "eval_samples", None),
+        ("--skip-cas", "cas", False),
+        ("--no-skip-cas", "cas", True),
+    )
 
     checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
     step: str = option(STEP_HELP)
-    classifier_dir: str = option("trained classifier (./classifier.py --save-dir)")
-    data_dir: str = option("folder with the MNIST IDX files: real digits to compare with")
-    num_samples: int = option("generated digits to score (and real train digits for references)")
+    classifier_dir: str = option(
+        "trained classifier (./classifier.py --save-dir); default: the one the GAN was trained with"
+    )
+    data_dir: str = option(
+        "folder with the MNIST IDX files: real digits to compare with; default: the GAN's training data"
+    )
+    eval_samples: int = option(
+        "generated digits to score (and real train digits for references); 0: as many as the "
+        "test split holds, at most 10,000"
+    )
     seed: int = option("random seed of the generated digits and of CAS training")
-    skip_cas: bool = option("skip CAS (it trains two classifiers: the slow part)")
+    cas: bool = option("also score CAS (it trains two classifiers: the slow part)")
     cas_epochs: int = option("epochs of each CAS classifier")
-    output: str = option("JSON file for the metrics ('' to write none)")
+    output: str = option(
+        "JSON file for the metrics; default: CHECKPOINT_DIR/eval/metrics-<step>.json; '-': write none"
+    )

@@ -82,7 +82,13 @@ class DigitSampler(tf.Module):
         )
 
     def _generate(self, labels: tf.Tensor, noise: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {"images": to_uint8(self.generator([noise, labels], training=False))}
+        # A label outside 0-9 would otherwise one-hot to zeros and draw a blur, silently.
+        checks = [
+            tf.debugging.assert_greater_equal(labels, 0, message="labels must be digits 0-9"),
+            tf.debugging.assert_less_equal(labels, 9, message="labels must be digits 0-9"),
+        ]
+        with tf.control_dependencies(checks):
+            return {"images": to_uint8(self.generator([noise, tf.identity(labels)], training=False))}
 
     def _sample(self, labels: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._generate(labels, seeded_noise(seed, tf.size(labels), self.noise_dim))
@@ -111,17 +117,54 @@ class DigitSampler(tf.Module):
         return Path(folder)
 
 
-def check_output_dir(path: str | Path) -> Path:
-    """Refuse an output path that exists and is not a folder."""
+# The files generate.py writes into --output-dir: only these are ever replaced or removed.
+OWN_FILES = re.compile(r"digit\d_\d{4}\.png|grid\.png|interpolation_\d\.(png|gif)")
+
+
+GIF_SCALE = 4
+
+
+def check_output_dir(path: str | Path, overwrite: bool = False, flag: str = "--output-dir") -> list[Path]:
+    """Refuse an output path that is a file, or a folder holding anything but an earlier
+    run's pictures, or those pictures without ``overwrite``. Returns the earlier pictures,
+    to be removed before writing so that the folder holds one run only."""
     p = Path(path)
     if p.exists() and not p.is_dir():
-        raise config.ConfigError(f"{p} is a file, not a folder; pass another --output-dir")
-    return p
+        raise config.ConfigError(f"{p} is a file, not a folder; pass another {flag}")
+    if not p.is_dir():
+        return []
+    entries = [e for e in p.iterdir() if not e.name.startswith(".")]
+    foreign = [e for e in entries if not (e.is_file() and OWN_FILES.fullmatch(e.name))]
+    if foreign:
+        raise config.ConfigError(
+            f"{p} holds files generate.py did not write (e.g. {foreign[0].name}); pass an empty or new {flag}"
+        )
+    if entries and not overwrite:
+        raise config.ConfigError(
+            f"{p} holds the {len(entries)} pictures of an earlier run; pass --overwrite to replace "
+            f"them, or another {flag}"
+        )
+    return entries
+
+
+def check_export_dir(path: str | Path, overwrite: bool) -> None:
+    """Refuse an export folder that holds anything, unless it is a SavedModel and ``overwrite``."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise config.ConfigError(f"{p} is a file, not a folder; pass another --export")
+    if p.is_dir() and any(p.iterdir()):
+        if not (p / "saved_model.pb").is_file():
+            raise config.ConfigError(
+                f"{p} is not empty and holds no SavedModel; pass an empty or new --export"
+            )
+        if not overwrite:
+            raise config.ConfigError(f"{p} holds a SavedModel; pass --overwrite to replace it")
 
 
 def write_outputs(cfg: config.GenerateConfig) -> dict[str, list[Path]]:
     """Everything ``generate.py`` writes, checked before a single file is touched.
 
+    With ``export`` set only the SavedModel is written (the pictures are another run).
     Returns the written paths by kind: 'digits', 'grid', 'interpolation', 'export'.
     """
     from mnist_gan import images
@@ -131,29 +174,39 @@ def write_outputs(cfg: config.GenerateConfig) -> dict[str, list[Path]]:
         raise config.ConfigError(f"count must be >= 1, got {cfg.count}")
     if cfg.interpolate and cfg.interpolation_frames < 2:
         raise config.ConfigError(f"interpolation_frames must be >= 2, got {cfg.interpolation_frames}")
-    out = check_output_dir(cfg.output_dir)
-    files.check_writable_target(out, "--output-dir")
+    out = Path(cfg.output_dir)
+    earlier: list[Path] = []
     if cfg.export:
-        check_output_dir(cfg.export)
+        check_export_dir(cfg.export, cfg.overwrite)
         files.check_writable_target(cfg.export, "--export")
+    else:
+        earlier = check_output_dir(out, cfg.overwrite)
+        files.check_writable_target(out, "--output-dir")
     generator, gan_cfg, _ = load_generator(cfg.checkpoint_dir, cfg.step)
     sampler = DigitSampler(generator, gan_cfg.noise_dim)
+    written: dict[str, list[Path]] = {"digits": [], "grid": [], "interpolation": [], "export": []}
+    if cfg.export:
+        written["export"].append(sampler.export(cfg.export))
+        return written
+    for path in earlier:
+        path.unlink()
 
     drawn = sampler.digits(digits, cfg.count, cfg.seed)
-    written: dict[str, list[Path]] = {"digits": [], "grid": [], "interpolation": [], "export": []}
     for row, digit in enumerate(digits):
         for i in range(cfg.count):
             # A digit asked for twice gets its second row numbered on, never overwritten.
             index = sum(d == digit for d in digits[:row]) * cfg.count + i
             written["digits"].append(images.save_png(out / f"digit{digit}_{index:04d}.png", drawn[row, i]))
-    grid = images.grid(drawn.reshape(-1, 28, 28), len(digits), cfg.count)
+    grid = images.label_rows(
+        images.grid(drawn.reshape(-1, 28, 28), len(digits), cfg.count), [str(d) for d in digits], 28
+    )
     written["grid"].append(images.save_png(out / "grid.png", grid))
     if cfg.interpolate:
         for digit in dict.fromkeys(digits):
             frames = sampler.walk(digit, cfg.interpolation_frames, cfg.seed)
             strip = images.grid(frames, 1, len(frames))
             written["interpolation"].append(images.save_png(out / f"interpolation_{digit}.png", strip))
-            written["interpolation"].append(images.save_gif(out / f"interpolation_{digit}.gif", frames))
-    if cfg.export:
-        written["export"].append(sampler.export(cfg.export))
+            # 28x28 is a thumbnail on screen: the GIF is enlarged 4x, pixels kept sharp.
+            gif = images.save_gif(out / f"interpolation_{digit}.gif", images.upscale(frames, GIF_SCALE))
+            written["interpolation"].append(gif)
     return written

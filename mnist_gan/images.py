@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from mnist_gan.files import atomic_write_bytes
 
@@ -42,6 +42,33 @@ def pairs(left: np.ndarray, right: np.ndarray, per_row: int) -> np.ndarray:
     rows = -(-len(tiles) // per_row)
     blank = np.full((rows * per_row - len(tiles), *tiles.shape[1:]), 128, dtype=np.uint8)
     return grid(np.concatenate([tiles, blank]), rows, per_row, pad=6)
+
+
+def _text(canvas: np.ndarray, xy: tuple[int, int], text: str) -> np.ndarray:
+    """``text`` drawn in white at ``xy`` (top-left) with PIL's built-in font."""
+    picture = Image.fromarray(canvas, mode="L")
+    ImageDraw.Draw(picture).text(xy, text, fill=255, font=ImageFont.load_default(size=10))
+    return np.asarray(picture, dtype=np.uint8)
+
+
+def label_rows(picture: np.ndarray, labels: list[str], row_height: int, pad: int = 2) -> np.ndarray:
+    """A :func:`grid` with a margin on the left naming each row (e.g. the digit asked for)."""
+    margin = 6 * max(len(s) for s in labels) + 6
+    out = np.concatenate([np.zeros((picture.shape[0], margin), np.uint8), picture], axis=1)
+    for r, label in enumerate(labels):
+        out = _text(out, (2, pad + r * (row_height + pad) + row_height // 2 - 6), label)
+    return out
+
+
+def caption(picture: np.ndarray, text: str, height: int = 14) -> np.ndarray:
+    """``picture`` with a black strip on top carrying ``text`` (e.g. the training step)."""
+    out = np.concatenate([np.zeros((height, picture.shape[1]), np.uint8), picture], axis=0)
+    return _text(out, (2, 1), text)
+
+
+def upscale(images: np.ndarray, factor: int) -> np.ndarray:
+    """Images (..., H, W) enlarged ``factor`` times by repeating pixels (no blur)."""
+    return np.repeat(np.repeat(images, factor, axis=-2), factor, axis=-1)
 
 
 def png_bytes(image: np.ndarray) -> bytes:

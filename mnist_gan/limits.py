@@ -55,7 +55,7 @@ RANGES: dict[str, dict[str, _Range]] = {
         "interpolation_frames": (2, 10_000, True),
     },
     "EvaluateConfig": {
-        "num_samples": (20, 10_000_000, True),
+        "eval_samples": (0, 10_000_000, True),
         "cas_epochs": (1, 10_000, True),
     },
 }

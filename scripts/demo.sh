@@ -15,7 +15,9 @@ steps=${GAN_STEPS:-3000}
 "$python" train.py --data-dir "$data" --steps "$steps" --eval-every "$(( steps / 6 > 0 ? steps / 6 : 1 ))" \
   --eval-samples "${EVAL_SAMPLES:-1000}" --classifier-dir "$run/checkpoints/classifier" \
   --save-dir "$run/checkpoints/gan" --log-dir "$run/logs/gan" | tee "$run/.demo-train.txt"
-"$python" generate.py --checkpoint-dir "$run/checkpoints/gan" --output-dir "$run/outputs" --interpolate >/dev/null
+# --overwrite: a second demo replaces the pictures of the first (and touches nothing else).
+"$python" generate.py --checkpoint-dir "$run/checkpoints/gan" --output-dir "$run/outputs" --interpolate \
+  --overwrite >/dev/null
 
 echo
 echo "Done."

@@ -8,10 +8,13 @@
 set -euo pipefail
 
 usage() { sed -n '2,7s/^# \{0,1\}//p' "$0"; }
+[[ ${1:-} == -h || ${1:-} == --help ]] && { usage; exit 0; }
 [[ $# -ge 3 && $1 =~ ^[1-9][0-9]*$ && $2 == -- ]] || { usage >&2; exit 2; }
 n=$1
 shift 2
 python=${PYTHON:-python3}
+# Line by line as it comes: Python buffers its output when it goes into a pipe.
+export PYTHONUNBUFFERED=1
 
 # Ask the kernel for N free loopback ports (bound, read, released).
 mapfile -t ports < <("$python" - "$n" <<'PY'
@@ -33,9 +36,24 @@ stop() {
 trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 
+# Prefix each line with the worker as soon as it arrives; a progress bar redraws itself with
+# carriage returns, so those end a line too (sed would hold a bar back until the run ends).
+prefix() {
+  "$python" -u -c '
+import os, re, sys
+tag, out, pending = sys.argv[1].encode(), sys.stdout.buffer, b""
+while chunk := os.read(0, 65536):
+    *lines, pending = re.split(rb"[\r\n]", pending + chunk)
+    out.write(b"".join(tag + line + b"\n" for line in lines if line.strip()))
+    out.flush()
+if pending.strip():
+    out.write(tag + pending + b"\n")
+' "$1"
+}
+
 for ((i = 0; i < n; i++)); do
   TF_CONFIG="{\"cluster\": {\"worker\": $workers}, \"task\": {\"type\": \"worker\", \"index\": $i}}" \
-    "$@" > >(sed -u "s/^/[worker $i] /") 2> >(sed -u "s/^/[worker $i] /" >&2) &
+    "$@" > >(prefix "[worker $i] ") 2> >(prefix "[worker $i] " >&2) &
   pids+=("$!")
 done
 

@@ -37,7 +37,8 @@ def run_script(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        # Without TF_CPP_MIN_LOG_LEVEL, as in a user's shell: the scripts quiet TensorFlow themselves.
+        env={**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}, **(env or {})},
         check=False,
     )
 
@@ -160,10 +161,22 @@ def tiny_gan(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_real_gan(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
-    """A 4-step GAN run on the real sample, default architecture (for evaluate.py)."""
+def tiny_real_gan(
+    tmp_path_factory: pytest.TempPathFactory, sample_dir: Path, trained_classifier: Path
+) -> Path:
+    """A 4-step GAN run on the real sample, default architecture, naming the trained
+    classifier in its config (for evaluate.py, which takes data and classifier from there)."""
     root = tmp_path_factory.mktemp("tiny_real_gan")
-    result = run_train(sample_dir, root, "--no-eval", "--steps", "4", "--steps-per-call", "2")
+    flags = [
+        "--no-eval",
+        "--steps",
+        "4",
+        "--steps-per-call",
+        "2",
+        "--classifier-dir",
+        str(trained_classifier),
+    ]
+    result = run_train(sample_dir, root, *flags)
     assert result.returncode == 0, result.stderr[-3000:]
     return root / "ckpt"
 

@@ -101,7 +101,9 @@ def test_help_lists_every_key_with_default(cls: type[config.Config]) -> None:
     text = " ".join(parser.format_help().split())
     for key, value in config.defaults(cls).to_dict().items():
         assert "--" + key.replace("_", "-") in text
-        assert f"(default: {value})" in text
+        if value != "":  # an empty default is explained in the help, not shown as "(default: )"
+            assert f"(default: {value})" in text
+    assert "(default: )" not in text
 
 
 def test_saved_config_from_an_older_version_gets_new_keys_from_defaults() -> None:
@@ -126,9 +128,7 @@ def test_saved_config_from_an_older_version_gets_new_keys_from_defaults() -> Non
         (GanConfig, {"keep_checkpoints": 0}, r"keep_checkpoints must be >= 1, got 0"),
         (ClassifierConfig, {"dropout": 1.0}, r"dropout must be < 1, got 1.0"),
         (ClassifierConfig, {"seed": -1}, r"seed must be >= 0, got -1"),
-        (config.EvaluateConfig, {"num_samples": 0}, r"num_samples must be >= 20, got 0"),
-        (config.EvaluateConfig, {"num_samples": 1}, r"num_samples must be >= 20, got 1"),
-        (config.EvaluateConfig, {"num_samples": -5}, r"num_samples must be >= 20, got -5"),
+        (config.EvaluateConfig, {"eval_samples": -5}, r"eval_samples must be >= 0, got -5"),
         (config.GenerateConfig, {"step": "-2"}, r"step must be newest, best or a step number, got .-2."),
     ],
 )
@@ -163,3 +163,19 @@ def test_saved_run_config_usable_as_config_file(tmp_path: Path) -> None:
     cfg = config.defaults(GanConfig).replace(seed=5)
     record.write(cfg, tmp_path / "config-gan.yaml", step=3, fingerprint="sha256:x", history=[])
     assert config.load(GanConfig, tmp_path / "config-gan.yaml") == cfg
+
+
+def test_evaluate_old_flag_names_still_accepted() -> None:
+    cfg, parser = config.parse_args(config.EvaluateConfig, ["--num-samples", "300", "--skip-cas"], "")
+    assert cfg.eval_samples == 300 and cfg.cas is False
+    assert config.parse_args(config.EvaluateConfig, ["--no-skip-cas"], "")[0].cas is True
+    assert config.parse_args(config.EvaluateConfig, ["--no-cas"], "")[0].cas is False
+    help_text = parser.format_help()
+    assert "--num-samples" not in help_text and "--skip-cas" not in help_text  # hidden
+    assert "--eval-samples" in help_text and "--no-cas" in help_text
+
+
+def test_installed_defaults_live_in_the_package() -> None:
+    assert config.CONFIG_DIR.parent == Path(config.__file__).resolve().parent
+    for cls in (config.ClassifierConfig, config.GanConfig, config.GenerateConfig, config.EvaluateConfig):
+        assert (config.CONFIG_DIR / cls.DEFAULTS_FILE).is_file(), cls.DEFAULTS_FILE

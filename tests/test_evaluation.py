@@ -154,7 +154,7 @@ def test_evaluate_script_prints_and_writes_json(
         str(trained_classifier),
         "--data-dir",
         str(sample_dir),
-        "--num-samples",
+        "--num-samples",  # the old name of --eval-samples, still accepted
         "200",
         "--cas-epochs",
         "1",
@@ -165,10 +165,12 @@ def test_evaluate_script_prints_and_writes_json(
     payload = json.loads(out.read_text())
     names = {"fid", "accuracy", "classifier_score", "precision", "recall", "cas"}
     assert set(payload["metrics"]) == names == set(payload["real_references"])
+    assert payload["config"]["eval_samples"] == 200
     assert len(payload["per_digit_accuracy"]) == 10
     for name in names:
         assert name in result.stdout
     assert "train vs test digits (the floor)" in result.stdout
+    assert "note:" not in result.stdout  # everything was given
 
 
 def test_generated_fid_and_floor_use_the_same_sample_size() -> None:
@@ -190,3 +192,18 @@ def test_generated_fid_and_floor_use_the_same_sample_size() -> None:
 
     scores = scorer(sample)
     assert sum(drawn) == 30 and scores["fid_floor"] == scorer.floor
+
+
+def test_evaluate_takes_data_and_classifier_from_the_run(tiny_real_gan: Path, sample_dir: Path) -> None:
+    result = run_script("evaluate.py", "--checkpoint-dir", str(tiny_real_gan), "--no-cas")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"--data-dir {sample_dir}" in result.stdout
+    assert "--classifier-dir" in result.stdout
+    # The sample's test split holds 1,000 digits: the default sample size follows it.
+    assert "scoring 1,000 generated digits, the size of the test split" in result.stdout
+    metrics = tiny_real_gan / "eval" / "metrics-4.json"
+    assert f"metrics: {metrics}" in result.stdout
+    payload = json.loads(metrics.read_text())
+    assert payload["config"]["eval_samples"] == 1000
+    assert payload["config"]["data_dir"] == str(sample_dir)
+    assert "cas" not in payload["metrics"]

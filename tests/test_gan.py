@@ -171,8 +171,10 @@ def test_event_files_hold_scalars_and_image(tiny_run: dict) -> None:
     # The same grids as PNG, and an animation of them, for a look without TensorBoard.
     pngs = sorted(p.name for p in (log_dir / "samples").glob("*.png"))
     assert pngs == ["step-0000002.png", "step-0000004.png"]
-    assert Image.open(log_dir / "samples" / pngs[0]).size == (302, 302)
-    assert getattr(Image.open(log_dir / "progress.gif"), "n_frames", 1) == 2
+    assert Image.open(log_dir / "samples" / pngs[0]).size == (12 + 302, 302)  # rows labelled on the left
+    gif = Image.open(log_dir / "progress.gif")
+    assert getattr(gif, "n_frames", 1) == 2
+    assert gif.size == (12 + 302, 14 + 302)  # a caption strip naming the step on top
 
 
 def test_rerun_resumes_from_checkpoint(tiny_run: dict) -> None:

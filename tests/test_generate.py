@@ -31,7 +31,8 @@ def test_files_and_grid_match_the_flags(tiny_gan: Path, tmp_path: Path) -> None:
     for name in names:
         assert Image.open(tmp_path / "out" / name).size == (28, 28)
     grid = Image.open(tmp_path / "out" / "grid.png")
-    assert grid.size == (4 * 30 + 2, 2 * 30 + 2)  # (width, height): 4 columns, 2 rows, 2 px gaps
+    # (width, height): 4 columns, 2 rows, 2 px gaps, a 12 px margin naming each row's digit
+    assert grid.size == (12 + 4 * 30 + 2, 2 * 30 + 2)
     assert "grid: " in result.stdout and str(tmp_path / "out") in result.stdout
 
 
@@ -47,6 +48,7 @@ def test_same_seed_same_bytes(tiny_gan: Path, tmp_path: Path) -> None:
     assert files["a"]["grid.png"] != files["c"]["grid.png"]
     gif = Image.open(tmp_path / "a" / "interpolation_4.gif")
     assert getattr(gif, "n_frames", 1) == 5
+    assert gif.size == (4 * 28, 4 * 28)  # enlarged 4x
     assert Image.open(tmp_path / "a" / "interpolation_4.png").size == (5 * 30 + 2, 32)
 
 
@@ -57,9 +59,12 @@ def test_savedmodel_round_trip_in_a_fresh_process(tiny_gan: Path, tmp_path: Path
         digits="2,7",
         count=3,
         seed=11,
-        export=str(tmp_path / "model"),
     )
-    write_outputs(cfg)
+    written = write_outputs(cfg)
+    assert written["digits"] and not written["export"]
+    exported = write_outputs(cfg.replace(export=str(tmp_path / "model"), output_dir=str(tmp_path / "none")))
+    # --export writes the SavedModel only: no pictures anywhere.
+    assert exported["export"] and not exported["digits"] and not (tmp_path / "none").exists()
     expected = np.stack(
         [np.array(Image.open(tmp_path / "out" / f"digit{d}_{i:04d}.png")) for d in (2, 7) for i in range(3)]
     )
@@ -76,6 +81,12 @@ def test_savedmodel_round_trip_in_a_fresh_process(tiny_gan: Path, tmp_path: Path
         assert images.dtype == np.uint8 and images.shape == (6, 28, 28)
         assert (images == again).all()
         np.save(sys.argv[1], images)
+        try:
+            m.signatures["sample"](labels=tf.constant([12]), seed=tf.constant(1, tf.int64))
+        except tf.errors.InvalidArgumentError as e:
+            assert "labels must be digits 0-9" in str(e), e
+        else:
+            raise AssertionError("label 12 accepted")
     """)
     result = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "x.npy")],
@@ -157,3 +168,31 @@ def test_evaluate_unwritable_output_refused_before_the_work(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "taken/m.json: cannot write there" in result.stderr  # not "no trained GAN here"
     assert (tmp_path / "taken").read_text() == "keep me"
+
+
+def test_second_run_into_the_same_folder_refused_or_replaces_only_its_own(
+    tiny_gan: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = _generate(tiny_gan, out, "--digits", "0-9", "--count", "3", "--interpolate")
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = _generate(tiny_gan, out, "--digits", "7", "--count", "2")
+    assert again.returncode == 2
+    assert again.stderr.startswith("error: ") and "--overwrite" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+    assert (out / "digit0_0000.png").exists()  # refused before touching anything
+
+    replaced = _generate(tiny_gan, out, "--digits", "7", "--count", "2", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["digit7_0000.png", "digit7_0001.png", "grid.png"]
+
+    (out / "notes.txt").write_text("mine")
+    foreign = _generate(tiny_gan, out, "--overwrite")
+    assert foreign.returncode == 2 and "notes.txt" in foreign.stderr
+    assert (out / "notes.txt").read_text() == "mine" and (out / "digit7_0001.png").exists()
+
+
+def test_digits_as_a_yaml_list(tiny_gan: Path, tmp_path: Path) -> None:
+    (tmp_path / "g.yaml").write_text("digits: [3, 5]\ncount: 1\n")
+    cfg = config.load(config.GenerateConfig, tmp_path / "g.yaml")
+    assert cfg.digits == "3,5" and parse_digits(cfg.digits) == [3, 5]

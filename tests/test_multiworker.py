@@ -41,6 +41,13 @@ def test_two_workers_train_like_one_process(tiny_dataset: Path, tmp_path: Path) 
     assert "[worker 0] checkpoint:" in out and "[worker 1] worker done at step 4" in out
     prints = {w: printed(rf"\[worker {w}\] weights fingerprint: (\w+)", out) for w in (0, 1)}
     assert prints[0] == prints[1]  # the replicas on both workers hold the same weights
+    # One progress bar (the chief's), and no C++ log lines such as StartAbort at the end.
+    bars = {
+        w: [s for s in result.stderr.split("\n") if s.startswith(f"[worker {w}]") and "gan:" in s]
+        for w in (0, 1)
+    }
+    assert bars[0] and not bars[1], result.stderr[-3000:]
+    assert "E0000" not in result.stderr and "StartAbort" not in result.stderr, result.stderr[-3000:]
     # Only the chief keeps files; the other worker's temporary checkpoints are gone.
     assert sorted(p.name for p in (tmp_path / "mw" / "ckpt").glob("*.index")) == [
         "ckpt-2.index",

@@ -79,6 +79,10 @@ class ClassifierResult:
     nothing_to_do: bool = False
 
 
+# Training steps per tf.function call (and per progress-bar update).
+STEPS_PER_CALL = 20
+
+
 def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) -> ClassifierResult:
     """Train (or resume) the classifier as ``cfg`` says; save checkpoints, logs and config."""
     train_split, test_split = data.load(cfg.data_dir)
@@ -125,7 +129,8 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
 
     schedule = Schedule(
         total_steps=total,
-        steps_per_call=steps_per_epoch,
+        # Chunks, not epochs: the progress bar moves every few seconds even on full MNIST.
+        steps_per_call=min(steps_per_epoch, STEPS_PER_CALL),
         save_every=steps_per_epoch,
         eval_every=steps_per_epoch,
         images_per_step=cfg.batch_size,
@@ -139,6 +144,7 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
         evaluate if chief else None,
         description="classifier",
         on_save=files.record,
+        progress=chief,
     )
     try:
         last = controller.run()

@@ -57,7 +57,8 @@ def grid_image(trainer: GanTrainer, noise: np.ndarray) -> np.ndarray:
     """A 10x10 uint8 grid: row d holds digit d, columns share their noise."""
     labels = np.repeat(np.arange(10, dtype=np.int32), GRID_COLUMNS)
     samples = trainer.generator_ema([noise, labels], training=False)
-    return images.grid(data.from_model_range(samples), 10, GRID_COLUMNS)
+    grid = images.grid(data.from_model_range(samples), 10, GRID_COLUMNS)
+    return images.label_rows(grid, [str(d) for d in range(10)], 28)
 
 
 def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
@@ -127,7 +128,7 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
             tf.summary.image("samples", picture[None, :, :, None], step=step)
         # The same grids as PNG, so learning can be seen without TensorBoard.
         images.save_png(log_dir / "samples" / f"step-{step:07d}.png", picture)
-        progress.append(picture)
+        progress.append(images.caption(picture, f"step {step:,}"))
         scores = scorer(sampler) if scorer is not None else {}
         fid = scores.get("fid")
         if fid is not None and math.isfinite(fid) and (best["fid"] is None or fid < best["fid"]):
@@ -159,6 +160,7 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> GanResult:
         description="gan",
         on_save=on_save,
         save_on_eval=cfg.eval,
+        progress=files.log_dir is not None,
     )
     try:
         scores = controller.run()

@@ -277,11 +277,13 @@ class Controller:
         description: str = "train",
         on_save: Callable[[int], None] | None = None,
         save_on_eval: bool = False,
+        progress: bool = True,
     ) -> None:
         self.on_save = on_save
         # Every worker knows the schedule, so saving at evaluation steps stays collective.
         self.save_on_eval = save_on_eval
         self.trainer = trainer
+        self.progress = progress
         self.schedule = schedule
         self.manager = manager
         self.writer = writer
@@ -344,7 +346,14 @@ class Controller:
         s = self.schedule
         step = int(self.trainer.step.numpy())
         last: dict[str, float] = {}
-        bar = tqdm(total=s.total_steps, initial=step, desc=self.description, unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=s.total_steps,
+            initial=step,
+            desc=self.description,
+            unit="step",
+            dynamic_ncols=True,
+            disable=not self.progress,  # one bar per cluster: the chief's
+        )
         with _stop_on_sigterm():
             return self._run(step, bar, last)
 

@@ -1,0 +1,29 @@
+"""Draw digits with a trained generator: PNGs per digit, a grid, latent walks, a SavedModel."""
+
+from __future__ import annotations
+
+import sys
+
+from mnist_gan import bootstrap, cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mnist_gan.config import GenerateConfig, parse_args
+
+    cfg, _ = parse_args(GenerateConfig, argv, __doc__)
+    cli.quiet_tensorflow()
+    from mnist_gan.generation import write_outputs
+
+    written = write_outputs(cfg)
+    if written["digits"]:
+        print(f"{len(written['digits'])} digit images: {written['digits'][0].parent}/digit*.png")
+    for kind in ("grid", "interpolation", "export"):
+        for path in written[kind]:
+            print(f"{kind}: {path}")
+    return 0
+
+
+def entry() -> None:
+    """The console script: check the dependencies, then run with one-line errors."""
+    bootstrap.require_runtime()
+    cli.run(lambda: main(sys.argv[1:]))

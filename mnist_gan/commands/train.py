@@ -1,0 +1,85 @@
+"""Train the class-conditional WGAN-GP, scored by the trained classifier while it learns."""
+
+from __future__ import annotations
+
+import sys
+
+from mnist_gan import bootstrap, cli
+
+GROUPS = {
+    "data and folders": ("data_dir", "save_dir", "log_dir", "classifier_dir"),
+    "model": ("noise_dim", "gen_width", "critic_width"),
+    "optimisation": (
+        "batch_size",
+        "steps",
+        "epochs",
+        "crit_steps",
+        "gp_weight",
+        "gen_lr",
+        "critic_lr",
+        "beta_1",
+        "beta_2",
+        "lr_decay",
+        "seed",
+        "deterministic",
+    ),
+    "logging, checkpoints and scoring": (
+        "steps_per_call",
+        "save_every",
+        "eval_every",
+        "eval_samples",
+        "eval",
+    ),
+    "hardware": ("mixed_precision", "strategy", "cpu_replicas", "collective_timeout"),
+}
+
+EPILOG = """examples:
+  ./train.py --data-dir datasets/MNIST-5k --steps 3000   a short run on the offline sample
+  ./train.py --steps 20000                   resume checkpoints/gan (same data) up to step 20,000
+  ./train.py --no-eval --save-dir checkpoints/gan2       a second run, without a classifier
+  ./train.py --cpu-replicas 2 --mixed-precision off      two CPU replicas, float32
+  ./train.py --config my.yaml          the keys of my.yaml over the defaults, flags over both
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mnist_gan.config import DEFAULT_DATA_DIR, GanConfig, parse_args
+
+    cfg, _ = parse_args(GanConfig, argv, __doc__, GROUPS, EPILOG)
+    cli.quiet_tensorflow()
+    from mnist_gan import checkpoints, distribute, precision
+
+    if not cfg.data_dir:
+        # Resuming needs no --data-dir: the run's own data, as its config-gan.yaml names it.
+        saved = checkpoints.saved_config(cfg.save_dir, checkpoints.GAN_CONFIG) or {}
+        cfg = cfg.replace(data_dir=saved.get("data_dir") or DEFAULT_DATA_DIR)
+    from mnist_gan.training.gan_run import train_gan
+
+    strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
+    print(distribute.describe(strategy))
+    print(precision.describe(cfg.mixed_precision))
+    with distribute.collective_errors():
+        result = train_gan(cfg, strategy)
+    # What was resumed, skipped or changed was printed before training (see open_run).
+    if result.nothing_to_do:
+        return 0
+    if result.log_dir is None:
+        print(f"worker done at step {result.steps}; the chief keeps the checkpoints and logs")
+        print(f"weights fingerprint: {result.fingerprint}")
+        return 0
+    print(f"checkpoint: {result.checkpoint}")
+    print(f"weights fingerprint: {result.fingerprint}")
+    print(f"logs: {result.log_dir}  (tensorboard --logdir {cfg.log_dir})")
+    if "eval_accuracy" in result.scores:
+        s = result.scores
+        print(
+            f"generated digits recognised as asked: {s['eval_accuracy']:.2%}; "
+            f"FID {s['eval_fid']:.3f} (real-data floor {s['eval_fid_floor']:.3f})"
+        )
+    return 0
+
+
+def entry() -> None:
+    """The console script: check the dependencies, then run with one-line errors."""
+    bootstrap.require_runtime()
+    cli.run(lambda: main(sys.argv[1:]))
