@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import data, images, memorisation, models, runs
+from mnist_gan import data, files, images, memorisation, models
 from mnist_gan.errors import ConfigError
 from mnist_gan.evaluation import (
     RunningMoments,
@@ -298,7 +298,7 @@ def check_outputs(output: str) -> Path | None:
     for p in (path, nearest):
         if p.is_dir():
             raise ConfigError(f"{p} is a folder; --output names the JSON file, nearest.png goes beside it")
-    runs.check_writable(path.parent)
+    files.check_writable_target(path, "--output")
     return nearest
 
 
