@@ -215,7 +215,7 @@ def test_fake_generators_through_evaluate_generator(sample_dir: Path, trained_cl
 def test_check_outputs_refuses_a_folder_and_writes_nothing_for_no_output(tmp_path: Path) -> None:
     assert scoring.check_outputs("") is None
     assert scoring.check_outputs(str(tmp_path / "new" / "m.json")) == tmp_path / "new" / "nearest.png"
-    assert (tmp_path / "new").is_dir()
+    assert not (tmp_path / "new").exists()  # checked (its nearest existing folder probed), not made
     (tmp_path / "taken" / "nearest.png").mkdir(parents=True)
     with pytest.raises(scoring.ConfigError, match="is a folder"):
         scoring.check_outputs(str(tmp_path / "taken" / "m.json"))
