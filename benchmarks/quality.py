@@ -34,7 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from mnist_gan.precision import MODES  # noqa: E402  (no TensorFlow: it only names the modes)
+from mnist_gan.runtime.precision import MODES  # noqa: E402  (no TensorFlow: it only names the modes)
 
 # train.py flags that restore the recipe before the weight average (issue: digits as good as real).
 PREVIOUS = ["--ema-decay", "0", "--critic-augment", "none"]

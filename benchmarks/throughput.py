@@ -188,21 +188,24 @@ def ceilings(precisions: set[str], repeats: int) -> dict[str, tuple[float, float
 
 def main() -> int:
     args = parse()
-    from mnist_gan import distribute
+    from mnist_gan.runtime import distribute, process
 
     strategy = distribute.make_strategy("auto", args.cpu_replicas)
+    process.configure_tensorflow()
     import tensorflow as tf
 
-    from mnist_gan import config, data, precision
-    from mnist_gan.training.gan import GanTrainer, gan_dataset
+    from mnist_gan import configs
+    from mnist_gan.data import pipeline
+    from mnist_gan.runtime import config, precision
+    from mnist_gan.training.gan_trainer import GanTrainer, gan_dataset
 
-    base = config.defaults(config.GanConfig).replace(batch_size=args.batch_size, data_dir=args.data_dir)
+    base = config.defaults(configs.GanConfig).replace(batch_size=args.batch_size, data_dir=args.data_dir)
     spec = args.variants or f"off:1,{base.mixed_precision}:{base.steps_per_call}"
     variants: list[tuple[str, int]] = []
     for item in spec.split(","):
         mode, _, spc = item.partition(":")
         variants.append((precision.resolve(mode)[0], int(spc or 1)))
-    train, _ = data.load(base.data_dir)
+    train, _ = pipeline.load(base.data_dir)
     b, k = base.batch_size, base.crit_steps
     print(f"{distribute.describe(strategy)}; batch {b}, crit_steps {k}")
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores; {precision.describe('auto')}\n")

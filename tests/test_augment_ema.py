@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_gan import augment, checkpoints, config, data, generation, models
+from mnist_gan import configs, generation
+from mnist_gan.data import pipeline
+from mnist_gan.models import augment, networks
+from mnist_gan.runtime import checkpoints, config
 from mnist_gan.training.ema import WeightAverage
-from mnist_gan.training.gan import GanTrainer, gan_dataset
+from mnist_gan.training.gan_trainer import GanTrainer, gan_dataset
 
 
 def _ramp(n: int = 2) -> tf.Tensor:
@@ -56,11 +59,11 @@ def test_augmentation_is_differentiable_and_drawn_in_range() -> None:
 
 def _generator_pair(seed: int = 0) -> tuple[keras.Model, keras.Model]:
     keras.utils.set_random_seed(seed)
-    return models.build_generator(4, 4), models.build_generator(4, 4)
+    return networks.build_generator(4, 4), networks.build_generator(4, 4)
 
 
 def _inputs(n: int = 200) -> list[tf.Tensor]:
-    return [tf.random.stateless_normal([n, 4], seed=[1, 2]), tf.range(n) % models.NUM_CLASSES]
+    return [tf.random.stateless_normal([n, 4], seed=[1, 2]), tf.range(n) % networks.NUM_CLASSES]
 
 
 def test_average_follows_the_ramped_decay() -> None:
@@ -109,8 +112,8 @@ def test_standing_statistics_are_the_averages_own() -> None:
 
 def _tiny_trainer(dataset_dir: Path, **overrides: object) -> GanTrainer:
     tiny = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=8, seed=2, mixed_precision="off")
-    cfg = config.defaults(config.GanConfig).replace(**{**tiny, **overrides})
-    train, _ = data.load(dataset_dir)
+    cfg = config.defaults(configs.GanConfig).replace(**{**tiny, **overrides})
+    train, _ = pipeline.load(dataset_dir)
     return GanTrainer(cfg, tf.distribute.get_strategy(), total_steps=10, dataset=gan_dataset(train, cfg))
 
 
@@ -124,7 +127,7 @@ def test_trainer_averages_and_checkpoints_the_generator(tiny_dataset: Path, tmp_
     path = trainer.checkpoint.save(str(tmp_path / "ckpt"))
     assert checkpoints.holds_object(path, "generator_ema")
     # generate.py and evaluate.py draw from the average.
-    loaded = models.build_generator(8, 8)
+    loaded = networks.build_generator(8, 8)
     checkpoints.restore(tf.train.Checkpoint(generator_ema=loaded), path, partial=True)
     z, y = tf.random.normal((10, 8), seed=3), tf.range(10)
     np.testing.assert_array_equal(
@@ -149,7 +152,7 @@ def test_checkpoint_without_the_average_resumes_and_loads(tiny_dataset: Path, tm
     assert int(fresh.step.numpy()) == 2
     for a, b in zip(fresh.generator_ema.variables, trainer.generator.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())  # the average starts as the generator
-    config.save(trainer.cfg, tmp_path / "old" / checkpoints.GAN_CONFIG)
+    config.save(trainer.cfg, tmp_path / "old" / configs.GanConfig.SAVED_AS)
     generator, _, _ = generation.load_generator(tmp_path / "old")
     z, y = tf.random.normal((10, 8), seed=3), tf.range(10)
     np.testing.assert_array_equal(

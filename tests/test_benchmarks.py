@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, printed, run_script
 
-from mnist_gan import precision
+from mnist_gan.runtime import precision
 
 # bfloat16 is emulated (and slow) on CPUs without native units: compare two float32 variants there.
 NATIVE_BF16 = bool(precision.cpu_bf16_flags())

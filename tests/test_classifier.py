@@ -8,11 +8,11 @@ from pathlib import Path
 import yaml
 from conftest import printed, run_classifier, run_script
 
-from mnist_gan import checkpoints
-from mnist_gan.data import load, to_model_range
-from mnist_gan.evaluation import accuracy
-from mnist_gan.models import feature_extractor
-from mnist_gan.scoring import Scorer
+from mnist_gan.data.pipeline import load, to_model_range
+from mnist_gan.eval import features
+from mnist_gan.eval.features import Scorer
+from mnist_gan.eval.metrics import accuracy
+from mnist_gan.models.networks import feature_extractor
 
 # 10 epochs over the 4,000-digit sample (~40 s on 2 cores) reach about 98 %; see README.
 MIN_SAMPLE_ACCURACY = 0.96
@@ -23,7 +23,7 @@ def test_trains_to_stated_accuracy_on_real_digits(classifier_run: tuple[Path, st
     printed_accuracy = float(printed(r"test accuracy: ([\d.]+)%", out)) / 100
     assert printed_accuracy >= MIN_SAMPLE_ACCURACY, out
     # The checkpoint on disk holds that model: reload it and score it again.
-    model = checkpoints.load_classifier(save)
+    model = features.load_classifier(save)
     _, test = load(sample_dir)
     _, logits = Scorer(feature_extractor(model)).features_and_logits(to_model_range(test.images).numpy())
     assert abs(accuracy(logits, test.labels) - printed_accuracy) < 1e-3
@@ -56,7 +56,7 @@ def test_checkpoint_of_other_architecture_refused(classifier_run: tuple[Path, st
         "classifier.py", "--data-dir", str(sample_dir), "--save-dir", str(save), "--width", "16"
     )
     assert result.returncode == 2
-    assert "different architecture (width: checkpoint 32 vs now 16)" in result.stderr
+    assert "cannot be continued with this data or architecture (width 32 -> 16)" in result.stderr
 
 
 def test_two_cpu_replicas(tiny_dataset: Path, tmp_path: Path) -> None:

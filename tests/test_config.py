@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from mnist_gan import config
-from mnist_gan.config import ClassifierConfig, ConfigError, GanConfig
+from mnist_gan import configs
+from mnist_gan.configs import ClassifierConfig, GanConfig
+from mnist_gan.runtime import config, flags
+from mnist_gan.runtime.errors import ConfigError
 
-ALL = [ClassifierConfig, GanConfig, config.GenerateConfig, config.EvaluateConfig]
+ALL = [ClassifierConfig, GanConfig, configs.GenerateConfig, configs.EvaluateConfig]
 
 
 @pytest.mark.parametrize("cls", ALL)
@@ -21,15 +23,15 @@ def test_defaults_file_is_complete(cls: type[config.Config]) -> None:
 def test_flags_override_file_overrides_defaults(tmp_path: Path) -> None:
     user = tmp_path / "mine.yaml"
     user.write_text("epochs: 3\nbatch_size: 32\n")
-    cfg, _ = config.parse_args(ClassifierConfig, ["--config", str(user), "--batch-size", "16"], "d")
+    cfg, _ = flags.parse_args(ClassifierConfig, ["--config", str(user), "--batch-size", "16"], "d")
     assert cfg.epochs == 3  # from the file
     assert cfg.batch_size == 16  # the flag wins over the file
     assert cfg.seed == config.defaults(ClassifierConfig).seed  # untouched default
 
 
 def test_bool_flags_both_ways() -> None:
-    assert config.parse_args(ClassifierConfig, ["--no-augment"], "d")[0].augment is False
-    assert config.parse_args(ClassifierConfig, ["--augment"], "d")[0].augment is True
+    assert flags.parse_args(ClassifierConfig, ["--no-augment"], "d")[0].augment is False
+    assert flags.parse_args(ClassifierConfig, ["--augment"], "d")[0].augment is True
 
 
 def test_unknown_key_named_with_suggestion(tmp_path: Path) -> None:
@@ -45,7 +47,7 @@ def test_unknown_key_exits_cleanly_from_the_parser(tmp_path: Path) -> None:
     user = tmp_path / "typo.yaml"
     user.write_text("nonsense: 1\n")
     with pytest.raises(ConfigError, match="unknown config key 'nonsense'"):
-        config.parse_args(ClassifierConfig, ["--config", str(user)], "d")
+        flags.parse_args(ClassifierConfig, ["--config", str(user)], "d")
 
 
 @pytest.mark.parametrize(
@@ -89,15 +91,9 @@ def test_saved_yaml_round_trips(tmp_path: Path) -> None:
     assert config.load(GanConfig, tmp_path / "config-gan.yaml") == cfg
 
 
-def test_architecture_differences() -> None:
-    cfg = config.defaults(GanConfig)
-    saved = cfg.replace(gen_width=32, steps=5).to_dict()
-    assert config.architecture_differences(cfg, saved) == {"gen_width": (32, cfg.gen_width)}
-
-
 @pytest.mark.parametrize("cls", [ClassifierConfig, GanConfig])
 def test_help_lists_every_key_with_default(cls: type[config.Config]) -> None:
-    parser = config.build_parser(cls, config.defaults(cls), "d")
+    parser = flags.build_parser(cls, config.defaults(cls), "d")
     text = " ".join(parser.format_help().split())
     for key, value in config.defaults(cls).to_dict().items():
         assert "--" + key.replace("_", "-") in text
@@ -128,8 +124,8 @@ def test_saved_config_from_an_older_version_gets_new_keys_from_defaults() -> Non
         (GanConfig, {"keep_checkpoints": 0}, r"keep_checkpoints must be >= 1, got 0"),
         (ClassifierConfig, {"dropout": 1.0}, r"dropout must be < 1, got 1.0"),
         (ClassifierConfig, {"seed": -1}, r"seed must be >= 0, got -1"),
-        (config.EvaluateConfig, {"eval_samples": -5}, r"eval_samples must be >= 0, got -5"),
-        (config.GenerateConfig, {"step": "-2"}, r"step must be newest, best or a step number, got .-2."),
+        (configs.EvaluateConfig, {"eval_samples": -5}, r"eval_samples must be >= 0, got -5"),
+        (configs.GenerateConfig, {"step": "-2"}, r"step must be newest, best or a step number, got .-2."),
     ],
 )
 def test_values_out_of_range_refused(cls: type[config.Config], changes: dict, message: str) -> None:
@@ -158,7 +154,7 @@ def test_invalid_utf8_and_yaml_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_saved_run_config_usable_as_config_file(tmp_path: Path) -> None:
-    from mnist_gan import record
+    from mnist_gan.runtime import record
 
     cfg = config.defaults(GanConfig).replace(seed=5)
     record.write(cfg, tmp_path / "config-gan.yaml", step=3, fingerprint="sha256:x", history=[])
@@ -166,16 +162,16 @@ def test_saved_run_config_usable_as_config_file(tmp_path: Path) -> None:
 
 
 def test_evaluate_old_flag_names_still_accepted() -> None:
-    cfg, parser = config.parse_args(config.EvaluateConfig, ["--num-samples", "300", "--skip-cas"], "")
+    cfg, parser = flags.parse_args(configs.EvaluateConfig, ["--num-samples", "300", "--skip-cas"], "")
     assert cfg.eval_samples == 300 and cfg.cas is False
-    assert config.parse_args(config.EvaluateConfig, ["--no-skip-cas"], "")[0].cas is True
-    assert config.parse_args(config.EvaluateConfig, ["--no-cas"], "")[0].cas is False
+    assert flags.parse_args(configs.EvaluateConfig, ["--no-skip-cas"], "")[0].cas is True
+    assert flags.parse_args(configs.EvaluateConfig, ["--no-cas"], "")[0].cas is False
     help_text = parser.format_help()
     assert "--num-samples" not in help_text and "--skip-cas" not in help_text  # hidden
     assert "--eval-samples" in help_text and "--no-cas" in help_text
 
 
 def test_installed_defaults_live_in_the_package() -> None:
-    assert config.CONFIG_DIR.parent == Path(config.__file__).resolve().parent
-    for cls in (config.ClassifierConfig, config.GanConfig, config.GenerateConfig, config.EvaluateConfig):
+    assert config.CONFIG_DIR == Path(configs.__file__).resolve().parent
+    for cls in (configs.ClassifierConfig, configs.GanConfig, configs.GenerateConfig, configs.EvaluateConfig):
         assert (config.CONFIG_DIR / cls.DEFAULTS_FILE).is_file(), cls.DEFAULTS_FILE

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_gan import data
+from mnist_gan.data import pipeline
 
 
 def test_train_batches_are_scaled_and_whole(tiny_dataset: Path) -> None:
-    train, _ = data.load(tiny_dataset)
-    ds = data.train_dataset(train, global_batch=64, seed=0)
+    train, _ = pipeline.load(tiny_dataset)
+    ds = pipeline.train_dataset(train, global_batch=64, seed=0)
     seen = []
     for images, labels in ds.take(7):  # 7 * 64 > 200: crosses epoch boundaries
         assert images.shape == (64, 28, 28, 1) and images.dtype == tf.float32
@@ -24,39 +24,39 @@ def test_train_batches_are_scaled_and_whole(tiny_dataset: Path) -> None:
 
 
 def test_scaling_endpoints() -> None:
-    out = data.to_model_range(tf.constant([[0, 255]], tf.uint8)).numpy()
+    out = pipeline.to_model_range(tf.constant([[0, 255]], tf.uint8)).numpy()
     np.testing.assert_allclose(out[..., 0], [[-1.0, 1.0]])
-    np.testing.assert_array_equal(data.from_model_range(out[..., 0]), [[0, 255]])
+    np.testing.assert_array_equal(pipeline.from_model_range(out[..., 0]), [[0, 255]])
 
 
 def test_shuffling_is_seeded(tiny_dataset: Path) -> None:
-    train, _ = data.load(tiny_dataset)
-    a = next(iter(data.train_dataset(train, 32, seed=1)))[1].numpy()
-    b = next(iter(data.train_dataset(train, 32, seed=1)))[1].numpy()
-    c = next(iter(data.train_dataset(train, 32, seed=2)))[1].numpy()
+    train, _ = pipeline.load(tiny_dataset)
+    a = next(iter(pipeline.train_dataset(train, 32, seed=1)))[1].numpy()
+    b = next(iter(pipeline.train_dataset(train, 32, seed=1)))[1].numpy()
+    c = next(iter(pipeline.train_dataset(train, 32, seed=2)))[1].numpy()
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
 def test_augmentation_keeps_shape_and_range(tiny_dataset: Path) -> None:
-    train, _ = data.load(tiny_dataset)
-    images, _ = next(iter(data.train_dataset(train, 16, seed=0, augment=True)))
+    train, _ = pipeline.load(tiny_dataset)
+    images, _ = next(iter(pipeline.train_dataset(train, 16, seed=0, augment=True)))
     assert images.shape == (16, 28, 28, 1)
     assert float(tf.reduce_max(tf.abs(images))) <= 1.0
 
 
 def test_eval_dataset_covers_everything_once(tiny_dataset: Path) -> None:
-    _, test = data.load(tiny_dataset)
-    labels = np.concatenate([y.numpy() for _, y in data.eval_dataset(test, 16)])
+    _, test = pipeline.load(tiny_dataset)
+    labels = np.concatenate([y.numpy() for _, y in pipeline.eval_dataset(test, 16)])
     np.testing.assert_array_equal(labels, test.labels)
 
 
 def test_global_batch_splits_over_two_replicas(tiny_dataset: Path) -> None:
-    train, _ = data.load(tiny_dataset)
+    train, _ = pipeline.load(tiny_dataset)
     strategy = tf.distribute.MirroredStrategy(
         ["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice()
     )
-    dist = strategy.experimental_distribute_dataset(data.train_dataset(train, 32, seed=0))
+    dist = strategy.experimental_distribute_dataset(pipeline.train_dataset(train, 32, seed=0))
     images, _ = next(iter(dist))
     shapes = [t.shape for t in strategy.experimental_local_results(images)]
     assert shapes == [(16, 28, 28, 1), (16, 28, 28, 1)]
@@ -64,7 +64,7 @@ def test_global_batch_splits_over_two_replicas(tiny_dataset: Path) -> None:
 
 def test_unreadable_file_is_not_called_damaged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A permission error (simulated: root reads any file) is reported as such."""
-    from mnist_gan import idx
+    from mnist_gan.data import idx
 
     path = tmp_path / "train-images-idx3-ubyte"
     idx.write_idx(path, np.zeros((2, 28, 28), np.uint8))

@@ -9,14 +9,18 @@ import numpy as np
 import pytest
 from conftest import run_script
 
-from mnist_gan import checkpoints, config, data, evaluation, scoring
-from mnist_gan.evaluation import (
+from mnist_gan import configs
+from mnist_gan.data import pipeline
+from mnist_gan.eval import cas, features, generator_scorer, metrics, report
+from mnist_gan.eval.metrics import (
     RunningMoments,
     classifier_score,
     frechet_distance,
     moments,
     precision_recall,
 )
+from mnist_gan.models import networks
+from mnist_gan.runtime import checkpoints, config
 
 
 def _gaussian(mean: np.ndarray, cov: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -32,8 +36,8 @@ def test_fid_matches_closed_form_and_is_symmetric() -> None:
     # Two Gaussians with commuting (diagonal) covariances: FID = |dm|^2 + sum (sqrt a - sqrt b)^2.
     ma, mb = np.zeros(4), np.array([1.0, -2.0, 0.5, 0.0])
     va, vb = np.array([1.0, 2.0, 0.5, 4.0]), np.array([3.0, 1.0, 0.5, 1.0])
-    a = evaluation.Moments(ma, np.diag(va), 1000)
-    b = evaluation.Moments(mb, np.diag(vb), 1000)
+    a = metrics.Moments(ma, np.diag(va), 1000)
+    b = metrics.Moments(mb, np.diag(vb), 1000)
     expected = np.sum((ma - mb) ** 2) + np.sum((np.sqrt(va) - np.sqrt(vb)) ** 2)
     assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-10)
     # Full, non-commuting covariances: symmetric, and samples approach the exact value.
@@ -42,7 +46,7 @@ def test_fid_matches_closed_form_and_is_symmetric() -> None:
         (lambda m: m @ m.T)(rng.standard_normal((5, 5))),
         (lambda m: m @ m.T)(rng.standard_normal((5, 5))),
     )
-    exact_a, exact_b = evaluation.Moments(np.zeros(5), ca, 0), evaluation.Moments(np.ones(5), cb, 0)
+    exact_a, exact_b = metrics.Moments(np.zeros(5), ca, 0), metrics.Moments(np.ones(5), cb, 0)
     assert frechet_distance(exact_a, exact_b) == pytest.approx(frechet_distance(exact_b, exact_a), rel=1e-9)
     sampled = frechet_distance(
         moments(_gaussian(np.zeros(5), ca, 200_000, 2)), moments(_gaussian(np.ones(5), cb, 200_000, 3))
@@ -84,19 +88,19 @@ def test_precision_recall_identical_and_dropped_class() -> None:
 
 
 def _real(sample_dir: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    train, test = data.load(sample_dir)
+    train, test = pipeline.load(sample_dir)
     return (
-        (data.to_model_range(train.images).numpy(), train.labels),
-        (data.to_model_range(test.images).numpy(), test.labels),
+        (pipeline.to_model_range(train.images).numpy(), train.labels),
+        (pipeline.to_model_range(test.images).numpy(), test.labels),
     )
 
 
 def test_conditional_accuracy_on_real_digits_is_the_classifiers(
     sample_dir: Path, trained_classifier: Path
 ) -> None:
-    classifier = checkpoints.load_classifier(trained_classifier)
+    classifier = features.load_classifier(trained_classifier)
     (train_x, train_y), (test_x, test_y) = _real(sample_dir)
-    scorer = scoring.Scorer(scoring.models.feature_extractor(classifier))
+    scorer = features.Scorer(networks.feature_extractor(classifier))
     _, logits = scorer.features_and_logits(test_x)
     # A "generator" that returns real test digits of the asked-for class.
     by_class = {d: test_x[test_y == d] for d in range(10)}
@@ -109,7 +113,7 @@ def test_conditional_accuracy_on_real_digits_is_the_classifiers(
             counters[int(y)] += 1
         return np.stack(out)
 
-    report = scoring.evaluate_generator(
+    judged = report.evaluate_generator(
         real_digits,
         classifier,
         (train_x, train_y),
@@ -119,16 +123,16 @@ def test_conditional_accuracy_on_real_digits_is_the_classifiers(
         seed=0,
         cas=False,
     )
-    assert report.metrics["accuracy"] == pytest.approx(evaluation.accuracy(logits, test_y), abs=1e-9)
-    assert report.metrics["fid"] < 1e-6  # the same 1,000 test digits as the reference
-    for digit, (gen, real) in report.per_digit.items():
+    assert judged.metrics["accuracy"] == pytest.approx(metrics.accuracy(logits, test_y), abs=1e-9)
+    assert judged.metrics["fid"] < 1e-6  # the same 1,000 test digits as the reference
+    for digit, (gen, real) in judged.per_digit.items():
         assert gen == pytest.approx(real), digit
 
 
 def test_cas_on_real_digits_is_near_the_classifiers_accuracy(sample_dir: Path) -> None:
     (train_x, train_y), (test_x, test_y) = _real(sample_dir)
-    cas = scoring.classification_accuracy_score(train_x, train_y, test_x, test_y, epochs=3)
-    assert cas > 0.93  # our evaluator reaches ~0.98 with longer training and augmentation
+    score = cas.classification_accuracy_score(train_x, train_y, test_x, test_y, epochs=3)
+    assert score > 0.93  # our evaluator reaches ~0.98 with longer training and augmentation
 
 
 def test_classifier_of_other_feature_size_refused(trained_classifier: Path, tmp_path: Path) -> None:
@@ -136,10 +140,10 @@ def test_classifier_of_other_feature_size_refused(trained_classifier: Path, tmp_
 
     copy = tmp_path / "cls"
     shutil.copytree(trained_classifier, copy)
-    saved = config.load(config.ClassifierConfig, copy / "config-cls.yaml")
+    saved = config.load(configs.ClassifierConfig, copy / "config-cls.yaml")
     config.save(saved.replace(feature_dim=64), copy / "config-cls.yaml")
     with pytest.raises(checkpoints.CheckpointError, match=r"cannot restore .*different model"):
-        checkpoints.load_classifier(copy)
+        features.load_classifier(copy)
 
 
 def test_evaluate_script_prints_and_writes_json(
@@ -174,13 +178,13 @@ def test_evaluate_script_prints_and_writes_json(
 
 
 def test_generated_fid_and_floor_use_the_same_sample_size() -> None:
-    from mnist_gan import models
+    from mnist_gan.models import networks
 
-    extractor = models.feature_extractor(models.build_classifier(4, 8, 0.0))
+    extractor = networks.feature_extractor(networks.build_classifier(4, 8, 0.0))
     rng = np.random.default_rng(0)
     real = rng.uniform(-1, 1, (60, 28, 28, 1)).astype(np.float32)
-    scorer = scoring.GeneratorScorer(
-        scoring.Scorer(extractor), real[:30], real[30:], num_samples=100, noise_dim=4, seed=0
+    scorer = generator_scorer.GeneratorScorer(
+        features.Scorer(extractor), real[:30], real[30:], num_samples=100, noise_dim=4, seed=0
     )
     # 100 asked for, 30 real train digits for the floor: 30 generated, so both carry one bias.
     assert scorer.num_samples == 30

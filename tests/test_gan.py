@@ -13,15 +13,17 @@ import yaml
 from conftest import TINY_GAN_FLAGS, printed, run_train
 from PIL import Image
 
-from mnist_gan import config, data, precision
-from mnist_gan.training.gan import GanTrainer, gan_dataset
+from mnist_gan import configs
+from mnist_gan.data import pipeline
+from mnist_gan.runtime import config, precision
+from mnist_gan.training.gan_trainer import GanTrainer, gan_dataset
 
 TINY = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=8, crit_steps=2, seed=5)
 
 
 def _trainer(strategy: tf.distribute.Strategy, dataset_dir: Path, **overrides: object) -> GanTrainer:
-    cfg = config.defaults(config.GanConfig).replace(**{**TINY, **overrides})
-    train, _ = data.load(dataset_dir)
+    cfg = config.defaults(configs.GanConfig).replace(**{**TINY, **overrides})
+    train, _ = pipeline.load(dataset_dir)
     return GanTrainer(cfg, strategy, total_steps=10, dataset=gan_dataset(train, cfg))
 
 
@@ -139,7 +141,7 @@ def test_run_reports_scores_and_writes_outputs(tiny_run: dict) -> None:
     ckpt = tiny_run["root"] / "ckpt"
     # --keep-checkpoints 2 in the resumed run: ckpt-2 went out of the rotation.
     assert sorted(p.name for p in ckpt.glob("ckpt-*.index")) == ["ckpt-4.index", "ckpt-6.index"]
-    saved = config.load(config.GanConfig, ckpt / "config-gan.yaml")
+    saved = config.load(configs.GanConfig, ckpt / "config-gan.yaml")
     assert saved.steps == 6 and saved.gen_width == 8  # the config of the newest run (the resume)
     # The default precision "auto" is saved as what it resolved to on this machine.
     expected, _ = precision.resolve("auto")
@@ -189,7 +191,7 @@ def test_other_architecture_checkpoint_refused(tiny_run: dict) -> None:
         tiny_run["data"], tiny_run["root"], *tiny_run["common"], "--steps", "8", "--gen-width", "16"
     )
     assert result.returncode == 2
-    assert "different architecture (gen_width: checkpoint 8 vs now 16)" in result.stderr
+    assert "cannot be continued with this data or architecture (gen_width 8 -> 16)" in result.stderr
 
 
 def test_missing_classifier_says_what_to_run(sample_dir: Path, tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ import pytest
 from conftest import run_script
 from PIL import Image
 
-from mnist_gan import config
-from mnist_gan.checkpoints import CheckpointError
-from mnist_gan.config import ConfigError
-from mnist_gan.errors import UserError
+from mnist_gan import configs
 from mnist_gan.generation import parse_digits, write_outputs
+from mnist_gan.runtime import config
+from mnist_gan.runtime.checkpoints import CheckpointError
+from mnist_gan.runtime.errors import ConfigError, UserError
 
 
 def _generate(ckpt: Path, out: Path, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -37,7 +37,7 @@ def test_files_and_grid_match_the_flags(tiny_gan: Path, tmp_path: Path) -> None:
 
 
 def test_same_seed_same_bytes(tiny_gan: Path, tmp_path: Path) -> None:
-    base = config.defaults(config.GenerateConfig).replace(
+    base = config.defaults(configs.GenerateConfig).replace(
         checkpoint_dir=str(tiny_gan), count=3, interpolate=True, interpolation_frames=5
     )
     files = {}
@@ -53,7 +53,7 @@ def test_same_seed_same_bytes(tiny_gan: Path, tmp_path: Path) -> None:
 
 
 def test_savedmodel_round_trip_in_a_fresh_process(tiny_gan: Path, tmp_path: Path) -> None:
-    cfg = config.defaults(config.GenerateConfig).replace(
+    cfg = config.defaults(configs.GenerateConfig).replace(
         checkpoint_dir=str(tiny_gan),
         output_dir=str(tmp_path / "out"),
         digits="2,7",
@@ -126,7 +126,7 @@ def test_bad_digits_refused(text: str) -> None:
 def test_bad_input_writes_nothing(
     tiny_gan: Path, tmp_path: Path, changes: dict, error: type, message: str
 ) -> None:
-    cfg = config.defaults(config.GenerateConfig).replace(
+    cfg = config.defaults(configs.GenerateConfig).replace(
         checkpoint_dir=str(tiny_gan), output_dir=str(tmp_path / "out")
     )
     with pytest.raises(error, match=message):
@@ -144,7 +144,7 @@ def test_output_path_that_is_a_file(tiny_gan: Path, tmp_path: Path) -> None:
 
 def test_unwritable_export_refused_before_any_png(tiny_gan: Path, tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("keep me")
-    cfg = config.defaults(config.GenerateConfig).replace(
+    cfg = config.defaults(configs.GenerateConfig).replace(
         checkpoint_dir=str(tiny_gan),
         output_dir=str(tmp_path / "out"),
         export=str(tmp_path / "taken" / "model"),
@@ -194,5 +194,5 @@ def test_second_run_into_the_same_folder_refused_or_replaces_only_its_own(
 
 def test_digits_as_a_yaml_list(tiny_gan: Path, tmp_path: Path) -> None:
     (tmp_path / "g.yaml").write_text("digits: [3, 5]\ncount: 1\n")
-    cfg = config.load(config.GenerateConfig, tmp_path / "g.yaml")
+    cfg = config.load(configs.GenerateConfig, tmp_path / "g.yaml")
     assert cfg.digits == "3,5" and parse_digits(cfg.digits) == [3, 5]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import synthetic_digits, write_dataset
 
-from mnist_gan.idx import IdxError, load_split, read_idx, write_idx
+from mnist_gan.data.idx import IdxError, load_split, read_idx, write_idx
 
 
 @pytest.mark.parametrize("gz", [True, False])

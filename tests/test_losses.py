@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import losses, models
-from mnist_gan.spectral_norm import SNConv2D, SNDense
+from mnist_gan.models import losses, networks
+from mnist_gan.models.spectral_norm import SNConv2D, SNDense
 
 
 def _numeric_grad_norms(fn, x: np.ndarray, h: float = 1e-3) -> np.ndarray:
@@ -58,7 +58,7 @@ def test_wasserstein_losses_signs() -> None:
 
 def test_spectral_norm_keeps_sigma_near_one() -> None:
     keras.utils.set_random_seed(0)
-    critic = models.build_critic(16)
+    critic = networks.build_critic(16)
     opt = keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.9)
     x = tf.random.normal((16, 28, 28, 1))
     y = tf.range(16) % 10

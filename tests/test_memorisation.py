@@ -13,8 +13,10 @@ import pytest
 from conftest import ROOT, run_script
 from PIL import Image
 
-from mnist_gan import checkpoints, data, images, memorisation, scoring
-from mnist_gan.memorisation import (
+from mnist_gan import pictures
+from mnist_gan.data import pipeline
+from mnist_gan.eval import features, generator_scorer, memorisation, report
+from mnist_gan.eval.memorisation import (
     FLAG_BELOW,
     check,
     copying_statistic,
@@ -143,20 +145,20 @@ def test_quality_benchmark_rows() -> None:
 def test_pairs_picture_layout() -> None:
     left = np.zeros((5, 28, 28), np.uint8)
     right = np.full((5, 28, 28), 255, np.uint8)
-    picture = images.pairs(left, right, per_row=2)
+    picture = pictures.pairs(left, right, per_row=2)
     # A pair is 2 digits with 1 pixel around each: 30 x 59; 3 rows of 2 pairs, 6 pixels apart.
     assert picture.shape == (3 * (30 + 6) + 6, 2 * (59 + 6) + 6)
     assert picture[7, 7] == 0 and picture[7, 7 + 29] == 255  # generated left, training right
 
 
 def _split_test(sample_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    train, test = data.load(sample_dir)
-    train_x = data.to_model_range(train.images).numpy()
-    test_x = data.to_model_range(test.images).numpy()
+    train, test = pipeline.load(sample_dir)
+    train_x = pipeline.to_model_range(train.images).numpy()
+    test_x = pipeline.to_model_range(test.images).numpy()
     return train_x, train.labels, test_x, test.labels, np.arange(len(test_x)) % 2 == 0
 
 
-def _digits_of(pool: np.ndarray, labels: np.ndarray, noise: float, seed: int) -> scoring.SampleFn:
+def _digits_of(pool: np.ndarray, labels: np.ndarray, noise: float, seed: int) -> generator_scorer.SampleFn:
     """A fake generator: digits of the asked-for class taken in turn from ``pool``, plus noise."""
     by_class = {d: pool[labels == d] for d in range(10)}
     counters = dict.fromkeys(range(10), 0)
@@ -174,13 +176,13 @@ def _digits_of(pool: np.ndarray, labels: np.ndarray, noise: float, seed: int) ->
 
 
 def test_fake_generators_through_evaluate_generator(sample_dir: Path, trained_classifier: Path) -> None:
-    classifier = checkpoints.load_classifier(trained_classifier)
+    classifier = features.load_classifier(trained_classifier)
     train_x, train_y, test_x, test_y, half = _split_test(sample_dir)
     # The yardstick is one half of the test digits; the "generator" of unseen digits draws the other.
     yardstick = (test_x[half], test_y[half])
 
-    def judge(sample: scoring.SampleFn) -> scoring.Report:
-        return scoring.evaluate_generator(
+    def judge(sample: generator_scorer.SampleFn) -> report.Report:
+        return report.evaluate_generator(
             sample, classifier, (train_x, train_y), yardstick, num_samples=500, noise_dim=4, seed=0, cas=False
         )
 
@@ -197,10 +199,10 @@ def test_fake_generators_through_evaluate_generator(sample_dir: Path, trained_cl
         assert fresh.memorisation.scores["generated"][space].c_t > FLAG_BELOW, space
         assert fresh.memorisation.scores["generated"][space].share < 0.05, space
     assert copied.memorisation.flagged("generated") and not fresh.memorisation.flagged("generated")
-    for report in (copied, fresh):  # the references do not depend on the generator
-        assert report.memorisation is not None
-        assert report.memorisation.flagged("training_digits")
-        assert not report.memorisation.flagged("held_out_test_digits")
+    for judged in (copied, fresh):  # the references do not depend on the generator
+        assert judged.memorisation is not None
+        assert judged.memorisation.flagged("training_digits")
+        assert not judged.memorisation.flagged("held_out_test_digits")
     # The digits most at risk are shown beside their nearest training digit: for the copier,
     # the training digit it copied (the noise is light).
     assert copied.at_risk is not None
@@ -209,16 +211,16 @@ def test_fake_generators_through_evaluate_generator(sample_dir: Path, trained_cl
     assert np.sqrt(((gen - nearest) ** 2).sum(axis=(1, 2, 3))).max() < 4.0
     block = copied.to_json()["memorisation"]
     assert block["generated"]["flagged"] is True and block["held_out_test_digits"]["flagged"] is False
-    assert "memorisation" in scoring.format_report(copied) and "YES" in scoring.format_report(copied)
+    assert "memorisation" in report.format_report(copied) and "YES" in report.format_report(copied)
 
 
 def test_check_outputs_refuses_a_folder_and_writes_nothing_for_no_output(tmp_path: Path) -> None:
-    assert scoring.check_outputs("") is None
-    assert scoring.check_outputs(str(tmp_path / "new" / "m.json")) == tmp_path / "new" / "nearest.png"
+    assert report.check_outputs("") is None
+    assert report.check_outputs(str(tmp_path / "new" / "m.json")) == tmp_path / "new" / "nearest.png"
     assert not (tmp_path / "new").exists()  # checked (its nearest existing folder probed), not made
     (tmp_path / "taken" / "nearest.png").mkdir(parents=True)
-    with pytest.raises(scoring.ConfigError, match="is a folder"):
-        scoring.check_outputs(str(tmp_path / "taken" / "m.json"))
+    with pytest.raises(report.ConfigError, match="is a folder"):
+        report.check_outputs(str(tmp_path / "taken" / "m.json"))
 
 
 def test_evaluate_script_writes_memorisation_block_and_nearest_png(

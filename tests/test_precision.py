@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mnist_gan import config, precision
-from mnist_gan.errors import ConfigError
+from mnist_gan import configs
+from mnist_gan.runtime import config, flags, precision
+from mnist_gan.runtime.errors import ConfigError
 
 X86_BF16 = "processor : 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
 X86_PLAIN = "processor : 0\nflags\t\t: fpu sse2 avx2 avx512f\n"
@@ -49,5 +50,5 @@ def test_unknown_precision_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("mixed_precision: fp8\n")
     with pytest.raises(ConfigError, match=r"mixed_precision.*must be one of"):
-        config.parse_args(config.GanConfig, ["--config", str(bad)], "")
-    assert config.defaults(config.GanConfig).mixed_precision == "auto"
+        flags.parse_args(configs.GanConfig, ["--config", str(bad)], "")
+    assert config.defaults(configs.GanConfig).mixed_precision == "auto"

@@ -11,20 +11,24 @@ import numpy as np
 import pytest
 from conftest import printed, run_classifier, run_script, run_train
 
-from mnist_gan import checkpoints, config, data, models, scoring
+from mnist_gan import configs
+from mnist_gan.data import pipeline
+from mnist_gan.eval import features, generator_scorer
+from mnist_gan.models import networks
+from mnist_gan.runtime import config
 
 SAMPLE_FLAGS = ["--eval-samples", "1000"]
 
 
 def _untrained_accuracy(classifier_dir: Path, sample_dir: Path) -> float:
-    cfg = config.defaults(config.GanConfig)
+    cfg = config.defaults(configs.GanConfig)
     keras.utils.set_random_seed(cfg.seed)
-    generator = models.build_generator(cfg.noise_dim, cfg.gen_width)
-    train, test = data.load(sample_dir)
-    scorer = scoring.GeneratorScorer(
-        scoring.Scorer(models.feature_extractor(checkpoints.load_classifier(classifier_dir))),
-        data.to_model_range(test.images).numpy(),
-        data.to_model_range(train.images[:1000]).numpy(),
+    generator = networks.build_generator(cfg.noise_dim, cfg.gen_width)
+    train, test = pipeline.load(sample_dir)
+    scorer = generator_scorer.GeneratorScorer(
+        features.Scorer(networks.feature_extractor(features.load_classifier(classifier_dir))),
+        pipeline.to_model_range(test.images).numpy(),
+        pipeline.to_model_range(train.images[:1000]).numpy(),
         num_samples=1000,
         noise_dim=cfg.noise_dim,
         seed=1,

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script, run_train
 
-from mnist_gan.errors import CheckpointError, TrainingDiverged
+from mnist_gan.runtime.errors import CheckpointError, TrainingDiverged
 from mnist_gan.training.loop import Controller, Schedule
 
 
@@ -312,7 +312,7 @@ def test_corrupt_dataset_refused_by_the_scripts(tmp_path: Path, tiny_dataset: Pa
 
 
 def test_full_disk_while_writing_a_file_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mnist_gan import files
+    from mnist_gan.runtime import files
 
     def full(fd: int) -> None:
         raise OSError(28, "No space left on device")

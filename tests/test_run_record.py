@@ -14,8 +14,8 @@ import pytest
 import yaml
 from conftest import TINY_GAN_FLAGS, run_train, synthetic_digits, write_dataset
 
-from mnist_gan.errors import CheckpointError
-from mnist_gan.lock import LOCK_NAME, FolderLock
+from mnist_gan.runtime.errors import CheckpointError
+from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
 
 
 def _train(data: Path, root: Path, *flags: str) -> subprocess.CompletedProcess[str]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_gan.idx import load_split
-from mnist_gan.sample import stratified_split
+from mnist_gan.data.idx import load_split
+from mnist_gan.data.offline_sample import stratified_split
 
 
 def test_sample_is_stratified_real_mnist(sample_dir: Path) -> None:

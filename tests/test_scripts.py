@@ -7,16 +7,17 @@ from pathlib import Path
 import pytest
 from conftest import run_script
 
-from mnist_gan import config
+from mnist_gan import configs
+from mnist_gan.runtime import config
 
 
 @pytest.mark.parametrize(
     ("script", "cls"),
     [
-        ("classifier.py", config.ClassifierConfig),
-        ("train.py", config.GanConfig),
-        ("generate.py", config.GenerateConfig),
-        ("evaluate.py", config.EvaluateConfig),
+        ("classifier.py", configs.ClassifierConfig),
+        ("train.py", configs.GanConfig),
+        ("generate.py", configs.GenerateConfig),
+        ("evaluate.py", configs.EvaluateConfig),
     ],
 )
 def test_help_shows_every_option_with_default(script: str, cls: type[config.Config]) -> None:

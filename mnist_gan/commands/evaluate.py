@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mnist_gan import bootstrap, cli
+from mnist_gan import bootstrap
+from mnist_gan.runtime import cli, process
 
 # The sample size of the default when the test split is larger (full MNIST: its 10,000).
 MAX_DEFAULT_SAMPLES = 10_000
@@ -22,7 +23,8 @@ MAX_DEFAULT_SAMPLES = 10_000
 def from_run(cfg: Any, saved: dict[str, Any] | None) -> tuple[Any, list[str]]:
     """``cfg`` with the data and classifier left empty filled from the GAN's saved config;
     returns it and the notes to print about what was taken from the run."""
-    from mnist_gan.config import DEFAULT_DATA_DIR, GanConfig, defaults
+    from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig
+    from mnist_gan.runtime.config import defaults
 
     run = saved or {}
     fallback = defaults(GanConfig)
@@ -37,65 +39,80 @@ def from_run(cfg: Any, saved: dict[str, Any] | None) -> tuple[Any, list[str]]:
     return cfg.replace(**changes), notes
 
 
+def sample_size(asked: int, test_size: int) -> tuple[int, list[str]]:
+    """The number of digits to score (0: the test split's size, capped) and a note saying so."""
+    if asked:
+        return asked, []
+    samples = min(test_size, MAX_DEFAULT_SAMPLES)
+    return samples, [
+        f"scoring {samples:,} generated digits, the size of the test split (at most "
+        f"{MAX_DEFAULT_SAMPLES:,}); FID falls with the sample size, so compare scores "
+        "at the same --eval-samples"
+    ]
+
+
+def metrics_path(cfg: Any, checkpoint: str) -> Path | None:
+    """Where the JSON goes: --output, CHECKPOINT_DIR/eval/metrics-<step>.json, or nowhere ('-')."""
+    if cfg.output == "-":
+        return None
+    step = checkpoint.rsplit("-", 1)[-1]
+    return Path(cfg.output or Path(cfg.checkpoint_dir) / "eval" / f"metrics-{step}.json")
+
+
+def write_outputs(judged: Any, payload: dict[str, Any], output: Path | None, nearest: Path | None) -> None:
+    """The JSON and nearest.png, each announced."""
+    from mnist_gan.eval import report
+    from mnist_gan.runtime import files
+
+    if output is not None:
+        files.atomic_write_text(output, json.dumps({**payload, **judged.to_json()}, indent=2) + "\n")
+        print(f"metrics: {output}")
+    if nearest is None:
+        print("nearest.png: not written (--output -: no folder for it)")
+    elif report.write_nearest(judged, nearest):
+        print(f"generated digits most at risk beside their nearest training digits: {nearest}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    from mnist_gan.config import ConfigError, EvaluateConfig, parse_args
+    from mnist_gan.configs import EvaluateConfig, GanConfig
+    from mnist_gan.runtime.flags import parse_args
 
     cfg, _ = parse_args(EvaluateConfig, argv, __doc__)
-    cli.quiet_tensorflow()
-    from mnist_gan import checkpoints, data, files, generation, scoring
+    process.setup()
+    from mnist_gan import generation
+    from mnist_gan.data import pipeline
+    from mnist_gan.eval import features, report
+    from mnist_gan.runtime import checkpoints
 
-    cfg, notes = from_run(cfg, checkpoints.saved_config(cfg.checkpoint_dir, checkpoints.GAN_CONFIG))
-    if 0 < cfg.eval_samples < 20:  # covariances and k-NN need a few; negatives: see limits
-        raise ConfigError(f"eval_samples must be 0 (the test split) or >= 20, got {cfg.eval_samples}")
+    cfg, notes = from_run(cfg, checkpoints.saved_config(cfg.checkpoint_dir, GanConfig.SAVED_AS))
     if cfg.output not in ("", "-"):  # a path the user chose: checked before anything else
-        scoring.check_outputs(cfg.output)
+        report.check_outputs(cfg.output)
     # The GAN next: without one, "no trained GAN here" is the error worth reading.
     generator, gan_cfg, path = generation.load_generator(cfg.checkpoint_dir, cfg.step)
-    output = None
-    if cfg.output != "-":
-        output = Path(
-            cfg.output or Path(cfg.checkpoint_dir) / "eval" / f"metrics-{path.rsplit('-', 1)[-1]}.json"
-        )
-    nearest = scoring.check_outputs(str(output)) if output is not None else None  # before the work
-    train, test = data.load(cfg.data_dir)
-    classifier = checkpoints.load_classifier(cfg.classifier_dir)
-    samples = cfg.eval_samples
-    if samples == 0:
-        samples = min(len(test.labels), MAX_DEFAULT_SAMPLES)
-        notes.append(
-            f"scoring {samples:,} generated digits, the size of the test split (at most "
-            f"{MAX_DEFAULT_SAMPLES:,}); FID falls with the sample size, so compare scores "
-            "at the same --eval-samples"
-        )
-    for note in notes:
+    output = metrics_path(cfg, path)
+    nearest = report.check_outputs(str(output)) if output is not None else None  # before the work
+    train, test = pipeline.load(cfg.data_dir)
+    classifier = features.load_classifier(cfg.classifier_dir)
+    samples, more = sample_size(cfg.eval_samples, len(test))
+    for note in notes + more:
         print(f"note: {note}")
     print(f"scoring {path} with {samples} generated digits...")
-    report = scoring.evaluate_generator(
+    judged = report.evaluate_generator(
         lambda z, y: generator([z, y], training=False),
         classifier,
         # All train digits: the memorisation check searches them all for each digit's nearest;
         # the other references use as many as samples are scored.
-        (data.to_model_range(train.images).numpy(), train.labels),
-        (data.to_model_range(test.images).numpy(), test.labels),
+        (pipeline.to_model_range(train.images).numpy(), train.labels),
+        (pipeline.to_model_range(test.images).numpy(), test.labels),
         num_samples=samples,
         noise_dim=gan_cfg.noise_dim,
         seed=cfg.seed,
         cas=cfg.cas,
         cas_epochs=cfg.cas_epochs,
     )
-    print(scoring.format_report(report))
-    if output is not None:
-        payload = {
-            "checkpoint": path,
-            "config": cfg.replace(eval_samples=samples).to_dict(),
-            **report.to_json(),
-        }
-        files.atomic_write_text(output, json.dumps(payload, indent=2) + "\n")
-        print(f"metrics: {output}")
-    if nearest is None:
-        print("nearest.png: not written (--output -: no folder for it)")
-    elif scoring.write_nearest(report, nearest):
-        print(f"generated digits most at risk beside their nearest training digits: {nearest}")
+    print(report.format_report(judged))
+    payload = {"checkpoint": path, "config": cfg.replace(eval_samples=samples).to_dict()}
+    write_outputs(judged, payload, output, nearest)
     return 0
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from mnist_gan import bootstrap, cli
+from mnist_gan import bootstrap
+from mnist_gan.runtime import cli, process
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mnist_gan.config import GenerateConfig, parse_args
+    from mnist_gan.configs import GenerateConfig
+    from mnist_gan.runtime.flags import parse_args
 
     cfg, _ = parse_args(GenerateConfig, argv, __doc__)
-    cli.quiet_tensorflow()
+    process.setup()
     from mnist_gan.generation import write_outputs
 
     written = write_outputs(cfg)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from mnist_gan import bootstrap, cli
+from mnist_gan import bootstrap
+from mnist_gan.runtime import cli, process
 
 GROUPS = {
     "data and folders": ("data_dir", "save_dir", "log_dir", "classifier_dir"),
@@ -43,39 +44,24 @@ EPILOG = """examples:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mnist_gan.config import DEFAULT_DATA_DIR, GanConfig, parse_args
+    from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig
+    from mnist_gan.runtime.flags import parse_args
 
     cfg, _ = parse_args(GanConfig, argv, __doc__, GROUPS, EPILOG)
-    cli.quiet_tensorflow()
-    from mnist_gan import checkpoints, distribute, precision
+    process.setup(cfg.deterministic)
+    from mnist_gan.runtime import checkpoints, distribute, precision
+    from mnist_gan.training.gan import train_gan
+    from mnist_gan.training.run import print_result
 
     if not cfg.data_dir:
         # Resuming needs no --data-dir: the run's own data, as its config-gan.yaml names it.
-        saved = checkpoints.saved_config(cfg.save_dir, checkpoints.GAN_CONFIG) or {}
+        saved = checkpoints.saved_config(cfg.save_dir, cfg.SAVED_AS) or {}
         cfg = cfg.replace(data_dir=saved.get("data_dir") or DEFAULT_DATA_DIR)
-    from mnist_gan.training.gan_run import train_gan
-
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
     print(precision.describe(cfg.mixed_precision))
     with distribute.collective_errors():
-        result = train_gan(cfg, strategy)
-    # What was resumed, skipped or changed was printed before training (see open_run).
-    if result.nothing_to_do:
-        return 0
-    if result.log_dir is None:
-        print(f"worker done at step {result.steps}; the chief keeps the checkpoints and logs")
-        print(f"weights fingerprint: {result.fingerprint}")
-        return 0
-    print(f"checkpoint: {result.checkpoint}")
-    print(f"weights fingerprint: {result.fingerprint}")
-    print(f"logs: {result.log_dir}  (tensorboard --logdir {cfg.log_dir})")
-    if "eval_accuracy" in result.scores:
-        s = result.scores
-        print(
-            f"generated digits recognised as asked: {s['eval_accuracy']:.2%}; "
-            f"FID {s['eval_fid']:.3f} (real-data floor {s['eval_fid_floor']:.3f})"
-        )
+        print_result(train_gan(cfg, strategy), cfg.log_dir)
     return 0
 
 

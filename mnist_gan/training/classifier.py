@@ -1,165 +1,59 @@
-"""Training the evaluator classifier: the distributed step and the run around it."""
+"""A classifier run, top to bottom: data, trainer and test accuracy, handed to the run skeleton."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
-import keras
 import tensorflow as tf
 
-from mnist_gan import checkpoints, data, distribute, evaluation, models, record, scoring
-from mnist_gan.config import ClassifierConfig
-from mnist_gan.training.loop import Controller, Schedule, close_run, open_run
-
-
-class ClassifierTrainer:
-    """Cross-entropy training of the classifier inside ``strategy``, ``n`` steps per call."""
-
-    def __init__(
-        self,
-        cfg: ClassifierConfig,
-        strategy: tf.distribute.Strategy,
-        total_steps: int,
-        dataset: tf.data.Dataset | None = None,
-    ) -> None:
-        self.strategy = strategy
-        self.global_batch = cfg.batch_size
-        with strategy.scope():
-            keras.utils.set_random_seed(cfg.seed)
-            self.model = models.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout)
-            schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, max(total_steps, 1))
-            self.optimizer = keras.optimizers.Adam(schedule)
-            # Built inside the scope before the first strategy.run, or Keras 3 fails there.
-            self.optimizer.build(self.model.trainable_variables)
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.models = [self.model]
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step)
-        if dataset is not None:
-            self.attach(dataset)
-
-    def attach(self, dataset: tf.data.Dataset) -> None:
-        """Feed the step from ``dataset`` (its global batches are split across replicas)."""
-        self.iterator = distribute.distribute_dataset(self.strategy, dataset)
-
-    def _replica_step(self, images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        with tf.GradientTape() as tape:
-            logits = self.model(images, training=True)
-            per_example = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
-        grads = tape.gradient(loss, self.model.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
-        correct = tf.reduce_sum(tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == labels, tf.float32))
-        return loss, correct
-
-    @tf.function
-    def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Run ``num_steps`` steps in one graph call; mean loss and accuracy over them."""
-        total_loss = tf.constant(0.0)
-        total_correct = tf.constant(0.0)
-        for _ in tf.range(num_steps):
-            loss, correct = self.strategy.run(self._replica_step, args=next(self.iterator))
-            total_loss += self.strategy.reduce("SUM", loss, axis=None)
-            total_correct += self.strategy.reduce("SUM", correct, axis=None)
-        self.step.assign_add(tf.cast(num_steps, tf.int64))
-        n = tf.cast(num_steps, tf.float32)
-        return {"loss": total_loss / n, "accuracy": total_correct / (n * self.global_batch)}
-
-
-@dataclass(frozen=True)
-class ClassifierResult:
-    """What a classifier run produced."""
-
-    test_accuracy: float
-    steps: int
-    checkpoint: str
-    log_dir: Path | None  # None on workers other than the chief
-    resumed_from: int
-    skipped: list[str]
-    nothing_to_do: bool = False
-
+from mnist_gan.configs import ClassifierConfig
+from mnist_gan.data import pipeline
+from mnist_gan.eval import features, metrics
+from mnist_gan.models import networks
+from mnist_gan.runtime import distribute, record
+from mnist_gan.training.classifier_trainer import ClassifierTrainer
+from mnist_gan.training.loop import Actions, Schedule
+from mnist_gan.training.run import RunPlan, RunResult, run
 
 # Training steps per tf.function call (and per progress-bar update).
 STEPS_PER_CALL = 20
 
 
-def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) -> ClassifierResult:
+def summarise(scores: dict[str, float], steps: int) -> list[str]:
+    """The classifier's last line: its accuracy on the real test digits."""
+    return [f"test accuracy: {scores['eval_test_accuracy']:.2%} after {steps} steps"]
+
+
+def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) -> RunResult:
     """Train (or resume) the classifier as ``cfg`` says; save checkpoints, logs and config."""
-    train_split, test_split = data.load(cfg.data_dir)
-    distribute.check_global_batch(cfg.batch_size, strategy)
-    steps_per_epoch = len(train_split) // cfg.batch_size
-    if steps_per_epoch < 1:
-        raise distribute.DistributionError(
-            f"batch size {cfg.batch_size} exceeds the {len(train_split)} training digits"
-        )
+    train, test = pipeline.load(cfg.data_dir)
+    distribute.check_batch(cfg.batch_size, strategy, len(train), "training digits")
+    steps_per_epoch = len(train) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
     trainer = ClassifierTrainer(cfg, strategy, total)
-    files = open_run(
-        cfg,
-        checkpoints.CLASSIFIER_CONFIG,
-        strategy,
-        trainer.checkpoint,
-        trainer.step,
-        fingerprint=record.data_fingerprint(train_split.images, train_split.labels),
-        total_steps=total,
-        length_flag="--epochs",
-    )
-    if files.nothing_to_do:
-        return ClassifierResult(
-            test_accuracy=float("nan"),
-            steps=files.resumed_from,
-            checkpoint=str(files.manager.latest_checkpoint),
-            log_dir=None,
-            resumed_from=files.resumed_from,
-            skipped=files.skipped,
-            nothing_to_do=True,
-        )
-    start = int(trainer.step.numpy())  # one batch per step: continue the stream from there
-    trainer.attach(data.train_dataset(train_split, cfg.batch_size, cfg.seed, cfg.augment, start_batch=start))
+    scorer = features.Scorer(networks.feature_extractor(trainer.model))
+    test_images = pipeline.to_model_range(test.images).numpy()
 
-    scorer = scoring.Scorer(models.feature_extractor(trainer.model))
-    test_images = data.to_model_range(test_split.images).numpy()
-
-    def test_accuracy() -> float:
+    def test_accuracy(step: int) -> dict[str, float]:
         _, logits = scorer.features_and_logits(test_images)
-        return evaluation.accuracy(logits, test_split.labels)
+        return {"test_accuracy": metrics.accuracy(logits, test.labels)}
 
-    def evaluate(step: int) -> dict[str, float]:
-        return {"test_accuracy": test_accuracy()}
-
-    schedule = Schedule(
-        total_steps=total,
-        # Chunks, not epochs: the progress bar moves every few seconds even on full MNIST.
-        steps_per_call=min(steps_per_epoch, STEPS_PER_CALL),
-        save_every=steps_per_epoch,
-        eval_every=steps_per_epoch,
-        images_per_step=cfg.batch_size,
-    )
-    chief = files.log_dir is not None
-    controller = Controller(
-        trainer,
-        schedule,
-        files.manager,
-        files.writer,
-        evaluate if chief else None,
+    plan = RunPlan(
+        trainer=trainer,
+        schedule=Schedule(
+            total_steps=total,
+            # Chunks, not epochs: the progress bar moves every few seconds even on full MNIST.
+            steps_per_call=min(steps_per_epoch, STEPS_PER_CALL),
+            save_every=steps_per_epoch,
+            eval_every=steps_per_epoch,
+            images_per_step=cfg.batch_size,
+        ),
+        data_fingerprint=record.data_fingerprint(train.images, train.labels),
+        length_flag="--epochs",
+        # One batch per step: the stream continues where the restored run stopped.
+        dataset=lambda: pipeline.train_dataset(
+            train, cfg.batch_size, cfg.seed, cfg.augment, start_batch=int(trainer.step.numpy())
+        ),
+        actions=lambda folder: Actions(evaluate=test_accuracy),
+        summarise=summarise,
         description="classifier",
-        on_save=files.record,
-        progress=chief,
     )
-    try:
-        last = controller.run()
-    finally:
-        close_run(strategy, files)
-    # The loop scored the final step already, unless this run had nothing left to train.
-    final = last["eval_test_accuracy"] if "eval_test_accuracy" in last else test_accuracy()
-    return ClassifierResult(
-        test_accuracy=final,
-        steps=int(trainer.step.numpy()),
-        checkpoint=str(files.manager.latest_checkpoint),
-        log_dir=files.log_dir,
-        resumed_from=files.resumed_from,
-        skipped=files.skipped,
-    )
-
-
-__all__ = ["ClassifierResult", "ClassifierTrainer", "train_classifier"]
+    return run(cfg, strategy, plan)

@@ -1,247 +1,149 @@
-"""The distributed WGAN-GP step: ``crit_steps`` critic updates, then one generator update.
-
-All randomness (noise, labels asked of the generator, interpolation weights, augmentations)
-comes from the input pipeline, not from ops inside the step: the same global batch then gives
-the same update on 1 or N replicas, and the data position alone fixes what comes next.
-After every generator update the generator's weight average follows (:mod:`.ema`).
-"""
+"""A GAN run, top to bottom: data, trainer, scores and pictures, handed to the run skeleton."""
 
 from __future__ import annotations
 
-from typing import Any
+import math
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan import augment, checkpoints, data, distribute, losses, models, precision
-from mnist_gan.config import GanConfig
-from mnist_gan.training.ema import WeightAverage
+from mnist_gan import pictures
+from mnist_gan.configs import GanConfig
+from mnist_gan.data import pipeline
+from mnist_gan.eval import features, generator_scorer
+from mnist_gan.models import networks
+from mnist_gan.runtime import checkpoints, distribute, precision, record
+from mnist_gan.training.gan_trainer import GanTrainer, fixed_noise, gan_dataset
+from mnist_gan.training.loop import Actions, Schedule
+from mnist_gan.training.run import RunPlan, RunResult, run
+from mnist_gan.training.run_folder import RunFolder
 
-# Noise and labels the averaged generator's batch-norm statistics are computed from.
-STATISTICS_SAMPLES = 1000
-
-
-def gan_dataset(split: data.Split, cfg: GanConfig, start_batch: int = 0) -> tf.data.Dataset:
-    """Global batches of real digits plus the step's random numbers, as a dict.
-
-    Batch k depends on (seed, k) alone; a run resumed at generator step s starts at
-    ``start_batch = s * crit_steps``.
-    """
-    real = data.train_dataset(split, cfg.batch_size, cfg.seed, start_batch=start_batch)
-
-    def randoms(n: tf.Tensor) -> dict[str, tf.Tensor]:
-        # Stateless, keyed by (seed, batch number): independent of TF's global seed.
-        seeds = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 4)
-        b, d = cfg.batch_size, cfg.noise_dim
-        # Augmentation draws from keys of their own: the streams above stay as they were.
-        aug = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), -1 - n]), 3)
-        return {
-            "noise": tf.random.stateless_normal([b, d], seeds[0]),
-            "gen_noise": tf.random.stateless_normal([b, d], seeds[1]),
-            "gen_labels": tf.random.stateless_uniform([b], seeds[2], 0, models.NUM_CLASSES, tf.int32),
-            "alpha": tf.random.stateless_uniform([b], seeds[3]),
-            "aug_real": augment.draws(aug[0], b),
-            "aug_fake": augment.draws(aug[1], b),
-            "aug_gen": augment.draws(aug[2], b),
-        }
-
-    numbers = tf.data.Dataset.counter(start=start_batch).map(randoms, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = tf.data.Dataset.zip(real, numbers)
-    ds = ds.map(lambda r, rnd: {"images": r[0], "labels": r[1], **rnd})
-    return ds.prefetch(tf.data.AUTOTUNE)
+GRID_COLUMNS = 10
 
 
-def _adam(cfg: GanConfig, lr: float, updates: int, loss_scaling: bool) -> keras.optimizers.Optimizer:
-    schedule: float | keras.optimizers.schedules.LearningRateSchedule = lr
-    if cfg.lr_decay == "linear":
-        schedule = keras.optimizers.schedules.PolynomialDecay(lr, max(updates, 1), 0.0)
-    opt: keras.optimizers.Optimizer = keras.optimizers.Adam(schedule, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
-    if loss_scaling:
-        opt = keras.optimizers.LossScaleOptimizer(opt)
-    return opt
+def total_steps(cfg: GanConfig, train_size: int) -> int:
+    """Generator steps to train to: ``--steps``, or ``--epochs`` passes over the data."""
+    if cfg.epochs > 0:
+        return max(1, math.ceil(cfg.epochs * train_size / (cfg.batch_size * cfg.crit_steps)))
+    return cfg.steps
 
 
-class GanTrainer:
-    """Generator, critic, their optimizers and the step counter, trained inside ``strategy``."""
+def grid_image(trainer: GanTrainer, noise: np.ndarray) -> np.ndarray:
+    """A 10x10 uint8 grid: row d holds digit d, columns share their noise."""
+    labels = np.repeat(np.arange(10, dtype=np.int32), GRID_COLUMNS)
+    samples = trainer.generator_ema([noise, labels], training=False)
+    grid = pictures.grid(pipeline.from_model_range(samples), 10, GRID_COLUMNS)
+    return pictures.label_rows(grid, [str(d) for d in range(10)], 28)
 
-    def __init__(
-        self,
-        cfg: GanConfig,
-        strategy: tf.distribute.Strategy,
-        total_steps: int,
-        dataset: tf.data.Dataset | None = None,
-    ) -> None:
-        self.cfg = cfg
-        self.strategy = strategy
-        self.global_batch = cfg.batch_size
-        # "auto" resolves here too, so a trainer built from the defaults runs as train.py would.
-        self.precision, _ = precision.resolve(cfg.mixed_precision)
-        # Grappler's remapper fails on the gradient penalty's double-backprop graph and logs
-        # an error at every trace; with it off the step measured the same speed (7.2 steps/s).
-        tf.config.optimizer.set_experimental_options({"remapping": False})
-        with strategy.scope(), precision.policy(self.precision):
-            keras.utils.set_random_seed(cfg.seed)
-            self.generator = models.build_generator(cfg.noise_dim, cfg.gen_width)
-            self.critic = models.build_critic(cfg.critic_width)
-            scaling = self.precision == "float16"  # bfloat16 has float32's exponent range
-            self.gen_opt = _adam(cfg, cfg.gen_lr, total_steps, scaling)
-            self.critic_opt = _adam(cfg, cfg.critic_lr, total_steps * cfg.crit_steps, scaling)
-            # Built in the scope before the first strategy.run, or Keras 3 fails there.
-            self.gen_opt.build(self.generator.trainable_variables)
-            self.critic_opt.build(self.critic.trainable_variables)
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-            # Sampled from, never trained; float32 whatever the training precision, so the
-            # in-training scores are those of the model generate.py and evaluate.py draw from.
-            with precision.policy("off"):
-                self.generator_ema = models.build_generator(cfg.noise_dim, cfg.gen_width)
-        self.ema = WeightAverage(
-            self.generator, self.generator_ema, cfg.ema_decay, _statistics_inputs(cfg.seed, cfg.noise_dim)
+
+class ProgressPictures:
+    """At each evaluation: the grid as a TensorBoard image and a PNG; at the end, progress.gif."""
+
+    def __init__(self, trainer: GanTrainer, cfg: GanConfig, folder: RunFolder) -> None:
+        assert folder.log_dir is not None and folder.writer is not None
+        self.trainer, self.log_dir, self.writer = trainer, folder.log_dir, folder.writer
+        self.noise = np.tile(fixed_noise(cfg.seed, GRID_COLUMNS, cfg.noise_dim), (10, 1))
+        self.frames: list[np.ndarray] = []
+
+    def __call__(self, step: int, scores: dict[str, float]) -> None:
+        picture = grid_image(self.trainer, self.noise)
+        with self.writer.as_default(step=step):
+            tf.summary.image("samples", picture[None, :, :, None], step=step)
+        # The same grids as PNG, so learning can be seen without TensorBoard.
+        pictures.save_png(self.log_dir / "samples" / f"step-{step:07d}.png", picture)
+        self.frames.append(pictures.caption(picture, f"step {step:,}"))
+
+    def write_gif(self) -> None:
+        if self.frames:
+            pictures.save_gif(self.log_dir / "progress.gif", np.stack(self.frames), frame_ms=400)
+
+
+class BestCheckpoint:
+    """Keeps a copy of the checkpoint with the lowest FID so far in ``best/`` (across resumes)."""
+
+    def __init__(self, save_dir: str, manager: tf.train.CheckpointManager) -> None:
+        self.save_dir, self.manager = save_dir, manager
+        self.fid = checkpoints.best_score(save_dir)
+        self.pending: int | None = None  # a new best awaiting its checkpoint
+
+    def scored(self, step: int, scores: dict[str, float]) -> None:
+        fid = scores.get("fid")
+        if fid is not None and math.isfinite(fid) and (self.fid is None or fid < self.fid):
+            self.fid, self.pending = fid, step
+
+    def saved(self, step: int) -> None:
+        if self.pending == step and self.fid is not None:
+            checkpoints.keep_best(self.save_dir, str(self.manager.latest_checkpoint), step, self.fid)
+            self.pending = None
+
+
+def _scorer(cfg: GanConfig, train: pipeline.Split, test: pipeline.Split) -> generator_scorer.GeneratorScorer:
+    """FID, its floor and accuracy of ``eval_samples`` generated digits, by the trained classifier."""
+    classifier = features.load_classifier(cfg.classifier_dir)
+    scorer = generator_scorer.GeneratorScorer(
+        features.Scorer(networks.feature_extractor(classifier)),
+        pipeline.to_model_range(test.images).numpy(),
+        pipeline.to_model_range(train.images[: cfg.eval_samples]).numpy(),
+        num_samples=cfg.eval_samples,
+        noise_dim=cfg.noise_dim,
+        seed=cfg.seed + 1,
+    )
+    if scorer.num_samples < cfg.eval_samples:
+        print(
+            f"note: scoring {scorer.num_samples} generated digits, not eval_samples "
+            f"{cfg.eval_samples}: the FID floor compares as many real training digits"
         )
-        self.ema.copy_weights()
-        self.models = [self.generator, self.critic, self.generator_ema]
-        self.checkpoint = _GanCheckpoint(
-            generator=self.generator,
-            critic=self.critic,
-            gen_opt=self.gen_opt,
-            critic_opt=self.critic_opt,
-            step=self.step,
-            generator_ema=self.generator_ema,
+    return scorer
+
+
+def summarise(scores: dict[str, float], steps: int) -> list[str]:
+    """The GAN's last line: how well its digits are recognised, and their FID."""
+    if "eval_accuracy" not in scores:
+        return []
+    return [
+        f"generated digits recognised as asked: {scores['eval_accuracy']:.2%}; "
+        f"FID {scores['eval_fid']:.3f} (real-data floor {scores['eval_fid_floor']:.3f})"
+    ]
+
+
+def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
+    """Train (or resume) the conditional WGAN-GP as ``cfg`` says."""
+    # Saved and compared on resume as what it resolved to: a run's config says what it used.
+    cfg = cfg.replace(mixed_precision=precision.resolve(cfg.mixed_precision)[0])
+    train, test = pipeline.load(cfg.data_dir)
+    distribute.check_batch(cfg.batch_size, strategy, len(train), "training digits")
+    # Only the chief scores; the classifier is loaded first, so a missing one stops the run early.
+    scorer = _scorer(cfg, train, test) if cfg.eval and distribute.is_chief(strategy) else None
+    steps = total_steps(cfg, len(train))
+    trainer = GanTrainer(cfg, strategy, steps)
+
+    def actions(folder: RunFolder) -> Actions:  # the chief's, once its folders are open
+        shown = ProgressPictures(trainer, cfg, folder)
+        best = BestCheckpoint(cfg.save_dir, folder.manager)
+        sampler = trainer.sampler()
+        return Actions(
+            evaluate=(lambda step: scorer(sampler)) if scorer is not None else (lambda step: {}),
+            after_eval=[shown, best.scored],
+            after_save=[best.saved],
+            at_end=[shown.write_gif],
         )
-        if dataset is not None:
-            self.attach(dataset)
 
-    def attach(self, dataset: tf.data.Dataset) -> None:
-        """Feed the step from ``dataset`` (its global batches are split across replicas)."""
-        self.iterator = distribute.distribute_dataset(self.strategy, dataset)
-
-    @property
-    def batches_consumed(self) -> int:
-        """Input batches used so far: where a resumed run's data stream starts."""
-        return int(self.step.numpy()) * self.cfg.crit_steps
-
-    def _loss_scale(self, opt: keras.optimizers.Optimizer) -> tf.Tensor | float:
-        if isinstance(opt, keras.optimizers.LossScaleOptimizer):
-            return tf.cast(opt.dynamic_scale, tf.float32)
-        return 1.0
-
-    def _apply(
-        self, opt: keras.optimizers.Optimizer, tape: tf.GradientTape, loss: tf.Tensor, model: keras.Model
-    ) -> None:
-        scaled = opt.scale_loss(loss) if hasattr(opt, "scale_loss") else loss
-        grads = tape.gradient(scaled, model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables))
-
-    def _average(self, per_example: tf.Tensor) -> tf.Tensor:
-        return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
-
-    def critic_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """One critic update on this replica's share of ``batch``; global-mean metrics."""
-        labels = batch["labels"]
-        real = augment.apply(self.cfg.critic_augment, batch["images"], batch["aug_real"])
-        fake = self.generator([batch["noise"], labels], training=True)
-        fake = augment.apply(self.cfg.critic_augment, tf.cast(fake, real.dtype), batch["aug_fake"])
-        points = losses.interpolate(real, fake, batch["alpha"])
-        with tf.GradientTape() as tape:
-            scores = self.critic([tf.concat([real, fake], 0), tf.concat([labels, labels], 0)], training=True)
-            real_scores, fake_scores = tf.split(scores, 2)
-            gp = losses.gradient_penalty(
-                lambda x: self.critic([x, labels], training=True),
-                points,
-                self._loss_scale(self.critic_opt),
-            )
-            wloss = losses.critic_loss(real_scores, fake_scores)
-            loss = self._average(wloss + self.cfg.gp_weight * gp)
-        self._apply(self.critic_opt, tape, loss, self.critic)
-        return {
-            "critic_loss": loss,
-            "gradient_penalty": self._average(gp),
-            "wasserstein": self._average(-wloss),
-        }
-
-    def generator_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """One generator update on this replica's share of ``batch``."""
-        labels = batch["gen_labels"]
-        with tf.GradientTape() as tape:
-            fake = self.generator([batch["gen_noise"], labels], training=True)
-            fake = augment.apply(self.cfg.critic_augment, fake, batch["aug_gen"])
-            # The critic is not being trained here: no power iteration, no kernel update.
-            scores = self.critic([fake, labels], training=False)
-            loss = self._average(losses.generator_loss(scores))
-        self._apply(self.gen_opt, tape, loss, self.generator)
-        return {"generator_loss": loss}
-
-    def _sum(self, per_replica: tf.Tensor) -> tf.Tensor:
-        return self.strategy.reduce("SUM", per_replica, axis=None)
-
-    def _generator_step(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-        """``crit_steps`` critic updates then one generator update; global-mean metrics."""
-        critic_loss = gradient_penalty = wasserstein = tf.constant(0.0)
-        for _ in range(self.cfg.crit_steps):
-            batch = next(self.iterator)
-            out = self.strategy.run(self.critic_update, args=(batch,))
-            critic_loss += self._sum(out["critic_loss"])
-            gradient_penalty += self._sum(out["gradient_penalty"])
-            wasserstein += self._sum(out["wasserstein"])
-        out = self.strategy.run(self.generator_update, args=(batch,))
-        return critic_loss, gradient_penalty, wasserstein, self._sum(out["generator_loss"])
-
-    @tf.function
-    def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Run ``num_steps`` generator steps (with their critic steps) in one graph call."""
-        critic_loss = gradient_penalty = wasserstein = generator_loss = tf.constant(0.0)
-        for i in tf.range(num_steps):
-            c, gp, w, g = self._generator_step()
-            self.ema.update(self.step + tf.cast(i, tf.int64) + 1)
-            critic_loss += c
-            gradient_penalty += gp
-            wasserstein += w
-            generator_loss += g
-        self.step.assign_add(tf.cast(num_steps, tf.int64))
-        # Once per call: every checkpoint and evaluation then sees consistent statistics.
-        self.ema.refresh_statistics()
-        n = tf.cast(num_steps, tf.float32)
-        critic_updates = n * self.cfg.crit_steps
-        metrics = {
-            "critic_loss": critic_loss / critic_updates,
-            "gradient_penalty": gradient_penalty / critic_updates,
-            "wasserstein": wasserstein / critic_updates,
-            "generator_loss": generator_loss / n,
-        }
-        metrics["gen_lr"] = tf.cast(self.gen_opt.learning_rate, tf.float32)
-        metrics["critic_lr"] = tf.cast(self.critic_opt.learning_rate, tf.float32)
-        return metrics
-
-    def sampler(self) -> tf.types.experimental.GenericFunction:
-        """A graph function (noise, labels) -> images in [-1, 1] from the averaged generator."""
-        return tf.function(lambda z, y: self.generator_ema([z, y], training=False), reduce_retracing=True)
-
-
-def _statistics_inputs(seed: int, noise_dim: int) -> list[tf.Tensor]:
-    """Fixed noise and balanced labels: the same statistics batch at every call and resume."""
-    key = tf.constant([seed, 7919], tf.int64)
-    noise = tf.random.stateless_normal([STATISTICS_SAMPLES, noise_dim], seed=key)
-    labels = tf.range(STATISTICS_SAMPLES, dtype=tf.int32) % models.NUM_CLASSES
-    return [noise, labels]
-
-
-class _GanCheckpoint(tf.train.Checkpoint):
-    """Also resumes checkpoints written before the averaged generator existed.
-
-    Such a checkpoint restores everything else; the average then starts as a copy of the
-    restored generator.
-    """
-
-    def restore(self, save_path: str, options: tf.train.CheckpointOptions | None = None) -> Any:
-        if save_path and not checkpoints.holds_object(save_path, "generator_ema"):
-            parts = ("generator", "critic", "gen_opt", "critic_opt", "step")
-            status = tf.train.Checkpoint(**{k: getattr(self, k) for k in parts}).restore(save_path, options)
-            for a, w in zip(self.generator_ema.variables, self.generator.variables):
-                a.assign(w)
-            return status
-        return super().restore(save_path, options)
-
-
-def fixed_noise(seed: int, count: int, noise_dim: int) -> np.ndarray:
-    """Noise that depends only on ``seed``: the same grid at every evaluation and resume."""
-    return np.random.default_rng(seed).standard_normal((count, noise_dim)).astype(np.float32)
+    plan = RunPlan(
+        trainer=trainer,
+        schedule=Schedule(
+            total_steps=steps,
+            steps_per_call=cfg.steps_per_call,
+            save_every=cfg.save_every,
+            eval_every=cfg.eval_every,
+            images_per_step=cfg.batch_size * cfg.crit_steps,
+            save_on_eval=cfg.eval,
+        ),
+        data_fingerprint=record.data_fingerprint(train.images, train.labels),
+        length_flag="--epochs" if cfg.epochs > 0 else "--steps",
+        # The data stream is a function of (seed, batch number): start where the last run stopped.
+        dataset=lambda: gan_dataset(train, cfg, start_batch=trainer.batches_consumed),
+        actions=actions,
+        summarise=summarise,
+        description="gan",
+    )
+    return run(cfg, strategy, plan)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan.errors import DistributionError
+from mnist_gan.runtime.errors import DistributionError
 
 
 def split_cpu(replicas: int) -> list[str]:
@@ -84,8 +84,9 @@ def make_strategy(name: str, cpu_replicas: int = 0, timeout_seconds: float = 300
     return tf.distribute.get_strategy()
 
 
-def check_global_batch(global_batch: int, strategy: tf.distribute.Strategy) -> int:
-    """Return the per-replica batch; refuse a global batch the replicas cannot share."""
+def check_batch(global_batch: int, strategy: tf.distribute.Strategy, available: int, what: str) -> int:
+    """Return the per-replica batch; refuse a global batch the replicas cannot share, or one
+    larger than the ``available`` examples (``what`` names them)."""
     replicas = strategy.num_replicas_in_sync
     if global_batch < 1:
         raise DistributionError(f"batch size must be >= 1, got {global_batch}")
@@ -94,6 +95,8 @@ def check_global_batch(global_batch: int, strategy: tf.distribute.Strategy) -> i
             f"batch size {global_batch} does not divide by the {replicas} replicas; "
             f"use a multiple of {replicas}, e.g. {replicas * max(1, global_batch // replicas)}"
         )
+    if global_batch > available:
+        raise DistributionError(f"batch size {global_batch} exceeds the {available} {what}")
     return global_batch // replicas
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from mnist_gan.errors import CheckpointError
-from mnist_gan.runs import timestamp
+from mnist_gan.runtime.errors import CheckpointError
+from mnist_gan.runtime.files import timestamp
 
 LOCK_NAME = "run.lock"
 

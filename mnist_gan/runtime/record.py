@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from mnist_gan import config as config_lib
-from mnist_gan.files import atomic_write_text
-from mnist_gan.runs import timestamp
+from mnist_gan.runtime import config as config_lib
+from mnist_gan.runtime.files import atomic_write_text, timestamp
 
 RUN_KEY = "run"
 
@@ -105,20 +104,12 @@ def _show(changes: dict[str, tuple[Any, Any]]) -> str:
     )
 
 
-def plan(cfg: config_lib.Config, folder: str | Path, filename: str, fingerprint: str) -> Plan:
-    """Decide, before anything is written, whether this run may use ``folder``.
-
-    Raises :class:`CheckpointError` listing every difference, with the ways out, when the
-    folder holds another run and neither ``--continue-with-changes`` nor ``--start-over``
-    allows it.
-    """
-    from mnist_gan.errors import CheckpointError
-
-    found = read(folder, filename)
-    if found is None:
-        return Plan()
-    saved, run = found
-    history = list(run.get("history") or [])
+def compare(
+    cfg: config_lib.Config, saved: dict[str, Any], run: dict[str, Any], fingerprint: str
+) -> tuple[dict[str, tuple[Any, Any]], dict[str, tuple[Any, Any]]]:
+    """The one comparison of a saved config with ``cfg``: (differences that can never be
+    continued: data and architecture; differences that may be, when asked), each key ->
+    (saved, now)."""
     now = cfg.to_dict()
     never: dict[str, tuple[Any, Any]] = {}
     saved_print = run.get("data_fingerprint")
@@ -135,11 +126,27 @@ def plan(cfg: config_lib.Config, folder: str | Path, filename: str, fingerprint:
         for k, v in now.items()
         if k in saved and k not in FREE_KEYS and k not in never and k != "data_dir" and saved[k] != v
     }
-    start_over = bool(getattr(cfg, "start_over", False))
-    go_on = bool(getattr(cfg, "continue_with_changes", False))
+    return never, changeable
+
+
+def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str) -> Plan:
+    """Decide, before anything is written, whether this run may use ``folder``.
+
+    Raises :class:`CheckpointError` listing every difference, with the ways out, when the
+    folder holds another run and neither ``--continue-with-changes`` nor ``--start-over``
+    allows it.
+    """
+    from mnist_gan.runtime.errors import CheckpointError
+
+    found = read(folder, cfg.SAVED_AS)
+    if found is None:
+        return Plan()
+    saved, run = found
+    history = list(run.get("history") or [])
+    never, changeable = compare(cfg, saved, run, fingerprint)
     if not never and not changeable:
         return Plan(history=history)
-    if start_over:
+    if getattr(cfg, "start_over", False):
         entry: dict[str, Any] = {"time": timestamp(), "started_over": _show({**never, **changeable})}
         return Plan(start_over=True, history=[*history, entry])
     if never:
@@ -148,7 +155,7 @@ def plan(cfg: config_lib.Config, folder: str | Path, filename: str, fingerprint:
             f"({_show(never)}{'; also ' + _show(changeable) if changeable else ''}); pass another "
             "--save-dir, or --start-over to start afresh there (its checkpoints are moved aside)"
         )
-    if go_on:
+    if getattr(cfg, "continue_with_changes", False):
         entry = {
             "time": timestamp(),
             "step": run.get("step"),

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_gan.errors import IdxError
-from mnist_gan.files import atomic_write_bytes
+from mnist_gan.runtime.errors import IdxError
+from mnist_gan.runtime.files import atomic_write_bytes
 
 __all__ = ["IdxError", "Split", "find_file", "load_split", "read_idx", "write_idx"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from mnist_gan.files import atomic_write_bytes
+from mnist_gan.runtime.files import atomic_write_bytes
 
 
 def grid(images: np.ndarray, rows: int, cols: int, pad: int = 2) -> np.ndarray:

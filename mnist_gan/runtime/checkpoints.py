@@ -12,33 +12,32 @@ from typing import Any
 
 import tensorflow as tf
 
-from mnist_gan import config as config_lib
-from mnist_gan.errors import CheckpointError
+from mnist_gan.runtime import config as config_lib
+from mnist_gan.runtime.errors import CheckpointError
 
 
 def saved_config(folder: str | Path, filename: str) -> dict[str, Any] | None:
-    """The config saved beside the checkpoints, or None if there is none."""
-    path = Path(folder) / filename
-    if not path.is_file():
-        return None
-    saved = config_lib.load_yaml(path)
-    saved.pop("run", None)  # the run record (mnist_gan.record), not a setting
-    return saved
+    """The config saved beside the checkpoints (without its run record), or None."""
+    from mnist_gan.runtime import record
+
+    found = record.read(folder, filename)
+    return found[0] if found is not None else None
 
 
-def check_architecture(cfg: config_lib.Config, folder: str | Path, filename: str) -> None:
-    """Refuse when the config saved in ``folder`` describes a different model than ``cfg``."""
-    saved = saved_config(folder, filename)
-    if saved is None:
-        return
-    diff = config_lib.architecture_differences(cfg, saved)
-    if diff:
-        keys = ", ".join(f"{k}: checkpoint {old!r} vs now {new!r}" for k, (old, new) in diff.items())
-        raise CheckpointError(
-            f"{folder} holds checkpoints of a different architecture ({keys}); "
-            "pass the same values, or use another --save-dir to start a new run (or --start-over to "
-            "start afresh there, its checkpoints moved aside)"
-        )
+# The file name prefix of every checkpoint: ckpt-<step>.index and its data files.
+CHECKPOINT_NAME = "ckpt"
+
+
+def manager(checkpoint: tf.train.Checkpoint, folder: str | Path, keep: int) -> tf.train.CheckpointManager:
+    """The rotation of ``keep`` checkpoints named ``ckpt-<step>`` in ``folder``."""
+    return tf.train.CheckpointManager(
+        checkpoint, str(folder), max_to_keep=keep, checkpoint_name=CHECKPOINT_NAME
+    )
+
+
+def path_at(manager: tf.train.CheckpointManager, step: int) -> str:
+    """Where ``manager`` writes (or wrote) the checkpoint of ``step``."""
+    return str(Path(manager.directory) / f"{CHECKPOINT_NAME}-{step}")
 
 
 def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False) -> None:
@@ -126,27 +125,6 @@ def holds_object(path: str, name: str) -> bool:
     return any(k.startswith(name + "/") for k in keys)
 
 
-CLASSIFIER_CONFIG = "config-cls.yaml"
-GAN_CONFIG = "config-gan.yaml"
-
-
-def load_classifier(folder: str | Path) -> Any:
-    """The trained classifier from ``folder`` (its saved config says how to build it)."""
-    from mnist_gan import models
-
-    saved = saved_config(folder, CLASSIFIER_CONFIG)
-    path = latest(folder)
-    if saved is None or path is None:
-        raise CheckpointError(
-            f"{folder}: no trained classifier here; run ./classifier.py first "
-            "(or point --classifier-dir at its --save-dir)"
-        )
-    cfg = config_lib.from_saved(config_lib.ClassifierConfig, saved, str(Path(folder) / CLASSIFIER_CONFIG))
-    model = models.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout)
-    restore(tf.train.Checkpoint(model=model), path, partial=True)
-    return model
-
-
 def best_score(folder: str | Path) -> float | None:
     """The FID of the best checkpoint kept in ``folder/best``, or None."""
     path = Path(folder) / BEST_DIR / "best.yaml"
@@ -164,7 +142,7 @@ def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float) -
     """
     import shutil
 
-    from mnist_gan.files import atomic_write_text
+    from mnist_gan.runtime.files import atomic_write_text
 
     best = Path(folder) / BEST_DIR
     best.mkdir(exist_ok=True)

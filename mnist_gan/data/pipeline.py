@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan.idx import Split, load_split
+from mnist_gan.data.idx import Split, load_split
 
 __all__ = ["Split", "eval_dataset", "from_model_range", "load_split", "to_model_range", "train_dataset"]
 
@@ -58,8 +58,6 @@ def train_dataset(
     Batch k is a function of (seed, k) alone: resuming at ``start_batch`` continues the
     stream an uninterrupted run would have seen.
     """
-    if global_batch > len(split):
-        raise ValueError(f"batch size {global_batch} exceeds the {len(split)} training examples")
     images = tf.constant(split.images)
     labels = tf.constant(split.labels.astype(np.int32))
     start = start_batch * global_batch

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from mnist_gan.spectral_norm import SNConv2D, SNDense
+from mnist_gan.models.spectral_norm import SNConv2D, SNDense
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)

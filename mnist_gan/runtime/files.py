@@ -1,7 +1,9 @@
-"""Atomic file writes: a crash leaves the old file or the new one, never half of either."""
+"""Files a run writes: atomic writes (a crash leaves the old file or the new one, never half of
+either), checks that a path can be written before any work, and timestamped log folders."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -46,7 +48,7 @@ def check_writable_target(path: str | Path, what: str) -> None:
     The nearest existing folder on the way gets a probe file (written and removed), so a
     read-only or full disk, or a file in the way, is found before the work starts.
     """
-    from mnist_gan.errors import UserError
+    from mnist_gan.runtime.errors import UserError
 
     target = Path(path)
     existing = target if target.is_dir() else target.parent
@@ -62,3 +64,36 @@ def check_writable_target(path: str | Path, what: str) -> None:
         os.unlink(probe)
     except OSError as e:
         raise UserError(f"{target}: cannot write there ({e.strerror or e}); pass another {what}") from e
+
+
+def check_writable(folder: str | Path, what: str) -> None:
+    """Create ``folder`` and prove it writable now, before any training time is spent."""
+    from mnist_gan.runtime.errors import UserError
+
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"{path}: cannot write there ({e.strerror or e}); pass another {what}") from e
+
+
+def timestamp(now: dt.datetime | None = None) -> str:
+    """UTC time in ISO-8601 basic format, e.g. 20261123T121530Z (safe in any file system)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def new_log_dir(root: str | Path) -> Path:
+    """Create and return ``root/<timestamp>``; a second run in the same second gets ``-2``."""
+    base = Path(root) / timestamp()
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")

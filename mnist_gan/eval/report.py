@@ -1,20 +1,22 @@
-"""Scoring generators with the trained classifier: features, the in-training scores and
-the full report of ``evaluate.py`` (one implementation for both)."""
+"""The full judgement of ``evaluate.py``: every metric beside its real-data reference, as a
+table and as JSON, and the picture of the digits most at risk of being copies."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from mnist_gan import data, files, images, memorisation, models
-from mnist_gan.errors import ConfigError
-from mnist_gan.evaluation import (
+from mnist_gan import pictures
+from mnist_gan.data import pipeline
+from mnist_gan.eval import memorisation
+from mnist_gan.eval.cas import classification_accuracy_score
+from mnist_gan.eval.features import Scorer
+from mnist_gan.eval.generator_scorer import GeneratorScorer, SampleFn
+from mnist_gan.eval.metrics import (
     RunningMoments,
     accuracy,
     classifier_score,
@@ -23,122 +25,9 @@ from mnist_gan.evaluation import (
     per_class_accuracy,
     precision_recall,
 )
-
-# (noise, labels) -> images in [-1, 1]
-SampleFn = Callable[[np.ndarray, np.ndarray], Any]
-
-
-class Scorer:
-    """Runs images through the classifier once and returns features and logits as NumPy."""
-
-    def __init__(self, extractor: keras.Model, batch_size: int = 500) -> None:
-        self.extractor = extractor
-        self.batch_size = batch_size
-        self._predict = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
-
-    def features_and_logits(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Images (N, 28, 28, 1) in [-1, 1] -> features (N, D), logits (N, 10)."""
-        feats, logits = [], []
-        for start in range(0, len(images), self.batch_size):
-            f, lg = self._predict(tf.convert_to_tensor(images[start : start + self.batch_size]))
-            feats.append(f.numpy())
-            logits.append(lg.numpy())
-        return np.concatenate(feats), np.concatenate(logits)
-
-
-class GeneratorScorer:
-    """Scores a generator against real test digits: FID, its real-data floor and accuracy.
-
-    The real statistics and the floor are computed once; each call draws the same
-    ``num_samples`` noise vectors with labels 0-9 in turn, so scores are comparable
-    across evaluations.
-    """
-
-    def __init__(
-        self,
-        scorer: Scorer,
-        real_test: np.ndarray,
-        real_train: np.ndarray,
-        num_samples: int,
-        noise_dim: int,
-        seed: int,
-    ) -> None:
-        self.scorer = scorer
-        self.seed = seed
-        self.test_moments = moments(scorer.features_and_logits(real_test)[0])
-        # FID is biased by the sample size: the floor and the generated FID are both computed
-        # from ``count`` digits, never more than there are real train digits for the floor.
-        count = min(num_samples, len(real_train))
-        self.floor = frechet_distance(
-            moments(scorer.features_and_logits(real_train[:count])[0]), self.test_moments
-        )
-        self.noise_dim = noise_dim
-        self.labels = self.labels_for(count)
-
-    @property
-    def num_samples(self) -> int:
-        """Generated digits scored per evaluation (as many as the floor's real digits)."""
-        return len(self.labels)
-
-    @staticmethod
-    def noise_for(num_samples: int, noise_dim: int, seed: int) -> np.ndarray:
-        return np.random.default_rng(seed).standard_normal((num_samples, noise_dim)).astype(np.float32)
-
-    @staticmethod
-    def labels_for(num_samples: int) -> np.ndarray:
-        """Digits 0-9 in turn: every digit asked for equally often."""
-        return (np.arange(num_samples) % models.NUM_CLASSES).astype(np.int32)
-
-    @classmethod
-    def draw(cls, sample_fn: SampleFn, num_samples: int, noise_dim: int, seed: int, batch: int) -> np.ndarray:
-        """Images for the seeded noise and balanced labels, in batches."""
-        noise, labels = cls.noise_for(num_samples, noise_dim, seed), cls.labels_for(num_samples)
-        return np.concatenate(
-            [
-                np.asarray(sample_fn(noise[i : i + batch], labels[i : i + batch]))
-                for i in range(0, num_samples, batch)
-            ]
-        )
-
-    def generate(self, sample_fn: SampleFn) -> np.ndarray:
-        """Images for the fixed noise and labels."""
-        return self.draw(sample_fn, len(self.labels), self.noise_dim, self.seed, self.scorer.batch_size)
-
-    def __call__(self, sample_fn: SampleFn) -> dict[str, float]:
-        features, logits = self.scorer.features_and_logits(self.generate(sample_fn))
-        return {
-            "fid": frechet_distance(moments(features), self.test_moments),
-            "fid_floor": self.floor,
-            "accuracy": accuracy(logits, self.labels),
-        }
-
-
-def classification_accuracy_score(
-    train_images: np.ndarray,
-    train_labels: np.ndarray,
-    test_images: np.ndarray,
-    test_labels: np.ndarray,
-    *,
-    epochs: int = 5,
-    seed: int = 0,
-    width: int = 32,
-    feature_dim: int = 128,
-) -> float:
-    """CAS (Ravuri & Vinyals 2019): train a fresh classifier on ``train_*``, test on ``test_*``.
-
-    With generated digits and their asked-for labels as the training set, a high score
-    means the generator's digits carry what a classifier needs to know real ones.
-    """
-    keras.utils.set_random_seed(seed)
-    model = models.build_classifier(width, feature_dim, dropout=0.3)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    model.fit(train_images, train_labels, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
-    _, acc = model.evaluate(test_images, test_labels, batch_size=500, verbose=0)
-    return float(acc)
+from mnist_gan.models import networks
+from mnist_gan.runtime import files
+from mnist_gan.runtime.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -190,7 +79,7 @@ def evaluate_generator(
     test_x, test_y = real_test
     if num_samples < 20:
         raise ValueError(f"num_samples must be >= 20 for covariances and k-NN, got {num_samples}")
-    scorer = Scorer(models.feature_extractor(classifier))
+    scorer = Scorer(networks.feature_extractor(classifier))
     generated = GeneratorScorer.draw(sample_fn, num_samples, noise_dim, seed, scorer.batch_size)
     fake_labels = GeneratorScorer.labels_for(num_samples)
 
@@ -222,7 +111,7 @@ def evaluate_generator(
         )
     fake_per = per_class_accuracy(fake_logits, fake_labels)
     real_per = per_class_accuracy(test_logits, test_y)
-    per_digit = {d: (float(fake_per[d]), float(real_per[d])) for d in range(models.NUM_CLASSES)}
+    per_digit = {d: (float(fake_per[d]), float(real_per[d])) for d in range(networks.NUM_CLASSES)}
     copying, at_risk = None, None
     if check_memorisation:
         copying = memorisation.check(
@@ -307,5 +196,5 @@ def write_nearest(report: Report, path: Path, per_row: int = 4) -> Path | None:
     its nearest training digit; None when the report has no memorisation check."""
     if report.at_risk is None:
         return None
-    generated, train = (data.from_model_range(x) for x in report.at_risk)
-    return images.save_png(path, images.pairs(generated, train, per_row))
+    generated, train = (pipeline.from_model_range(x) for x in report.at_risk)
+    return pictures.save_png(path, pictures.pairs(generated, train, per_row))

@@ -1,0 +1,220 @@
+"""The settings of each command: which keys exist, their types, ranges and help.
+
+The YAML files beside this module hold every default; :mod:`mnist_gan.runtime.config`
+fills these dataclasses from them, a user's YAML and the flags. A config checks its own
+values once, when it is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+from mnist_gan.runtime import limits, precision
+from mnist_gan.runtime.config import Config, option
+from mnist_gan.runtime.errors import ConfigError
+
+STEP_HELP = "checkpoint to load: newest, best (lowest FID while training: its best/ folder) or a step number"
+STRATEGIES = ("auto", "mirrored", "default", "multiworker")
+# Where ./download_mnist.sh puts MNIST: the data of a new run when no --data-dir is given.
+DEFAULT_DATA_DIR = "datasets/MNIST"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig(Config):
+    """The keys of every training run: its data, folders, hardware and resume rules."""
+
+    RANGES: ClassVar[dict[str, limits.Range]] = {
+        "cpu_replicas": (0, 1024, True),
+        "collective_timeout": (0, None, False),
+        "keep_checkpoints": (1, 10_000, True),
+    }
+
+    data_dir: str = option("folder with the MNIST IDX files (gzipped or not)")
+    save_dir: str = option("checkpoint folder")
+    log_dir: str = option("TensorBoard folder; each run writes a timestamped sub-folder")
+    batch_size: int = option("global batch size, split across replicas")
+    strategy: str = option(
+        "auto: MirroredStrategy over all GPUs (or the CPU replicas), else the default; "
+        "multiworker: MultiWorkerMirroredStrategy over the machines in TF_CONFIG",
+        choices=STRATEGIES,
+    )
+    cpu_replicas: int = option("split the CPU into N logical devices (N >= 2 mirrors over them)")
+    collective_timeout: float = option("multiworker: seconds a collective waits for a lost worker")
+    seed: int = option("random seed")
+    keep_checkpoints: int = option("checkpoints kept in --save-dir (older ones are deleted)")
+    continue_with_changes: bool = option(
+        "resume the run in --save-dir although training settings differ (recorded in its history)"
+    )
+    start_over: bool = option(
+        "if --save-dir holds a different run: move its checkpoints aside into replaced-<time>/ "
+        "and start afresh"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierConfig(RunConfig):
+    """Settings of ``classifier.py``."""
+
+    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ("width", "feature_dim")
+    DEFAULTS_FILE: ClassVar[str] = "classifier.yaml"
+    SAVED_AS: ClassVar[str] = "config-cls.yaml"
+    RANGES: ClassVar[dict[str, limits.Range]] = {
+        **RunConfig.RANGES,
+        "epochs": (1, 1_000_000, True),
+        "learning_rate": (0, None, False),
+        "dropout": (0, 1, True),
+        "width": (1, 4096, True),
+        "feature_dim": (1, 65536, True),
+    }
+
+    epochs: int = option("passes over the training set")
+    learning_rate: float = option("Adam learning rate (cosine-decayed to 0)")
+    dropout: float = option("dropout before the output layer")
+    width: int = option("filters of the first conv block (doubled in the second)")
+    feature_dim: int = option("size of the feature layer used for FID")
+    augment: bool = option("random shifts of up to 2 pixels while training")
+
+
+@dataclasses.dataclass(frozen=True)
+class GanConfig(RunConfig):
+    """Settings of ``train.py``."""
+
+    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ("noise_dim", "gen_width", "critic_width")
+    DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
+    SAVED_AS: ClassVar[str] = "config-gan.yaml"
+    RANGES: ClassVar[dict[str, limits.Range]] = {
+        **RunConfig.RANGES,
+        "noise_dim": (1, 65536, True),
+        "gen_width": (1, 4096, True),
+        "critic_width": (1, 4096, True),
+        "steps": (1, 2**53, True),
+        "epochs": (0, 1_000_000, True),
+        "crit_steps": (1, 1000, True),
+        "gp_weight": (0, None, True),
+        "gen_lr": (0, None, False),
+        "critic_lr": (0, None, False),
+        "beta_1": (0, 1, True),
+        "beta_2": (0, 1, True),
+        "ema_decay": (0, 1, True),
+        "steps_per_call": (1, 2**31 - 1, True),
+        "save_every": (0, limits.INT64_MAX, True),
+        "eval_every": (0, limits.INT64_MAX, True),
+        "eval_samples": (1, 10_000_000, True),
+    }
+
+    data_dir: str = option(
+        "folder with the MNIST IDX files (gzipped or not); default: the one the run in --save-dir "
+        f"was trained on, for a new run {DEFAULT_DATA_DIR}"
+    )
+    save_dir: str = option("checkpoint folder; a checkpoint there is resumed")
+    seed: int = option("random seed (weights, noise, data order)")
+    keep_checkpoints: int = option(
+        "checkpoints kept in --save-dir (older ones are deleted); the best by FID is kept apart in best/"
+    )
+    classifier_dir: str = option("trained classifier (./classifier.py --save-dir) for scoring")
+    noise_dim: int = option("size of the generator's noise vector")
+    gen_width: int = option("generator filters before the last upsampling (doubled before it)")
+    critic_width: int = option("critic filters in its first conv (doubled in the second)")
+    steps: int = option("generator steps to train to (counting steps of a resumed run)")
+    epochs: float = option("if > 0: train this many passes over the data instead of --steps")
+    crit_steps: int = option("critic updates per generator update")
+    gp_weight: float = option("gradient penalty weight (lambda)")
+    gen_lr: float = option("generator Adam learning rate")
+    critic_lr: float = option("critic Adam learning rate")
+    beta_1: float = option("Adam beta_1 of both optimizers")
+    beta_2: float = option("Adam beta_2 of both optimizers")
+    lr_decay: str = option("learning-rate schedule of both optimizers", choices=("none", "linear"))
+    critic_augment: str = option(
+        "differentiable augmentation of the critic's real and generated inputs (DiffAugment)",
+        choices=("none", "translation", "translation,cutout"),
+    )
+    ema_decay: float = option(
+        "decay of the generator's weight average, the copy scored and drawn from (0: the last weights)"
+    )
+    steps_per_call: int = option("generator steps per tf.function call; also the log interval")
+    save_every: int = option("checkpoint every N generator steps (and at the end)")
+    eval_every: int = option("score samples every N steps (and at the end); 0: only at the end")
+    eval_samples: int = option("generated digits scored for FID and accuracy")
+    eval: bool = option("score samples with the classifier (--no-eval to train without one)")
+    mixed_precision: str = option(
+        "auto: bfloat16 on CPUs that compute it natively (AMX/AVX512-BF16, Arm BF16), else "
+        "float32 (off); float16 for GPUs with tensor cores (far slower on CPUs)",
+        choices=precision.MODES,
+    )
+    deterministic: bool = option(
+        "TF op determinism: a resumed run then matches an uninterrupted one bit for bit (slower)"
+    )
+
+    def validate(self) -> None:
+        if self.eval and self.eval_samples < 20:  # covariances and k-NN need a few
+            raise ConfigError(f"eval_samples must be >= 20, got {self.eval_samples}")
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateConfig(Config):
+    """Settings of ``generate.py``."""
+
+    DEFAULTS_FILE: ClassVar[str] = "generate.yaml"
+    LIST_KEYS: ClassVar[tuple[str, ...]] = ("digits",)
+    RANGES: ClassVar[dict[str, limits.Range]] = {
+        "count": (1, 1_000_000, True),
+        "interpolation_frames": (2, 10_000, True),
+    }
+
+    checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
+    step: str = option(STEP_HELP)
+    output_dir: str = option("folder for the PNGs, grid.png and the interpolations")
+    digits: str = option("digits to draw: a range like 0-9, or a list like 3,5,7 (in YAML also [3, 5, 7])")
+    count: int = option("images per digit")
+    seed: int = option("random seed: the same seed gives the same images, bit for bit")
+    interpolate: bool = option("also write a latent-space walk per digit (PNG strip and GIF)")
+    interpolation_frames: int = option("frames of each latent walk")
+    export: str = option("if set: write only a TF SavedModel of the generator into this folder (no pictures)")
+    overwrite: bool = option(
+        "replace the pictures of an earlier run in --output-dir (or the SavedModel in --export); "
+        "other files are never touched"
+    )
+
+    def validate(self) -> None:
+        limits.check_step(self.step)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig(Config):
+    """Settings of ``evaluate.py``."""
+
+    DEFAULTS_FILE: ClassVar[str] = "evaluate.yaml"
+    HIDDEN_FLAGS: ClassVar[tuple[tuple[str, str, Any], ...]] = (
+        ("--num-samples", "eval_samples", None),
+        ("--skip-cas", "cas", False),
+        ("--no-skip-cas", "cas", True),
+    )
+    RANGES: ClassVar[dict[str, limits.Range]] = {
+        "eval_samples": (0, 10_000_000, True),
+        "cas_epochs": (1, 10_000, True),
+    }
+
+    checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
+    step: str = option(STEP_HELP)
+    classifier_dir: str = option(
+        "trained classifier (./classifier.py --save-dir); default: the one the GAN was trained with"
+    )
+    data_dir: str = option(
+        "folder with the MNIST IDX files: real digits to compare with; default: the GAN's training data"
+    )
+    eval_samples: int = option(
+        "generated digits to score (and real train digits for references); 0: as many as the "
+        "test split holds, at most 10,000"
+    )
+    seed: int = option("random seed of the generated digits and of CAS training")
+    cas: bool = option("also score CAS (it trains two classifiers: the slow part)")
+    cas_epochs: int = option("epochs of each CAS classifier")
+    output: str = option(
+        "JSON file for the metrics; default: CHECKPOINT_DIR/eval/metrics-<step>.json; '-': write none"
+    )
+
+    def validate(self) -> None:
+        limits.check_step(self.step)
+        if 0 < self.eval_samples < 20:  # covariances and k-NN need a few
+            raise ConfigError(f"eval_samples must be 0 (the test split) or >= 20, got {self.eval_samples}")

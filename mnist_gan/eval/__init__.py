@@ -1,0 +1,1 @@
+"""Judging generated digits: pure NumPy metrics, classifier features, CAS, memorisation, the report."""

@@ -1,0 +1,49 @@
+"""The trained classifier as a feature extractor: the space every score is computed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class Scorer:
+    """Runs images through the classifier once and returns features and logits as NumPy."""
+
+    def __init__(self, extractor: keras.Model, batch_size: int = 500) -> None:
+        self.extractor = extractor
+        self.batch_size = batch_size
+        self._predict = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
+
+    def features_and_logits(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Images (N, 28, 28, 1) in [-1, 1] -> features (N, D), logits (N, 10)."""
+        feats, logits = [], []
+        for start in range(0, len(images), self.batch_size):
+            f, lg = self._predict(tf.convert_to_tensor(images[start : start + self.batch_size]))
+            feats.append(f.numpy())
+            logits.append(lg.numpy())
+        return np.concatenate(feats), np.concatenate(logits)
+
+
+def load_classifier(folder: str | Path) -> Any:
+    """The trained classifier from ``folder`` (its saved config says how to build it)."""
+    from mnist_gan import configs
+    from mnist_gan.models import networks
+    from mnist_gan.runtime import checkpoints, config
+    from mnist_gan.runtime.errors import CheckpointError
+
+    saved = checkpoints.saved_config(folder, configs.ClassifierConfig.SAVED_AS)
+    path = checkpoints.latest(folder)
+    if saved is None or path is None:
+        raise CheckpointError(
+            f"{folder}: no trained classifier here; run ./classifier.py first "
+            "(or point --classifier-dir at its --save-dir)"
+        )
+    source = str(Path(folder) / configs.ClassifierConfig.SAVED_AS)
+    cfg = config.from_saved(configs.ClassifierConfig, saved, source)
+    model = networks.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout)
+    checkpoints.restore(tf.train.Checkpoint(model=model), path, partial=True)
+    return model

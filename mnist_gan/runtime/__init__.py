@@ -1,0 +1,1 @@
+"""The runtime layer: configuration, errors, files, checkpoints, distribution, precision, the CLI."""

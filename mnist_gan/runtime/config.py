@@ -1,0 +1,174 @@
+"""Configs: frozen dataclasses filled from YAML defaults, a user YAML, then flags.
+
+The YAML files in ``mnist_gan/configs/`` (installed with the package) are the single source
+of defaults; the dataclasses (:mod:`mnist_gan.configs`) only say which keys exist, their
+types, ranges and help. A config checks its values once, when it is built; unknown keys and
+wrong types are refused with the file and key named. Only ``yaml.safe_load`` is used: a
+config can never run code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import yaml
+
+from mnist_gan.runtime import limits
+from mnist_gan.runtime.errors import ConfigError
+from mnist_gan.runtime.files import atomic_write_text
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+_SCALARS = (bool, int, float, str)
+
+
+def option(help: str, choices: tuple[Any, ...] | None = None) -> Any:
+    """A dataclass field with help text (and optional choices) and no default of its own."""
+    return dataclasses.field(metadata={"help": help, "choices": choices})
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base class: subclasses list their fields with :func:`option`."""
+
+    # Keys that define the saved model's shape: a checkpoint made with other values cannot
+    # be restored into this config's model.
+    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ()
+    DEFAULTS_FILE: ClassVar[str] = ""
+    # The file this config is saved as beside a run's checkpoints ('' : never saved).
+    SAVED_AS: ClassVar[str] = ""
+    # Old flag names still accepted but not shown: (flag, key, constant stored or None for a value).
+    HIDDEN_FLAGS: ClassVar[tuple[tuple[str, str, Any], ...]] = ()
+    # String keys that a YAML file may also give as a list (joined with commas).
+    LIST_KEYS: ClassVar[tuple[str, ...]] = ()
+    # key -> (lowest, highest, lowest allowed itself?); see :mod:`mnist_gan.runtime.limits`.
+    RANGES: ClassVar[dict[str, limits.Range]] = {}
+
+    def __post_init__(self) -> None:
+        limits.check(self, type(self).RANGES)
+        self.validate()
+
+    def validate(self) -> None:
+        """Rules between values (raise :class:`ConfigError`); ranges are in ``RANGES``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self: C, **changes: Any) -> C:
+        return dataclasses.replace(self, **changes)
+
+
+C = TypeVar("C", bound=Config)
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping with ``safe_load``; errors name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config ({e.strerror})") from e
+    except UnicodeDecodeError as e:
+        bad = f"byte 0x{e.object[e.start]:02x} at offset {e.start}"
+        raise ConfigError(f"{path}: not UTF-8 text ({bad}); save it as UTF-8") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        problem = _yaml_problem(e)
+        raise ConfigError(f"{path}: not valid YAML (or uses a tag safe_load refuses): {problem}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of key: value, got {type(data).__name__}")
+    return data
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: the problem and where."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
+
+
+def field_types(cls: type[Config]) -> dict[str, type]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
+    kind = field_types(cls)[key]
+    if kind is str and key in cls.LIST_KEYS and isinstance(value, list):
+        value = ",".join(str(v) for v in value)  # digits: [3, 5] in YAML means "3,5"
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if kind is str and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = str(value), True  # e.g. "step: 2000" in a YAML file
+    if not ok:
+        raise ConfigError(
+            f"{source}: '{key}' must be {kind.__name__}, got {value!r} ({type(value).__name__})"
+        )
+    choices = next(f for f in dataclasses.fields(cls) if f.name == key).metadata["choices"]
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{source}: '{key}' must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_keys(cls: type[Config], data: dict[str, Any], source: str) -> None:
+    """Refuse keys ``cls`` does not have, suggesting the closest real one."""
+    known = list(field_types(cls))
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
+            raise ConfigError(f"{source}: unknown config key '{key}'{hint}")
+
+
+def from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
+    """Build ``cls`` from a complete mapping, validating keys and types."""
+    check_keys(cls, data, source)
+    missing = [k for k in field_types(cls) if k not in data]
+    if missing:
+        raise ConfigError(f"{source}: missing config keys: {', '.join(missing)}")
+    values = {k: _check_value(cls, k, v, source) for k, v in data.items()}
+    try:
+        return cls(**values)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from e
+
+
+def from_saved(cls: type[C], saved: dict[str, Any], source: str) -> C:
+    """A config saved by a run: keys added to the project since then take their defaults."""
+    check_keys(cls, saved, source)
+    return from_dict(cls, {**defaults(cls).to_dict(), **saved}, source)
+
+
+def defaults(cls: type[C]) -> C:
+    """The defaults from ``mnist_gan/configs/<DEFAULTS_FILE>``."""
+    path = CONFIG_DIR / cls.DEFAULTS_FILE
+    return from_dict(cls, load_yaml(path), str(path))
+
+
+def load(cls: type[C], path: Path | None = None) -> C:
+    """Defaults overlaid with the (possibly partial) YAML file at ``path``."""
+    base = defaults(cls).to_dict()
+    if path is not None:
+        user = load_yaml(path)
+        user.pop("run", None)  # the record of a saved run's config: not settings
+        check_keys(cls, user, str(path))
+        base.update(user)
+    return from_dict(cls, base, str(path or CONFIG_DIR / cls.DEFAULTS_FILE))
+
+
+def to_yaml(cfg: Config) -> str:
+    """The config as YAML, keys in declaration order."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def save(cfg: Config, path: Path) -> None:
+    """Write the config as YAML atomically."""
+    atomic_write_text(Path(path), to_yaml(cfg))

@@ -1,0 +1,95 @@
+"""Command-line flags from a config class: one flag per key, defaults from the YAML files."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from mnist_gan import __version__
+from mnist_gan.runtime.config import C, Config, field_types, from_dict, load
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown, except empty ones (their help says what '' means); epilogs kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in ("", None):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _key_flag(f: dataclasses.Field, kind: type, default: Any) -> dict[str, Any]:
+    """argparse keywords of the flag of one config key."""
+    kwargs: dict[str, Any] = {"default": default, "help": f.metadata["help"], "dest": f.name}
+    if kind is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif f.metadata["choices"] is not None:
+        kwargs.update(type=kind, choices=f.metadata["choices"])
+    else:
+        kwargs.update(type=kind, metavar=f.name.upper())
+    return kwargs
+
+
+def _add_hidden_flags(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
+    """Old flag names: accepted, never shown."""
+    hidden: dict[str, Any] = {"default": argparse.SUPPRESS, "help": argparse.SUPPRESS}
+    for flag, key, const in cls.HIDDEN_FLAGS:
+        if const is None:
+            parser.add_argument(flag, dest=key, type=field_types(cls)[key], **hidden)
+        else:
+            parser.add_argument(flag, dest=key, action="store_const", const=const, **hidden)
+
+
+def build_parser(
+    cls: type[Config],
+    base: Config,
+    description: str,
+    groups: dict[str, tuple[str, ...]] | None = None,
+    epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """An argparse parser with one flag per config key, defaulting to ``base``'s values.
+
+    ``groups`` (title -> keys) sorts the flags under headings in ``--help``; keys in no group
+    stay under "options".
+    """
+    parser = argparse.ArgumentParser(description=description, epilog=epilog, formatter_class=_HelpFormatter)
+    sections = {
+        key: parser.add_argument_group(title) for title, keys in (groups or {}).items() for key in keys
+    }
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"YAML file overriding mnist_gan/configs/{cls.DEFAULTS_FILE}; flags override both",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (mnist-gan) {__version__}")
+    kinds = field_types(cls)
+    for f in dataclasses.fields(cls):
+        flag = _key_flag(f, kinds[f.name], getattr(base, f.name))
+        sections.get(f.name, parser).add_argument(_flag(f.name), **flag)
+    _add_hidden_flags(parser, cls)
+    return parser
+
+
+def parse_args(
+    cls: type[C],
+    argv: list[str] | None,
+    description: str,
+    groups: dict[str, tuple[str, ...]] | None = None,
+    epilog: str | None = None,
+) -> tuple[C, argparse.ArgumentParser]:
+    """Defaults, then ``--config FILE``, then flags. Returns the config and the parser."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", type=Path, default=None)
+    known, _ = pre.parse_known_args(argv)
+    base = load(cls, known.config)
+    parser = build_parser(cls, base, description, groups, epilog)
+    args = vars(parser.parse_args(argv))
+    args.pop("config")
+    return from_dict(cls, args, "command line"), parser

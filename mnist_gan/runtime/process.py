@@ -1,0 +1,62 @@
+"""The process-wide TensorFlow settings of every command, set in one place."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: C++ code writes there, past Python's sys.stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def quiet_tensorflow() -> None:
+    """Start TensorFlow without its C++ start-up chatter; call before importing TensorFlow.
+
+    TF_CPP_MIN_LOG_LEVEL does not reach the lines printed before absl logging starts (CUDA
+    probing on a machine without a GPU, CPU-feature notes), so the import and the device
+    discovery run with stderr closed; level 3 keeps later C++ logging quiet too. A real
+    failure still reaches the user as a Python exception, printed after stderr is back.
+    Set TF_CPP_MIN_LOG_LEVEL yourself (e.g. 0) to see everything TensorFlow says.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    with _stderr_silenced():
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+
+
+def configure_tensorflow(deterministic: bool = False) -> None:
+    """Settings that hold for the whole process (precision stays per model: see ``precision``).
+
+    Grappler's remapper fails on the gradient penalty's double-backprop graph and logs an
+    error at every trace; with it off the step measured the same speed.
+    """
+    import tensorflow as tf
+
+    tf.config.optimizer.set_experimental_options({"remapping": False})
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def setup(deterministic: bool = False) -> None:
+    """Start TensorFlow quietly and configure it: the first thing a command does after its checks."""
+    quiet_tensorflow()
+    configure_tensorflow(deterministic)

@@ -1,0 +1,248 @@
+"""The distributed WGAN-GP step: ``crit_steps`` critic updates, then one generator update.
+
+All randomness (noise, labels asked of the generator, interpolation weights, augmentations)
+comes from the input pipeline, not from ops inside the step: the same global batch then gives
+the same update on 1 or N replicas, and the data position alone fixes what comes next.
+After every generator update the generator's weight average follows (:mod:`.ema`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mnist_gan.configs import GanConfig
+from mnist_gan.data import pipeline
+from mnist_gan.models import augment, losses, networks
+from mnist_gan.runtime import checkpoints, distribute, precision
+from mnist_gan.training.ema import WeightAverage
+
+# Noise and labels the averaged generator's batch-norm statistics are computed from.
+STATISTICS_SAMPLES = 1000
+
+
+def gan_dataset(split: pipeline.Split, cfg: GanConfig, start_batch: int = 0) -> tf.data.Dataset:
+    """Global batches of real digits plus the step's random numbers, as a dict.
+
+    Batch k depends on (seed, k) alone; a run resumed at generator step s starts at
+    ``start_batch = s * crit_steps``.
+    """
+    real = pipeline.train_dataset(split, cfg.batch_size, cfg.seed, start_batch=start_batch)
+
+    def randoms(n: tf.Tensor) -> dict[str, tf.Tensor]:
+        # Stateless, keyed by (seed, batch number): independent of TF's global seed.
+        seeds = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 4)
+        b, d = cfg.batch_size, cfg.noise_dim
+        # Augmentation draws from keys of their own: the streams above stay as they were.
+        aug = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), -1 - n]), 3)
+        return {
+            "noise": tf.random.stateless_normal([b, d], seeds[0]),
+            "gen_noise": tf.random.stateless_normal([b, d], seeds[1]),
+            "gen_labels": tf.random.stateless_uniform([b], seeds[2], 0, networks.NUM_CLASSES, tf.int32),
+            "alpha": tf.random.stateless_uniform([b], seeds[3]),
+            "aug_real": augment.draws(aug[0], b),
+            "aug_fake": augment.draws(aug[1], b),
+            "aug_gen": augment.draws(aug[2], b),
+        }
+
+    numbers = tf.data.Dataset.counter(start=start_batch).map(randoms, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.zip(real, numbers)
+    ds = ds.map(lambda r, rnd: {"images": r[0], "labels": r[1], **rnd})
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _adam(cfg: GanConfig, lr: float, updates: int, loss_scaling: bool) -> keras.optimizers.Optimizer:
+    schedule: float | keras.optimizers.schedules.LearningRateSchedule = lr
+    if cfg.lr_decay == "linear":
+        schedule = keras.optimizers.schedules.PolynomialDecay(lr, max(updates, 1), 0.0)
+    opt: keras.optimizers.Optimizer = keras.optimizers.Adam(schedule, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
+    if loss_scaling:
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    return opt
+
+
+class GanTrainer:
+    """Generator, critic, their optimizers and the step counter, trained inside ``strategy``."""
+
+    shown: tuple[str, ...] = ("critic_loss", "generator_loss", "wasserstein")
+
+    def __init__(
+        self,
+        cfg: GanConfig,
+        strategy: tf.distribute.Strategy,
+        total_steps: int,
+        dataset: tf.data.Dataset | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.strategy = strategy
+        self.global_batch = cfg.batch_size
+        # "auto" resolves here too, so a trainer built from the defaults runs as train.py would.
+        self.precision, _ = precision.resolve(cfg.mixed_precision)
+        with strategy.scope(), precision.policy(self.precision):
+            keras.utils.set_random_seed(cfg.seed)
+            self.generator = networks.build_generator(cfg.noise_dim, cfg.gen_width)
+            self.critic = networks.build_critic(cfg.critic_width)
+            scaling = self.precision == "float16"  # bfloat16 has float32's exponent range
+            self.gen_opt = _adam(cfg, cfg.gen_lr, total_steps, scaling)
+            self.critic_opt = _adam(cfg, cfg.critic_lr, total_steps * cfg.crit_steps, scaling)
+            # Built in the scope before the first strategy.run, or Keras 3 fails there.
+            self.gen_opt.build(self.generator.trainable_variables)
+            self.critic_opt.build(self.critic.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            # Sampled from, never trained; float32 whatever the training precision, so the
+            # in-training scores are those of the model generate.py and evaluate.py draw from.
+            with precision.policy("off"):
+                self.generator_ema = networks.build_generator(cfg.noise_dim, cfg.gen_width)
+        self.ema = WeightAverage(
+            self.generator, self.generator_ema, cfg.ema_decay, _statistics_inputs(cfg.seed, cfg.noise_dim)
+        )
+        self.ema.copy_weights()
+        self.models = [self.generator, self.critic, self.generator_ema]
+        self.checkpoint = _GanCheckpoint(
+            generator=self.generator,
+            critic=self.critic,
+            gen_opt=self.gen_opt,
+            critic_opt=self.critic_opt,
+            step=self.step,
+            generator_ema=self.generator_ema,
+        )
+        if dataset is not None:
+            self.attach(dataset)
+
+    def attach(self, dataset: tf.data.Dataset) -> None:
+        """Feed the step from ``dataset`` (its global batches are split across replicas)."""
+        self.iterator = distribute.distribute_dataset(self.strategy, dataset)
+
+    @property
+    def batches_consumed(self) -> int:
+        """Input batches used so far: where a resumed run's data stream starts."""
+        return int(self.step.numpy()) * self.cfg.crit_steps
+
+    def _loss_scale(self, opt: keras.optimizers.Optimizer) -> tf.Tensor | float:
+        if isinstance(opt, keras.optimizers.LossScaleOptimizer):
+            return tf.cast(opt.dynamic_scale, tf.float32)
+        return 1.0
+
+    def _apply(
+        self, opt: keras.optimizers.Optimizer, tape: tf.GradientTape, loss: tf.Tensor, model: keras.Model
+    ) -> None:
+        scaled = opt.scale_loss(loss) if hasattr(opt, "scale_loss") else loss
+        grads = tape.gradient(scaled, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+
+    def _average(self, per_example: tf.Tensor) -> tf.Tensor:
+        return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
+
+    def critic_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """One critic update on this replica's share of ``batch``; global-mean metrics."""
+        labels = batch["labels"]
+        real = augment.apply(self.cfg.critic_augment, batch["images"], batch["aug_real"])
+        fake = self.generator([batch["noise"], labels], training=True)
+        fake = augment.apply(self.cfg.critic_augment, tf.cast(fake, real.dtype), batch["aug_fake"])
+        points = losses.interpolate(real, fake, batch["alpha"])
+        with tf.GradientTape() as tape:
+            scores = self.critic([tf.concat([real, fake], 0), tf.concat([labels, labels], 0)], training=True)
+            real_scores, fake_scores = tf.split(scores, 2)
+            gp = losses.gradient_penalty(
+                lambda x: self.critic([x, labels], training=True),
+                points,
+                self._loss_scale(self.critic_opt),
+            )
+            wloss = losses.critic_loss(real_scores, fake_scores)
+            loss = self._average(wloss + self.cfg.gp_weight * gp)
+        self._apply(self.critic_opt, tape, loss, self.critic)
+        return {
+            "critic_loss": loss,
+            "gradient_penalty": self._average(gp),
+            "wasserstein": self._average(-wloss),
+        }
+
+    def generator_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """One generator update on this replica's share of ``batch``."""
+        labels = batch["gen_labels"]
+        with tf.GradientTape() as tape:
+            fake = self.generator([batch["gen_noise"], labels], training=True)
+            fake = augment.apply(self.cfg.critic_augment, fake, batch["aug_gen"])
+            # The critic is not being trained here: no power iteration, no kernel update.
+            scores = self.critic([fake, labels], training=False)
+            loss = self._average(losses.generator_loss(scores))
+        self._apply(self.gen_opt, tape, loss, self.generator)
+        return {"generator_loss": loss}
+
+    def _sum(self, per_replica: tf.Tensor) -> tf.Tensor:
+        return self.strategy.reduce("SUM", per_replica, axis=None)
+
+    def _generator_step(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """``crit_steps`` critic updates then one generator update; global-mean metrics."""
+        critic_loss = gradient_penalty = wasserstein = tf.constant(0.0)
+        for _ in range(self.cfg.crit_steps):
+            batch = next(self.iterator)
+            out = self.strategy.run(self.critic_update, args=(batch,))
+            critic_loss += self._sum(out["critic_loss"])
+            gradient_penalty += self._sum(out["gradient_penalty"])
+            wasserstein += self._sum(out["wasserstein"])
+        out = self.strategy.run(self.generator_update, args=(batch,))
+        return critic_loss, gradient_penalty, wasserstein, self._sum(out["generator_loss"])
+
+    @tf.function
+    def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Run ``num_steps`` generator steps (with their critic steps) in one graph call."""
+        critic_loss = gradient_penalty = wasserstein = generator_loss = tf.constant(0.0)
+        for i in tf.range(num_steps):
+            c, gp, w, g = self._generator_step()
+            self.ema.update(self.step + tf.cast(i, tf.int64) + 1)
+            critic_loss += c
+            gradient_penalty += gp
+            wasserstein += w
+            generator_loss += g
+        self.step.assign_add(tf.cast(num_steps, tf.int64))
+        # Once per call: every checkpoint and evaluation then sees consistent statistics.
+        self.ema.refresh_statistics()
+        n = tf.cast(num_steps, tf.float32)
+        critic_updates = n * self.cfg.crit_steps
+        metrics = {
+            "critic_loss": critic_loss / critic_updates,
+            "gradient_penalty": gradient_penalty / critic_updates,
+            "wasserstein": wasserstein / critic_updates,
+            "generator_loss": generator_loss / n,
+        }
+        metrics["gen_lr"] = tf.cast(self.gen_opt.learning_rate, tf.float32)
+        metrics["critic_lr"] = tf.cast(self.critic_opt.learning_rate, tf.float32)
+        return metrics
+
+    def sampler(self) -> tf.types.experimental.GenericFunction:
+        """A graph function (noise, labels) -> images in [-1, 1] from the averaged generator."""
+        return tf.function(lambda z, y: self.generator_ema([z, y], training=False), reduce_retracing=True)
+
+
+def _statistics_inputs(seed: int, noise_dim: int) -> list[tf.Tensor]:
+    """Fixed noise and balanced labels: the same statistics batch at every call and resume."""
+    key = tf.constant([seed, 7919], tf.int64)
+    noise = tf.random.stateless_normal([STATISTICS_SAMPLES, noise_dim], seed=key)
+    labels = tf.range(STATISTICS_SAMPLES, dtype=tf.int32) % networks.NUM_CLASSES
+    return [noise, labels]
+
+
+class _GanCheckpoint(tf.train.Checkpoint):
+    """Also resumes checkpoints written before the averaged generator existed.
+
+    Such a checkpoint restores everything else; the average then starts as a copy of the
+    restored generator.
+    """
+
+    def restore(self, save_path: str, options: tf.train.CheckpointOptions | None = None) -> Any:
+        if save_path and not checkpoints.holds_object(save_path, "generator_ema"):
+            parts = ("generator", "critic", "gen_opt", "critic_opt", "step")
+            status = tf.train.Checkpoint(**{k: getattr(self, k) for k in parts}).restore(save_path, options)
+            for a, w in zip(self.generator_ema.variables, self.generator.variables):
+                a.assign(w)
+            return status
+        return super().restore(save_path, options)
+
+
+def fixed_noise(seed: int, count: int, noise_dim: int) -> np.ndarray:
+    """Noise that depends only on ``seed``: the same grid at every evaluation and resume."""
+    return np.random.default_rng(seed).standard_normal((count, noise_dim)).astype(np.float32)

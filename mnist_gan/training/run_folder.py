@@ -1,0 +1,191 @@
+"""A run's checkpoint folder: who may use it, where it resumes from, and where the run writes.
+
+The chief takes the folder's lock, removes what crashed saves left, refuses a folder that
+holds another run (:func:`mnist_gan.runtime.record.plan`) and sets damaged checkpoints
+aside. Every worker resumes from the chief's newest checkpoint that reads. Only the chief
+keeps checkpoints, the log folder and the record; other workers save to a temporary folder
+(saving is collective) that :func:`close_run` removes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+from google.protobuf import text_format
+
+from mnist_gan.configs import RunConfig
+from mnist_gan.runtime import checkpoints, distribute, files, record
+from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
+
+
+@dataclass
+class RunFolder:
+    """What :func:`open_run` found and opened: resume state, checkpoint manager and log writer."""
+
+    manager: tf.train.CheckpointManager
+    own_dir: Path  # the save folder on the chief; a temporary one on other workers
+    chief: bool
+    resumed_from: int
+    skipped: list[str]
+    changed: dict[str, Any] = field(default_factory=dict)
+    nothing_to_do: bool = False
+    log_dir: Path | None = None  # only on the chief, and only when there is training to do
+    writer: tf.summary.SummaryWriter | None = None
+    lock: FolderLock | None = None
+    record: Callable[[int], None] | None = None  # rewrites the folder's record at a saved step
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _set_aside_damaged(save_dir: Path, damaged: list[str]) -> None:
+    """Move unreadable checkpoints into ``damaged-<time>/`` and drop them from the rotation.
+
+    Left in the rotation, a damaged newest checkpoint would outlive the good one before it.
+    """
+    bad_names = {Path(p).name for p in damaged}
+    target = save_dir / f"damaged-{files.timestamp()}"
+    target.mkdir(exist_ok=True)
+    for path in damaged:
+        for f in Path(path).parent.glob(Path(path).name + ".*"):
+            shutil.move(str(f), str(target / f.name))
+    state = tf.train.get_checkpoint_state(str(save_dir))
+    if state is None:
+        return
+    pairs = list(zip(state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps, strict=False))
+    kept = [(Path(p).name, t) for p, t in pairs if p not in damaged and Path(p).name not in bad_names]
+    if not kept:
+        (save_dir / "checkpoint").unlink(missing_ok=True)
+        return
+    # Rewrite TF's state file (a text proto) without them; the timestamps keep the rest in
+    # the rotation (TF preserves for ever checkpoints it finds without one).
+    del state.all_model_checkpoint_paths[:]
+    del state.all_model_checkpoint_timestamps[:]
+    state.all_model_checkpoint_paths.extend(name for name, _ in kept)
+    state.all_model_checkpoint_timestamps.extend(t for _, t in kept)
+    state.model_checkpoint_path = kept[-1][0]
+    files.atomic_write_text(save_dir / "checkpoint", text_format.MessageToString(state))
+
+
+def _take(cfg: RunConfig) -> FolderLock:
+    """The chief's first duties: prove the folders writable, then lock the save folder."""
+    files.check_writable(cfg.save_dir, "--save-dir")
+    files.check_writable_target(cfg.log_dir, "--log-dir")
+    lock = FolderLock(Path(cfg.save_dir))
+    note = lock.acquire()
+    if note:
+        _say(note)
+    return lock
+
+
+def _tidy(save_dir: Path, plan: record.Plan) -> None:
+    """The chief removes leftovers of crashed saves and, starting over, moves the old run aside."""
+    leftovers = record.clean_leftovers(save_dir)
+    if leftovers:
+        _say(f"note: removed what an interrupted save left: {', '.join(p.name for p in leftovers)}")
+    if plan.start_over:
+        moved = record.move_aside(save_dir, keep=(LOCK_NAME,))
+        _say(f"starting over in {save_dir}: the previous run was moved into {moved}")
+
+
+def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> list[str] | None:
+    """Restore the newest checkpoint that reads; the damaged ones skipped, or None if none was."""
+    manager = checkpoints.manager(checkpoint, cfg.save_dir, cfg.keep_checkpoints)
+    restored, skipped = checkpoints.restore_newest_good(checkpoint, manager)
+    for path in skipped:
+        _say(f"warning: {path} could not be read (damaged); resumed from the checkpoint before it")
+    if skipped and chief:
+        _set_aside_damaged(Path(cfg.save_dir), skipped)
+    return skipped if restored else None
+
+
+def _recorder(cfg: RunConfig, fingerprint: str, plan: record.Plan) -> Callable[..., None]:
+    """Writes the config and its run record into the save folder (and the log folder once)."""
+
+    def write(at: int, folders: tuple[Path, ...] = (Path(cfg.save_dir),)) -> None:
+        for folder in folders:
+            record.write(cfg, folder / cfg.SAVED_AS, step=at, fingerprint=fingerprint, history=plan.history)
+
+    return write
+
+
+def open_run(
+    cfg: RunConfig,
+    strategy: tf.distribute.Strategy,
+    checkpoint: tf.train.Checkpoint,
+    step: tf.Variable,
+    *,
+    fingerprint: str,
+    total_steps: int,
+    length_flag: str,
+) -> RunFolder:
+    """Check that this run may use ``cfg.save_dir``, resume from it and open the run's folders.
+
+    What it resumed, skipped or changed is printed now, before training. With nothing left
+    to train, nothing is written and ``nothing_to_do`` is set. The lock is held until
+    :func:`close_run`.
+    """
+    save_dir, chief = Path(cfg.save_dir), distribute.is_chief(strategy)
+    lock = _take(cfg) if chief else None
+    try:
+        plan = record.plan(cfg, save_dir, fingerprint)
+        if chief:
+            _tidy(save_dir, plan)
+        skipped = None if plan.start_over else _resume(checkpoint, cfg, chief)
+        resumed_from = int(step.numpy()) if skipped is not None else 0
+        folder = RunFolder(
+            manager=checkpoints.manager(checkpoint, save_dir, cfg.keep_checkpoints),
+            own_dir=save_dir,
+            chief=chief,
+            resumed_from=resumed_from,
+            skipped=skipped or [],
+        )
+        if skipped is not None and resumed_from >= total_steps:
+            _say(f"already at step {resumed_from}; raise {length_flag} to continue")
+            folder.nothing_to_do = True
+            if lock is not None:
+                lock.release()
+            return folder
+        for line in plan.notes:
+            _say(line)
+        if skipped is not None:
+            _say(f"resumed from step {resumed_from} in {save_dir}")
+        return _open_outputs(folder, cfg, strategy, checkpoint, _recorder(cfg, fingerprint, plan), plan, lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _open_outputs(
+    folder: RunFolder,
+    cfg: RunConfig,
+    strategy: tf.distribute.Strategy,
+    checkpoint: tf.train.Checkpoint,
+    write_record: Callable[..., None],
+    plan: record.Plan,
+    lock: FolderLock | None,
+) -> RunFolder:
+    """Where this worker saves (collectively), and on the chief the log folder and the record."""
+    folder.own_dir = distribute.save_dir_for(strategy, cfg.save_dir)
+    folder.manager = checkpoints.manager(checkpoint, folder.own_dir, cfg.keep_checkpoints)
+    folder.changed, folder.lock = plan.changed, lock
+    if folder.chief:
+        folder.log_dir = files.new_log_dir(cfg.log_dir)
+        folder.writer = tf.summary.create_file_writer(str(folder.log_dir))
+        write_record(folder.resumed_from, (Path(cfg.save_dir), folder.log_dir))
+        folder.record = write_record
+    return folder
+
+
+def close_run(strategy: tf.distribute.Strategy, folder: RunFolder) -> None:
+    """Remove a non-chief worker's temporary checkpoints; release the folder's lock."""
+    distribute.cleanup(strategy, folder.own_dir)
+    if folder.lock is not None:
+        folder.lock.release()
