@@ -10,7 +10,11 @@ class UserError(Exception):
     """Bad input: a file, flag, config or checkpoint that cannot be used as given (exit 2)."""
 
 
-class IdxError(UserError, ValueError):
+class DataError(UserError, ValueError):
+    """A dataset is missing, unreadable or not in a layout we know."""
+
+
+class IdxError(DataError):
     """A dataset file is missing, malformed or inconsistent."""
 
 
