@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_gan.errors import DataError, IdxError, UserError
-from mnist_gan.folders import MAX_CLASSES, FolderData, is_image_folder, read_image_folder
+from mnist_gan.runtime.errors import DataError, IdxError, UserError
+from mnist_gan.data.folders import MAX_CLASSES, FolderData, is_image_folder, read_image_folder
 
 CLASSES = ["alpha", "class two", "zeta"]  # sorted() order, one name with a space
 PER_CLASS = 5
@@ -243,7 +243,7 @@ def test_is_image_folder(class_root: tuple[Path, dict[int, int]], tmp_path: Path
 
 
 def test_module_needs_no_tensorflow() -> None:
-    code = "import sys, mnist_gan.folders; assert 'tensorflow' not in sys.modules"
+    code = "import sys, mnist_gan.data.folders; assert 'tensorflow' not in sys.modules"
     root = Path(__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
 
