@@ -334,6 +334,16 @@ else
   fi
 fi
 
+# The tools read NAME without .gz before NAME: an unverified one there would be used instead.
+for entry in "${files[@]}"; do
+  read -r name _ content _ <<< "$entry"
+  raw=$dir/${name%.gz}
+  [[ $name == *.gz && -f $raw ]] || continue
+  if [[ ${content:--} == - ]] || ! matches "$raw" "${name%.gz}" - "$content"; then
+    echo "$prog: warning: $raw is not verified, and the tools read it before $name; delete it" >&2
+  fi
+done
+
 # The class names, written (atomically) only once every file has verified.
 new_part classes.txt
 printf '%s\n' "${classes[@]}" > "$part"

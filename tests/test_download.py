@@ -240,3 +240,12 @@ def test_help_lists_the_datasets() -> None:
     for word in ("--dataset", "fashion-mnist", "kmnist", "--from", "classes.txt", "MNIST_MANIFEST"):
         assert word in result.stdout, word
     assert "dataset-fashion-mnist" in result.stdout  # the offline route for Fashion-MNIST
+
+
+def test_warns_of_an_unverified_decompressed_file(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
+    folder, manifest = mirror
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "t10k-labels-idx1-ubyte").write_bytes(b"stale")  # read before the .gz
+    code, out = _fetch(tmp_path / "data", f"file://{folder}/", manifest)
+    assert code == 0, out
+    assert "t10k-labels-idx1-ubyte is not verified, and the tools read it before" in out
