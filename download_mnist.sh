@@ -68,7 +68,7 @@ case $dataset in
     default_mirrors="https://storage.googleapis.com/cvdf-datasets/mnist/ https://ossci-datasets.s3.amazonaws.com/mnist/"
     # sha256: tensorflow_datasets' url_checksums/mnist.txt (sizes 9,912,422, 28,881,
     # 1,648,877 and 4,542 bytes). content-sha256: the values pinned by several independent
-    # public projects that check the decompressed files (eight agreeing copies found), not
+    # public projects that check the decompressed files (all agreeing), not
     # recomputed from the data when this list was written (no copy of MNIST was at hand).
     files=(
       "train-images-idx3-ubyte.gz 440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609 ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
