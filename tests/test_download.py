@@ -46,7 +46,9 @@ def test_fetches_and_verifies(tmp_path: Path, mirror: tuple[Path, Path]) -> None
     assert code == 0, out
     for name in NAMES:
         assert (tmp_path / "data" / name).read_bytes() == (folder / name).read_bytes()
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == sorted(NAMES)  # no leftovers
+    # no leftovers; the class names (MNIST's digits by default) beside the files
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == sorted([*NAMES, "classes.txt"])
+    assert (tmp_path / "data" / "classes.txt").read_text() == "".join(f"{d}\n" for d in range(10))
     code, out = _fetch(tmp_path / "data", "file:///nonexistent/", manifest)
     assert code == 0 and out.count("checksum OK") == 4  # re-run skips verified files
 
@@ -83,3 +85,167 @@ def test_bad_manifest_line_refused(tmp_path: Path) -> None:
 def test_unknown_option(tmp_path: Path) -> None:
     result = run_script("bash", "download_mnist.sh", "--bogus")
     assert result.returncode == 2 and "unknown option '--bogus'" in result.stderr
+
+
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"]
+FASHION_CLASSES += ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+KMNIST_CLASSES = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
+# Where Debian's dataset-fashion-mnist installs the real Fashion-MNIST.
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = run_script("bash", "download_mnist.sh", *args, env=env, timeout=120)
+    return result.returncode, result.stdout + result.stderr
+
+
+def _contents(i: int) -> bytes:
+    """The (IDX-like) bytes of the i-th small test file."""
+    return bytes([i]) * (100 + i)
+
+
+@pytest.fixture
+def regzipped(tmp_path: Path) -> tuple[Path, Path]:
+    """A local copy whose files were gzipped again (other bytes, the same content), and a
+    manifest of 'name sha256 content-sha256' lines for the original files."""
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    lines = []
+    for i, name in enumerate(NAMES):
+        original = gzip.compress(_contents(i), mtime=0)
+        again = gzip.compress(_contents(i), compresslevel=1, mtime=12345)
+        assert again != original
+        (folder / name).write_bytes(again)
+        content = hashlib.sha256(_contents(i)).hexdigest()
+        lines.append(f"{name} {hashlib.sha256(original).hexdigest()} {content}")
+    manifest = tmp_path / "content-manifest.txt"
+    manifest.write_text("\n".join(lines) + "\n")
+    return folder, manifest
+
+
+def test_dataset_mirror_mismatch_names_the_file(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
+    folder, _ = mirror  # files that are not Fashion-MNIST's
+    env = {"MNIST_MIRRORS": f"file://{folder}/"}
+    code, out = _run("--dataset", "fashion-mnist", str(tmp_path / "data"), env=env)
+    assert code == 1
+    assert "train-images-idx3-ubyte.gz: no mirror served a file with SHA-256 3aede38d" in out
+    assert "--from /usr/share/datasets/fashion-mnist" in out  # the offline route
+    assert not (tmp_path / "data").exists()
+
+
+def test_dataset_classes_written(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
+    folder, manifest = mirror
+    env = {"MNIST_MIRRORS": f"file://{folder}/", "MNIST_MANIFEST": str(manifest)}
+    code, out = _run("--dataset", "kmnist", str(tmp_path / "data"), env=env)
+    assert code == 0, out
+    assert (tmp_path / "data" / "classes.txt").read_text().splitlines() == KMNIST_CLASSES
+    assert "KMNIST is in" in out
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_from_refuses_other_files(tmp_path: Path, mirror: tuple[Path, Path], existing: bool) -> None:
+    folder, _ = mirror  # neither the files nor their contents are Fashion-MNIST's
+    target = tmp_path / "data"
+    if existing:
+        target.mkdir()
+    code, out = _run("--dataset", "fashion-mnist", "--from", str(folder), str(target))
+    assert code == 1
+    assert f"{folder}/train-images-idx3-ubyte.gz: not Fashion-MNIST's" in out
+    assert "nothing copied" in out and "dataset-fashion-mnist" in out
+    if existing:
+        assert list(target.iterdir()) == []  # no copies, no temporary files, no classes.txt
+    else:
+        assert not target.exists()
+
+
+def test_from_accepts_the_same_content(tmp_path: Path, regzipped: tuple[Path, Path]) -> None:
+    folder, manifest = regzipped
+    target = tmp_path / "data"
+    env = {"MNIST_MANIFEST": str(manifest)}
+    code, out = _run("--dataset", "fashion-mnist", "--from", str(folder), str(target), env=env)
+    assert code == 0, out
+    assert out.count("content checksum OK") == 4
+    for name in NAMES:
+        assert (target / name).read_bytes() == (folder / name).read_bytes()
+    assert sorted(p.name for p in target.iterdir()) == sorted([*NAMES, "classes.txt"])
+    assert (target / "classes.txt").read_text().splitlines() == FASHION_CLASSES
+
+
+def test_from_accepts_decompressed_files(tmp_path: Path, regzipped: tuple[Path, Path]) -> None:
+    _, manifest = regzipped
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    for i, name in enumerate(NAMES):
+        (folder / name.removesuffix(".gz")).write_bytes(_contents(i))
+    env = {"MNIST_MANIFEST": str(manifest)}
+    code, out = _run("--from", str(folder), str(tmp_path / "data"), env=env)
+    assert code == 0, out
+    raw = [name.removesuffix(".gz") for name in NAMES]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == sorted([*raw, "classes.txt"])
+
+
+def test_from_copies_nothing_unless_all_verify(tmp_path: Path, regzipped: tuple[Path, Path]) -> None:
+    folder, manifest = regzipped
+    (folder / NAMES[3]).write_bytes(gzip.compress(b"other labels"))
+    (tmp_path / "data").mkdir()
+    env = {"MNIST_MANIFEST": str(manifest)}
+    code, out = _run("--from", str(folder), str(tmp_path / "data"), env=env)
+    assert code == 1
+    assert f"{folder}/t10k-labels-idx1-ubyte.gz: not MNIST's" in out
+    assert list((tmp_path / "data").iterdir()) == []  # the three good ones not copied either
+
+
+def test_from_missing_file_named(tmp_path: Path, regzipped: tuple[Path, Path]) -> None:
+    folder, manifest = regzipped
+    (folder / NAMES[1]).unlink()
+    env = {"MNIST_MANIFEST": str(manifest)}
+    code, out = _run("--from", str(folder), str(tmp_path / "data"), env=env)
+    assert code == 1
+    assert f"{folder}: has no train-labels-idx1-ubyte.gz (nor train-labels-idx1-ubyte)" in out
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_from_debian_fashion_mnist(tmp_path: Path) -> None:
+    code, out = _run("--dataset", "fashion-mnist", "--from", str(DEBIAN_FASHION), str(tmp_path / "F"))
+    assert code == 0, out
+    assert sorted(p.name for p in (tmp_path / "F").iterdir()) == sorted([*NAMES, "classes.txt"])
+    assert (tmp_path / "F" / "classes.txt").read_text().splitlines() == FASHION_CLASSES
+
+
+def test_from_missing_folder(tmp_path: Path) -> None:
+    code, out = _run("--from", str(tmp_path / "nowhere"), str(tmp_path / "data"))
+    assert code == 2 and "no such folder" in out
+    assert not (tmp_path / "data").exists()
+
+
+def test_bad_content_checksum_in_manifest(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.txt"
+    manifest.write_text(f"{NAMES[0]} {'0' * 64} not-a-checksum\n")
+    code, out = _run(str(tmp_path / "data"), env={"MNIST_MANIFEST": str(manifest)})
+    assert code == 2 and "bad manifest line" in out
+    assert not (tmp_path / "data").exists()
+
+
+def test_unknown_dataset(tmp_path: Path) -> None:
+    result = run_script("bash", "download_mnist.sh", "--dataset", "cifar", str(tmp_path / "d"))
+    assert result.returncode == 2
+    expected = "download_mnist.sh: unknown dataset 'cifar'; choose mnist, fashion-mnist or kmnist\n"
+    assert result.stderr == expected
+
+
+def test_help_lists_the_datasets() -> None:
+    result = run_script("bash", "download_mnist.sh", "--help", timeout=30)
+    assert result.returncode == 0
+    for word in ("--dataset", "fashion-mnist", "kmnist", "--from", "classes.txt", "MNIST_MANIFEST"):
+        assert word in result.stdout, word
+    assert "dataset-fashion-mnist" in result.stdout  # the offline route for Fashion-MNIST
+
+
+def test_warns_of_an_unverified_decompressed_file(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
+    folder, manifest = mirror
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "t10k-labels-idx1-ubyte").write_bytes(b"stale")  # read before the .gz
+    code, out = _fetch(tmp_path / "data", f"file://{folder}/", manifest)
+    assert code == 0, out
+    assert "t10k-labels-idx1-ubyte is not verified, and the tools read it before" in out
