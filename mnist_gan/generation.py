@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -16,7 +17,7 @@ import tensorflow as tf
 
 from mnist_gan import configs
 from mnist_gan.models import networks
-from mnist_gan.runtime import checkpoints, config, files
+from mnist_gan.runtime import checkpoints, config, files, record
 
 
 def parse_digits(text: str) -> list[int]:
@@ -44,27 +45,36 @@ def seeded_noise(seed: tf.Tensor | int, count: tf.Tensor | int, noise_dim: int, 
     return tf.random.stateless_normal(tf.stack([tf.cast(count, tf.int32), noise_dim]), seed=key)
 
 
-def load_generator(
-    checkpoint_dir: str | Path, step: int | str = "newest"
-) -> tuple[keras.Model, configs.GanConfig, str]:
+class Loaded(NamedTuple):
+    """A trained generator and what made it."""
+
+    generator: keras.Model
+    cfg: configs.GanConfig
+    path: str  # the checkpoint
+    class_names: list[str]
+
+
+def load_generator(checkpoint_dir: str | Path, step: int | str = "newest") -> Loaded:
     """The generator of the GAN checkpoint in ``checkpoint_dir`` (newest, best, or at ``step``).
 
     It is the moving average of the trained generator's weights, or the trained generator
     itself in checkpoints written before the average existed.
     """
-    saved = checkpoints.saved_config(checkpoint_dir, configs.GanConfig.SAVED_AS)
-    path = checkpoints.latest(checkpoint_dir, step) if saved is not None else None
-    if saved is None or path is None:
+    found = record.read(checkpoint_dir, configs.GanConfig.SAVED_AS)
+    path = checkpoints.latest(checkpoint_dir, step) if found is not None else None
+    if found is None or path is None:
         raise checkpoints.CheckpointError(
             f"{checkpoint_dir}: no trained GAN here; run ./train.py first "
             "(or point --checkpoint-dir at its --save-dir)"
         )
-    cfg = config.from_saved(configs.GanConfig, saved, str(Path(checkpoint_dir) / configs.GanConfig.SAVED_AS))
-    generator = networks.build_generator(cfg.noise_dim, cfg.gen_width)
+    source = str(Path(checkpoint_dir) / configs.GanConfig.SAVED_AS)
+    cfg = config.from_saved(configs.GanConfig, found[0], source)
+    names = record.classes(found[1])
+    generator = networks.build_generator(cfg.noise_dim, cfg.gen_width, len(names))
     # The averaged generator where the checkpoint has one (written since it was introduced).
     name = "generator_ema" if checkpoints.holds_object(path, "generator_ema") else "generator"
     checkpoints.restore(tf.train.Checkpoint(**{name: generator}), path, partial=True)
-    return generator, cfg, path
+    return Loaded(generator, cfg, path, names)
 
 
 class DigitSampler(tf.Module):
@@ -184,7 +194,7 @@ def write_outputs(cfg: configs.GenerateConfig) -> dict[str, list[Path]]:
     else:
         earlier = check_output_dir(out, cfg.overwrite)
         files.check_writable_target(out, "--output-dir")
-    generator, gan_cfg, _ = load_generator(cfg.checkpoint_dir, cfg.step)
+    generator, gan_cfg, _, _ = load_generator(cfg.checkpoint_dir, cfg.step)
     sampler = DigitSampler(generator, gan_cfg.noise_dim)
     written: dict[str, list[Path]] = {"digits": [], "grid": [], "interpolation": [], "export": []}
     if cfg.export:

@@ -63,7 +63,7 @@ def _generator_pair(seed: int = 0) -> tuple[keras.Model, keras.Model]:
 
 
 def _inputs(n: int = 200) -> list[tf.Tensor]:
-    return [tf.random.stateless_normal([n, 4], seed=[1, 2]), tf.range(n) % networks.NUM_CLASSES]
+    return [tf.random.stateless_normal([n, 4], seed=[1, 2]), tf.range(n) % networks.DIGIT_CLASSES]
 
 
 def test_average_follows_the_ramped_decay() -> None:
@@ -153,7 +153,7 @@ def test_checkpoint_without_the_average_resumes_and_loads(tiny_dataset: Path, tm
     for a, b in zip(fresh.generator_ema.variables, trainer.generator.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())  # the average starts as the generator
     config.save(trainer.cfg, tmp_path / "old" / configs.GanConfig.SAVED_AS)
-    generator, _, _ = generation.load_generator(tmp_path / "old")
+    generator = generation.load_generator(tmp_path / "old").generator
     z, y = tf.random.normal((10, 8), seed=3), tf.range(10)
     np.testing.assert_array_equal(
         generator([z, y], training=False).numpy(), trainer.generator([z, y], training=False).numpy()

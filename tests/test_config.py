@@ -157,7 +157,9 @@ def test_saved_run_config_usable_as_config_file(tmp_path: Path) -> None:
     from mnist_gan.runtime import record
 
     cfg = config.defaults(GanConfig).replace(seed=5)
-    record.write(cfg, tmp_path / "config-gan.yaml", step=3, fingerprint="sha256:x", history=[])
+    record.write(
+        cfg, tmp_path / "config-gan.yaml", step=3, fingerprint="sha256:x", classes=["a", "b"], history=[]
+    )
     assert config.load(GanConfig, tmp_path / "config-gan.yaml") == cfg
 
 
@@ -172,6 +174,6 @@ def test_evaluate_old_flag_names_still_accepted() -> None:
 
 
 def test_installed_defaults_live_in_the_package() -> None:
-    assert config.CONFIG_DIR == Path(configs.__file__).resolve().parent
+    assert Path(configs.__file__).resolve().parent == config.CONFIG_DIR
     for cls in (configs.ClassifierConfig, configs.GanConfig, configs.GenerateConfig, configs.EvaluateConfig):
         assert (config.CONFIG_DIR / cls.DEFAULTS_FILE).is_file(), cls.DEFAULTS_FILE

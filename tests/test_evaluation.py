@@ -125,7 +125,7 @@ def test_conditional_accuracy_on_real_digits_is_the_classifiers(
     )
     assert judged.metrics["accuracy"] == pytest.approx(metrics.accuracy(logits, test_y), abs=1e-9)
     assert judged.metrics["fid"] < 1e-6  # the same 1,000 test digits as the reference
-    for digit, (gen, real) in judged.per_digit.items():
+    for digit, (gen, real) in judged.per_class.items():
         assert gen == pytest.approx(real), digit
 
 

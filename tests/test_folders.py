@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_gan.runtime.errors import DataError, IdxError, UserError
 from mnist_gan.data.folders import MAX_CLASSES, FolderData, is_image_folder, read_image_folder
+from mnist_gan.runtime.errors import DataError, IdxError, UserError
 
 CLASSES = ["alpha", "class two", "zeta"]  # sorted() order, one name with a space
 PER_CLASS = 5

@@ -234,5 +234,5 @@ def test_best_checkpoint_by_fid_kept_apart(tiny_run: dict) -> None:
     saved = yaml.safe_load((ckpt / "best" / "best.yaml").read_text())
     assert saved["step"] == best_step and saved["fid"] == pytest.approx(fids[best_step], rel=1e-3)
     assert sorted(p.name for p in (ckpt / "best").glob("*.index")) == [f"ckpt-{best_step}.index"]
-    _, _, path = generation.load_generator(ckpt, "best")
+    path = generation.load_generator(ckpt, "best").path
     assert path == str(ckpt / "best" / f"ckpt-{best_step}")

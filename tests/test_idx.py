@@ -11,6 +11,7 @@ import pytest
 from conftest import synthetic_digits, write_dataset
 
 from mnist_gan.data.idx import IdxError, load_split, read_idx, write_idx
+from mnist_gan.runtime.errors import DataError
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -84,13 +85,17 @@ def test_count_mismatch(tmp_path: Path) -> None:
         load_split(tmp_path, "train")
 
 
-def test_label_out_of_range(tmp_path: Path) -> None:
+def test_label_beyond_the_named_classes(tmp_path: Path) -> None:
+    from mnist_gan.data import sources
+
     x, y = synthetic_digits(10)
     y = y.copy()
     y[4] = 11
     write_dataset(tmp_path, x, y, x, y)
-    with pytest.raises(IdxError, match="label 11 at index 4 is outside 0-9"):
-        load_split(tmp_path, "train")
+    (tmp_path / "classes.txt").write_text("\n".join(str(d) for d in range(10)) + "\n")
+    with pytest.raises(DataError, match=r"labels go up to 11 but \S*classes.txt names 10 classes"):
+        sources.load(tmp_path)
+    assert sources.load(tmp_path, class_names=",".join("abcdefghijkl")).num_classes == 12
 
 
 def test_missing_file_says_how_to_get_it(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg, _ = parse_args(EvaluateConfig, argv, __doc__)
     process.setup()
     from mnist_gan import generation
-    from mnist_gan.data import pipeline
+    from mnist_gan.data import pipeline, sources
     from mnist_gan.eval import features, report
     from mnist_gan.runtime import checkpoints
 
@@ -88,11 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.output not in ("", "-"):  # a path the user chose: checked before anything else
         report.check_outputs(cfg.output)
     # The GAN next: without one, "no trained GAN here" is the error worth reading.
-    generator, gan_cfg, path = generation.load_generator(cfg.checkpoint_dir, cfg.step)
+    generator, gan_cfg, path, class_names = generation.load_generator(cfg.checkpoint_dir, cfg.step)
     output = metrics_path(cfg, path)
     nearest = report.check_outputs(str(output)) if output is not None else None  # before the work
-    train, test = pipeline.load(cfg.data_dir)
-    classifier = features.load_classifier(cfg.classifier_dir)
+    # The GAN's own split and class names of its data, and a classifier of the same classes.
+    data = sources.load(cfg.data_dir, gan_cfg.test_fraction, gan_cfg.class_names)
+    sources.check_classes(class_names, data.class_names, f"the GAN in {cfg.checkpoint_dir}")
+    train, test = data.splits
+    classifier = features.load_classifier(cfg.classifier_dir, class_names)
     samples, more = sample_size(cfg.eval_samples, len(test))
     for note in notes + more:
         print(f"note: {note}")
@@ -107,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         num_samples=samples,
         noise_dim=gan_cfg.noise_dim,
         seed=cfg.seed,
+        class_names=class_names,
         cas=cfg.cas,
         cas_epochs=cfg.cas_epochs,
     )

@@ -28,9 +28,21 @@ class RunConfig(Config):
         "cpu_replicas": (0, 1024, True),
         "collective_timeout": (0, None, False),
         "keep_checkpoints": (1, 10_000, True),
+        "test_fraction": (0, 1, False),
     }
 
-    data_dir: str = option("folder with the MNIST IDX files (gzipped or not)")
+    data_dir: str = option(
+        "the dataset: a folder with the four IDX files (gzipped or not), or a folder of images "
+        "with one sub-folder per class (ROOT/<class>/*.png, or ROOT/train/<class>/ and ROOT/test/<class>/)"
+    )
+    test_fraction: float = option(
+        "an image folder without train/ and test/: the share of each class held out as test images "
+        "(a fixed split, the same for every run)"
+    )
+    class_names: str = option(
+        "IDX files: the class names in label order, comma-separated (default: the folder's "
+        "classes.txt, else the label numbers)"
+    )
     save_dir: str = option("checkpoint folder")
     log_dir: str = option("TensorBoard folder; each run writes a timestamped sub-folder")
     batch_size: int = option("global batch size, split across replicas")
@@ -104,8 +116,8 @@ class GanConfig(RunConfig):
     }
 
     data_dir: str = option(
-        "folder with the MNIST IDX files (gzipped or not); default: the one the run in --save-dir "
-        f"was trained on, for a new run {DEFAULT_DATA_DIR}"
+        "the dataset: a folder with the four IDX files, or one sub-folder of images per class; "
+        f"default: the one the run in --save-dir was trained on, for a new run {DEFAULT_DATA_DIR}"
     )
     save_dir: str = option("checkpoint folder; a checkpoint there is resumed")
     seed: int = option("random seed (weights, noise, data order)")

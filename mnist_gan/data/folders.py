@@ -41,8 +41,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from mnist_gan.runtime.errors import DataError
 from mnist_gan.data.idx import Split
+from mnist_gan.runtime.errors import DataError
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_CLASSES", "FolderData", "is_image_folder", "read_image_folder"]
 

@@ -17,6 +17,7 @@ def classification_accuracy_score(
     *,
     epochs: int = 5,
     seed: int = 0,
+    num_classes: int = networks.DIGIT_CLASSES,
     width: int = 32,
     feature_dim: int = 128,
 ) -> float:
@@ -26,7 +27,7 @@ def classification_accuracy_score(
     means the generator's digits carry what a classifier needs to know real ones.
     """
     keras.utils.set_random_seed(seed)
-    model = networks.build_classifier(width, feature_dim, dropout=0.3)
+    model = networks.build_classifier(width, feature_dim, 0.3, num_classes)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -28,22 +28,29 @@ class Scorer:
         return np.concatenate(feats), np.concatenate(logits)
 
 
-def load_classifier(folder: str | Path) -> Any:
-    """The trained classifier from ``folder`` (its saved config says how to build it)."""
+def load_classifier(folder: str | Path, classes: list[str] | None = None) -> Any:
+    """The trained classifier from ``folder`` (its saved config says how to build it).
+
+    With ``classes``, a classifier trained on other classes is refused, naming both lists.
+    """
     from mnist_gan import configs
+    from mnist_gan.data import sources
     from mnist_gan.models import networks
-    from mnist_gan.runtime import checkpoints, config
+    from mnist_gan.runtime import checkpoints, config, record
     from mnist_gan.runtime.errors import CheckpointError
 
-    saved = checkpoints.saved_config(folder, configs.ClassifierConfig.SAVED_AS)
+    found = record.read(folder, configs.ClassifierConfig.SAVED_AS)
     path = checkpoints.latest(folder)
-    if saved is None or path is None:
+    if found is None or path is None:
         raise CheckpointError(
             f"{folder}: no trained classifier here; run ./classifier.py first "
             "(or point --classifier-dir at its --save-dir)"
         )
+    trained_on = record.classes(found[1])
+    if classes is not None:
+        sources.check_classes(trained_on, classes, f"the classifier in {folder}")
     source = str(Path(folder) / configs.ClassifierConfig.SAVED_AS)
-    cfg = config.from_saved(configs.ClassifierConfig, saved, source)
-    model = networks.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout)
+    cfg = config.from_saved(configs.ClassifierConfig, found[0], source)
+    model = networks.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout, len(trained_on))
     checkpoints.restore(tf.train.Checkpoint(model=model), path, partial=True)
     return model

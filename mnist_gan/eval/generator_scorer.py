@@ -19,7 +19,7 @@ class GeneratorScorer:
     """Scores a generator against real test digits: FID, its real-data floor and accuracy.
 
     The real statistics and the floor are computed once; each call draws the same
-    ``num_samples`` noise vectors with labels 0-9 in turn, so scores are comparable
+    ``num_samples`` noise vectors with every class in turn, so scores are comparable
     across evaluations.
     """
 
@@ -31,8 +31,10 @@ class GeneratorScorer:
         num_samples: int,
         noise_dim: int,
         seed: int,
+        num_classes: int = networks.DIGIT_CLASSES,
     ) -> None:
         self.scorer = scorer
+        self.num_classes = num_classes
         self.seed = seed
         self.test_moments = moments(scorer.features_and_logits(real_test)[0])
         # FID is biased by the sample size: the floor and the generated FID are both computed
@@ -42,7 +44,7 @@ class GeneratorScorer:
             moments(scorer.features_and_logits(real_train[:count])[0]), self.test_moments
         )
         self.noise_dim = noise_dim
-        self.labels = self.labels_for(count)
+        self.labels = self.labels_for(count, num_classes)
 
     @property
     def num_samples(self) -> int:
@@ -50,18 +52,23 @@ class GeneratorScorer:
         return len(self.labels)
 
     @staticmethod
-    def noise_for(num_samples: int, noise_dim: int, seed: int) -> np.ndarray:
-        return np.random.default_rng(seed).standard_normal((num_samples, noise_dim)).astype(np.float32)
-
-    @staticmethod
-    def labels_for(num_samples: int) -> np.ndarray:
-        """Digits 0-9 in turn: every digit asked for equally often."""
-        return (np.arange(num_samples) % networks.NUM_CLASSES).astype(np.int32)
+    def labels_for(num_samples: int, num_classes: int = networks.DIGIT_CLASSES) -> np.ndarray:
+        """Every class in turn: each asked for equally often."""
+        return (np.arange(num_samples) % num_classes).astype(np.int32)
 
     @classmethod
-    def draw(cls, sample_fn: SampleFn, num_samples: int, noise_dim: int, seed: int, batch: int) -> np.ndarray:
+    def draw(
+        cls,
+        sample_fn: SampleFn,
+        num_samples: int,
+        noise_dim: int,
+        seed: int,
+        batch: int,
+        num_classes: int = networks.DIGIT_CLASSES,
+    ) -> np.ndarray:
         """Images for the seeded noise and balanced labels, in batches."""
-        noise, labels = cls.noise_for(num_samples, noise_dim, seed), cls.labels_for(num_samples)
+        noise = networks.fixed_noise(seed, num_samples, noise_dim)
+        labels = cls.labels_for(num_samples, num_classes)
         return np.concatenate(
             [
                 np.asarray(sample_fn(noise[i : i + batch], labels[i : i + batch]))
@@ -71,7 +78,9 @@ class GeneratorScorer:
 
     def generate(self, sample_fn: SampleFn) -> np.ndarray:
         """Images for the fixed noise and labels."""
-        return self.draw(sample_fn, len(self.labels), self.noise_dim, self.seed, self.scorer.batch_size)
+        return self.draw(
+            sample_fn, len(self.labels), self.noise_dim, self.seed, self.scorer.batch_size, self.num_classes
+        )
 
     def __call__(self, sample_fn: SampleFn) -> dict[str, float]:
         features, logits = self.scorer.features_and_logits(self.generate(sample_fn))

@@ -28,6 +28,7 @@ from mnist_gan.eval.metrics import (
 from mnist_gan.models import networks
 from mnist_gan.runtime import files
 from mnist_gan.runtime.errors import ConfigError
+from mnist_gan.runtime.record import DIGITS
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Report:
 
     metrics: dict[str, float]
     references: dict[str, float]
-    per_digit: dict[int, tuple[float, float]]  # digit -> (generated accuracy, real accuracy)
+    per_class: dict[str, tuple[float, float]]  # class name -> (generated accuracy, real accuracy)
     memorisation: memorisation.Memorisation | None = None
     # The generated digits most at risk of being copies and their nearest training digits,
     # as two aligned arrays of images in [-1, 1] (for nearest.png).
@@ -46,13 +47,27 @@ class Report:
         out = {
             "metrics": self.metrics,
             "real_references": self.references,
-            "per_digit_accuracy": {
-                str(d): {"generated": g, "real": r} for d, (g, r) in self.per_digit.items()
+            "per_class_accuracy": {
+                name: {"generated": g, "real": r} for name, (g, r) in self.per_class.items()
             },
         }
         if self.memorisation is not None:
             out["memorisation"] = self.memorisation.to_json()
         return out
+
+
+def _judge(
+    features: np.ndarray, logits: np.ndarray, labels: np.ndarray, test_f: np.ndarray
+) -> dict[str, float]:
+    """FID against the test features, accuracy on ``labels``, classifier score, precision/recall."""
+    precision, recall = precision_recall(test_f, features)
+    return {
+        "fid": frechet_distance(moments(features), RunningMoments().update(test_f).result()),
+        "accuracy": accuracy(logits, labels),
+        "classifier_score": classifier_score(logits),
+        "precision": precision,
+        "recall": recall,
+    }
 
 
 def evaluate_generator(
@@ -64,6 +79,7 @@ def evaluate_generator(
     num_samples: int,
     noise_dim: int,
     seed: int,
+    class_names: list[str] = DIGITS,
     cas: bool = True,
     cas_epochs: int = 5,
     check_memorisation: bool = True,
@@ -71,59 +87,43 @@ def evaluate_generator(
     """The full judgement of a generator; images in [-1, 1], labels int.
 
     ``real_test`` is the yardstick; ``real_train`` gives the references a perfect
-    generator would get (its first ``num_samples`` digits: same count of real digits,
-    scored the same way). The memorisation check searches all of ``real_train`` for each
-    digit's nearest training digit, so pass the whole training split.
+    generator would get (its first ``num_samples`` images: as many real ones, scored the
+    same way). The memorisation check searches all of ``real_train`` for each image's
+    nearest training image, so pass the whole training split.
     """
-    train_x, train_y = real_train
-    test_x, test_y = real_test
+    (train_x, train_y), (test_x, test_y) = real_train, real_test
     if num_samples < 20:
         raise ValueError(f"num_samples must be >= 20 for covariances and k-NN, got {num_samples}")
+    k, count = len(class_names), min(num_samples, len(train_x))
     scorer = Scorer(networks.feature_extractor(classifier))
-    generated = GeneratorScorer.draw(sample_fn, num_samples, noise_dim, seed, scorer.batch_size)
-    fake_labels = GeneratorScorer.labels_for(num_samples)
-
+    generated = GeneratorScorer.draw(sample_fn, num_samples, noise_dim, seed, scorer.batch_size, k)
+    fake_labels = GeneratorScorer.labels_for(num_samples, k)
     test_f, test_logits = scorer.features_and_logits(test_x)
-    count = min(num_samples, len(train_x))
     all_train_f = scorer.features_and_logits(train_x if check_memorisation else train_x[:count])[0]
-    train_f = all_train_f[:count]
     fake_f, fake_logits = scorer.features_and_logits(generated)
-    test_moments = RunningMoments().update(test_f).result()
-
-    metrics = {
-        "fid": frechet_distance(moments(fake_f), test_moments),
-        "accuracy": accuracy(fake_logits, fake_labels),
-        "classifier_score": classifier_score(fake_logits),
-    }
-    references = {
-        "fid": frechet_distance(moments(train_f), test_moments),
-        "accuracy": accuracy(test_logits, test_y),
-        "classifier_score": classifier_score(test_logits),
-    }
-    metrics["precision"], metrics["recall"] = precision_recall(test_f, fake_f)
-    references["precision"], references["recall"] = precision_recall(test_f, train_f)
+    metrics = _judge(fake_f, fake_logits, fake_labels, test_f)
+    references = _judge(all_train_f[:count], test_logits, test_y, test_f)
     if cas:
-        metrics["cas"] = classification_accuracy_score(
-            generated, fake_labels, test_x, test_y, epochs=cas_epochs, seed=seed
-        )
+        options = {"epochs": cas_epochs, "seed": seed, "num_classes": k}
+        metrics["cas"] = classification_accuracy_score(generated, fake_labels, test_x, test_y, **options)
         references["cas"] = classification_accuracy_score(
-            train_x[:count], train_y[:count], test_x, test_y, epochs=cas_epochs, seed=seed
+            train_x[:count], train_y[:count], test_x, test_y, **options
         )
-    fake_per = per_class_accuracy(fake_logits, fake_labels)
-    real_per = per_class_accuracy(test_logits, test_y)
-    per_digit = {d: (float(fake_per[d]), float(real_per[d])) for d in range(networks.NUM_CLASSES)}
-    copying, at_risk = None, None
-    if check_memorisation:
-        copying = memorisation.check(
-            {"pixels": (train_x, test_x, generated), "features": (all_train_f, test_f, fake_f)},
-            copies=count,
-            seed=seed,
-            train_labels=np.asarray(train_y),
-        )
-        at_risk = (generated[copying.at_risk], train_x[copying.nearest_train])
-    return Report(
-        metrics=metrics, references=references, per_digit=per_digit, memorisation=copying, at_risk=at_risk
+    fake_per, real_per = (
+        per_class_accuracy(fake_logits, fake_labels, k),
+        per_class_accuracy(test_logits, test_y, k),
     )
+    per_class = {name: (float(fake_per[c]), float(real_per[c])) for c, name in enumerate(class_names)}
+    if not check_memorisation:
+        return Report(metrics=metrics, references=references, per_class=per_class)
+    copying = memorisation.check(
+        {"pixels": (train_x, test_x, generated), "features": (all_train_f, test_f, fake_f)},
+        copies=count,
+        seed=seed,
+        train_labels=np.asarray(train_y),
+    )
+    at_risk = (generated[copying.at_risk], train_x[copying.nearest_train])
+    return Report(metrics, references, per_class, memorisation=copying, at_risk=at_risk)
 
 
 REFERENCE_NOTES = {
@@ -137,14 +137,14 @@ REFERENCE_NOTES = {
 
 
 def format_report(report: Report) -> str:
-    """A table a person reads: metric, value, real-data reference; then accuracy per digit."""
+    """A table a person reads: metric, value, real-data reference; then accuracy per class."""
     lines = [f"{'metric':<18}{'generated':>12}{'real data':>12}  reference", "-" * 72]
     for name, value in report.metrics.items():
         ref = report.references.get(name, float("nan"))
         lines.append(f"{name:<18}{value:>12.4f}{ref:>12.4f}  {REFERENCE_NOTES.get(name, '')}")
-    lines += ["", f"{'digit':<18}{'generated':>12}{'real data':>12}  (accuracy on the asked-for digit)"]
-    for digit, (gen, real) in report.per_digit.items():
-        lines.append(f"{digit:<18}{gen:>12.2%}{real:>12.2%}")
+    lines += ["", f"{'class':<18}{'generated':>12}{'real data':>12}  (accuracy on the asked-for class)"]
+    for name, (gen, real) in report.per_class.items():
+        lines.append(f"{name[:17]:<18}{gen:>12.2%}{real:>12.2%}")
     if report.memorisation is not None:
         lines += ["", *format_memorisation(report.memorisation)]
     return "\n".join(lines)

@@ -1,18 +1,25 @@
 """The three networks: the evaluator classifier, the conditional generator and critic.
 
-All take images as (N, 28, 28, 1) in [-1, 1] and labels as int digits 0-9. Under mixed
+All take images as (N, 28, 28, 1) in [-1, 1] and labels as ints 0 to ``num_classes`` - 1
+(the class count comes from the data: 10 for digits). Under mixed
 precision the last layer of each runs in float32 so losses and scores stay exact.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 from mnist_gan.models.spectral_norm import SNConv2D, SNDense
 
-NUM_CLASSES = 10
+DIGIT_CLASSES = 10  # MNIST's, and the default of every network
 IMAGE_SHAPE = (28, 28, 1)
+
+
+def fixed_noise(seed: int, count: int, noise_dim: int) -> np.ndarray:
+    """Generator noise that depends only on ``seed``: the same digits at every call and resume."""
+    return np.random.default_rng(seed).standard_normal((count, noise_dim)).astype(np.float32)
 
 
 def _conv_bn_relu(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
@@ -24,8 +31,10 @@ def _conv_bn_relu(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
     return layers.ReLU()(x)
 
 
-def build_classifier(width: int, feature_dim: int, dropout: float) -> keras.Model:
-    """A small VGG-style CNN: image -> 10 logits, with a ``features`` layer for FID."""
+def build_classifier(
+    width: int, feature_dim: int, dropout: float, num_classes: int = DIGIT_CLASSES
+) -> keras.Model:
+    """A small VGG-style CNN: image -> one logit per class, with a ``features`` layer for FID."""
     images = keras.Input(IMAGE_SHAPE, name="images")
     x = _conv_bn_relu(images, width)
     x = _conv_bn_relu(x, width)
@@ -36,7 +45,7 @@ def build_classifier(width: int, feature_dim: int, dropout: float) -> keras.Mode
     x = layers.Flatten()(x)
     x = layers.Dense(feature_dim, activation="relu", name="features")(x)
     x = layers.Dropout(dropout)(x)
-    logits = layers.Dense(NUM_CLASSES, name="logits", dtype="float32")(x)
+    logits = layers.Dense(num_classes, name="logits", dtype="float32")(x)
     return keras.Model(images, logits, name="classifier")
 
 
@@ -49,7 +58,7 @@ def feature_extractor(classifier: keras.Model) -> keras.Model:
     )
 
 
-def build_generator(noise_dim: int, width: int) -> keras.Model:
+def build_generator(noise_dim: int, width: int, num_classes: int = DIGIT_CLASSES) -> keras.Model:
     """Conditional DCGAN generator at native 28x28: (noise, label) -> image in [-1, 1].
 
     The label enters as a one-hot vector beside the noise; two stride-2 transposed
@@ -57,7 +66,7 @@ def build_generator(noise_dim: int, width: int) -> keras.Model:
     """
     noise = keras.Input((noise_dim,), name="noise")
     labels = keras.Input((), dtype="int32", name="labels")
-    onehot = layers.Lambda(lambda y: keras.ops.one_hot(y, NUM_CLASSES), output_shape=(NUM_CLASSES,))(labels)
+    onehot = layers.Lambda(lambda y: keras.ops.one_hot(y, num_classes), output_shape=(num_classes,))(labels)
     x = layers.Concatenate()([noise, onehot])
     x = layers.Dense(7 * 7 * 2 * width, use_bias=False)(x)
     x = layers.BatchNormalization(synchronized=True)(x)
@@ -71,7 +80,7 @@ def build_generator(noise_dim: int, width: int) -> keras.Model:
     return keras.Model([noise, labels], images, name="generator")
 
 
-def build_critic(width: int) -> keras.Model:
+def build_critic(width: int, num_classes: int = DIGIT_CLASSES) -> keras.Model:
     """Spectrally normalised conditional critic with a projection head (Miyato & Koyama 2018).
 
     score(x, y) = w . h(x) + <E y_onehot, h(x)>, every weight layer spectrally normalised,
@@ -88,7 +97,7 @@ def build_critic(width: int) -> keras.Model:
     h = layers.Flatten()(x)
     unconditional = SNDense(1)(h)
     onehot = layers.Lambda(
-        lambda y: keras.ops.one_hot(y, NUM_CLASSES, dtype=h.dtype), output_shape=(NUM_CLASSES,)
+        lambda y: keras.ops.one_hot(y, num_classes, dtype=h.dtype), output_shape=(num_classes,)
     )(labels)
     embedded = SNDense(h.shape[-1], use_bias=False, name="label_embedding")(onehot)
     # A product summed over features rather than layers.Dot: Dot runs as a batch of (1 x n)

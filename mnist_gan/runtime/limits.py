@@ -21,8 +21,9 @@ SEED_MAX = 2**32 - 1
 Range = tuple[float | None, float | None, bool]
 # Every config's seed feeds NumPy, whose seeds are uint32.
 COMMON: dict[str, Range] = {"seed": (0, SEED_MAX, True)}
-# Keys whose upper bound is excluded (Adam's betas, dropout and the average's decay stay below 1).
-BELOW = frozenset({"beta_1", "beta_2", "dropout", "ema_decay"})
+# Keys whose upper bound is excluded (Adam's betas, dropout, the average's decay and the test
+# share stay below 1).
+BELOW = frozenset({"beta_1", "beta_2", "dropout", "ema_decay", "test_fraction"})
 
 
 def _fmt(x: float) -> str:

@@ -62,6 +62,10 @@ def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
     return "sha256:" + digest.hexdigest()[:32]
 
 
+# Runs recorded before class names were saved all trained on digits.
+DIGITS = [str(d) for d in range(10)]
+
+
 def read(folder: str | Path, filename: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(config keys, run record) of the folder, or None if it has no record."""
     path = Path(folder) / filename
@@ -78,11 +82,12 @@ def write(
     *,
     step: int,
     fingerprint: str,
+    classes: list[str],
     history: list[dict[str, Any]],
 ) -> None:
     """Write ``cfg`` and its run record to ``path`` atomically."""
     data = {k: v for k, v in cfg.to_dict().items() if k not in NOT_RECORDED}
-    data[RUN_KEY] = {"step": step, "data_fingerprint": fingerprint, "history": history}
+    data[RUN_KEY] = {"step": step, "data_fingerprint": fingerprint, "classes": classes, "history": history}
     atomic_write_text(Path(path), yaml.safe_dump(data, sort_keys=False))
 
 
@@ -104,14 +109,21 @@ def _show(changes: dict[str, tuple[Any, Any]]) -> str:
     )
 
 
+def classes(run: dict[str, Any]) -> list[str]:
+    """The class names a run record says its models were built for."""
+    return [str(name) for name in run.get("classes") or DIGITS]
+
+
 def compare(
-    cfg: config_lib.Config, saved: dict[str, Any], run: dict[str, Any], fingerprint: str
+    cfg: config_lib.Config, saved: dict[str, Any], run: dict[str, Any], fingerprint: str, names: list[str]
 ) -> tuple[dict[str, tuple[Any, Any]], dict[str, tuple[Any, Any]]]:
     """The one comparison of a saved config with ``cfg``: (differences that can never be
-    continued: data and architecture; differences that may be, when asked), each key ->
-    (saved, now)."""
+    continued: data, classes and architecture; differences that may be, when asked), each
+    key -> (saved, now)."""
     now = cfg.to_dict()
     never: dict[str, tuple[Any, Any]] = {}
+    if classes(run) != names:
+        never["classes"] = (classes(run), names)
     saved_print = run.get("data_fingerprint")
     if saved_print is None:  # a record written before fingerprints: the path must match
         if saved.get("data_dir") != now.get("data_dir"):
@@ -129,7 +141,7 @@ def compare(
     return never, changeable
 
 
-def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str) -> Plan:
+def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: list[str]) -> Plan:
     """Decide, before anything is written, whether this run may use ``folder``.
 
     Raises :class:`CheckpointError` listing every difference, with the ways out, when the
@@ -143,7 +155,7 @@ def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str) -> Plan:
         return Plan()
     saved, run = found
     history = list(run.get("history") or [])
-    never, changeable = compare(cfg, saved, run, fingerprint)
+    never, changeable = compare(cfg, saved, run, fingerprint, names)
     if not never and not changeable:
         return Plan(history=history)
     if getattr(cfg, "start_over", False):

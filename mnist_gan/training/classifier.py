@@ -5,13 +5,13 @@ from __future__ import annotations
 import tensorflow as tf
 
 from mnist_gan.configs import ClassifierConfig
-from mnist_gan.data import pipeline
+from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, metrics
 from mnist_gan.models import networks
 from mnist_gan.runtime import distribute, record
 from mnist_gan.training.classifier_trainer import ClassifierTrainer
 from mnist_gan.training.loop import Actions, Schedule
-from mnist_gan.training.run import RunPlan, RunResult, run
+from mnist_gan.training.run import RunPlan, RunResult, announce, run
 
 # Training steps per tf.function call (and per progress-bar update).
 STEPS_PER_CALL = 20
@@ -24,11 +24,13 @@ def summarise(scores: dict[str, float], steps: int) -> list[str]:
 
 def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) -> RunResult:
     """Train (or resume) the classifier as ``cfg`` says; save checkpoints, logs and config."""
-    train, test = pipeline.load(cfg.data_dir)
-    distribute.check_batch(cfg.batch_size, strategy, len(train), "training digits")
+    data = sources.load(cfg.data_dir, cfg.test_fraction, cfg.class_names)
+    announce(data)
+    train, test = data.splits
+    distribute.check_batch(cfg.batch_size, strategy, len(train), "training images")
     steps_per_epoch = len(train) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
-    trainer = ClassifierTrainer(cfg, strategy, total)
+    trainer = ClassifierTrainer(cfg, strategy, total, num_classes=data.num_classes)
     scorer = features.Scorer(networks.feature_extractor(trainer.model))
     test_images = pipeline.to_model_range(test.images).numpy()
 
@@ -47,6 +49,7 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
             images_per_step=cfg.batch_size,
         ),
         data_fingerprint=record.data_fingerprint(train.images, train.labels),
+        class_names=data.class_names,
         length_flag="--epochs",
         # One batch per step: the stream continues where the restored run stopped.
         dataset=lambda: pipeline.train_dataset(

@@ -21,12 +21,13 @@ class ClassifierTrainer:
         strategy: tf.distribute.Strategy,
         total_steps: int,
         dataset: tf.data.Dataset | None = None,
+        num_classes: int = networks.DIGIT_CLASSES,
     ) -> None:
         self.strategy = strategy
         self.global_batch = cfg.batch_size
         with strategy.scope():
             keras.utils.set_random_seed(cfg.seed)
-            self.model = networks.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout)
+            self.model = networks.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout, num_classes)
             schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, max(total_steps, 1))
             self.optimizer = keras.optimizers.Adam(schedule)
             # Built inside the scope before the first strategy.run, or Keras 3 fails there.

@@ -9,13 +9,13 @@ import tensorflow as tf
 
 from mnist_gan import pictures
 from mnist_gan.configs import GanConfig
-from mnist_gan.data import pipeline
+from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, generator_scorer
 from mnist_gan.models import networks
 from mnist_gan.runtime import checkpoints, distribute, precision, record
-from mnist_gan.training.gan_trainer import GanTrainer, fixed_noise, gan_dataset
+from mnist_gan.training.gan_trainer import GanTrainer, gan_dataset
 from mnist_gan.training.loop import Actions, Schedule
-from mnist_gan.training.run import RunPlan, RunResult, run
+from mnist_gan.training.run import RunPlan, RunResult, announce, run
 from mnist_gan.training.run_folder import RunFolder
 
 GRID_COLUMNS = 10
@@ -28,25 +28,29 @@ def total_steps(cfg: GanConfig, train_size: int) -> int:
     return cfg.steps
 
 
-def grid_image(trainer: GanTrainer, noise: np.ndarray) -> np.ndarray:
-    """A 10x10 uint8 grid: row d holds digit d, columns share their noise."""
-    labels = np.repeat(np.arange(10, dtype=np.int32), GRID_COLUMNS)
-    samples = trainer.generator_ema([noise, labels], training=False)
-    grid = pictures.grid(pipeline.from_model_range(samples), 10, GRID_COLUMNS)
-    return pictures.label_rows(grid, [str(d) for d in range(10)], 28)
+def grid_image(trainer: GanTrainer, noise: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """A uint8 grid, one row per class labelled with its name; columns share their noise."""
+    rows = len(class_names)
+    labels = np.repeat(np.arange(rows, dtype=np.int32), GRID_COLUMNS)
+    samples = trainer.generator_ema([np.tile(noise, (rows, 1)), labels], training=False)
+    grid = pictures.grid(pipeline.from_model_range(samples), rows, GRID_COLUMNS)
+    return pictures.label_rows(grid, class_names, 28)
 
 
 class ProgressPictures:
     """At each evaluation: the grid as a TensorBoard image and a PNG; at the end, progress.gif."""
 
-    def __init__(self, trainer: GanTrainer, cfg: GanConfig, folder: RunFolder) -> None:
+    def __init__(
+        self, trainer: GanTrainer, cfg: GanConfig, folder: RunFolder, class_names: list[str]
+    ) -> None:
         assert folder.log_dir is not None and folder.writer is not None
         self.trainer, self.log_dir, self.writer = trainer, folder.log_dir, folder.writer
-        self.noise = np.tile(fixed_noise(cfg.seed, GRID_COLUMNS, cfg.noise_dim), (10, 1))
+        self.noise = networks.fixed_noise(cfg.seed, GRID_COLUMNS, cfg.noise_dim)
+        self.class_names = class_names
         self.frames: list[np.ndarray] = []
 
     def __call__(self, step: int, scores: dict[str, float]) -> None:
-        picture = grid_image(self.trainer, self.noise)
+        picture = grid_image(self.trainer, self.noise, self.class_names)
         with self.writer.as_default(step=step):
             tf.summary.image("samples", picture[None, :, :, None], step=step)
         # The same grids as PNG, so learning can be seen without TensorBoard.
@@ -77,16 +81,17 @@ class BestCheckpoint:
             self.pending = None
 
 
-def _scorer(cfg: GanConfig, train: pipeline.Split, test: pipeline.Split) -> generator_scorer.GeneratorScorer:
-    """FID, its floor and accuracy of ``eval_samples`` generated digits, by the trained classifier."""
-    classifier = features.load_classifier(cfg.classifier_dir)
+def _scorer(cfg: GanConfig, data: sources.Dataset) -> generator_scorer.GeneratorScorer:
+    """FID, its floor and accuracy of ``eval_samples`` generated images, by the trained classifier."""
+    classifier = features.load_classifier(cfg.classifier_dir, data.class_names)
     scorer = generator_scorer.GeneratorScorer(
         features.Scorer(networks.feature_extractor(classifier)),
-        pipeline.to_model_range(test.images).numpy(),
-        pipeline.to_model_range(train.images[: cfg.eval_samples]).numpy(),
+        pipeline.to_model_range(data.test.images).numpy(),
+        pipeline.to_model_range(data.train.images[: cfg.eval_samples]).numpy(),
         num_samples=cfg.eval_samples,
         noise_dim=cfg.noise_dim,
         seed=cfg.seed + 1,
+        num_classes=data.num_classes,
     )
     if scorer.num_samples < cfg.eval_samples:
         print(
@@ -110,15 +115,17 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
     """Train (or resume) the conditional WGAN-GP as ``cfg`` says."""
     # Saved and compared on resume as what it resolved to: a run's config says what it used.
     cfg = cfg.replace(mixed_precision=precision.resolve(cfg.mixed_precision)[0])
-    train, test = pipeline.load(cfg.data_dir)
-    distribute.check_batch(cfg.batch_size, strategy, len(train), "training digits")
+    data = sources.load(cfg.data_dir, cfg.test_fraction, cfg.class_names)
+    announce(data)
+    train = data.train
+    distribute.check_batch(cfg.batch_size, strategy, len(train), "training images")
     # Only the chief scores; the classifier is loaded first, so a missing one stops the run early.
-    scorer = _scorer(cfg, train, test) if cfg.eval and distribute.is_chief(strategy) else None
+    scorer = _scorer(cfg, data) if cfg.eval and distribute.is_chief(strategy) else None
     steps = total_steps(cfg, len(train))
-    trainer = GanTrainer(cfg, strategy, steps)
+    trainer = GanTrainer(cfg, strategy, steps, num_classes=data.num_classes)
 
     def actions(folder: RunFolder) -> Actions:  # the chief's, once its folders are open
-        shown = ProgressPictures(trainer, cfg, folder)
+        shown = ProgressPictures(trainer, cfg, folder, data.class_names)
         best = BestCheckpoint(cfg.save_dir, folder.manager)
         sampler = trainer.sampler()
         return Actions(
@@ -139,9 +146,10 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
             save_on_eval=cfg.eval,
         ),
         data_fingerprint=record.data_fingerprint(train.images, train.labels),
+        class_names=data.class_names,
         length_flag="--epochs" if cfg.epochs > 0 else "--steps",
         # The data stream is a function of (seed, batch number): start where the last run stopped.
-        dataset=lambda: gan_dataset(train, cfg, start_batch=trainer.batches_consumed),
+        dataset=lambda: gan_dataset(train, cfg, trainer.batches_consumed, data.num_classes),
         actions=actions,
         summarise=summarise,
         description="gan",

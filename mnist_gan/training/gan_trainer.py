@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from mnist_gan.configs import GanConfig
@@ -24,7 +23,9 @@ from mnist_gan.training.ema import WeightAverage
 STATISTICS_SAMPLES = 1000
 
 
-def gan_dataset(split: pipeline.Split, cfg: GanConfig, start_batch: int = 0) -> tf.data.Dataset:
+def gan_dataset(
+    split: pipeline.Split, cfg: GanConfig, start_batch: int = 0, num_classes: int = networks.DIGIT_CLASSES
+) -> tf.data.Dataset:
     """Global batches of real digits plus the step's random numbers, as a dict.
 
     Batch k depends on (seed, k) alone; a run resumed at generator step s starts at
@@ -41,7 +42,7 @@ def gan_dataset(split: pipeline.Split, cfg: GanConfig, start_batch: int = 0) -> 
         return {
             "noise": tf.random.stateless_normal([b, d], seeds[0]),
             "gen_noise": tf.random.stateless_normal([b, d], seeds[1]),
-            "gen_labels": tf.random.stateless_uniform([b], seeds[2], 0, networks.NUM_CLASSES, tf.int32),
+            "gen_labels": tf.random.stateless_uniform([b], seeds[2], 0, num_classes, tf.int32),
             "alpha": tf.random.stateless_uniform([b], seeds[3]),
             "aug_real": augment.draws(aug[0], b),
             "aug_fake": augment.draws(aug[1], b),
@@ -75,16 +76,18 @@ class GanTrainer:
         strategy: tf.distribute.Strategy,
         total_steps: int,
         dataset: tf.data.Dataset | None = None,
+        num_classes: int = networks.DIGIT_CLASSES,
     ) -> None:
         self.cfg = cfg
+        self.num_classes = num_classes
         self.strategy = strategy
         self.global_batch = cfg.batch_size
         # "auto" resolves here too, so a trainer built from the defaults runs as train.py would.
         self.precision, _ = precision.resolve(cfg.mixed_precision)
         with strategy.scope(), precision.policy(self.precision):
             keras.utils.set_random_seed(cfg.seed)
-            self.generator = networks.build_generator(cfg.noise_dim, cfg.gen_width)
-            self.critic = networks.build_critic(cfg.critic_width)
+            self.generator = networks.build_generator(cfg.noise_dim, cfg.gen_width, num_classes)
+            self.critic = networks.build_critic(cfg.critic_width, num_classes)
             scaling = self.precision == "float16"  # bfloat16 has float32's exponent range
             self.gen_opt = _adam(cfg, cfg.gen_lr, total_steps, scaling)
             self.critic_opt = _adam(cfg, cfg.critic_lr, total_steps * cfg.crit_steps, scaling)
@@ -95,9 +98,12 @@ class GanTrainer:
             # Sampled from, never trained; float32 whatever the training precision, so the
             # in-training scores are those of the model generate.py and evaluate.py draw from.
             with precision.policy("off"):
-                self.generator_ema = networks.build_generator(cfg.noise_dim, cfg.gen_width)
+                self.generator_ema = networks.build_generator(cfg.noise_dim, cfg.gen_width, num_classes)
         self.ema = WeightAverage(
-            self.generator, self.generator_ema, cfg.ema_decay, _statistics_inputs(cfg.seed, cfg.noise_dim)
+            self.generator,
+            self.generator_ema,
+            cfg.ema_decay,
+            _statistics_inputs(cfg.seed, cfg.noise_dim, num_classes),
         )
         self.ema.copy_weights()
         self.models = [self.generator, self.critic, self.generator_ema]
@@ -218,11 +224,11 @@ class GanTrainer:
         return tf.function(lambda z, y: self.generator_ema([z, y], training=False), reduce_retracing=True)
 
 
-def _statistics_inputs(seed: int, noise_dim: int) -> list[tf.Tensor]:
+def _statistics_inputs(seed: int, noise_dim: int, num_classes: int) -> list[tf.Tensor]:
     """Fixed noise and balanced labels: the same statistics batch at every call and resume."""
     key = tf.constant([seed, 7919], tf.int64)
     noise = tf.random.stateless_normal([STATISTICS_SAMPLES, noise_dim], seed=key)
-    labels = tf.range(STATISTICS_SAMPLES, dtype=tf.int32) % networks.NUM_CLASSES
+    labels = tf.range(STATISTICS_SAMPLES, dtype=tf.int32) % num_classes
     return [noise, labels]
 
 
@@ -241,8 +247,3 @@ class _GanCheckpoint(tf.train.Checkpoint):
                 a.assign(w)
             return status
         return super().restore(save_path, options)
-
-
-def fixed_noise(seed: int, count: int, noise_dim: int) -> np.ndarray:
-    """Noise that depends only on ``seed``: the same grid at every evaluation and resume."""
-    return np.random.default_rng(seed).standard_normal((count, noise_dim)).astype(np.float32)

@@ -15,6 +15,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from mnist_gan.configs import RunConfig
+from mnist_gan.data import sources
 from mnist_gan.runtime import distribute
 from mnist_gan.training.loop import Actions, Controller, Schedule, Trainer
 from mnist_gan.training.run_folder import RunFolder, close_run, open_run
@@ -43,6 +44,7 @@ class RunPlan:
     trainer: Trainer
     schedule: Schedule
     data_fingerprint: str
+    class_names: list[str]  # recorded with the run: a resume on other classes is refused
     length_flag: str  # the flag that lengthens the run: --steps or --epochs
     dataset: Callable[[], tf.data.Dataset]  # the stream from where the restored trainer stopped
     actions: Callable[[RunFolder], Actions]  # built once the folder is open (the chief's log dir)
@@ -59,6 +61,7 @@ def run(cfg: RunConfig, strategy: tf.distribute.Strategy, plan: RunPlan) -> RunR
         trainer.checkpoint,
         trainer.step,
         fingerprint=plan.data_fingerprint,
+        classes=plan.class_names,
         total_steps=plan.schedule.total_steps,
         length_flag=plan.length_flag,
     )
@@ -99,6 +102,17 @@ def _result(folder: RunFolder, trainer: Trainer, scores: dict[str, float], summa
         summary=summary,
         nothing_to_do=folder.nothing_to_do,
     )
+
+
+def announce(data: sources.Dataset) -> None:
+    """What a run says of its data before it trains: the classes and what was converted."""
+    names = ", ".join(data.class_names)
+    print(
+        f"data: {data.source}, {len(data.train):,} train and {len(data.test):,} test images, "
+        f"{data.num_classes} classes: {names}"
+    )
+    for note in data.notes:
+        print(f"note: {note}")
 
 
 def print_result(result: RunResult, log_root: str) -> None:

@@ -105,12 +105,13 @@ def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> lis
     return skipped if restored else None
 
 
-def _recorder(cfg: RunConfig, fingerprint: str, plan: record.Plan) -> Callable[..., None]:
+def _recorder(cfg: RunConfig, fingerprint: str, classes: list[str], plan: record.Plan) -> Callable[..., None]:
     """Writes the config and its run record into the save folder (and the log folder once)."""
 
     def write(at: int, folders: tuple[Path, ...] = (Path(cfg.save_dir),)) -> None:
         for folder in folders:
-            record.write(cfg, folder / cfg.SAVED_AS, step=at, fingerprint=fingerprint, history=plan.history)
+            path = folder / cfg.SAVED_AS
+            record.write(cfg, path, step=at, fingerprint=fingerprint, classes=classes, history=plan.history)
 
     return write
 
@@ -122,6 +123,7 @@ def open_run(
     step: tf.Variable,
     *,
     fingerprint: str,
+    classes: list[str],
     total_steps: int,
     length_flag: str,
 ) -> RunFolder:
@@ -134,7 +136,7 @@ def open_run(
     save_dir, chief = Path(cfg.save_dir), distribute.is_chief(strategy)
     lock = _take(cfg) if chief else None
     try:
-        plan = record.plan(cfg, save_dir, fingerprint)
+        plan = record.plan(cfg, save_dir, fingerprint, classes)
         if chief:
             _tidy(save_dir, plan)
         skipped = None if plan.start_over else _resume(checkpoint, cfg, chief)
@@ -156,7 +158,9 @@ def open_run(
             _say(line)
         if skipped is not None:
             _say(f"resumed from step {resumed_from} in {save_dir}")
-        return _open_outputs(folder, cfg, strategy, checkpoint, _recorder(cfg, fingerprint, plan), plan, lock)
+        return _open_outputs(
+            folder, cfg, strategy, checkpoint, _recorder(cfg, fingerprint, classes, plan), plan, lock
+        )
     except BaseException:
         if lock is not None:
             lock.release()

@@ -1,0 +1,109 @@
+"""Any labelled dataset behind one call: IDX files or a folder of images, with its class names.
+
+What a path is, is decided by what is in it: the four IDX files (MNIST, Fashion-MNIST, KMNIST
+and any IDX set with labels), or one folder per class holding images
+(:mod:`mnist_gan.data.folders`). The class names come from the data: a folder's class
+folders; for IDX files a ``classes.txt`` beside them (one name per line, in label order, as
+``./download_mnist.sh`` writes it), else ``--class-names``, else the label numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mnist_gan.data import folders, idx
+from mnist_gan.data.idx import Split
+from mnist_gan.runtime.errors import DataError
+
+CLASSES_FILE = "classes.txt"
+DIGITS = [str(d) for d in range(10)]
+# The image-folder split is the same for every run on the same data and fraction, so the
+# classifier and the GAN never see each other's test images as training images.
+SPLIT_SEED = 0
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The train and test splits of one dataset, and the names of its classes in label order."""
+
+    train: Split
+    test: Split
+    class_names: list[str]
+    source: str  # "IDX files" or "image folder"
+    notes: list[str] = field(default_factory=list)  # what was converted, ignored or split
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def splits(self) -> tuple[Split, Split]:
+        return self.train, self.test
+
+
+def parse_names(text: str) -> list[str]:
+    """'T-shirt/top, Trouser, ...' -> the names, stripped; '' -> []."""
+    return [name.strip() for name in text.split(",")] if text.strip() else []
+
+
+def _idx_names(folder: Path, given: list[str], labels: int) -> list[str]:
+    """Class names of an IDX set: ``given``, else its classes.txt, else the label numbers."""
+    names = given
+    listed = folder / CLASSES_FILE
+    if not names and listed.is_file():
+        names = [line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not names:
+            raise DataError(f"{listed}: holds no class names; write one per line, in label order")
+    names = names or [str(label) for label in range(labels)]
+    if len(set(names)) != len(names):
+        raise DataError(f"class names must differ from each other, got {names}")
+    if labels > len(names):
+        source = "--class-names" if given else listed if listed.is_file() else "the labels"
+        raise DataError(
+            f"{folder}: labels go up to {labels - 1} but {source} names {len(names)} classes; "
+            "name every class, in label order"
+        )
+    return names
+
+
+def _from_idx(folder: Path, given: list[str]) -> Dataset:
+    train, test = idx.load_split(folder, "train"), idx.load_split(folder, "test")
+    labels = int(max(train.labels.max(), test.labels.max())) + 1
+    names = _idx_names(folder, given, labels)
+    if len(names) < 2:
+        raise DataError(f"{folder}: needs at least 2 classes, the labels name {len(names)}")
+    return Dataset(train=train, test=test, class_names=names, source="IDX files")
+
+
+def _from_folder(root: Path, test_fraction: float, given: list[str]) -> Dataset:
+    if given:
+        raise DataError(f"{root}: --class-names is for IDX files; an image folder's classes are its folders")
+    found = folders.read_image_folder(root, test_fraction, SPLIT_SEED)
+    return Dataset(found.train, found.test, found.class_names, "image folder", found.notes)
+
+
+def _is_idx(folder: Path) -> bool:
+    names = {p.name.removesuffix(".gz") for p in folder.iterdir()} if folder.is_dir() else set()
+    return any(stem in names for pair in idx.SPLIT_FILES.values() for stem in pair)
+
+
+def load(data_dir: str | Path, test_fraction: float = 0.2, class_names: str = "") -> Dataset:
+    """The dataset at ``data_dir``: IDX files or an image folder, whichever it holds."""
+    folder, given = Path(data_dir), parse_names(class_names)
+    if _is_idx(folder) or not folder.is_dir():
+        return _from_idx(folder, given)  # a missing folder: the IDX reader says how to get MNIST
+    if folders.is_image_folder(folder):
+        return _from_folder(folder, test_fraction, given)
+    raise DataError(
+        f"{folder}: holds neither the four IDX files ({idx.SPLIT_FILES['train'][0]}[.gz], ...) nor "
+        f"an image folder ({folders.EXPECTED}); {idx.GET_DATA_HINT}"
+    )
+
+
+def check_classes(expected: list[str], found: list[str], what: str) -> None:
+    """Refuse ``found`` classes that are not ``expected`` ones, naming both lists."""
+    if list(expected) != list(found):
+        raise DataError(
+            f"{what} has the classes {expected}, the data {found}; use data with the same classes"
+        )
