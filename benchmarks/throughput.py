@@ -195,7 +195,7 @@ def main() -> int:
     import tensorflow as tf
 
     from mnist_gan import configs
-    from mnist_gan.data import pipeline
+    from mnist_gan.data import sources
     from mnist_gan.runtime import config, precision
     from mnist_gan.training.gan_trainer import GanTrainer, gan_dataset
 
@@ -205,7 +205,7 @@ def main() -> int:
     for item in spec.split(","):
         mode, _, spc = item.partition(":")
         variants.append((precision.resolve(mode)[0], int(spc or 1)))
-    train, _ = pipeline.load(base.data_dir)
+    train = sources.load(base.data_dir).train
     b, k = base.batch_size, base.crit_steps
     print(f"{distribute.describe(strategy)}; batch {b}, crit_steps {k}")
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores; {precision.describe('auto')}\n")

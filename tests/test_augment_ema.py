@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from mnist_gan import configs, generation
-from mnist_gan.data import pipeline
+from mnist_gan.data import sources
 from mnist_gan.models import augment, networks
 from mnist_gan.runtime import checkpoints, config
 from mnist_gan.training.ema import WeightAverage
@@ -113,7 +113,7 @@ def test_standing_statistics_are_the_averages_own() -> None:
 def _tiny_trainer(dataset_dir: Path, **overrides: object) -> GanTrainer:
     tiny = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=8, seed=2, mixed_precision="off")
     cfg = config.defaults(configs.GanConfig).replace(**{**tiny, **overrides})
-    train, _ = pipeline.load(dataset_dir)
+    train, _ = sources.load(dataset_dir).splits
     return GanTrainer(cfg, tf.distribute.get_strategy(), total_steps=10, dataset=gan_dataset(train, cfg))
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 from conftest import printed, run_classifier, run_script
 
-from mnist_gan.data.pipeline import load, to_model_range
+from mnist_gan.data import sources
+from mnist_gan.data.pipeline import to_model_range
 from mnist_gan.eval import features
 from mnist_gan.eval.features import Scorer
 from mnist_gan.eval.metrics import accuracy
@@ -24,7 +25,7 @@ def test_trains_to_stated_accuracy_on_real_digits(classifier_run: tuple[Path, st
     assert printed_accuracy >= MIN_SAMPLE_ACCURACY, out
     # The checkpoint on disk holds that model: reload it and score it again.
     model = features.load_classifier(save)
-    _, test = load(sample_dir)
+    _, test = sources.load(sample_dir).splits
     _, logits = Scorer(feature_extractor(model)).features_and_logits(to_model_range(test.images).numpy())
     assert abs(accuracy(logits, test.labels) - printed_accuracy) < 1e-3
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_gan.data import pipeline
+from mnist_gan.data import pipeline, sources
 
 
 def test_train_batches_are_scaled_and_whole(tiny_dataset: Path) -> None:
-    train, _ = pipeline.load(tiny_dataset)
+    train, _ = sources.load(tiny_dataset).splits
     ds = pipeline.train_dataset(train, global_batch=64, seed=0)
     seen = []
     for images, labels in ds.take(7):  # 7 * 64 > 200: crosses epoch boundaries
@@ -30,7 +30,7 @@ def test_scaling_endpoints() -> None:
 
 
 def test_shuffling_is_seeded(tiny_dataset: Path) -> None:
-    train, _ = pipeline.load(tiny_dataset)
+    train, _ = sources.load(tiny_dataset).splits
     a = next(iter(pipeline.train_dataset(train, 32, seed=1)))[1].numpy()
     b = next(iter(pipeline.train_dataset(train, 32, seed=1)))[1].numpy()
     c = next(iter(pipeline.train_dataset(train, 32, seed=2)))[1].numpy()
@@ -39,20 +39,20 @@ def test_shuffling_is_seeded(tiny_dataset: Path) -> None:
 
 
 def test_augmentation_keeps_shape_and_range(tiny_dataset: Path) -> None:
-    train, _ = pipeline.load(tiny_dataset)
+    train, _ = sources.load(tiny_dataset).splits
     images, _ = next(iter(pipeline.train_dataset(train, 16, seed=0, augment=True)))
     assert images.shape == (16, 28, 28, 1)
     assert float(tf.reduce_max(tf.abs(images))) <= 1.0
 
 
 def test_eval_dataset_covers_everything_once(tiny_dataset: Path) -> None:
-    _, test = pipeline.load(tiny_dataset)
+    _, test = sources.load(tiny_dataset).splits
     labels = np.concatenate([y.numpy() for _, y in pipeline.eval_dataset(test, 16)])
     np.testing.assert_array_equal(labels, test.labels)
 
 
 def test_global_batch_splits_over_two_replicas(tiny_dataset: Path) -> None:
-    train, _ = pipeline.load(tiny_dataset)
+    train, _ = sources.load(tiny_dataset).splits
     strategy = tf.distribute.MirroredStrategy(
         ["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice()
     )

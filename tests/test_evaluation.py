@@ -10,7 +10,7 @@ import pytest
 from conftest import run_script
 
 from mnist_gan import configs
-from mnist_gan.data import pipeline
+from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import cas, features, generator_scorer, metrics, report
 from mnist_gan.eval.metrics import (
     RunningMoments,
@@ -88,7 +88,7 @@ def test_precision_recall_identical_and_dropped_class() -> None:
 
 
 def _real(sample_dir: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    train, test = pipeline.load(sample_dir)
+    train, test = sources.load(sample_dir).splits
     return (
         (pipeline.to_model_range(train.images).numpy(), train.labels),
         (pipeline.to_model_range(test.images).numpy(), test.labels),

@@ -14,7 +14,7 @@ from conftest import TINY_GAN_FLAGS, printed, run_train
 from PIL import Image
 
 from mnist_gan import configs
-from mnist_gan.data import pipeline
+from mnist_gan.data import sources
 from mnist_gan.runtime import config, precision
 from mnist_gan.training.gan_trainer import GanTrainer, gan_dataset
 
@@ -23,7 +23,7 @@ TINY = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=8, crit_steps=2
 
 def _trainer(strategy: tf.distribute.Strategy, dataset_dir: Path, **overrides: object) -> GanTrainer:
     cfg = config.defaults(configs.GanConfig).replace(**{**TINY, **overrides})
-    train, _ = pipeline.load(dataset_dir)
+    train, _ = sources.load(dataset_dir).splits
     return GanTrainer(cfg, strategy, total_steps=10, dataset=gan_dataset(train, cfg))
 
 

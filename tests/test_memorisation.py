@@ -14,17 +14,16 @@ from conftest import ROOT, run_script
 from PIL import Image
 
 from mnist_gan import pictures
-from mnist_gan.data import pipeline
+from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, generator_scorer, memorisation, report
 from mnist_gan.eval.memorisation import (
     FLAG_BELOW,
     check,
     copying_statistic,
-    kmeans,
     mann_whitney_z,
-    nearest_neighbours,
     share_closer,
 )
+from mnist_gan.eval.neighbours import kmeans, nearest_neighbours
 
 
 def test_nearest_neighbours_match_brute_force_across_chunks() -> None:
@@ -152,7 +151,7 @@ def test_pairs_picture_layout() -> None:
 
 
 def _split_test(sample_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    train, test = pipeline.load(sample_dir)
+    train, test = sources.load(sample_dir).splits
     train_x = pipeline.to_model_range(train.images).numpy()
     test_x = pipeline.to_model_range(test.images).numpy()
     return train_x, train.labels, test_x, test.labels, np.arange(len(test_x)) % 2 == 0

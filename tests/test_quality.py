@@ -12,7 +12,7 @@ import pytest
 from conftest import printed, run_classifier, run_script, run_train
 
 from mnist_gan import configs
-from mnist_gan.data import pipeline
+from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, generator_scorer
 from mnist_gan.models import networks
 from mnist_gan.runtime import config
@@ -24,7 +24,7 @@ def _untrained_accuracy(classifier_dir: Path, sample_dir: Path) -> float:
     cfg = config.defaults(configs.GanConfig)
     keras.utils.set_random_seed(cfg.seed)
     generator = networks.build_generator(cfg.noise_dim, cfg.gen_width)
-    train, test = pipeline.load(sample_dir)
+    train, test = sources.load(sample_dir).splits
     scorer = generator_scorer.GeneratorScorer(
         features.Scorer(networks.feature_extractor(features.load_classifier(classifier_dir))),
         pipeline.to_model_range(test.images).numpy(),

@@ -1,4 +1,4 @@
-"""tf.data pipelines over the in-memory IDX arrays.
+"""tf.data pipelines over a dataset's in-memory arrays.
 
 Images are kept as uint8 in memory (47 MB for all of MNIST) and scaled to [-1, 1] per
 batch; training pipelines shuffle, repeat, batch the *global* batch with the remainder
@@ -7,14 +7,12 @@ dropped (every replica gets an equal share) and prefetch.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan.data.idx import Split, load_split
+from mnist_gan.data.idx import Split
 
-__all__ = ["Split", "eval_dataset", "from_model_range", "load_split", "to_model_range", "train_dataset"]
+__all__ = ["Split", "eval_dataset", "from_model_range", "to_model_range", "train_dataset"]
 
 
 def to_model_range(images: tf.Tensor) -> tf.Tensor:
@@ -86,8 +84,3 @@ def eval_dataset(split: Split, batch: int) -> tf.data.Dataset:
     ds = tf.data.Dataset.from_tensor_slices((split.images, split.labels.astype(np.int32)))
     ds = ds.batch(batch).map(lambda x, y: (to_model_range(x), y))
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def load(data_dir: str | Path) -> tuple[Split, Split]:
-    """(train, test) splits of the dataset in ``data_dir``."""
-    return load_split(Path(data_dir), "train"), load_split(Path(data_dir), "test")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnist_gan.data import folders, idx
+from mnist_gan.data import folder_layout, folders, idx
 from mnist_gan.data.idx import Split
 from mnist_gan.runtime.errors import DataError
 
@@ -97,7 +97,7 @@ def load(data_dir: str | Path, test_fraction: float = 0.2, class_names: str = ""
         return _from_folder(folder, test_fraction, given)
     raise DataError(
         f"{folder}: holds neither the four IDX files ({idx.SPLIT_FILES['train'][0]}[.gz], ...) nor "
-        f"an image folder ({folders.EXPECTED}); {idx.GET_DATA_HINT}"
+        f"an image folder ({folder_layout.EXPECTED}); {idx.GET_DATA_HINT}"
     )
 
 

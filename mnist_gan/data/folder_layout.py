@@ -1,0 +1,146 @@
+"""Which of the two image-folder layouts a folder holds, and its class folders.
+
+``ROOT/<class>/*.png`` (one folder per class) or ``ROOT/train/<class>/`` and
+``ROOT/test/<class>/`` (the user's own split). Class folders are read recursively; names
+starting with '.' are skipped; other files are counted for the notes.
+"""
+
+import os
+from pathlib import Path
+
+from mnist_gan.data import image_files
+from mnist_gan.runtime.errors import DataError
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif"})
+# Labels are stored as uint8 (as in the IDX files), so 0-255.
+MAX_CLASSES = 256
+
+EXPECTED = (
+    "expected one folder per class holding images (ROOT/<class>/*.png, .jpg, .jpeg, .bmp or .gif), "
+    "or train/ and test/ folders holding those"
+)
+
+
+def visible(folder: Path) -> list[os.DirEntry[str]]:
+    """Entries of ``folder`` not hidden (no leading '.'), sorted by name."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as e:
+        raise DataError(
+            f"{folder}: cannot list this folder ({e.strerror or e}); check its permissions"
+        ) from e
+
+
+def is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _subfolders(folder: Path) -> list[str]:
+    return [e.name for e in visible(folder) if e.is_dir()]
+
+
+def is_image_folder(root: Path) -> bool:
+    """Cheap check, no image opened: does ``root`` look like either layout?
+
+    True for a folder with train/ and test/ subfolders, or with a subfolder directly holding a
+    file with an image extension.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return False
+    try:
+        subfolders = _subfolders(root)
+        if {"train", "test"} <= set(subfolders):
+            return True
+        for name in subfolders:
+            with os.scandir(root / name) as entries:
+                if any(e.is_file() and is_image_name(e.name) for e in entries):
+                    return True
+    except (OSError, DataError):
+        return False
+    return False
+
+
+def _raise_unlistable(error: OSError) -> None:
+    raise DataError(f"{error.filename}: cannot list this folder ({error.strerror}); check its permissions")
+
+
+def _images_under(folder: Path, tally: image_files.Tally) -> list[Path]:
+    """Image files anywhere under ``folder`` (hidden ones skipped), sorted; others are tallied."""
+    images: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=_raise_unlistable):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if not name.startswith("."):
+                path = Path(dirpath) / name
+                (images if is_image_name(name) else tally.ignored).append(path)
+    return sorted(images)
+
+
+def _neither_layout(root: Path, entries: list[os.DirEntry[str]]) -> DataError:
+    """The refusal for a folder in which no class folder holds images: say what is there."""
+    folders = [e.name for e in entries if e.is_dir()]
+    if not entries:
+        found = "is empty"
+    elif not folders:
+        found = f"holds no folders, only {image_files.plural(len(entries), 'file')} (e.g. {entries[0].name})"
+    else:
+        shown = ", ".join(folders[:5]) + (", …" if len(folders) > 5 else "")
+        found = f"none of its folders ({shown}) holds images"
+    return DataError(f"{root}: {found}; {EXPECTED}")
+
+
+def class_folders(base: Path, tally: image_files.Tally) -> dict[str, list[Path]]:
+    """The image files of each class folder of ``base`` (sorted by class), checked for use."""
+    entries = visible(base)
+    classes = {entry.name: _images_under(Path(entry.path), tally) for entry in entries if entry.is_dir()}
+    for entry in entries:
+        if not entry.is_dir():  # loose files beside the class folders belong to no class
+            (tally.loose if is_image_name(entry.name) else tally.ignored).append(Path(entry.path))
+    if not any(classes.values()):
+        raise _neither_layout(base, entries)
+    empty = [name for name, files in classes.items() if not files]
+    if empty:
+        others = (
+            f" (and {image_files.plural(len(empty) - 1, 'other class folder')})" if len(empty) > 1 else ""
+        )
+        raise DataError(
+            f"{base / empty[0]}: class folder holds no images (.png, .jpg, .jpeg, .bmp, .gif){others}; "
+            "add images to it or remove it"
+        )
+    if len(classes) < 2:
+        raise DataError(
+            f"{base}: found only one class folder ({next(iter(classes))}); needs at least 2 classes"
+        )
+    if len(classes) > MAX_CLASSES:
+        raise DataError(
+            f"{base}: found {len(classes):,} class folders; at most {MAX_CLASSES} classes are supported "
+            "(labels are stored as one byte)"
+        )
+    return classes
+
+
+def layout(root: Path) -> str:
+    """'folders' for ROOT/train + ROOT/test holding class folders, else 'seeded'; refuse a mix."""
+    if not root.exists():
+        raise DataError(f"{root}: folder not found; {EXPECTED}")
+    if not root.is_dir():
+        raise DataError(f"{root}: is a file, not a folder; {EXPECTED}")
+    subfolders = _subfolders(root)
+    # train/ or test/ holding folders means the user's split was meant, not classes called so.
+    splits = [name for name in ("train", "test") if name in subfolders and _subfolders(root / name)]
+    if not splits:
+        return "seeded"
+    others = [name for name in subfolders if name not in ("train", "test")]
+    if len(splits) == 2 and not others:
+        return "folders"
+    if others:
+        problem = f"it also holds other folders ({', '.join(others[:5])})"
+    else:
+        missing = "test" if splits == ["train"] else "train"
+        problem = f"{root / missing} is missing or holds no class folders"
+    raise DataError(
+        f"{root}: {root / splits[0]} holds class folders, as in the train/test layout, but {problem}; "
+        f"{EXPECTED}"
+    )

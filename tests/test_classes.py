@@ -1,0 +1,140 @@
+"""Your own images: an image folder with named classes through every command, end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import TINY_GAN_FLAGS, run_classifier, run_script, run_train
+from PIL import Image
+
+from mnist_gan.data import sources
+
+NAMES = ["circle", "plus sign", "zed"]
+
+
+@pytest.fixture(scope="module")
+def image_folder(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three classes of real digits (0, 1, 2) saved as images, one folder per class, in the
+    formats users have: PNG and JPEG, an RGB image, a 32x32 one to resize, a space in a name."""
+    root = tmp_path_factory.mktemp("shapes") / "images"
+    train = sources.load(sample_dir).train
+    for label, name in enumerate(NAMES):
+        folder = root / name
+        folder.mkdir(parents=True)
+        for i, pixels in enumerate(train.images[train.labels == label][:60]):
+            image = Image.fromarray(pixels, mode="L")
+            if i == 0:
+                image.convert("RGB").save(folder / f"{i:03d}.png")
+            elif i == 1:
+                image.resize((32, 32)).save(folder / f"{i:03d}.png")
+            elif i % 3 == 0:
+                image.save(folder / f"{i:03d}.jpg", quality=95)
+            else:
+                image.save(folder / f"{i:03d}.png")
+    return root
+
+
+def test_the_folder_is_read_with_its_classes_and_conversions(image_folder: Path) -> None:
+    data = sources.load(image_folder)
+    assert data.source == "image folder" and data.class_names == NAMES
+    assert (len(data.train), len(data.test)) == (144, 36)  # 20 % of each class held out
+    assert data.train.images.shape[1:] == (28, 28) and data.train.images.dtype == np.uint8
+    notes = " ".join(data.notes)
+    assert "converted 3 colour images" in notes and "resized 3 images" in notes
+
+
+def test_an_unreadable_image_is_refused_by_name(image_folder: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(image_folder, broken)
+    (broken / "zed" / "999.png").write_bytes(b"not a picture")
+    result = run_classifier(broken, tmp_path, "--epochs", "1")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "zed/999.png: cannot read this image" in result.stderr
+    assert not (tmp_path / "classifier").exists()  # refused before anything was written
+
+
+def test_a_folder_that_is_neither_says_what_was_expected(tmp_path: Path) -> None:
+    (tmp_path / "empty" / "notes").mkdir(parents=True)
+    (tmp_path / "empty" / "notes" / "a.txt").write_text("x")
+    result = run_classifier(tmp_path / "empty", tmp_path, "--epochs", "1")
+    assert result.returncode == 2
+    assert "holds neither the four IDX files" in result.stderr and "one folder per class" in result.stderr
+
+
+def test_named_classes_through_every_command(image_folder: Path, tmp_path: Path) -> None:
+    trained = run_classifier(image_folder, tmp_path, "--epochs", "2", "--batch-size", "16")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "3 classes: circle, plus sign, zed" in trained.stdout
+    cls_dir = str(tmp_path / "classifier")
+    gan = run_train(
+        image_folder,
+        tmp_path,
+        "--steps",
+        "4",
+        "--classifier-dir",
+        cls_dir,
+        *TINY_GAN_FLAGS,
+        "--eval-samples",
+        "30",
+    )
+    assert gan.returncode == 0, gan.stderr[-3000:]
+    record = yaml.safe_load((tmp_path / "ckpt" / "config-gan.yaml").read_text())
+    assert record["run"]["classes"] == NAMES
+    grid = Image.open(next((tmp_path / "logs").glob("*/samples/step-0000004.png")))
+    assert grid.size[1] == 3 * 30 + 2  # one row per class
+
+    drawn = run_script(
+        "generate.py", "--checkpoint-dir", str(tmp_path / "ckpt"), "--output-dir", str(tmp_path / "out"),
+        "--classes", "plus sign", "--count", "2",
+    )  # fmt: skip
+    assert drawn.returncode == 0, drawn.stderr[-3000:]
+    assert len(list((tmp_path / "out").glob("*plus-sign*.png"))) == 2
+
+    scored = run_script(
+        "evaluate.py", "--checkpoint-dir", str(tmp_path / "ckpt"), "--eval-samples", "30", "--no-cas",
+        "--output", str(tmp_path / "metrics.json"),
+    )  # fmt: skip
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    assert "plus sign" in scored.stdout
+    assert list(json.loads((tmp_path / "metrics.json").read_text())["per_class_accuracy"]) == NAMES
+
+
+def test_resume_on_other_classes_is_refused_naming_both(image_folder: Path, tmp_path: Path) -> None:
+    renamed = tmp_path / "renamed"
+    shutil.copytree(image_folder, renamed)
+    (renamed / "zed").rename(renamed / "zulu")
+    first = run_train(image_folder, tmp_path, "--steps", "2", "--no-eval", *TINY_GAN_FLAGS)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_train(renamed, tmp_path, "--steps", "4", "--no-eval", *TINY_GAN_FLAGS)
+    assert second.returncode == 2
+    assert "classes ['circle', 'plus sign', 'zed'] -> ['circle', 'plus sign', 'zulu']" in second.stderr
+
+
+def test_idx_class_names_from_classes_txt_and_the_flag(tmp_path: Path) -> None:
+    from conftest import synthetic_digits, write_dataset
+
+    x, y = synthetic_digits(40)
+    write_dataset(tmp_path, x, y, x, y)
+    assert sources.load(tmp_path).class_names == [str(d) for d in range(10)]
+    names = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
+    (tmp_path / "classes.txt").write_text("\n".join(names) + "\n")
+    assert sources.load(tmp_path).class_names == names
+    assert sources.load(tmp_path, class_names=",".join("abcdefghij")).class_names == list("abcdefghij")
+    with pytest.raises(sources.DataError, match="names 3 classes"):
+        sources.load(tmp_path, class_names="a,b,c")
