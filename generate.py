@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Draw digits with a trained generator: PNGs per digit, a grid, latent walks, a SavedModel."""
+"""Draw images of each class with a trained generator: PNGs, a grid, latent walks, a SavedModel."""
 
 from mnist_gan import bootstrap
 

@@ -1,4 +1,4 @@
-"""Drawing digits from a trained generator: samples, latent walks, and a SavedModel export.
+"""A trained generator: loading it, choosing classes by name, drawing, a SavedModel export.
 
 Noise comes from stateless ops keyed by the seed, and pixels are converted to uint8 inside
 TensorFlow, so ``generate.py`` and the exported SavedModel give the same bytes for the
@@ -17,20 +17,54 @@ import tensorflow as tf
 
 from mnist_gan import configs
 from mnist_gan.models import networks
-from mnist_gan.runtime import checkpoints, config, files, record
+from mnist_gan.runtime import checkpoints, config, record
 
 
-def parse_digits(text: str) -> list[int]:
-    """'0-9', '3,5,7' or '3 5 7' -> the digits; anything outside 0-9 is refused."""
-    digits: list[int] = []
-    for part in re.split(r"[,\s]+", text.strip()):
-        if re.fullmatch(r"\d-\d", part) and part[0] <= part[2]:
-            digits.extend(range(int(part[0]), int(part[2]) + 1))
-        elif re.fullmatch(r"\d", part):
-            digits.append(int(part))
-        else:
-            raise config.ConfigError(f"digits: '{part}' is not a digit 0-9 or a range like 0-9")
-    return digits
+def _resolve(item: str, class_names: list[str]) -> list[int] | None:
+    """One item of ``--classes`` -> its class indices, or None if it names no class."""
+    if item in class_names:
+        return [class_names.index(item)]
+    folded = [i for i, name in enumerate(class_names) if name.casefold() == item.casefold()]
+    if len(folded) == 1:
+        return folded
+    match = re.fullmatch(r"(\d+)(?:-(\d+))?", item)
+    if match is None:
+        return None
+    low, high = int(match[1]), int(match[2] or match[1])
+    return list(range(low, high + 1)) if low <= high < len(class_names) else None
+
+
+def _show_classes(class_names: list[str], most: int = 20) -> str:
+    """The first ``most`` names, quoted (a name may hold spaces), for an error message."""
+    shown = ", ".join(repr(name) for name in class_names[:most])
+    return shown + (f", ... ({len(class_names)} in all)" if len(class_names) > most else "")
+
+
+def parse_classes(text: str, class_names: list[str]) -> list[int]:
+    """'3,5,7', '0-9', 'T-shirt/top,trouser' -> class indices in the order asked; '' -> all.
+
+    Each comma-separated item is a class name (exact, else case-insensitive), an index or a
+    range of indices ``a-b``. Spaces separate items too when no class name holds one (so
+    MNIST's '3 5 7' still works).
+    """
+    if not text.strip():
+        return list(range(len(class_names)))
+    spaced = any(re.search(r"\s", name) for name in class_names)
+    items = [i.strip() for i in re.split(r"," if spaced else r"[,\s]+", text) if i.strip()]
+    chosen: list[int] = []
+    for item in items:
+        found = _resolve(item, class_names)
+        if found is None:
+            raise config.ConfigError(
+                f"classes: '{item}' is neither a class of this run nor an index or range in "
+                f"0-{len(class_names) - 1}; its classes: {_show_classes(class_names)}"
+            )
+        chosen.extend(found)
+    if not chosen:
+        raise config.ConfigError(
+            f"classes: {text!r} names no class; its classes: {_show_classes(class_names)}"
+        )
+    return chosen
 
 
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
@@ -77,13 +111,16 @@ def load_generator(checkpoint_dir: str | Path, step: int | str = "newest") -> Lo
     return Loaded(generator, cfg, path, names)
 
 
-class DigitSampler(tf.Module):
-    """The generator wrapped for drawing and for export as a SavedModel."""
+class ClassSampler(tf.Module):
+    """The generator wrapped for drawing and for export as a SavedModel that knows its classes."""
 
-    def __init__(self, generator: keras.Model, noise_dim: int) -> None:
-        super().__init__(name="digit_sampler")
+    def __init__(self, generator: keras.Model, noise_dim: int, class_names: list[str]) -> None:
+        super().__init__(name="class_sampler")
         self.generator = generator
         self.noise_dim = noise_dim
+        self.num_classes = len(class_names)
+        # Captured by the 'classes' function, so saved with the model and readable from it.
+        self.names = tf.constant(class_names, tf.string)
         labels = tf.TensorSpec([None], tf.int32, name="labels")
         self.generate = tf.function(
             self._generate,
@@ -92,12 +129,17 @@ class DigitSampler(tf.Module):
         self.sample = tf.function(
             self._sample, input_signature=[labels, tf.TensorSpec([], tf.int64, name="seed")]
         )
+        self.classes = tf.function(self._classes, input_signature=[])
+
+    def _classes(self) -> dict[str, tf.Tensor]:
+        return {"class_names": self.names}
 
     def _generate(self, labels: tf.Tensor, noise: tf.Tensor) -> dict[str, tf.Tensor]:
-        # A label outside 0-9 would otherwise one-hot to zeros and draw a blur, silently.
+        # A label out of range would otherwise one-hot to zeros and draw a blur, silently.
+        message = f"labels must be class indices 0-{self.num_classes - 1}"
         checks = [
-            tf.debugging.assert_greater_equal(labels, 0, message="labels must be digits 0-9"),
-            tf.debugging.assert_less_equal(labels, 9, message="labels must be digits 0-9"),
+            tf.debugging.assert_greater_equal(labels, 0, message=message),
+            tf.debugging.assert_less(labels, self.num_classes, message=message),
         ]
         with tf.control_dependencies(checks):
             return {"images": to_uint8(self.generator([noise, tf.identity(labels)], training=False))}
@@ -105,120 +147,25 @@ class DigitSampler(tf.Module):
     def _sample(self, labels: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._generate(labels, seeded_noise(seed, tf.size(labels), self.noise_dim))
 
-    def digits(self, digits: list[int], count: int, seed: int) -> np.ndarray:
-        """uint8 (len(digits), count, 28, 28): row i holds ``count`` samples of digits[i]."""
-        labels = tf.constant(np.repeat(np.asarray(digits, np.int32), count))
+    def draw(self, classes: list[int], count: int, seed: int) -> np.ndarray:
+        """uint8 (len(classes), count, 28, 28): row i holds ``count`` samples of class classes[i]."""
+        labels = tf.constant(np.repeat(np.asarray(classes, np.int32), count))
         images = self.sample(labels, tf.constant(seed, tf.int64))["images"].numpy()
-        return images.reshape(len(digits), count, 28, 28)
+        return images.reshape(len(classes), count, 28, 28)
 
-    def walk(self, digit: int, frames: int, seed: int) -> np.ndarray:
-        """uint8 (frames, 28, 28): one digit along a great-circle path between two noises."""
-        ends = seeded_noise(seed, 2, self.noise_dim, stream=1 + digit).numpy().astype(np.float64)
+    def walk(self, label: int, frames: int, seed: int) -> np.ndarray:
+        """uint8 (frames, 28, 28): one class along a great-circle path between two noises."""
+        ends = seeded_noise(seed, 2, self.noise_dim, stream=1 + label).numpy().astype(np.float64)
         a, b = ends
         omega = np.arccos(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1, 1))
         t = np.linspace(0.0, 1.0, frames)[:, None]
         path = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
-        labels = tf.fill([frames], tf.constant(digit, tf.int32))
+        labels = tf.fill([frames], tf.constant(label, tf.int32))
         return self.generate(labels, tf.constant(path, tf.float32))["images"].numpy()
 
     def export(self, folder: str | Path) -> Path:
-        """Write a SavedModel: signatures 'serving_default' (labels, noise) and 'sample' (labels, seed)."""
-        tf.saved_model.save(
-            self, str(folder), signatures={"serving_default": self.generate, "sample": self.sample}
-        )
+        """Write a SavedModel: signatures 'serving_default' (labels, noise), 'sample' (labels,
+        seed) and 'classes' (the class names in label order)."""
+        signatures = {"serving_default": self.generate, "sample": self.sample, "classes": self.classes}
+        tf.saved_model.save(self, str(folder), signatures=signatures)
         return Path(folder)
-
-
-# The files generate.py writes into --output-dir: only these are ever replaced or removed.
-OWN_FILES = re.compile(r"digit\d_\d{4}\.png|grid\.png|interpolation_\d\.(png|gif)")
-
-
-GIF_SCALE = 4
-
-
-def check_output_dir(path: str | Path, overwrite: bool = False, flag: str = "--output-dir") -> list[Path]:
-    """Refuse an output path that is a file, or a folder holding anything but an earlier
-    run's pictures, or those pictures without ``overwrite``. Returns the earlier pictures,
-    to be removed before writing so that the folder holds one run only."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise config.ConfigError(f"{p} is a file, not a folder; pass another {flag}")
-    if not p.is_dir():
-        return []
-    entries = [e for e in p.iterdir() if not e.name.startswith(".")]
-    foreign = [e for e in entries if not (e.is_file() and OWN_FILES.fullmatch(e.name))]
-    if foreign:
-        raise config.ConfigError(
-            f"{p} holds files generate.py did not write (e.g. {foreign[0].name}); pass an empty or new {flag}"
-        )
-    if entries and not overwrite:
-        raise config.ConfigError(
-            f"{p} holds the {len(entries)} pictures of an earlier run; pass --overwrite to replace "
-            f"them, or another {flag}"
-        )
-    return entries
-
-
-def check_export_dir(path: str | Path, overwrite: bool) -> None:
-    """Refuse an export folder that holds anything, unless it is a SavedModel and ``overwrite``."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise config.ConfigError(f"{p} is a file, not a folder; pass another --export")
-    if p.is_dir() and any(p.iterdir()):
-        if not (p / "saved_model.pb").is_file():
-            raise config.ConfigError(
-                f"{p} is not empty and holds no SavedModel; pass an empty or new --export"
-            )
-        if not overwrite:
-            raise config.ConfigError(f"{p} holds a SavedModel; pass --overwrite to replace it")
-
-
-def write_outputs(cfg: configs.GenerateConfig) -> dict[str, list[Path]]:
-    """Everything ``generate.py`` writes, checked before a single file is touched.
-
-    With ``export`` set only the SavedModel is written (the pictures are another run).
-    Returns the written paths by kind: 'digits', 'grid', 'interpolation', 'export'.
-    """
-    from mnist_gan import pictures
-
-    digits = parse_digits(cfg.digits)
-    if cfg.count < 1:
-        raise config.ConfigError(f"count must be >= 1, got {cfg.count}")
-    if cfg.interpolate and cfg.interpolation_frames < 2:
-        raise config.ConfigError(f"interpolation_frames must be >= 2, got {cfg.interpolation_frames}")
-    out = Path(cfg.output_dir)
-    earlier: list[Path] = []
-    if cfg.export:
-        check_export_dir(cfg.export, cfg.overwrite)
-        files.check_writable_target(cfg.export, "--export")
-    else:
-        earlier = check_output_dir(out, cfg.overwrite)
-        files.check_writable_target(out, "--output-dir")
-    generator, gan_cfg, _, _ = load_generator(cfg.checkpoint_dir, cfg.step)
-    sampler = DigitSampler(generator, gan_cfg.noise_dim)
-    written: dict[str, list[Path]] = {"digits": [], "grid": [], "interpolation": [], "export": []}
-    if cfg.export:
-        written["export"].append(sampler.export(cfg.export))
-        return written
-    for path in earlier:
-        path.unlink()
-
-    drawn = sampler.digits(digits, cfg.count, cfg.seed)
-    for row, digit in enumerate(digits):
-        for i in range(cfg.count):
-            # A digit asked for twice gets its second row numbered on, never overwritten.
-            index = sum(d == digit for d in digits[:row]) * cfg.count + i
-            written["digits"].append(pictures.save_png(out / f"digit{digit}_{index:04d}.png", drawn[row, i]))
-    grid = pictures.label_rows(
-        pictures.grid(drawn.reshape(-1, 28, 28), len(digits), cfg.count), [str(d) for d in digits], 28
-    )
-    written["grid"].append(pictures.save_png(out / "grid.png", grid))
-    if cfg.interpolate:
-        for digit in dict.fromkeys(digits):
-            frames = sampler.walk(digit, cfg.interpolation_frames, cfg.seed)
-            strip = pictures.grid(frames, 1, len(frames))
-            written["interpolation"].append(pictures.save_png(out / f"interpolation_{digit}.png", strip))
-            # 28x28 is a thumbnail on screen: the GIF is enlarged 4x, pixels kept sharp.
-            gif = pictures.save_gif(out / f"interpolation_{digit}.gif", pictures.upscale(frames, GIF_SCALE))
-            written["interpolation"].append(gif)
-    return written

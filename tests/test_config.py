@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -177,3 +178,17 @@ def test_installed_defaults_live_in_the_package() -> None:
     assert Path(configs.__file__).resolve().parent == config.CONFIG_DIR
     for cls in (configs.ClassifierConfig, configs.GanConfig, configs.GenerateConfig, configs.EvaluateConfig):
         assert (config.CONFIG_DIR / cls.DEFAULTS_FILE).is_file(), cls.DEFAULTS_FILE
+
+
+def test_renamed_keys_still_load(tmp_path: Path) -> None:
+    class Renamed(configs.GenerateConfig):
+        RENAMED_KEYS: ClassVar[dict[str, str]] = {"pictures": "count"}
+
+    (tmp_path / "old.yaml").write_text("pictures: 3\n")
+    assert config.load(Renamed, tmp_path / "old.yaml").count == 3
+    (tmp_path / "both.yaml").write_text("pictures: 3\ncount: 4\n")
+    with pytest.raises(ConfigError, match="give 'count' or its old name 'pictures', not both"):
+        config.load(Renamed, tmp_path / "both.yaml")
+    (tmp_path / "new.yaml").write_text("pictures: 3\n")
+    with pytest.raises(ConfigError, match="unknown config key 'pictures'"):
+        config.load(configs.GenerateConfig, tmp_path / "new.yaml")  # only where declared

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import run_script
 from PIL import Image
 
 from mnist_gan import configs
-from mnist_gan.generation import parse_digits, write_outputs
-from mnist_gan.runtime import config
+from mnist_gan.drawing import OWN_FILES, slugs, write_outputs
+from mnist_gan.generation import parse_classes
+from mnist_gan.runtime import checkpoints, config, flags, record
 from mnist_gan.runtime.checkpoints import CheckpointError
 from mnist_gan.runtime.errors import ConfigError, UserError
+from mnist_gan.training.gan_trainer import GanTrainer
 
 
 def _generate(ckpt: Path, out: Path, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -24,7 +27,7 @@ def _generate(ckpt: Path, out: Path, *flags: str) -> subprocess.CompletedProcess
 
 
 def test_files_and_grid_match_the_flags(tiny_gan: Path, tmp_path: Path) -> None:
-    result = _generate(tiny_gan, tmp_path / "out", "--digits", "3,5", "--count", "4")
+    result = _generate(tiny_gan, tmp_path / "out", "--classes", "3,5", "--count", "4")
     assert result.returncode == 0, result.stderr[-2000:]
     names = sorted(p.name for p in (tmp_path / "out").glob("digit*.png"))
     assert names == [f"digit{d}_{i:04d}.png" for d in (3, 5) for i in range(4)]
@@ -34,6 +37,7 @@ def test_files_and_grid_match_the_flags(tiny_gan: Path, tmp_path: Path) -> None:
     # (width, height): 4 columns, 2 rows, 2 px gaps, a 12 px margin naming each row's digit
     assert grid.size == (12 + 4 * 30 + 2, 2 * 30 + 2)
     assert "grid: " in result.stdout and str(tmp_path / "out") in result.stdout
+    assert f"8 images: {tmp_path / 'out'}/digit*.png" in result.stdout
 
 
 def test_same_seed_same_bytes(tiny_gan: Path, tmp_path: Path) -> None:
@@ -56,15 +60,15 @@ def test_savedmodel_round_trip_in_a_fresh_process(tiny_gan: Path, tmp_path: Path
     cfg = config.defaults(configs.GenerateConfig).replace(
         checkpoint_dir=str(tiny_gan),
         output_dir=str(tmp_path / "out"),
-        digits="2,7",
+        classes="2,7",
         count=3,
         seed=11,
     )
     written = write_outputs(cfg)
-    assert written["digits"] and not written["export"]
+    assert written["images"] and not written["export"]
     exported = write_outputs(cfg.replace(export=str(tmp_path / "model"), output_dir=str(tmp_path / "none")))
     # --export writes the SavedModel only: no pictures anywhere.
-    assert exported["export"] and not exported["digits"] and not (tmp_path / "none").exists()
+    assert exported["export"] and not exported["images"] and not (tmp_path / "none").exists()
     expected = np.stack(
         [np.array(Image.open(tmp_path / "out" / f"digit{d}_{i:04d}.png")) for d in (2, 7) for i in range(3)]
     )
@@ -80,11 +84,13 @@ def test_savedmodel_round_trip_in_a_fresh_process(tiny_gan: Path, tmp_path: Path
         again = m.signatures["serving_default"](labels=labels, noise=noise)["images"].numpy()
         assert images.dtype == np.uint8 and images.shape == (6, 28, 28)
         assert (images == again).all()
+        names = m.signatures["classes"]()["class_names"].numpy()
+        assert [n.decode() for n in names] == [str(d) for d in range(10)], names
         np.save(sys.argv[1], images)
         try:
             m.signatures["sample"](labels=tf.constant([12]), seed=tf.constant(1, tf.int64))
         except tf.errors.InvalidArgumentError as e:
-            assert "labels must be digits 0-9" in str(e), e
+            assert "labels must be class indices 0-9" in str(e), e
         else:
             raise AssertionError("label 12 accepted")
     """)
@@ -100,27 +106,37 @@ def test_savedmodel_round_trip_in_a_fresh_process(tiny_gan: Path, tmp_path: Path
     np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), expected)
 
 
+DIGITS = [str(d) for d in range(10)]
+
+
 @pytest.mark.parametrize(
     ("text", "digits"),
-    [("0-9", list(range(10))), ("3,5,7", [3, 5, 7]), ("1 2", [1, 2]), ("0-2,9", [0, 1, 2, 9])],
+    [
+        ("0-9", list(range(10))),
+        ("3,5,7", [3, 5, 7]),
+        ("1 2", [1, 2]),
+        ("0-2,9", [0, 1, 2, 9]),
+        ("", list(range(10))),
+        ("3, 5,", [3, 5]),
+    ],
 )
 def test_parse_digits(text: str, digits: list[int]) -> None:
-    assert parse_digits(text) == digits
+    assert parse_classes(text, DIGITS) == digits
 
 
-@pytest.mark.parametrize("text", ["12", "-1", "a", "5-3", ""])
+@pytest.mark.parametrize("text", ["12", "-1", "a", "5-3", "0-10"])
 def test_bad_digits_refused(text: str) -> None:
-    with pytest.raises(ConfigError, match="is not a digit 0-9"):
-        parse_digits(text)
+    with pytest.raises(ConfigError, match=rf"classes: '{text}' is neither a class of this run nor .* 0-9"):
+        parse_classes(text, DIGITS)
 
 
 @pytest.mark.parametrize(
     ("changes", "error", "message"),
     [
-        ({"digits": "3,10"}, ConfigError, "'10' is not a digit 0-9"),
+        ({"classes": "3,10"}, ConfigError, "'10' is neither a class of this run"),
         ({"count": 0}, ConfigError, "count must be >= 1"),
         ({"checkpoint_dir": "nowhere"}, CheckpointError, r"no trained GAN here; run \./train\.py first"),
-        ({"step": 3}, CheckpointError, r"no checkpoint at step 3 \(steps saved: 4\)"),
+        ({"step": "3"}, CheckpointError, r"no checkpoint at step 3 \(steps saved: 4\)"),
     ],
 )
 def test_bad_input_writes_nothing(
@@ -174,15 +190,15 @@ def test_second_run_into_the_same_folder_refused_or_replaces_only_its_own(
     tiny_gan: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    first = _generate(tiny_gan, out, "--digits", "0-9", "--count", "3", "--interpolate")
+    first = _generate(tiny_gan, out, "--classes", "0-9", "--count", "3", "--interpolate")
     assert first.returncode == 0, first.stderr[-2000:]
-    again = _generate(tiny_gan, out, "--digits", "7", "--count", "2")
+    again = _generate(tiny_gan, out, "--classes", "7", "--count", "2")
     assert again.returncode == 2
     assert again.stderr.startswith("error: ") and "--overwrite" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
     assert (out / "digit0_0000.png").exists()  # refused before touching anything
 
-    replaced = _generate(tiny_gan, out, "--digits", "7", "--count", "2", "--overwrite")
+    replaced = _generate(tiny_gan, out, "--digits", "7", "--count", "2", "--overwrite")  # the old flag
     assert replaced.returncode == 0, replaced.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == ["digit7_0000.png", "digit7_0001.png", "grid.png"]
 
@@ -192,7 +208,97 @@ def test_second_run_into_the_same_folder_refused_or_replaces_only_its_own(
     assert (out / "notes.txt").read_text() == "mine" and (out / "digit7_0001.png").exists()
 
 
-def test_digits_as_a_yaml_list(tiny_gan: Path, tmp_path: Path) -> None:
-    (tmp_path / "g.yaml").write_text("digits: [3, 5]\ncount: 1\n")
-    cfg = config.load(configs.GenerateConfig, tmp_path / "g.yaml")
-    assert cfg.digits == "3,5" and parse_digits(cfg.digits) == [3, 5]
+def test_classes_as_a_yaml_list_and_the_old_key(tmp_path: Path) -> None:
+    (tmp_path / "g.yaml").write_text("classes: [3, 5]\ncount: 1\n")
+    assert config.load(configs.GenerateConfig, tmp_path / "g.yaml").classes == "3,5"
+    (tmp_path / "old.yaml").write_text("digits: [3, 5]\ncount: 1\n")
+    cfg = config.load(configs.GenerateConfig, tmp_path / "old.yaml")
+    assert cfg.classes == "3,5" and parse_classes(cfg.classes, DIGITS) == [3, 5]
+
+
+def test_digits_flag_is_a_hidden_alias() -> None:
+    cfg, parser = flags.parse_args(configs.GenerateConfig, ["--digits", "0,1"], "")
+    assert cfg.classes == "0,1"
+    assert "--digits" not in parser.format_help() and "--classes" in parser.format_help()
+
+
+NAMES = ["T-shirt/top", "class two", "Zed"]
+
+
+@pytest.fixture(scope="module")
+def named_gan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained GAN of three named classes, saved as train.py saves one (quick: no training)."""
+    folder = tmp_path_factory.mktemp("named_gan")
+    cfg = config.defaults(configs.GanConfig).replace(noise_dim=4, gen_width=4, critic_width=4)
+    trainer = GanTrainer(cfg, strategy=tf.distribute.get_strategy(), total_steps=1, num_classes=3)
+    checkpoints.manager(trainer.checkpoint, folder, 3).save(checkpoint_number=1)
+    record.write(cfg, folder / cfg.SAVED_AS, step=1, fingerprint="sha256:test", classes=NAMES, history=[])
+    return folder
+
+
+def _named(named_gan: Path, out: Path, **changes: object) -> configs.GenerateConfig:
+    base = config.defaults(configs.GenerateConfig)
+    return base.replace(checkpoint_dir=str(named_gan), output_dir=str(out), **changes)
+
+
+@pytest.mark.parametrize(
+    ("text", "chosen"),
+    [
+        ("T-shirt/top,Zed", [0, 2]),
+        ("zed, CLASS TWO", [2, 1]),  # case-insensitive
+        ("2,0-1", [2, 0, 1]),  # indices and a range
+        ("class two", [1]),  # a name with a space is one item
+        ("", [0, 1, 2]),
+    ],
+)
+def test_classes_by_name_or_index(text: str, chosen: list[int]) -> None:
+    assert parse_classes(text, NAMES) == chosen
+
+
+def test_unknown_class_refused_naming_the_classes() -> None:
+    with pytest.raises(
+        ConfigError, match=r"'Pullover' is neither .* 0-2; its classes: 'T-shirt/top', 'class"
+    ):
+        parse_classes("Zed,Pullover", NAMES)
+    with pytest.raises(ConfigError, match="'3' is neither"):
+        parse_classes("3", NAMES)
+
+
+def test_slugs_are_file_safe_and_distinct() -> None:
+    assert slugs(NAMES) == ["t-shirt-top", "class-two", "zed"]
+    assert slugs(["A b", "a-b", "C"]) == ["a-b-0", "a-b-1", "c"]
+    assert slugs(["a b", "a-b", "a-b-1"]) == ["a-b-0", "a-b-1", "a-b-1-2"]  # still distinct
+    assert slugs(["お", "は"]) == ["class-0", "class-1"]
+
+
+def test_named_classes_files_grid_and_walks(named_gan: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    written = write_outputs(_named(named_gan, out, classes="zed,0,Class Two", count=2, interpolate=True))
+    names = sorted(p.name for p in out.iterdir())
+    images = [f"class-{s}_{i:04d}.png" for s in ("class-two", "t-shirt-top", "zed") for i in range(2)]
+    walks = [f"interpolation_{s}.{x}" for s in ("class-two", "t-shirt-top", "zed") for x in ("gif", "png")]
+    assert names == sorted([*images, "grid.png", *walks])
+    assert all(OWN_FILES.fullmatch(name) for name in names)  # a second run may replace them
+    assert len(written["images"]) == 6 and len(written["interpolation"]) == 6
+    assert Image.open(out / "grid.png").size[1] == 3 * 30 + 2  # one row per class
+    # Drawn in the order asked: the first row is Zed's.
+    assert written["images"][0].name == "class-zed_0000.png"
+
+
+def test_unknown_class_on_the_command_line_writes_nothing(named_gan: Path, tmp_path: Path) -> None:
+    result = _generate(named_gan, tmp_path / "out", "--classes", "Zed,Pullover")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert "'Pullover'" in result.stderr and "'T-shirt/top', 'class two', 'Zed'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_savedmodel_carries_the_class_names(named_gan: Path, tmp_path: Path) -> None:
+    write_outputs(_named(named_gan, tmp_path / "out", export=str(tmp_path / "model")))
+    m = tf.saved_model.load(str(tmp_path / "model"))
+    assert [n.decode() for n in m.classes()["class_names"].numpy()] == NAMES
+    assert [n.decode() for n in m.signatures["classes"]()["class_names"].numpy()] == NAMES
+    images = m.sample(tf.constant([0, 2], tf.int32), tf.constant(1, tf.int64))["images"]
+    assert images.dtype == tf.uint8 and images.shape == (2, 28, 28)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be class indices 0-2"):
+        m.sample(tf.constant([3], tf.int32), tf.constant(1, tf.int64))

@@ -1,4 +1,4 @@
-"""Draw digits with a trained generator: PNGs per digit, a grid, latent walks, a SavedModel."""
+"""Draw images of each class with a trained generator: PNGs, a grid, latent walks, a SavedModel."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg, _ = parse_args(GenerateConfig, argv, __doc__)
     process.setup()
-    from mnist_gan.generation import write_outputs
+    from mnist_gan.drawing import write_outputs
 
     written = write_outputs(cfg)
-    if written["digits"]:
-        print(f"{len(written['digits'])} digit images: {written['digits'][0].parent}/digit*.png")
+    if written["images"]:
+        first = written["images"][0]
+        pattern = "digit*.png" if first.name.startswith("digit") else "class-*.png"
+        print(f"{len(written['images'])} images: {first.parent}/{pattern}")
     for kind in ("grid", "interpolation", "export"):
         for path in written[kind]:
             print(f"{kind}: {path}")

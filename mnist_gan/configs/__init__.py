@@ -168,7 +168,10 @@ class GenerateConfig(Config):
     """Settings of ``generate.py``."""
 
     DEFAULTS_FILE: ClassVar[str] = "generate.yaml"
-    LIST_KEYS: ClassVar[tuple[str, ...]] = ("digits",)
+    LIST_KEYS: ClassVar[tuple[str, ...]] = ("classes",)
+    # --digits and a YAML file's 'digits:' from before classes had names.
+    HIDDEN_FLAGS: ClassVar[tuple[tuple[str, str, Any], ...]] = (("--digits", "classes", None),)
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"digits": "classes"}
     RANGES: ClassVar[dict[str, limits.Range]] = {
         "count": (1, 1_000_000, True),
         "interpolation_frames": (2, 10_000, True),
@@ -177,10 +180,14 @@ class GenerateConfig(Config):
     checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
     step: str = option(STEP_HELP)
     output_dir: str = option("folder for the PNGs, grid.png and the interpolations")
-    digits: str = option("digits to draw: a range like 0-9, or a list like 3,5,7 (in YAML also [3, 5, 7])")
-    count: int = option("images per digit")
+    classes: str = option(
+        "classes to draw, comma-separated: names (any case), indices or ranges, e.g. 3,5,7 or 0-9 "
+        'or "T-shirt/top,Trouser" (in YAML also a list); a name holding a comma only by its '
+        "index; default: every class of the run"
+    )
+    count: int = option("images per class")
     seed: int = option("random seed: the same seed gives the same images, bit for bit")
-    interpolate: bool = option("also write a latent-space walk per digit (PNG strip and GIF)")
+    interpolate: bool = option("also write a latent-space walk per class (PNG strip and GIF)")
     interpolation_frames: int = option("frames of each latent walk")
     export: str = option("if set: write only a TF SavedModel of the generator into this folder (no pictures)")
     overwrite: bool = option(

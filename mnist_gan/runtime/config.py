@@ -44,6 +44,8 @@ class Config:
     HIDDEN_FLAGS: ClassVar[tuple[tuple[str, str, Any], ...]] = ()
     # String keys that a YAML file may also give as a list (joined with commas).
     LIST_KEYS: ClassVar[tuple[str, ...]] = ()
+    # Old key -> its new name: a user's YAML file with the old key still loads.
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {}
     # key -> (lowest, highest, lowest allowed itself?); see :mod:`mnist_gan.runtime.limits`.
     RANGES: ClassVar[dict[str, limits.Range]] = {}
 
@@ -102,7 +104,7 @@ def field_types(cls: type[Config]) -> dict[str, type]:
 def _check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
     kind = field_types(cls)[key]
     if kind is str and key in cls.LIST_KEYS and isinstance(value, list):
-        value = ",".join(str(v) for v in value)  # digits: [3, 5] in YAML means "3,5"
+        value = ",".join(str(v) for v in value)  # classes: [3, 5] in YAML means "3,5"
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
@@ -153,12 +155,24 @@ def defaults(cls: type[C]) -> C:
     return from_dict(cls, load_yaml(path), str(path))
 
 
+def rename_keys(cls: type[Config], data: dict[str, Any], source: str) -> dict[str, Any]:
+    """``data`` with the old key names of ``cls.RENAMED_KEYS`` replaced by the new ones."""
+    out = dict(data)
+    for old, new in cls.RENAMED_KEYS.items():
+        if old in out:
+            if new in out:
+                raise ConfigError(f"{source}: give '{new}' or its old name '{old}', not both")
+            out[new] = out.pop(old)
+    return out
+
+
 def load(cls: type[C], path: Path | None = None) -> C:
     """Defaults overlaid with the (possibly partial) YAML file at ``path``."""
     base = defaults(cls).to_dict()
     if path is not None:
         user = load_yaml(path)
         user.pop("run", None)  # the record of a saved run's config: not settings
+        user = rename_keys(cls, user, str(path))
         check_keys(cls, user, str(path))
         base.update(user)
     return from_dict(cls, base, str(path or CONFIG_DIR / cls.DEFAULTS_FILE))
