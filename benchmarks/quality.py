@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Quality benchmark: the whole pipeline on the 5k real-digit sample, several seeds, variants side by side.
+"""Quality benchmark: the whole pipeline on any dataset (default: the 5k real-digit sample), several
+seeds, variants side by side.
 
 Trains the classifier once (it is the yardstick), then for every variant and seed trains the
 GAN for a fixed number of steps, scoring it every --eval-every steps, and runs evaluate.py on
 the result. Prints every metric per seed with its real-data reference, the mean and the
-worst seed, a time-to-quality table (step, minutes of training, accuracy, FID), and the goals
-of the project's quality bar met or not by the worst seed. A GAN result is a distribution:
+worst seed, a time-to-quality table (step, minutes of training, accuracy, FID), the goals
+of the project's quality bar met or not by the worst seed, and what the runs cost (wall time,
+training time per 1,000 steps, start-up, peak memory of each script). A GAN result is a distribution:
 judge by the worst seed, not the best. A benchmark, not a test: it asserts nothing.
 "Minutes of training" count the training steps only (no start-up, evaluation or saving); they
 mean something only on an otherwise idle machine.
@@ -44,16 +46,31 @@ LOWER_IS_BETTER = {"fid"}
 EVAL_LINE = re.compile(r"step (\d+) \(([\d.]+) min of training\): (.*)")
 
 
+PEAK_MB: dict[str, float] = {}  # script run -> its peak resident memory, MB
+
+
 def run(name: str, *args: str) -> tuple[float, str]:
-    """Run one of the project's scripts; return its wall time in seconds and its stdout."""
+    """Run one of the project's scripts; return its wall time in seconds and its stdout.
+
+    Its peak resident memory goes into ``PEAK_MB`` (from the kernel's accounting of that
+    process alone, via wait4).
+    """
     start = time.perf_counter()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"{name} failed:\n{result.stderr[-3000:]}")
-    print(f"{name}: {seconds / 60:.1f} min", flush=True)
-    return seconds, result.stdout
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=err, text=True
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if child.returncode != 0:
+        sys.exit(f"{name} failed:\n{stderr[-3000:]}")
+    PEAK_MB[name] = usage.ru_maxrss / 1024  # kB on Linux
+    print(f"{name}: {seconds / 60:.1f} min, peak memory {PEAK_MB[name]:,.0f} MB", flush=True)
+    return seconds, stdout
 
 
 def progress(stdout: str) -> list[dict[str, float]]:
@@ -87,6 +104,17 @@ def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: st
         *("--seed", str(seed), "--mixed-precision", args.mixed_precision),
         *VARIANTS[variant],
     )
+    # The same command again has nothing to train: it loads the data, builds the models,
+    # restores the checkpoint and stops. Its wall time is the run's start-up.
+    startup, _ = run(
+        f"gan {variant} seed {seed} start-up",
+        "train.py",
+        *("--data-dir", args.data_dir, "--save-dir", str(run_dir / "gan"), "--classifier-dir", str(cls)),
+        *("--log-dir", str(run_dir / "logs"), "--steps", str(args.steps)),
+        *("--eval-every", str(args.eval_every), "--eval-samples", str(args.num_samples)),
+        *("--seed", str(seed), "--mixed-precision", args.mixed_precision),
+        *VARIANTS[variant],
+    )
     metrics = run_dir / "metrics.json"
     run(
         f"evaluate {variant} seed {seed}",
@@ -102,6 +130,7 @@ def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: st
         "memorisation": report.get("memorisation"),
         "progress": progress(out),
         "seconds": gan_seconds,
+        "startup": startup,
     }
 
 
@@ -226,11 +255,40 @@ def print_goals(results: dict[str, list[dict]]) -> None:
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 
+def print_cost(results: dict[str, list[dict]], cls_seconds: float, cls_out: str) -> None:
+    """What the runs cost: wall time, training time per 1,000 steps, start-up, peak memory."""
+    accuracy = re.search(r"test accuracy: ([\d.]+%)", cls_out)
+    print("\n### cost\n")
+    print(
+        f"classifier: {cls_seconds / 60:.1f} min, peak memory {PEAK_MB['classifier']:,.0f} MB, "
+        f"test accuracy {accuracy.group(1) if accuracy else 'not printed'}"
+    )
+    print(
+        "\n| variant | train.py wall min | training min per 1,000 steps | start-up s "
+        "| peak MB: train.py | evaluate.py |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for variant, runs in results.items():
+        for seed, r in enumerate(runs):
+            last = r["progress"][-1] if r["progress"] else None
+            per_k = f"{1000 * last['minutes'] / last['step']:.2f}" if last else "n/a"
+            train_mb, eval_mb = (
+                PEAK_MB[f"gan {variant} seed {seed}"],
+                PEAK_MB[f"evaluate {variant} seed {seed}"],
+            )
+            print(
+                f"| {variant} seed {seed} | {r['seconds'] / 60:.1f} | {per_k} | {r['startup']:.0f} "
+                f"| {train_mb:,.0f} | {eval_mb:,.0f} |"
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data-dir", default="datasets/MNIST-5k", help="real digits (default: %(default)s)")
+    parser.add_argument(
+        "--data-dir", default="datasets/MNIST-5k", help="any dataset train.py takes (default: %(default)s)"
+    )
     parser.add_argument("--steps", type=int, default=3000, help="GAN generator steps (default: %(default)s)")
     parser.add_argument(
         "--seeds", type=int, default=3, help="GAN seeds 0..N-1 per variant (default: %(default)s)"
@@ -261,7 +319,7 @@ def main() -> int:
         parser.error(f"variants from {', '.join(VARIANTS)}; --seeds, --steps and --eval-every >= 1")
     work = args.work or Path(tempfile.mkdtemp(prefix="mnist-gan-quality-"))
     cls = work / "classifier"
-    cls_seconds, _ = run(
+    cls_seconds, cls_out = run(
         "classifier",
         "classifier.py",
         *("--data-dir", args.data_dir, "--save-dir", str(cls), "--log-dir", str(work / "logs")),
@@ -284,9 +342,7 @@ def main() -> int:
     print_time_to_quality(results)
     print_memorisation(results)
     print_goals(results)
-    for variant, runs in results.items():
-        wall = statistics.fmean(r["seconds"] for r in runs)
-        print(f"\n{variant}: train.py wall time {wall / 60:.1f} min per seed, start-up included")
+    print_cost(results, cls_seconds, cls_out)
     return 0
 
 

@@ -91,6 +91,13 @@ def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pyte
     assert "| FID <= 1.5 x floor | no (3.5000 vs 2.0000) |" in table
     assert "| accuracy >= real - 0.5 pt | yes (0.9790 vs 0.9800) |" in table
 
+    quality.PEAK_MB.update({"classifier": 900.0, "gan v seed 0": 1500.0, "evaluate v seed 0": 2048.0})
+    run = {"seconds": 600.0, "startup": 12.0, "progress": quality.progress(out.replace("250", "500"))}
+    quality.print_cost({"v": [run]}, 120.0, "test accuracy: 98.10% after 9 steps")
+    cost = capsys.readouterr().out
+    assert "classifier: 2.0 min, peak memory 900 MB, test accuracy 98.10%" in cost
+    assert "| v seed 0 | 10.0 | 1.00 | 12 | 1,500 | 2,048 |" in cost  # 0.5 min for 500 steps
+
 
 @pytest.mark.slow
 def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: Path, tmp_path: Path) -> None:

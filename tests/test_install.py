@@ -71,7 +71,7 @@ def test_pip_install_gives_console_scripts_and_defaults(tmp_path: Path) -> None:
     assert install.returncode == 0, install.stderr[-3000:]
     shutil.rmtree(source)  # the installed copy must stand alone
 
-    where = _run([str(python), "-c", "import mnist_gan.config as c; print(c.CONFIG_DIR)"], tmp_path)
+    where = _run([str(python), "-c", "import mnist_gan.runtime.config as c; print(c.CONFIG_DIR)"], tmp_path)
     assert where.returncode == 0, where.stderr
     assert Path(where.stdout.strip()).is_relative_to(venv), where.stdout
     for name in COMMANDS:

@@ -64,7 +64,7 @@ def test_record_holds_step_and_data_fingerprint(finished: dict[str, Path]) -> No
     ("flags", "message"),
     [
         (["--data", "other"], r"cannot be continued with this data or architecture \(data \S+data sha256:"),
-        (["--gen-lr", "0.0004", "--seed", "3"], r"other settings \(gen_lr 0\.0008 -> 0\.0004, seed 0 -> 3\)"),
+        (["--gen-lr", "0.0004", "--seed", "3"], r"other settings \(seed 0 -> 3, gen_lr 0\.0008 -> 0\.0004\)"),
     ],
 )
 def test_other_run_refused_and_folder_left_byte_identical(
