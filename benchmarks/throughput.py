@@ -191,7 +191,7 @@ def main() -> int:
     from mnist_gan.runtime import distribute, process
 
     strategy = distribute.make_strategy("auto", args.cpu_replicas)
-    process.configure_tensorflow()
+    process.configure_tensorflow(gradient_penalty=True)
     import tensorflow as tf
 
     from mnist_gan import configs

@@ -28,7 +28,10 @@ def _resolve(item: str, class_names: list[str]) -> list[int] | None:
     if len(folded) == 1:
         return folded
     match = re.fullmatch(r"(\d+)(?:-(\d+))?", item)
-    if match is None:
+    # Classes named by numbers other than their own indices (folders 1..10): a number that is
+    # not a name would be read as an index of another class, so only names are taken.
+    numbered = any(name.isdigit() for name in class_names)
+    if match is None or (numbered and class_names != [str(i) for i in range(len(class_names))]):
         return None
     low, high = int(match[1]), int(match[2] or match[1])
     return list(range(low, high + 1)) if low <= high < len(class_names) else None
@@ -86,6 +89,7 @@ class Loaded(NamedTuple):
     cfg: configs.GanConfig
     path: str  # the checkpoint
     class_names: list[str]
+    run: dict  # the folder's run record (mnist_gan.runtime.record)
 
 
 def load_generator(checkpoint_dir: str | Path, step: int | str = "newest") -> Loaded:
@@ -108,7 +112,7 @@ def load_generator(checkpoint_dir: str | Path, step: int | str = "newest") -> Lo
     # The averaged generator where the checkpoint has one (written since it was introduced).
     name = "generator_ema" if checkpoints.holds_object(path, "generator_ema") else "generator"
     checkpoints.restore(tf.train.Checkpoint(**{name: generator}), path, partial=True)
-    return Loaded(generator, cfg, path, names)
+    return Loaded(generator, cfg, path, names, found[1])
 
 
 class ClassSampler(tf.Module):

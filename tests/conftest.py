@@ -25,7 +25,7 @@ tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0],
     [tf.config.LogicalDeviceConfiguration() for _ in range(CPU_REPLICAS)],
 )
-process.configure_tensorflow()  # as every command does
+process.configure_tensorflow(gradient_penalty=True)  # as train.py does
 
 
 def run_script(

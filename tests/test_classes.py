@@ -138,3 +138,35 @@ def test_idx_class_names_from_classes_txt_and_the_flag(tmp_path: Path) -> None:
     assert sources.load(tmp_path, class_names=",".join("abcdefghij")).class_names == list("abcdefghij")
     with pytest.raises(sources.DataError, match="names 3 classes"):
         sources.load(tmp_path, class_names="a,b,c")
+
+
+def test_class_folders_holding_only_sub_folders_are_an_image_folder(tmp_path: Path) -> None:
+    for name in ("cat", "dog"):
+        for i in range(3):
+            (tmp_path / name / "batch-a").mkdir(parents=True, exist_ok=True)
+            Image.new("L", (28, 28), 40 * i).save(tmp_path / name / "batch-a" / f"{i}.png")
+    data = sources.load(tmp_path, test_fraction=0.34)
+    assert data.class_names == ["cat", "dog"] and len(data.train) + len(data.test) == 6
+
+
+def test_bad_class_names_are_one_clear_error(tmp_path: Path) -> None:
+    from conftest import synthetic_digits, write_dataset
+
+    x, y = synthetic_digits(20)
+    write_dataset(tmp_path, x, y, x, y)
+    with pytest.raises(sources.DataError, match="has an empty name"):
+        sources.load(tmp_path, class_names="a,,b")
+    (tmp_path / "classes.txt").write_bytes(b"\xff\xfe zero\n")
+    with pytest.raises(sources.DataError, match=r"classes.txt: not UTF-8 text"):
+        sources.load(tmp_path)
+
+
+def test_runs_recorded_before_class_names_take_the_datas_ten_names() -> None:
+    from mnist_gan.runtime import record
+
+    fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"]
+    fashion += ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    assert record.classes({}) == record.DIGITS
+    assert record.classes({}, fashion) == fashion  # ten unnamed classes, named by the data
+    assert record.classes({}, ["a", "b", "c"]) == record.DIGITS  # which then differ: refused
+    assert record.classes({"classes": ["a", "b"]}, fashion) == ["a", "b"]

@@ -170,10 +170,10 @@ def test_evaluate_script_prints_and_writes_json(
     names = {"fid", "accuracy", "classifier_score", "precision", "recall", "cas"}
     assert set(payload["metrics"]) == names == set(payload["real_references"])
     assert payload["config"]["eval_samples"] == 200
-    assert len(payload["per_digit_accuracy"]) == 10
+    assert list(payload["per_class_accuracy"]) == [str(d) for d in range(10)]
     for name in names:
         assert name in result.stdout
-    assert "train vs test digits (the floor)" in result.stdout
+    assert "train vs test images (the floor)" in result.stdout
     assert "note:" not in result.stdout  # everything was given
 
 

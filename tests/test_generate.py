@@ -302,3 +302,10 @@ def test_savedmodel_carries_the_class_names(named_gan: Path, tmp_path: Path) -> 
     assert images.dtype == tf.uint8 and images.shape == (2, 28, 28)
     with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be class indices 0-2"):
         m.sample(tf.constant([3], tf.int32), tf.constant(1, tf.int64))
+
+
+def test_numbered_class_names_take_names_not_indices() -> None:
+    names = [str(n) for n in range(1, 11)]  # folders 1..10: "0" would be index 0, class "1"
+    assert parse_classes("10,1", names) == [9, 0]
+    with pytest.raises(ConfigError, match="'0' is neither a class"):
+        parse_classes("0", names)

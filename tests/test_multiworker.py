@@ -134,3 +134,19 @@ def test_bad_tf_config_refused(tiny_dataset: Path, tmp_path: Path, tf_config: st
     )
     assert result.returncode == 2
     assert "TF_CONFIG" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_two_workers_train_the_classifier(tiny_dataset: Path, tmp_path: Path) -> None:
+    root = tmp_path / "cls"
+    (root / "tmp").mkdir(parents=True)
+    cluster = ["bash", "scripts/local_cluster.sh", "2", "--"]
+    worker = [sys.executable, "classifier.py", "--strategy", "multiworker", "--data-dir", str(tiny_dataset)]
+    folders = ["--save-dir", str(root / "ckpt"), "--log-dir", str(root / "logs"), "--epochs", "1"]
+    env = {"PYTHON": sys.executable, "TMPDIR": str(root / "tmp")}
+    result = run_script(*cluster, *worker, *folders, "--batch-size", "20", env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # Only the chief scores; the other worker ends cleanly, with the same weights.
+    assert "[worker 0] test accuracy:" in result.stdout
+    assert "[worker 1] worker done at step 10" in result.stdout
+    prints = {w: printed(rf"\[worker {w}\] weights fingerprint: (\w+)", result.stdout) for w in (0, 1)}
+    assert prints[0] == prints[1]

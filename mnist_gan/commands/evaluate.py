@@ -82,20 +82,23 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_gan import generation
     from mnist_gan.data import pipeline, sources
     from mnist_gan.eval import features, report
-    from mnist_gan.runtime import checkpoints
+    from mnist_gan.runtime import checkpoints, record
 
     cfg, notes = from_run(cfg, checkpoints.saved_config(cfg.checkpoint_dir, GanConfig.SAVED_AS))
     if cfg.output not in ("", "-"):  # a path the user chose: checked before anything else
         report.check_outputs(cfg.output)
     # The GAN next: without one, "no trained GAN here" is the error worth reading.
-    generator, gan_cfg, path, class_names = generation.load_generator(cfg.checkpoint_dir, cfg.step)
+    generator, gan_cfg, path, _, run = generation.load_generator(cfg.checkpoint_dir, cfg.step)
     output = metrics_path(cfg, path)
     nearest = report.check_outputs(str(output)) if output is not None else None  # before the work
     # The GAN's own split and class names of its data, and a classifier of the same classes.
     data = sources.load(cfg.data_dir, gan_cfg.test_fraction, gan_cfg.class_names)
+    class_names = record.classes(run, data.class_names)
     sources.check_classes(class_names, data.class_names, f"the GAN in {cfg.checkpoint_dir}")
     train, test = data.splits
     classifier = features.load_classifier(cfg.classifier_dir, class_names)
+    fingerprint = record.data_fingerprint(train.images, train.labels)
+    notes += [n.removeprefix("note: ") for n in features.other_data_note(cfg.classifier_dir, fingerprint)]
     samples, more = sample_size(cfg.eval_samples, len(test))
     for note in notes + more:
         print(f"note: {note}")

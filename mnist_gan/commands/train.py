@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from mnist_gan import bootstrap
 from mnist_gan.runtime import cli, process
@@ -43,20 +44,36 @@ EPILOG = """examples:
 """
 
 
-def main(argv: list[str] | None = None) -> int:
+def the_runs_data(cfg: Any) -> Any:
+    """Resuming needs no --data-dir: ``cfg`` with the run's own data (folder, split and class
+    names) as its config-gan.yaml names them; values given differently are kept."""
     from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig
+    from mnist_gan.runtime import checkpoints
+    from mnist_gan.runtime.config import defaults
+
+    if cfg.data_dir:
+        return cfg
+    saved = checkpoints.saved_config(cfg.save_dir, cfg.SAVED_AS) or {}
+    untouched = defaults(GanConfig)
+    same_data = {
+        k: saved[k]
+        for k in ("test_fraction", "class_names")
+        if k in saved and getattr(cfg, k) == getattr(untouched, k)
+    }
+    return cfg.replace(data_dir=saved.get("data_dir") or DEFAULT_DATA_DIR, **same_data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mnist_gan.configs import GanConfig
     from mnist_gan.runtime.flags import parse_args
 
     cfg, _ = parse_args(GanConfig, argv, __doc__, GROUPS, EPILOG)
-    process.setup(cfg.deterministic)
-    from mnist_gan.runtime import checkpoints, distribute, precision
+    process.setup(deterministic=cfg.deterministic, gradient_penalty=True)
+    from mnist_gan.runtime import distribute, precision
     from mnist_gan.training.gan import train_gan
     from mnist_gan.training.run import print_result
 
-    if not cfg.data_dir:
-        # Resuming needs no --data-dir: the run's own data, as its config-gan.yaml names it.
-        saved = checkpoints.saved_config(cfg.save_dir, cfg.SAVED_AS) or {}
-        cfg = cfg.replace(data_dir=saved.get("data_dir") or DEFAULT_DATA_DIR)
+    cfg = the_runs_data(cfg)
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
     print(precision.describe(cfg.mixed_precision))

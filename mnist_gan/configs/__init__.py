@@ -220,7 +220,7 @@ class EvaluateConfig(Config):
         "trained classifier (./classifier.py --save-dir); default: the one the GAN was trained with"
     )
     data_dir: str = option(
-        "folder with the MNIST IDX files: real digits to compare with; default: the GAN's training data"
+        "the dataset to compare with (IDX files or an image folder); default: the GAN's training data"
     )
     eval_samples: int = option(
         "generated digits to score (and real train digits for references); 0: as many as the "

@@ -43,8 +43,9 @@ def _subfolders(folder: Path) -> list[str]:
 def is_image_folder(root: Path) -> bool:
     """Cheap check, no image opened: does ``root`` look like either layout?
 
-    True for a folder with train/ and test/ subfolders, or with a subfolder directly holding a
-    file with an image extension.
+    True for a folder with train/ and test/ subfolders, or with a subfolder holding a file
+    with an image extension at any depth (class folders are read recursively); the walk stops
+    at the first such file.
     """
     root = Path(root)
     if not root.is_dir():
@@ -54,8 +55,8 @@ def is_image_folder(root: Path) -> bool:
         if {"train", "test"} <= set(subfolders):
             return True
         for name in subfolders:
-            with os.scandir(root / name) as entries:
-                if any(e.is_file() and is_image_name(e.name) for e in entries):
+            for _, _, files in os.walk(root / name):
+                if any(is_image_name(f) and not f.startswith(".") for f in files):
                     return True
     except (OSError, DataError):
         return False

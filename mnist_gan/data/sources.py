@@ -43,8 +43,27 @@ class Dataset:
 
 
 def parse_names(text: str) -> list[str]:
-    """'T-shirt/top, Trouser, ...' -> the names, stripped; '' -> []."""
-    return [name.strip() for name in text.split(",")] if text.strip() else []
+    """'T-shirt/top, Trouser, ...' -> the names, stripped; '' -> []; an empty name is refused."""
+    names = [name.strip() for name in text.split(",")] if text.strip() else []
+    if "" in names:
+        raise DataError(
+            f"--class-names {text!r}: has an empty name; give one name per class, comma-separated"
+        )
+    return names
+
+
+def _read_names(listed: Path) -> list[str]:
+    """The names in a classes.txt, one per line."""
+    try:
+        text = listed.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{listed}: not UTF-8 text (byte {e.start}); save it as UTF-8") from e
+    except OSError as e:
+        raise DataError(f"{listed}: cannot read it ({e.strerror or e})") from e
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not names:
+        raise DataError(f"{listed}: holds no class names; write one per line, in label order")
+    return names
 
 
 def _idx_names(folder: Path, given: list[str], labels: int) -> list[str]:
@@ -52,9 +71,7 @@ def _idx_names(folder: Path, given: list[str], labels: int) -> list[str]:
     names = given
     listed = folder / CLASSES_FILE
     if not names and listed.is_file():
-        names = [line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if not names:
-            raise DataError(f"{listed}: holds no class names; write one per line, in label order")
+        names = _read_names(listed)
     names = names or [str(label) for label in range(labels)]
     if len(set(names)) != len(names):
         raise DataError(f"class names must differ from each other, got {names}")

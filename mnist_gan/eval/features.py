@@ -28,6 +28,22 @@ class Scorer:
         return np.concatenate(feats), np.concatenate(logits)
 
 
+def other_data_note(folder: str | Path, fingerprint: str) -> list[str]:
+    """A note when the classifier in ``folder`` was trained on other training images than
+    those of ``fingerprint``: then its test images may be images the GAN trained on."""
+    from mnist_gan import configs
+    from mnist_gan.runtime import record
+
+    found = record.read(folder, configs.ClassifierConfig.SAVED_AS)
+    theirs = found[1].get("data_fingerprint") if found is not None else None
+    if theirs is None or theirs == fingerprint:
+        return []
+    return [
+        f"note: the classifier in {folder} was trained on other training images ({theirs}) than "
+        f"these ({fingerprint}); scores compare like with like only with the same data and split"
+    ]
+
+
 def load_classifier(folder: str | Path, classes: list[str] | None = None) -> Any:
     """The trained classifier from ``folder`` (its saved config says how to build it).
 
@@ -46,7 +62,7 @@ def load_classifier(folder: str | Path, classes: list[str] | None = None) -> Any
             f"{folder}: no trained classifier here; run ./classifier.py first "
             "(or point --classifier-dir at its --save-dir)"
         )
-    trained_on = record.classes(found[1])
+    trained_on = record.classes(found[1], classes)
     if classes is not None:
         sources.check_classes(trained_on, classes, f"the classifier in {folder}")
     source = str(Path(folder) / configs.ClassifierConfig.SAVED_AS)

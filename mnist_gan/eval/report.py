@@ -70,6 +70,15 @@ def _judge(
     }
 
 
+def _per_class(
+    class_names: list[str], generated: tuple[np.ndarray, np.ndarray], real: tuple[np.ndarray, np.ndarray]
+) -> dict[str, tuple[float, float]]:
+    """Class name -> (accuracy on generated images of it, on real test images of it)."""
+    k = len(class_names)
+    fake_per, real_per = per_class_accuracy(*generated, k), per_class_accuracy(*real, k)
+    return {name: (float(fake_per[c]), float(real_per[c])) for c, name in enumerate(class_names)}
+
+
 def evaluate_generator(
     sample_fn: SampleFn,
     classifier: keras.Model,
@@ -109,11 +118,7 @@ def evaluate_generator(
         references["cas"] = classification_accuracy_score(
             train_x[:count], train_y[:count], test_x, test_y, **options
         )
-    fake_per, real_per = (
-        per_class_accuracy(fake_logits, fake_labels, k),
-        per_class_accuracy(test_logits, test_y, k),
-    )
-    per_class = {name: (float(fake_per[c]), float(real_per[c])) for c, name in enumerate(class_names)}
+    per_class = _per_class(class_names, (fake_logits, fake_labels), (test_logits, test_y))
     if not check_memorisation:
         return Report(metrics=metrics, references=references, per_class=per_class)
     copying = memorisation.check(
@@ -127,12 +132,12 @@ def evaluate_generator(
 
 
 REFERENCE_NOTES = {
-    "fid": "train vs test digits (the floor)",
-    "accuracy": "classifier on real test digits",
-    "classifier_score": "real test digits",
-    "precision": "real train vs test digits",
-    "recall": "real train vs test digits",
-    "cas": "same classifier trained on real digits",
+    "fid": "train vs test images (the floor)",
+    "accuracy": "classifier on real test images",
+    "classifier_score": "real test images",
+    "precision": "real train vs test images",
+    "recall": "real train vs test images",
+    "cas": "same classifier trained on real images",
 }
 
 

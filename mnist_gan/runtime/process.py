@@ -43,20 +43,22 @@ def quiet_tensorflow() -> None:
         tf.config.list_physical_devices()
 
 
-def configure_tensorflow(deterministic: bool = False) -> None:
+def configure_tensorflow(*, deterministic: bool = False, gradient_penalty: bool = False) -> None:
     """Settings that hold for the whole process (precision stays per model: see ``precision``).
 
-    Grappler's remapper fails on the gradient penalty's double-backprop graph and logs an
-    error at every trace; with it off the step measured the same speed.
+    ``gradient_penalty``: the process trains a WGAN-GP. Grappler's remapper fails on the
+    penalty's double-backprop graph and logs an error at every trace; with it off the step
+    measured the same speed. Other processes keep its fusions.
     """
     import tensorflow as tf
 
-    tf.config.optimizer.set_experimental_options({"remapping": False})
+    if gradient_penalty:
+        tf.config.optimizer.set_experimental_options({"remapping": False})
     if deterministic:
         tf.config.experimental.enable_op_determinism()
 
 
-def setup(deterministic: bool = False) -> None:
+def setup(*, deterministic: bool = False, gradient_penalty: bool = False) -> None:
     """Start TensorFlow quietly and configure it: the first thing a command does after its checks."""
     quiet_tensorflow()
-    configure_tensorflow(deterministic)
+    configure_tensorflow(deterministic=deterministic, gradient_penalty=gradient_penalty)

@@ -35,6 +35,9 @@ FREE_KEYS = frozenset(
         "epochs",
         "save_dir",
         "log_dir",
+        # The data itself is compared by its fingerprint and class names, not by how it was named.
+        "test_fraction",
+        "class_names",
         "classifier_dir",
         "steps_per_call",
         "save_every",
@@ -109,9 +112,17 @@ def _show(changes: dict[str, tuple[Any, Any]]) -> str:
     )
 
 
-def classes(run: dict[str, Any]) -> list[str]:
-    """The class names a run record says its models were built for."""
-    return [str(name) for name in run.get("classes") or DIGITS]
+def classes(run: dict[str, Any], data: list[str] | None = None) -> list[str]:
+    """The class names a run record says its models were built for.
+
+    Records written before class names were saved hold none: their models have 10 classes,
+    named by the data (digits for MNIST, a classes.txt for Fashion-MNIST), so ``data``
+    names them when it has 10 classes, else they are the digits.
+    """
+    recorded = run.get("classes")
+    if recorded:
+        return [str(name) for name in recorded]
+    return list(data) if data is not None and len(data) == len(DIGITS) else DIGITS
 
 
 def compare(
@@ -122,8 +133,8 @@ def compare(
     key -> (saved, now)."""
     now = cfg.to_dict()
     never: dict[str, tuple[Any, Any]] = {}
-    if classes(run) != names:
-        never["classes"] = (classes(run), names)
+    if classes(run, names) != names:
+        never["classes"] = (classes(run, names), names)
     saved_print = run.get("data_fingerprint")
     if saved_print is None:  # a record written before fingerprints: the path must match
         if saved.get("data_dir") != now.get("data_dir"):

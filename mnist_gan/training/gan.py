@@ -12,7 +12,7 @@ from mnist_gan.configs import GanConfig
 from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, generator_scorer
 from mnist_gan.models import networks
-from mnist_gan.runtime import checkpoints, distribute, precision, record
+from mnist_gan.runtime import checkpoints, distribute, precision, process, record
 from mnist_gan.training.gan_trainer import GanTrainer, gan_dataset
 from mnist_gan.training.loop import Actions, Schedule
 from mnist_gan.training.run import RunPlan, RunResult, announce, run
@@ -81,9 +81,11 @@ class BestCheckpoint:
             self.pending = None
 
 
-def _scorer(cfg: GanConfig, data: sources.Dataset) -> generator_scorer.GeneratorScorer:
+def _scorer(cfg: GanConfig, data: sources.Dataset, fingerprint: str) -> generator_scorer.GeneratorScorer:
     """FID, its floor and accuracy of ``eval_samples`` generated images, by the trained classifier."""
     classifier = features.load_classifier(cfg.classifier_dir, data.class_names)
+    for note in features.other_data_note(cfg.classifier_dir, fingerprint):
+        print(note)
     scorer = generator_scorer.GeneratorScorer(
         features.Scorer(networks.feature_extractor(classifier)),
         pipeline.to_model_range(data.test.images).numpy(),
@@ -113,6 +115,7 @@ def summarise(scores: dict[str, float], steps: int) -> list[str]:
 
 def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
     """Train (or resume) the conditional WGAN-GP as ``cfg`` says."""
+    process.configure_tensorflow(deterministic=cfg.deterministic, gradient_penalty=True)
     # Saved and compared on resume as what it resolved to: a run's config says what it used.
     cfg = cfg.replace(mixed_precision=precision.resolve(cfg.mixed_precision)[0])
     data = sources.load(cfg.data_dir, cfg.test_fraction, cfg.class_names)
@@ -120,7 +123,8 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
     train = data.train
     distribute.check_batch(cfg.batch_size, strategy, len(train), "training images")
     # Only the chief scores; the classifier is loaded first, so a missing one stops the run early.
-    scorer = _scorer(cfg, data) if cfg.eval and distribute.is_chief(strategy) else None
+    fingerprint = record.data_fingerprint(train.images, train.labels)
+    scorer = _scorer(cfg, data, fingerprint) if cfg.eval and distribute.is_chief(strategy) else None
     steps = total_steps(cfg, len(train))
     trainer = GanTrainer(cfg, strategy, steps, num_classes=data.num_classes)
 
@@ -145,7 +149,7 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
             images_per_step=cfg.batch_size * cfg.crit_steps,
             save_on_eval=cfg.eval,
         ),
-        data_fingerprint=record.data_fingerprint(train.images, train.labels),
+        data_fingerprint=fingerprint,
         class_names=data.class_names,
         length_flag="--epochs" if cfg.epochs > 0 else "--steps",
         # The data stream is a function of (seed, batch number): start where the last run stopped.

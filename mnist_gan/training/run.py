@@ -67,20 +67,21 @@ def run(cfg: RunConfig, strategy: tf.distribute.Strategy, plan: RunPlan) -> RunR
     )
     if folder.nothing_to_do:
         return _result(folder, trainer, {}, [])
-    trainer.attach(plan.dataset())
-    actions = plan.actions(folder) if folder.chief else Actions()
-    if folder.record is not None:
-        actions.after_save.insert(0, folder.record)
-    controller = Controller(
-        trainer,
-        plan.schedule,
-        folder.manager,
-        folder.writer,
-        actions,
-        description=plan.description,
-        progress=folder.chief,
-    )
+    actions = Actions()
     try:
+        trainer.attach(plan.dataset())
+        actions = plan.actions(folder) if folder.chief else actions
+        if folder.record is not None:
+            actions.after_save.insert(0, folder.record)
+        controller = Controller(
+            trainer,
+            plan.schedule,
+            folder.manager,
+            folder.writer,
+            actions,
+            description=plan.description,
+            progress=folder.chief,
+        )
         scores = controller.run()
     finally:
         for action in actions.at_end:
