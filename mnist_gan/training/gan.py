@@ -122,8 +122,8 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
     announce(data)
     train = data.train
     distribute.check_batch(cfg.batch_size, strategy, len(train), "training images")
-    # Only the chief scores; the classifier is loaded first, so a missing one stops the run early.
     fingerprint = record.data_fingerprint(train.images, train.labels)
+    # Only the chief scores; the classifier is loaded first, so a missing one stops the run early.
     scorer = _scorer(cfg, data, fingerprint) if cfg.eval and distribute.is_chief(strategy) else None
     steps = total_steps(cfg, len(train))
     trainer = GanTrainer(cfg, strategy, steps, num_classes=data.num_classes)
