@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     train, test = data.splits
     classifier = features.load_classifier(cfg.classifier_dir, class_names)
     fingerprint = record.data_fingerprint(train.images, train.labels)
-    notes += [n.removeprefix("note: ") for n in features.other_data_note(cfg.classifier_dir, fingerprint)]
+    other_data = features.other_data_note(cfg.classifier_dir, fingerprint)
+    notes += [other_data] if other_data is not None else []
     samples, more = sample_size(cfg.eval_samples, len(test))
     for note in notes + more:
         print(f"note: {note}")

@@ -28,7 +28,7 @@ class Scorer:
         return np.concatenate(feats), np.concatenate(logits)
 
 
-def other_data_note(folder: str | Path, fingerprint: str) -> list[str]:
+def other_data_note(folder: str | Path, fingerprint: str) -> str | None:
     """A note when the classifier in ``folder`` was trained on other training images than
     those of ``fingerprint``: then its test images may be images the GAN trained on."""
     from mnist_gan import configs
@@ -37,11 +37,11 @@ def other_data_note(folder: str | Path, fingerprint: str) -> list[str]:
     found = record.read(folder, configs.ClassifierConfig.SAVED_AS)
     theirs = found[1].get("data_fingerprint") if found is not None else None
     if theirs is None or theirs == fingerprint:
-        return []
-    return [
-        f"note: the classifier in {folder} was trained on other training images ({theirs}) than "
+        return None
+    return (
+        f"the classifier in {folder} was trained on other training images ({theirs}) than "
         f"these ({fingerprint}); scores compare like with like only with the same data and split"
-    ]
+    )
 
 
 def load_classifier(folder: str | Path, classes: list[str] | None = None) -> Any:

@@ -17,7 +17,7 @@ from mnist_gan.eval.cas import classification_accuracy_score
 from mnist_gan.eval.features import Scorer
 from mnist_gan.eval.generator_scorer import GeneratorScorer, SampleFn
 from mnist_gan.eval.metrics import (
-    RunningMoments,
+    Moments,
     accuracy,
     classifier_score,
     frechet_distance,
@@ -57,12 +57,12 @@ class Report:
 
 
 def _judge(
-    features: np.ndarray, logits: np.ndarray, labels: np.ndarray, test_f: np.ndarray
+    features: np.ndarray, logits: np.ndarray, labels: np.ndarray, test_f: np.ndarray, test_moments: Moments
 ) -> dict[str, float]:
     """FID against the test features, accuracy on ``labels``, classifier score, precision/recall."""
     precision, recall = precision_recall(test_f, features)
     return {
-        "fid": frechet_distance(moments(features), RunningMoments().update(test_f).result()),
+        "fid": frechet_distance(moments(features), test_moments),
         "accuracy": accuracy(logits, labels),
         "classifier_score": classifier_score(logits),
         "precision": precision,
@@ -110,8 +110,9 @@ def evaluate_generator(
     test_f, test_logits = scorer.features_and_logits(test_x)
     all_train_f = scorer.features_and_logits(train_x if check_memorisation else train_x[:count])[0]
     fake_f, fake_logits = scorer.features_and_logits(generated)
-    metrics = _judge(fake_f, fake_logits, fake_labels, test_f)
-    references = _judge(all_train_f[:count], test_logits, test_y, test_f)
+    test_moments = moments(test_f)  # the yardstick of both FIDs, computed once
+    metrics = _judge(fake_f, fake_logits, fake_labels, test_f, test_moments)
+    references = _judge(all_train_f[:count], test_logits, test_y, test_f, test_moments)
     if cas:
         options = {"epochs": cas_epochs, "seed": seed, "num_classes": k}
         metrics["cas"] = classification_accuracy_score(generated, fake_labels, test_x, test_y, **options)

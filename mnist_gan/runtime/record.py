@@ -133,8 +133,9 @@ def compare(
     key -> (saved, now)."""
     now = cfg.to_dict()
     never: dict[str, tuple[Any, Any]] = {}
-    if classes(run, names) != names:
-        never["classes"] = (classes(run, names), names)
+    recorded = classes(run, names)
+    if recorded != names:
+        never["classes"] = (recorded, names)
     saved_print = run.get("data_fingerprint")
     if saved_print is None:  # a record written before fingerprints: the path must match
         if saved.get("data_dir") != now.get("data_dir"):

@@ -84,8 +84,9 @@ class BestCheckpoint:
 def _scorer(cfg: GanConfig, data: sources.Dataset, fingerprint: str) -> generator_scorer.GeneratorScorer:
     """FID, its floor and accuracy of ``eval_samples`` generated images, by the trained classifier."""
     classifier = features.load_classifier(cfg.classifier_dir, data.class_names)
-    for note in features.other_data_note(cfg.classifier_dir, fingerprint):
-        print(note)
+    note = features.other_data_note(cfg.classifier_dir, fingerprint)
+    if note is not None:
+        print(f"note: {note}")
     scorer = generator_scorer.GeneratorScorer(
         features.Scorer(networks.feature_extractor(classifier)),
         pipeline.to_model_range(data.test.images).numpy(),
