@@ -92,7 +92,8 @@ class ClassifierConfig(RunConfig):
 class GanConfig(RunConfig):
     """Settings of ``train.py``."""
 
-    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ("noise_dim", "gen_width", "critic_width")
+    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ("noise_dim", "gen_width", "critic_width", "gen_conditioning")
+    ARCHITECTURE_BEFORE: ClassVar[dict[str, Any]] = {"gen_conditioning": "input"}
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
     RANGES: ClassVar[dict[str, limits.Range]] = {
@@ -128,6 +129,11 @@ class GanConfig(RunConfig):
     noise_dim: int = option("size of the generator's noise vector")
     gen_width: int = option("generator filters before the last upsampling (doubled before it)")
     critic_width: int = option("critic filters in its first conv (doubled in the second)")
+    gen_conditioning: str = option(
+        "where the class enters the generator: input (beside the noise) or batchnorm (also a "
+        "scale and shift per class in every batch norm)",
+        choices=("input", "batchnorm"),
+    )
     steps: int = option("generator steps to train to (counting steps of a resumed run)")
     epochs: float = option("if > 0: train this many passes over the data instead of --steps")
     crit_steps: int = option("critic updates per generator update")

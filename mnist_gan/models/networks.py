@@ -58,22 +58,57 @@ def feature_extractor(classifier: keras.Model) -> keras.Model:
     )
 
 
-def build_generator(noise_dim: int, width: int, num_classes: int = DIGIT_CLASSES) -> keras.Model:
+GENERATOR_CONDITIONING = ("input", "batchnorm")
+
+
+def _class_norm(x: keras.KerasTensor, onehot: keras.KerasTensor, name: str) -> keras.KerasTensor:
+    """Batch norm over channels with a scale and shift per class (conditional batch norm,
+    de Vries et al. 2017): the class then shapes every block, not only the input.
+
+    The normalisation itself stays a top-level BatchNormalization layer, so the weight
+    average finds it and recomputes its statistics (:mod:`mnist_gan.training.ema`).
+    """
+    x = layers.BatchNormalization(synchronized=True, center=False, scale=False, name=name)(x)
+    channels = x.shape[-1]
+    # Zero-initialised: training starts from plain batch norm (scale 1, shift 0) for every class.
+    gain = layers.Dense(channels, use_bias=False, kernel_initializer="zeros", name=f"{name}_gain")(onehot)
+    bias = layers.Dense(channels, use_bias=False, kernel_initializer="zeros", name=f"{name}_bias")(onehot)
+    return layers.Lambda(
+        lambda t: t[0] * (1.0 + t[1][:, None, None, :]) + t[2][:, None, None, :],
+        output_shape=tuple(x.shape[1:]),
+        name=f"{name}_affine",
+    )([x, gain, bias])
+
+
+def build_generator(
+    noise_dim: int, width: int, num_classes: int = DIGIT_CLASSES, conditioning: str = "input"
+) -> keras.Model:
     """Conditional DCGAN generator at native 28x28: (noise, label) -> image in [-1, 1].
 
     The label enters as a one-hot vector beside the noise; two stride-2 transposed
-    convolutions take 7x7 to 28x28.
+    convolutions take 7x7 to 28x28. ``conditioning`` 'batchnorm' also gives every
+    batch norm a scale and shift per class (:func:`_class_norm`); 'input' is the
+    original network, whose first batch norm works per feature before the reshape.
     """
+    if conditioning not in GENERATOR_CONDITIONING:
+        raise ValueError(f"unknown generator conditioning {conditioning!r}")
     noise = keras.Input((noise_dim,), name="noise")
     labels = keras.Input((), dtype="int32", name="labels")
     onehot = layers.Lambda(lambda y: keras.ops.one_hot(y, num_classes), output_shape=(num_classes,))(labels)
     x = layers.Concatenate()([noise, onehot])
     x = layers.Dense(7 * 7 * 2 * width, use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=True)(x)
-    x = layers.ReLU()(x)
-    x = layers.Reshape((7, 7, 2 * width))(x)
+    if conditioning == "input":
+        x = layers.BatchNormalization(synchronized=True)(x)
+        x = layers.ReLU()(x)
+        x = layers.Reshape((7, 7, 2 * width))(x)
+    else:
+        x = layers.Reshape((7, 7, 2 * width))(x)
+        x = layers.ReLU()(_class_norm(x, onehot, "norm_7x7"))
     x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=True)(x)
+    if conditioning == "input":
+        x = layers.BatchNormalization(synchronized=True)(x)
+    else:
+        x = _class_norm(x, onehot, "norm_14x14")
     x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(1, 4, strides=2, padding="same")(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)

@@ -37,6 +37,8 @@ class Config:
     # Keys that define the saved model's shape: a checkpoint made with other values cannot
     # be restored into this config's model.
     ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ()
+    # Architecture keys added later -> the value that describes a run saved before them.
+    ARCHITECTURE_BEFORE: ClassVar[dict[str, Any]] = {}
     DEFAULTS_FILE: ClassVar[str] = ""
     # The file this config is saved as beside a run's checkpoints ('' : never saved).
     SAVED_AS: ClassVar[str] = ""
@@ -144,9 +146,10 @@ def from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
 
 
 def from_saved(cls: type[C], saved: dict[str, Any], source: str) -> C:
-    """A config saved by a run: keys added to the project since then take their defaults."""
+    """A config saved by a run: keys added to the project since then take their defaults,
+    architecture keys the value that describes the older model."""
     check_keys(cls, saved, source)
-    return from_dict(cls, {**defaults(cls).to_dict(), **saved}, source)
+    return from_dict(cls, {**defaults(cls).to_dict(), **cls.ARCHITECTURE_BEFORE, **saved}, source)
 
 
 def defaults(cls: type[C]) -> C:

@@ -143,8 +143,9 @@ def compare(
     elif saved_print != fingerprint:
         never["data"] = (f"{saved.get('data_dir')} {saved_print}", f"{now.get('data_dir')} {fingerprint}")
     for key in cfg.ARCHITECTURE_KEYS:
-        if key in saved and saved[key] != now[key]:
-            never[key] = (saved[key], now[key])
+        before = saved.get(key, cfg.ARCHITECTURE_BEFORE.get(key, now[key]))
+        if before != now[key]:
+            never[key] = (before, now[key])
     changeable = {
         k: (saved[k], v)
         for k, v in now.items()
