@@ -242,6 +242,10 @@ def print_goals(results: dict[str, list[dict]]) -> None:
         ("recall >= 0.90", "recall", lambda v, r: v >= 0.90),
         ("CAS >= real - 1 pt", "cas", lambda v, r: v >= r - 0.01),
         ("classifier score >= real - 0.15", "classifier_score", lambda v, r: v >= r - 0.15),
+        # A reader the GAN never trained against agrees. 3 pt, not less: at 1,000 digits read
+        # about 90 % right, one score's sampling noise is about 1 pt, and the worst of three
+        # seeds of a generator as readable as real digits would miss 2 pt one time in six.
+        ("independent reader >= real - 3 pt", "independent_accuracy", lambda v, r: v >= r - 0.03),
     ]
     for label, name, ok in checks:
         cells = []

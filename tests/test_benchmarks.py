@@ -76,6 +76,7 @@ def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pyte
         "recall": 0.9,
         "cas": 0.95,
         "classifier_score": 9.5,
+        "independent_accuracy": 0.9,
     }
     good = {
         "fid": 2.5,
@@ -84,12 +85,19 @@ def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pyte
         "recall": 0.95,
         "cas": 0.95,
         "classifier_score": 9.4,
+        "independent_accuracy": 0.88,
     }
-    bad = {**good, "fid": 3.5}  # one seed over 1.5 x the floor fails the bar for the variant
+    # One seed over 1.5 x the floor fails the bar for the variant; so does one the independent
+    # reader reads more than 3 points worse than real digits.
+    bad = {**good, "fid": 3.5, "independent_accuracy": 0.86}
     quality.print_goals({"v": [{"metrics": good, "references": ref}, {"metrics": bad, "references": ref}]})
     table = capsys.readouterr().out
     assert "| FID <= 1.5 x floor | no (3.5000 vs 2.0000) |" in table
     assert "| accuracy >= real - 0.5 pt | yes (0.9790 vs 0.9800) |" in table
+    assert "| independent reader >= real - 3 pt | no (0.8600 vs 0.9000) |" in table
+    # Every metric evaluate.py wrote is printed per seed beside its reference, the new one too.
+    quality.print_metrics({"v": [{"metrics": good, "references": ref}]}, [0])
+    assert "| independent_accuracy | 0.8800 | 0.8800 | 0.8800 | 0.9000 |" in capsys.readouterr().out
 
     quality.PEAK_MB.update({"classifier": 900.0, "gan v seed 0": 1500.0, "evaluate v seed 0": 2048.0})
     run = {"seconds": 600.0, "startup": 12.0, "progress": quality.progress(out.replace("250", "500"))}

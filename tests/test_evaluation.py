@@ -167,13 +167,21 @@ def test_evaluate_script_prints_and_writes_json(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     payload = json.loads(out.read_text())
-    names = {"fid", "accuracy", "classifier_score", "precision", "recall", "cas"}
+    names = {"fid", "accuracy", "classifier_score", "precision", "recall", "cas", "independent_accuracy"}
     assert set(payload["metrics"]) == names == set(payload["real_references"])
+    # The independent reader: real training digits are read mostly right; a 4-step GAN's
+    # digits are not digits yet.
+    generated, real = (
+        payload["metrics"]["independent_accuracy"],
+        payload["real_references"]["independent_accuracy"],
+    )
+    assert 0.0 <= generated < real and real > 0.8
     assert payload["config"]["eval_samples"] == 200
     assert list(payload["per_class_accuracy"]) == [str(d) for d in range(10)]
     for name in names:
         assert name in result.stdout
     assert "train vs test images (the floor)" in result.stdout
+    assert "a reader the GAN never trained against" in result.stdout
     assert "note:" not in result.stdout  # everything was given
 
 

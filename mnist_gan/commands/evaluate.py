@@ -1,6 +1,7 @@
 """Score a trained generator with the classifier: FID and its floor, accuracy per digit,
-classifier score, CAS, precision/recall and a memorisation check (are generated digits
-copies of training digits?), each beside its real-data reference. Writes nearest.png (the
+classifier score, CAS, precision/recall, the accuracy of an independent reader (3-NN in
+pixels fitted on the test digits) and a memorisation check (are generated digits copies of
+training digits?), each beside its real-data reference. Writes nearest.png (the
 generated digits most at risk beside their nearest training digits) next to the JSON.
 
 By default the data and the classifier are the ones the GAN was trained with (named in its

@@ -12,7 +12,7 @@ import numpy as np
 
 from mnist_gan import pictures
 from mnist_gan.data import pipeline
-from mnist_gan.eval import memorisation
+from mnist_gan.eval import independent, memorisation
 from mnist_gan.eval.cas import classification_accuracy_score
 from mnist_gan.eval.features import Scorer
 from mnist_gan.eval.generator_scorer import GeneratorScorer, SampleFn
@@ -79,6 +79,26 @@ def _per_class(
     return {name: (float(fake_per[c]), float(real_per[c])) for c, name in enumerate(class_names)}
 
 
+def _other_readers(
+    generated: tuple[np.ndarray, np.ndarray],
+    real_train: tuple[np.ndarray, np.ndarray],
+    real_test: tuple[np.ndarray, np.ndarray],
+    cas_options: dict[str, int] | None,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Scores from readers other than the evaluating classifier, for the generated digits and
+    for the real training digits given: CAS (unless ``cas_options`` is None) and the
+    independent k-NN reader, fitted on the test digits, never on the training digits."""
+    metrics: dict[str, float] = {}
+    references: dict[str, float] = {}
+    if cas_options is not None:
+        test_x, test_y = real_test
+        for scores, (x, y) in ((metrics, generated), (references, real_train)):
+            scores["cas"] = classification_accuracy_score(x, y, test_x, test_y, **cas_options)
+    metrics["independent_accuracy"] = independent.knn_accuracy(*real_test, *generated)
+    references["independent_accuracy"] = independent.knn_accuracy(*real_test, *real_train)
+    return metrics, references
+
+
 def evaluate_generator(
     sample_fn: SampleFn,
     classifier: keras.Model,
@@ -113,12 +133,10 @@ def evaluate_generator(
     test_moments = moments(test_f)  # the yardstick of both FIDs, computed once
     metrics = _judge(fake_f, fake_logits, fake_labels, test_f, test_moments)
     references = _judge(all_train_f[:count], test_logits, test_y, test_f, test_moments)
-    if cas:
-        options = {"epochs": cas_epochs, "seed": seed, "num_classes": k}
-        metrics["cas"] = classification_accuracy_score(generated, fake_labels, test_x, test_y, **options)
-        references["cas"] = classification_accuracy_score(
-            train_x[:count], train_y[:count], test_x, test_y, **options
-        )
+    options = {"epochs": cas_epochs, "seed": seed, "num_classes": k} if cas else None
+    others = _other_readers((generated, fake_labels), (train_x[:count], train_y[:count]), real_test, options)
+    metrics.update(others[0])
+    references.update(others[1])
     per_class = _per_class(class_names, (fake_logits, fake_labels), (test_logits, test_y))
     if not check_memorisation:
         return Report(metrics=metrics, references=references, per_class=per_class)
@@ -139,18 +157,22 @@ REFERENCE_NOTES = {
     "precision": "real train vs test images",
     "recall": "real train vs test images",
     "cas": "same classifier trained on real images",
+    "independent_accuracy": f"real train images; {independent.K}-NN in pixels fitted on the test images: "
+    "a reader the GAN never trained against",
 }
+NAME_WIDTH = 22  # the longest metric name, independent_accuracy, and two spaces
 
 
 def format_report(report: Report) -> str:
     """A table a person reads: metric, value, real-data reference; then accuracy per class."""
-    lines = [f"{'metric':<18}{'generated':>12}{'real data':>12}  reference", "-" * 72]
+    w = NAME_WIDTH
+    lines = [f"{'metric':<{w}}{'generated':>12}{'real data':>12}  reference", "-" * (w + 54)]
     for name, value in report.metrics.items():
         ref = report.references.get(name, float("nan"))
-        lines.append(f"{name:<18}{value:>12.4f}{ref:>12.4f}  {REFERENCE_NOTES.get(name, '')}")
-    lines += ["", f"{'class':<18}{'generated':>12}{'real data':>12}  (accuracy on the asked-for class)"]
+        lines.append(f"{name:<{w}}{value:>12.4f}{ref:>12.4f}  {REFERENCE_NOTES.get(name, '')}")
+    lines += ["", f"{'class':<{w}}{'generated':>12}{'real data':>12}  (accuracy on the asked-for class)"]
     for name, (gen, real) in report.per_class.items():
-        lines.append(f"{name[:17]:<18}{gen:>12.2%}{real:>12.2%}")
+        lines.append(f"{name[: w - 1]:<{w}}{gen:>12.2%}{real:>12.2%}")
     if report.memorisation is not None:
         lines += ["", *format_memorisation(report.memorisation)]
     return "\n".join(lines)
