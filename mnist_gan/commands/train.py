@@ -17,6 +17,7 @@ GROUPS = {
         "epochs",
         "crit_steps",
         "gp_weight",
+        "gp_every",
         "gen_lr",
         "critic_lr",
         "beta_1",

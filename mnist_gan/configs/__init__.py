@@ -92,7 +92,12 @@ class ClassifierConfig(RunConfig):
 class GanConfig(RunConfig):
     """Settings of ``train.py``."""
 
-    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ("noise_dim", "gen_width", "critic_width", "gen_conditioning")
+    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = (
+        "noise_dim",
+        "gen_width",
+        "critic_width",
+        "gen_conditioning",
+    )
     ARCHITECTURE_BEFORE: ClassVar[dict[str, Any]] = {"gen_conditioning": "input"}
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
@@ -105,6 +110,7 @@ class GanConfig(RunConfig):
         "epochs": (0, 1_000_000, True),
         "crit_steps": (1, 1000, True),
         "gp_weight": (0, None, True),
+        "gp_every": (1, 1000, True),
         "gen_lr": (0, None, False),
         "critic_lr": (0, None, False),
         "beta_1": (0, 1, True),
@@ -138,6 +144,10 @@ class GanConfig(RunConfig):
     epochs: float = option("if > 0: train this many passes over the data instead of --steps")
     crit_steps: int = option("critic updates per generator update")
     gp_weight: float = option("gradient penalty weight (lambda)")
+    gp_every: int = option(
+        "compute the gradient penalty on every k-th critic update only, with k times the "
+        "weight (lazy regularisation, as StyleGAN2)"
+    )
     gen_lr: float = option("generator Adam learning rate")
     critic_lr: float = option("critic Adam learning rate")
     beta_1: float = option("Adam beta_1 of both optimizers")
