@@ -33,8 +33,14 @@ def _mirrored(n: int) -> tf.distribute.Strategy:
     )
 
 
+# The original networks, and every architecture and step option on at once.
+OTHER_OPTIONS = dict(
+    gen_conditioning="batchnorm", gen_blocks=1, gen_output="conv", critic_blocks=1, gp_every=2
+)
+
+
 @pytest.mark.parametrize(
-    "variant", [{}, {"gen_conditioning": "batchnorm", "gp_every": 2}], ids=["input", "cbn-lazy"]
+    "variant", [configs.GanConfig.ARCHITECTURE_BEFORE, OTHER_OPTIONS], ids=["first", "options"]
 )
 def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant: dict) -> None:
     # With augmentation and the weight average: their random numbers come from the pipeline too.

@@ -97,8 +97,16 @@ class GanConfig(RunConfig):
         "gen_width",
         "critic_width",
         "gen_conditioning",
+        "gen_blocks",
+        "gen_output",
+        "critic_blocks",
     )
-    ARCHITECTURE_BEFORE: ClassVar[dict[str, Any]] = {"gen_conditioning": "input"}
+    ARCHITECTURE_BEFORE: ClassVar[dict[str, Any]] = {
+        "gen_conditioning": "input",
+        "gen_blocks": 0,
+        "gen_output": "transposed",
+        "critic_blocks": 0,
+    }
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
     RANGES: ClassVar[dict[str, limits.Range]] = {
@@ -106,6 +114,8 @@ class GanConfig(RunConfig):
         "noise_dim": (1, 65536, True),
         "gen_width": (1, 4096, True),
         "critic_width": (1, 4096, True),
+        "gen_blocks": (0, 16, True),
+        "critic_blocks": (0, 16, True),
         "steps": (1, 2**53, True),
         "epochs": (0, 1_000_000, True),
         "crit_steps": (1, 1000, True),
@@ -135,6 +145,13 @@ class GanConfig(RunConfig):
     noise_dim: int = option("size of the generator's noise vector")
     gen_width: int = option("generator filters before the last upsampling (doubled before it)")
     critic_width: int = option("critic filters in its first conv (doubled in the second)")
+    gen_blocks: int = option("extra 3x3 convolutions in the generator at 14x14")
+    gen_output: str = option(
+        "how the generator draws the image: transposed (its last transposed convolution) or "
+        "conv (feature maps at 28x28, then a 3x3 convolution)",
+        choices=("transposed", "conv"),
+    )
+    critic_blocks: int = option("extra 3x3 convolutions in the critic at 14x14")
     gen_conditioning: str = option(
         "where the class enters the generator: input (beside the noise) or batchnorm (also a "
         "scale and shift per class in every batch norm)",

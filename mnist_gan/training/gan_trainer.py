@@ -86,10 +86,8 @@ class GanTrainer:
         self.precision, _ = precision.resolve(cfg.mixed_precision)
         with strategy.scope(), precision.policy(self.precision):
             keras.utils.set_random_seed(cfg.seed)
-            self.generator = networks.build_generator(
-                cfg.noise_dim, cfg.gen_width, num_classes, cfg.gen_conditioning
-            )
-            self.critic = networks.build_critic(cfg.critic_width, num_classes)
+            self.generator = networks.generator_for(cfg, num_classes)
+            self.critic = networks.critic_for(cfg, num_classes)
             scaling = self.precision == "float16"  # bfloat16 has float32's exponent range
             self.gen_opt = _adam(cfg, cfg.gen_lr, total_steps, scaling)
             self.critic_opt = _adam(cfg, cfg.critic_lr, total_steps * cfg.crit_steps, scaling)
@@ -100,9 +98,7 @@ class GanTrainer:
             # Sampled from, never trained; float32 whatever the training precision, so the
             # in-training scores are those of the model generate.py and evaluate.py draw from.
             with precision.policy("off"):
-                self.generator_ema = networks.build_generator(
-                    cfg.noise_dim, cfg.gen_width, num_classes, cfg.gen_conditioning
-                )
+                self.generator_ema = networks.generator_for(cfg, num_classes)
         self.ema = WeightAverage(
             self.generator,
             self.generator_ema,
