@@ -35,7 +35,12 @@ def _mirrored(n: int) -> tf.distribute.Strategy:
 
 # The original networks, and every architecture and step option on at once.
 OTHER_OPTIONS = dict(
-    gen_conditioning="batchnorm", gen_blocks=1, gen_output="conv", critic_blocks=1, gp_every=2
+    gen_conditioning="batchnorm",
+    gen_blocks=1,
+    gen_output="conv",
+    critic_blocks=1,
+    critic_embedding="plain",
+    gp_every=2,
 )
 
 

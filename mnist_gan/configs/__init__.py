@@ -100,11 +100,13 @@ class GanConfig(RunConfig):
         "gen_blocks",
         "gen_output",
         "critic_blocks",
+        "critic_embedding",
     )
     ARCHITECTURE_BEFORE: ClassVar[dict[str, Any]] = {
         "gen_conditioning": "input",
         "gen_blocks": 0,
         "gen_output": "transposed",
+        "critic_embedding": "spectral",
         "critic_blocks": 0,
     }
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
@@ -152,6 +154,10 @@ class GanConfig(RunConfig):
         choices=("transposed", "conv"),
     )
     critic_blocks: int = option("extra 3x3 convolutions in the critic at 14x14")
+    critic_embedding: str = option(
+        "the critic's class embedding: spectral (spectrally normalised like its other layers) or plain",
+        choices=("spectral", "plain"),
+    )
     gen_conditioning: str = option(
         "where the class enters the generator: input (beside the noise) or batchnorm (also a "
         "scale and shift per class in every batch norm)",

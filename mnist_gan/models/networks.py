@@ -61,6 +61,7 @@ def feature_extractor(classifier: keras.Model) -> keras.Model:
 
 GENERATOR_CONDITIONING = ("input", "batchnorm")
 GENERATOR_OUTPUT = ("transposed", "conv")
+CRITIC_EMBEDDING = ("spectral", "plain")
 
 
 def _class_norm(x: keras.KerasTensor, onehot: keras.KerasTensor, name: str) -> keras.KerasTensor:
@@ -137,14 +138,21 @@ def build_generator(
     return keras.Model([noise, labels], images, name="generator")
 
 
-def build_critic(width: int, num_classes: int = DIGIT_CLASSES, blocks: int = 0) -> keras.Model:
+def build_critic(
+    width: int, num_classes: int = DIGIT_CLASSES, blocks: int = 0, embedding: str = "spectral"
+) -> keras.Model:
     """Spectrally normalised conditional critic with a projection head (Miyato & Koyama 2018).
 
-    score(x, y) = w . h(x) + <E y_onehot, h(x)>, every weight layer spectrally normalised,
-    no batch norm (it would couple the samples the gradient penalty treats one by one).
-    The label embedding is a bias-free Dense on a one-hot vector: spectral normalisation
-    of an Embedding layer receives no gradient in Keras 3.
+    score(x, y) = w . h(x) + <E y_onehot, h(x)>, every convolution and w spectrally
+    normalised, no batch norm (it would couple the samples the gradient penalty treats one
+    by one); ``blocks`` more 3x3 convolutions at 14x14. The label embedding E is a
+    bias-free Dense on a one-hot vector (spectral normalisation of an Embedding layer
+    receives no gradient in Keras 3), spectrally normalised with ``embedding`` 'spectral',
+    left free with 'plain': one largest singular value then no longer caps how far the
+    ten class directions may grow (the gradient penalty still bounds the critic).
     """
+    if embedding not in CRITIC_EMBEDDING:
+        raise ValueError(f"unknown critic embedding {embedding!r}")
     images = keras.Input(IMAGE_SHAPE, name="images")
     labels = keras.Input((), dtype="int32", name="labels")
     x = SNConv2D(width, 4, strides=2, padding="same")(images)
@@ -158,7 +166,8 @@ def build_critic(width: int, num_classes: int = DIGIT_CLASSES, blocks: int = 0) 
     onehot = layers.Lambda(
         lambda y: keras.ops.one_hot(y, num_classes, dtype=h.dtype), output_shape=(num_classes,)
     )(labels)
-    embedded = SNDense(h.shape[-1], use_bias=False, name="label_embedding")(onehot)
+    dense = SNDense if embedding == "spectral" else layers.Dense
+    embedded = dense(h.shape[-1], use_bias=False, name="label_embedding")(onehot)
     # A product summed over features rather than layers.Dot: Dot runs as a batch of (1 x n)
     # by (n x 1) matmuls, a tenth of a bfloat16 step's op time in the profiler for no FLOPs.
     # float32, as the score it is part of: a sum of 6,272 terms needs more than 8 bits.
@@ -181,4 +190,4 @@ def generator_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Mod
 
 def critic_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Model:
     """The critic ``cfg`` describes."""
-    return build_critic(cfg.critic_width, num_classes, cfg.critic_blocks)
+    return build_critic(cfg.critic_width, num_classes, cfg.critic_blocks, cfg.critic_embedding)
