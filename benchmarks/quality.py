@@ -12,8 +12,9 @@ judge by the worst seed, not the best. A benchmark, not a test: it asserts nothi
 "Minutes of training" count the training steps only (no start-up, evaluation or saving); they
 mean something only on an otherwise idle machine.
 
-Variants: 'default' is train.py as configured; 'previous' is the recipe before the weight
-average and the other quality changes (see PREVIOUS below), scored the same way.
+Variants: 'default' is train.py as configured; 'previous' is the recipe before the
+architecture and step changes of the quality issue (see PREVIOUS below), scored the same way;
+'original' the one before the weight average and augmentation as well.
 
     python benchmarks/quality.py                       # 3 seeds, default beside previous
     python benchmarks/quality.py --seeds 1 --variants default --steps 1000
@@ -38,9 +39,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mnist_gan.runtime.precision import MODES  # noqa: E402  (no TensorFlow: it only names the modes)
 
-# train.py flags that restore the recipe before the weight average (issue: digits as good as real).
-PREVIOUS = ["--ema-decay", "0", "--critic-augment", "none"]
-VARIANTS = {"default": [], "previous": PREVIOUS}
+# train.py flags that restore the defaults before the issue "digits as good as real": the
+# original networks, two critic updates a step.
+PREVIOUS = [
+    *("--crit-steps", "2", "--critic-blocks", "0", "--critic-embedding", "spectral"),
+    *("--gen-output", "transposed"),
+]
+# ... and before its weight average and augmentation too.
+ORIGINAL = [*PREVIOUS, "--ema-decay", "0", "--critic-augment", "none"]
+VARIANTS = {"default": [], "previous": PREVIOUS, "original": ORIGINAL}
 # Metrics where lower is better; for the rest higher is better.
 LOWER_IS_BETTER = {"fid"}
 EVAL_LINE = re.compile(r"step (\d+) \(([\d.]+) min of training\): (.*)")
@@ -340,7 +347,8 @@ def main() -> int:
     print(
         f"budget: classifier {args.classifier_epochs} epochs ({cls_seconds / 60:.1f} min), GAN {args.steps} "
         f"steps (--mixed-precision {args.mixed_precision}), seeds {seeds}, {args.num_samples} generated "
-        f"digits scored; previous = train.py {' '.join(PREVIOUS)}"
+        f"digits scored; previous = train.py {' '.join(PREVIOUS)}; original = previous and "
+        f"{' '.join(ORIGINAL[len(PREVIOUS) :])}"
     )
     print_metrics(results, seeds)
     print_time_to_quality(results)

@@ -241,7 +241,11 @@ def main() -> int:
     )
 
     for mode, trainer in trainers.items():
-        critic = tf.function(lambda t=trainer: t.strategy.run(t.critic_update, args=(next(t.iterator),)))
+        critic = tf.function(
+            lambda t=trainer: t.strategy.run(
+                t.critic_update, args=(next(t.iterator), tf.constant(0, tf.int64))
+            )
+        )
         gen = tf.function(lambda t=trainer: t.strategy.run(t.generator_update, args=(next(t.iterator),)))
         critic(), gen()
         calls = max(20, args.iterations // 4)

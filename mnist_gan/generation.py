@@ -108,7 +108,7 @@ def load_generator(checkpoint_dir: str | Path, step: int | str = "newest") -> Lo
     source = str(Path(checkpoint_dir) / configs.GanConfig.SAVED_AS)
     cfg = config.from_saved(configs.GanConfig, found[0], source)
     names = record.classes(found[1])
-    generator = networks.build_generator(cfg.noise_dim, cfg.gen_width, len(names), cfg.gen_conditioning)
+    generator = networks.generator_for(cfg, len(names))
     # The averaged generator where the checkpoint has one (written since it was introduced).
     name = "generator_ema" if checkpoints.holds_object(path, "generator_ema") else "generator"
     checkpoints.restore(tf.train.Checkpoint(**{name: generator}), path, partial=True)

@@ -127,7 +127,7 @@ def test_trainer_averages_and_checkpoints_the_generator(tiny_dataset: Path, tmp_
     path = trainer.checkpoint.save(str(tmp_path / "ckpt"))
     assert checkpoints.holds_object(path, "generator_ema")
     # generate.py and evaluate.py draw from the average.
-    loaded = networks.build_generator(8, 8)
+    loaded = networks.generator_for(trainer.cfg)
     checkpoints.restore(tf.train.Checkpoint(generator_ema=loaded), path, partial=True)
     z, y = tf.random.normal((10, 8), seed=3), tf.range(10)
     np.testing.assert_array_equal(

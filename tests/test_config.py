@@ -9,7 +9,7 @@ import pytest
 
 from mnist_gan import configs
 from mnist_gan.configs import ClassifierConfig, GanConfig
-from mnist_gan.runtime import config, flags
+from mnist_gan.runtime import config, flags, record
 from mnist_gan.runtime.errors import ConfigError
 
 ALL = [ClassifierConfig, GanConfig, configs.GenerateConfig, configs.EvaluateConfig]
@@ -110,6 +110,22 @@ def test_saved_config_from_an_older_version_gets_new_keys_from_defaults() -> Non
     assert cfg.collective_timeout == config.defaults(GanConfig).collective_timeout
     with pytest.raises(ConfigError, match=r"old\.yaml: unknown config key 'from_the_future'"):
         config.from_saved(GanConfig, {**saved, "from_the_future": 1}, "old.yaml")
+
+
+def test_a_run_saved_before_an_architecture_key_keeps_its_architecture() -> None:
+    # Not today's default: the network those runs trained, or their weights would not load.
+    saved = config.defaults(GanConfig).to_dict()
+    for key in GanConfig.ARCHITECTURE_BEFORE:
+        del saved[key]
+    cfg = config.from_saved(GanConfig, saved, "old.yaml")
+    assert {k: getattr(cfg, k) for k in GanConfig.ARCHITECTURE_BEFORE} == GanConfig.ARCHITECTURE_BEFORE
+    assert set(GanConfig.ARCHITECTURE_BEFORE) <= set(GanConfig.ARCHITECTURE_KEYS)
+    # Resuming it with another architecture is refused by name, as for a key it did save.
+    now = config.defaults(GanConfig).replace(gen_blocks=1, gen_conditioning="batchnorm")
+    never, _ = record.compare(now, saved, {}, "", list(record.DIGITS))
+    assert never["gen_blocks"] == (0, 1) and never["gen_conditioning"] == ("input", "batchnorm")
+    same = config.defaults(GanConfig).replace(**GanConfig.ARCHITECTURE_BEFORE)
+    assert record.compare(same, saved, {}, "", list(record.DIGITS))[0] == {}
 
 
 @pytest.mark.parametrize(

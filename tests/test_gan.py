@@ -33,9 +33,24 @@ def _mirrored(n: int) -> tf.distribute.Strategy:
     )
 
 
-def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path) -> None:
+# The original networks, and every architecture and step option on at once.
+OTHER_OPTIONS = dict(
+    gen_conditioning="batchnorm",
+    gen_blocks=1,
+    gen_output="conv",
+    critic_blocks=1,
+    critic_embedding="plain",
+    gp_every=2,
+)
+
+
+@pytest.mark.parametrize(
+    "variant", [configs.GanConfig.ARCHITECTURE_BEFORE, OTHER_OPTIONS], ids=["first", "options"]
+)
+def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant: dict) -> None:
     # With augmentation and the weight average: their random numbers come from the pipeline too.
-    flags = dict(mixed_precision="off", critic_augment="translation,cutout", ema_decay=0.5)
+    # Lazy penalty: a critic update with and one without (3 steps x 2 updates), on every replica.
+    flags = dict(mixed_precision="off", critic_augment="translation,cutout", ema_decay=0.5, **variant)
     one = _trainer(_mirrored(1), tiny_dataset, **flags)
     two = _trainer(_mirrored(2), tiny_dataset, **flags)
     pairs = list(

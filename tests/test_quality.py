@@ -22,7 +22,7 @@ SAMPLE_FLAGS = ["--eval-samples", "1000"]
 def _untrained_accuracy(classifier_dir: Path, sample_dir: Path) -> float:
     cfg = config.defaults(configs.GanConfig)
     keras.utils.set_random_seed(cfg.seed)
-    generator = networks.build_generator(cfg.noise_dim, cfg.gen_width)
+    generator = networks.generator_for(cfg)
     train, test = sources.load(sample_dir).splits
     scorer = generator_scorer.GeneratorScorer(
         features.Scorer(networks.feature_extractor(features.load_classifier(classifier_dir))),

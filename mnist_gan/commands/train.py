@@ -10,13 +10,22 @@ from mnist_gan.runtime import cli, process
 
 GROUPS = {
     "data and folders": ("data_dir", "save_dir", "log_dir", "classifier_dir"),
-    "model": ("noise_dim", "gen_width", "critic_width", "gen_conditioning"),
+    "model": (
+        "noise_dim",
+        "gen_width",
+        "critic_width",
+        "gen_conditioning",
+        "gen_blocks",
+        "gen_output",
+        "critic_blocks",
+    ),
     "optimisation": (
         "batch_size",
         "steps",
         "epochs",
         "crit_steps",
         "gp_weight",
+        "gp_every",
         "gen_lr",
         "critic_lr",
         "beta_1",

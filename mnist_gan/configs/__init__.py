@@ -92,8 +92,23 @@ class ClassifierConfig(RunConfig):
 class GanConfig(RunConfig):
     """Settings of ``train.py``."""
 
-    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ("noise_dim", "gen_width", "critic_width", "gen_conditioning")
-    ARCHITECTURE_BEFORE: ClassVar[dict[str, Any]] = {"gen_conditioning": "input"}
+    ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = (
+        "noise_dim",
+        "gen_width",
+        "critic_width",
+        "gen_conditioning",
+        "gen_blocks",
+        "gen_output",
+        "critic_blocks",
+        "critic_embedding",
+    )
+    ARCHITECTURE_BEFORE: ClassVar[dict[str, Any]] = {
+        "gen_conditioning": "input",
+        "gen_blocks": 0,
+        "gen_output": "transposed",
+        "critic_embedding": "spectral",
+        "critic_blocks": 0,
+    }
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
     RANGES: ClassVar[dict[str, limits.Range]] = {
@@ -101,10 +116,13 @@ class GanConfig(RunConfig):
         "noise_dim": (1, 65536, True),
         "gen_width": (1, 4096, True),
         "critic_width": (1, 4096, True),
+        "gen_blocks": (0, 16, True),
+        "critic_blocks": (0, 16, True),
         "steps": (1, 2**53, True),
         "epochs": (0, 1_000_000, True),
         "crit_steps": (1, 1000, True),
         "gp_weight": (0, None, True),
+        "gp_every": (1, 1000, True),
         "gen_lr": (0, None, False),
         "critic_lr": (0, None, False),
         "beta_1": (0, 1, True),
@@ -129,6 +147,17 @@ class GanConfig(RunConfig):
     noise_dim: int = option("size of the generator's noise vector")
     gen_width: int = option("generator filters before the last upsampling (doubled before it)")
     critic_width: int = option("critic filters in its first conv (doubled in the second)")
+    gen_blocks: int = option("extra 3x3 convolutions in the generator at 14x14")
+    gen_output: str = option(
+        "how the generator draws the image: transposed (its last transposed convolution) or "
+        "conv (feature maps at 28x28, then a 3x3 convolution)",
+        choices=("transposed", "conv"),
+    )
+    critic_blocks: int = option("extra 3x3 convolutions in the critic at 14x14")
+    critic_embedding: str = option(
+        "the critic's class embedding: spectral (spectrally normalised like its other layers) or plain",
+        choices=("spectral", "plain"),
+    )
     gen_conditioning: str = option(
         "where the class enters the generator: input (beside the noise) or batchnorm (also a "
         "scale and shift per class in every batch norm)",
@@ -138,6 +167,10 @@ class GanConfig(RunConfig):
     epochs: float = option("if > 0: train this many passes over the data instead of --steps")
     crit_steps: int = option("critic updates per generator update")
     gp_weight: float = option("gradient penalty weight (lambda)")
+    gp_every: int = option(
+        "compute the gradient penalty on every k-th critic update only, with k times the "
+        "weight (lazy regularisation, as StyleGAN2)"
+    )
     gen_lr: float = option("generator Adam learning rate")
     critic_lr: float = option("critic Adam learning rate")
     beta_1: float = option("Adam beta_1 of both optimizers")

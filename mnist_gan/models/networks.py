@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from mnist_gan.configs import GanConfig
 from mnist_gan.models.spectral_norm import SNConv2D, SNDense
 
 DIGIT_CLASSES = 10  # MNIST's, and the default of every network
@@ -59,6 +60,8 @@ def feature_extractor(classifier: keras.Model) -> keras.Model:
 
 
 GENERATOR_CONDITIONING = ("input", "batchnorm")
+GENERATOR_OUTPUT = ("transposed", "conv")
+CRITIC_EMBEDDING = ("spectral", "plain")
 
 
 def _class_norm(x: keras.KerasTensor, onehot: keras.KerasTensor, name: str) -> keras.KerasTensor:
@@ -80,53 +83,82 @@ def _class_norm(x: keras.KerasTensor, onehot: keras.KerasTensor, name: str) -> k
     )([x, gain, bias])
 
 
+def _norm_relu(x: keras.KerasTensor, onehot: keras.KerasTensor | None, name: str) -> keras.KerasTensor:
+    """Batch norm (per class when given ``onehot``), then ReLU."""
+    if onehot is None:
+        return layers.ReLU()(layers.BatchNormalization(synchronized=True)(x))
+    return layers.ReLU()(_class_norm(x, onehot, name))
+
+
 def build_generator(
-    noise_dim: int, width: int, num_classes: int = DIGIT_CLASSES, conditioning: str = "input"
+    noise_dim: int,
+    width: int,
+    num_classes: int = DIGIT_CLASSES,
+    conditioning: str = "input",
+    blocks: int = 0,
+    output: str = "transposed",
 ) -> keras.Model:
     """Conditional DCGAN generator at native 28x28: (noise, label) -> image in [-1, 1].
 
     The label enters as a one-hot vector beside the noise; two stride-2 transposed
-    convolutions take 7x7 to 28x28. ``conditioning`` 'batchnorm' also gives every
-    batch norm a scale and shift per class (:func:`_class_norm`); 'input' is the
-    original network, whose first batch norm works per feature before the reshape.
+    convolutions take 7x7 to 28x28, with ``blocks`` more 3x3 convolutions at 14x14.
+    ``conditioning`` 'batchnorm' also gives every batch norm a scale and shift per class
+    (:func:`_class_norm`); 'input' is the original network, whose first batch norm works
+    per feature before the reshape. ``output`` 'transposed' draws the image with the last
+    transposed convolution; 'conv' makes it ``width // 2`` feature maps at 28x28 and draws
+    the image from them with a 3x3 convolution, so neighbouring pixels of a stroke come
+    from shared features rather than from alternating kernel taps.
     """
     if conditioning not in GENERATOR_CONDITIONING:
         raise ValueError(f"unknown generator conditioning {conditioning!r}")
+    if output not in GENERATOR_OUTPUT:
+        raise ValueError(f"unknown generator output {output!r}")
     noise = keras.Input((noise_dim,), name="noise")
     labels = keras.Input((), dtype="int32", name="labels")
     onehot = layers.Lambda(lambda y: keras.ops.one_hot(y, num_classes), output_shape=(num_classes,))(labels)
+    per_class = onehot if conditioning == "batchnorm" else None
     x = layers.Concatenate()([noise, onehot])
     x = layers.Dense(7 * 7 * 2 * width, use_bias=False)(x)
-    if conditioning == "input":
-        x = layers.BatchNormalization(synchronized=True)(x)
-        x = layers.ReLU()(x)
-        x = layers.Reshape((7, 7, 2 * width))(x)
+    if per_class is None:
+        x = layers.Reshape((7, 7, 2 * width))(_norm_relu(x, None, ""))
     else:
-        x = layers.Reshape((7, 7, 2 * width))(x)
-        x = layers.ReLU()(_class_norm(x, onehot, "norm_7x7"))
+        x = _norm_relu(layers.Reshape((7, 7, 2 * width))(x), per_class, "norm_7x7")
     x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False)(x)
-    if conditioning == "input":
-        x = layers.BatchNormalization(synchronized=True)(x)
+    x = _norm_relu(x, per_class, "norm_14x14")
+    for i in range(blocks):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = _norm_relu(x, per_class, f"norm_14x14_{i + 1}")
+    if output == "transposed":
+        x = layers.Conv2DTranspose(1, 4, strides=2, padding="same")(x)
     else:
-        x = _class_norm(x, onehot, "norm_14x14")
-    x = layers.ReLU()(x)
-    x = layers.Conv2DTranspose(1, 4, strides=2, padding="same")(x)
+        x = layers.Conv2DTranspose(max(width // 2, 1), 4, strides=2, padding="same", use_bias=False)(x)
+        x = _norm_relu(x, per_class, "norm_28x28")
+        x = layers.Conv2D(1, 3, padding="same")(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
     return keras.Model([noise, labels], images, name="generator")
 
 
-def build_critic(width: int, num_classes: int = DIGIT_CLASSES) -> keras.Model:
+def build_critic(
+    width: int, num_classes: int = DIGIT_CLASSES, blocks: int = 0, embedding: str = "spectral"
+) -> keras.Model:
     """Spectrally normalised conditional critic with a projection head (Miyato & Koyama 2018).
 
-    score(x, y) = w . h(x) + <E y_onehot, h(x)>, every weight layer spectrally normalised,
-    no batch norm (it would couple the samples the gradient penalty treats one by one).
-    The label embedding is a bias-free Dense on a one-hot vector: spectral normalisation
-    of an Embedding layer receives no gradient in Keras 3.
+    score(x, y) = w . h(x) + <E y_onehot, h(x)>, every convolution and w spectrally
+    normalised, no batch norm (it would couple the samples the gradient penalty treats one
+    by one); ``blocks`` more 3x3 convolutions at 14x14. The label embedding E is a
+    bias-free Dense on a one-hot vector (spectral normalisation of an Embedding layer
+    receives no gradient in Keras 3), spectrally normalised with ``embedding`` 'spectral',
+    left free with 'plain': one largest singular value then no longer caps how far the
+    ten class directions may grow (the gradient penalty still bounds the critic).
     """
+    if embedding not in CRITIC_EMBEDDING:
+        raise ValueError(f"unknown critic embedding {embedding!r}")
     images = keras.Input(IMAGE_SHAPE, name="images")
     labels = keras.Input((), dtype="int32", name="labels")
     x = SNConv2D(width, 4, strides=2, padding="same")(images)
     x = layers.LeakyReLU(0.2)(x)
+    for _ in range(blocks):  # more 3x3 convolutions at 14x14
+        x = layers.LeakyReLU(0.2)(SNConv2D(width, 3, padding="same")(x))
     x = SNConv2D(2 * width, 4, strides=2, padding="same")(x)
     x = layers.LeakyReLU(0.2)(x)
     h = layers.Flatten()(x)
@@ -134,7 +166,8 @@ def build_critic(width: int, num_classes: int = DIGIT_CLASSES) -> keras.Model:
     onehot = layers.Lambda(
         lambda y: keras.ops.one_hot(y, num_classes, dtype=h.dtype), output_shape=(num_classes,)
     )(labels)
-    embedded = SNDense(h.shape[-1], use_bias=False, name="label_embedding")(onehot)
+    dense = SNDense if embedding == "spectral" else layers.Dense
+    embedded = dense(h.shape[-1], use_bias=False, name="label_embedding")(onehot)
     # A product summed over features rather than layers.Dot: Dot runs as a batch of (1 x n)
     # by (n x 1) matmuls, a tenth of a bfloat16 step's op time in the profiler for no FLOPs.
     # float32, as the score it is part of: a sum of 6,272 terms needs more than 8 bits.
@@ -146,3 +179,15 @@ def build_critic(width: int, num_classes: int = DIGIT_CLASSES) -> keras.Model:
     )([embedded, h])
     score = layers.Add(dtype="float32", name="score")([unconditional, projection])
     return keras.Model([images, labels], score, name="critic")
+
+
+def generator_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Model:
+    """The generator ``cfg`` describes."""
+    return build_generator(
+        cfg.noise_dim, cfg.gen_width, num_classes, cfg.gen_conditioning, cfg.gen_blocks, cfg.gen_output
+    )
+
+
+def critic_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Model:
+    """The critic ``cfg`` describes."""
+    return build_critic(cfg.critic_width, num_classes, cfg.critic_blocks, cfg.critic_embedding)

@@ -86,8 +86,8 @@ class GanTrainer:
         self.precision, _ = precision.resolve(cfg.mixed_precision)
         with strategy.scope(), precision.policy(self.precision):
             keras.utils.set_random_seed(cfg.seed)
-            self.generator = networks.build_generator(cfg.noise_dim, cfg.gen_width, num_classes, cfg.gen_conditioning)
-            self.critic = networks.build_critic(cfg.critic_width, num_classes)
+            self.generator = networks.generator_for(cfg, num_classes)
+            self.critic = networks.critic_for(cfg, num_classes)
             scaling = self.precision == "float16"  # bfloat16 has float32's exponent range
             self.gen_opt = _adam(cfg, cfg.gen_lr, total_steps, scaling)
             self.critic_opt = _adam(cfg, cfg.critic_lr, total_steps * cfg.crit_steps, scaling)
@@ -98,7 +98,7 @@ class GanTrainer:
             # Sampled from, never trained; float32 whatever the training precision, so the
             # in-training scores are those of the model generate.py and evaluate.py draw from.
             with precision.policy("off"):
-                self.generator_ema = networks.build_generator(cfg.noise_dim, cfg.gen_width, num_classes, cfg.gen_conditioning)
+                self.generator_ema = networks.generator_for(cfg, num_classes)
         self.ema = WeightAverage(
             self.generator,
             self.generator_ema,
@@ -142,21 +142,24 @@ class GanTrainer:
     def _average(self, per_example: tf.Tensor) -> tf.Tensor:
         return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
 
-    def critic_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """One critic update on this replica's share of ``batch``; global-mean metrics."""
+    def critic_update(self, batch: dict[str, tf.Tensor], update: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Critic update number ``update`` (from 0) on this replica's share of ``batch``;
+        global-mean metrics."""
         labels = batch["labels"]
         real = augment.apply(self.cfg.critic_augment, batch["images"], batch["aug_real"])
         fake = self.generator([batch["noise"], labels], training=True)
         fake = augment.apply(self.cfg.critic_augment, tf.cast(fake, real.dtype), batch["aug_fake"])
         points = losses.interpolate(real, fake, batch["alpha"])
+        scale = self._loss_scale(self.critic_opt)
         with tf.GradientTape() as tape:
             scores = self.critic([tf.concat([real, fake], 0), tf.concat([labels, labels], 0)], training=True)
-            real_scores, fake_scores = tf.split(scores, 2)
-            gp = losses.gradient_penalty(
-                lambda x: self.critic([x, labels], training=True),
-                points,
-                self._loss_scale(self.critic_opt),
-            )
+            real_scores, fake_scores = tf.split(tf.cast(scores, tf.float32), 2)
+            if self.cfg.gp_every == 1:
+                # Its own forward pass: in one batch with the scores above, the input gradient
+                # would be computed over all three parts (measured slower: configs/gan.yaml).
+                gp = losses.gradient_penalty(lambda x: self.critic([x, labels], training=True), points, scale)
+            else:
+                gp = self._lazy_penalty(update, points, labels, scale)
             wloss = losses.critic_loss(real_scores, fake_scores)
             loss = self._average(wloss + self.cfg.gp_weight * gp)
         self._apply(self.critic_opt, tape, loss, self.critic)
@@ -165,6 +168,21 @@ class GanTrainer:
             "gradient_penalty": self._average(gp),
             "wasserstein": self._average(-wloss),
         }
+
+    def _lazy_penalty(
+        self, update: tf.Tensor, points: tf.Tensor, labels: tf.Tensor, scale: tf.Tensor | float
+    ) -> tf.Tensor:
+        """The penalty on every ``gp_every``-th critic update, ``gp_every`` times as heavy;
+        zeros on the others (lazy regularisation, Karras et al. 2020)."""
+        every = self.cfg.gp_every
+
+        def penalty() -> tf.Tensor:
+            # training=False: the caller's forward pass ran this update's power iteration, and
+            # a variable assigned inside a conditional cannot be synchronised across replicas.
+            critic_fn = lambda x: self.critic([x, labels], training=False)  # noqa: E731
+            return every * losses.gradient_penalty(critic_fn, points, scale)
+
+        return tf.cond(update % every == 0, penalty, lambda: tf.zeros(tf.shape(labels)[:1]))
 
     def generator_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """One generator update on this replica's share of ``batch``."""
@@ -181,12 +199,14 @@ class GanTrainer:
     def _sum(self, per_replica: tf.Tensor) -> tf.Tensor:
         return self.strategy.reduce("SUM", per_replica, axis=None)
 
-    def _generator_step(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-        """``crit_steps`` critic updates then one generator update; global-mean metrics."""
+    def _generator_step(self, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Generator step number ``step`` (from 0): ``crit_steps`` critic updates then one
+        generator update; global-mean metrics."""
         critic_loss = gradient_penalty = wasserstein = tf.constant(0.0)
-        for _ in range(self.cfg.crit_steps):
+        for i in range(self.cfg.crit_steps):
             batch = next(self.iterator)
-            out = self.strategy.run(self.critic_update, args=(batch,))
+            update = step * self.cfg.crit_steps + i
+            out = self.strategy.run(self.critic_update, args=(batch, update))
             critic_loss += self._sum(out["critic_loss"])
             gradient_penalty += self._sum(out["gradient_penalty"])
             wasserstein += self._sum(out["wasserstein"])
@@ -198,7 +218,7 @@ class GanTrainer:
         """Run ``num_steps`` generator steps (with their critic steps) in one graph call."""
         critic_loss = gradient_penalty = wasserstein = generator_loss = tf.constant(0.0)
         for i in tf.range(num_steps):
-            c, gp, w, g = self._generator_step()
+            c, gp, w, g = self._generator_step(self.step + tf.cast(i, tf.int64))
             self.ema.update(self.step + tf.cast(i, tf.int64) + 1)
             critic_loss += c
             gradient_penalty += gp
