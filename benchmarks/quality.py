@@ -40,10 +40,10 @@ sys.path.insert(0, str(ROOT))
 from mnist_gan.runtime.precision import MODES  # noqa: E402  (no TensorFlow: it only names the modes)
 
 # train.py flags that restore the defaults before the issue "digits as good as real": the
-# original networks, two critic updates a step.
+# original networks, two critic updates a step, a learning rate decaying to zero.
 PREVIOUS = [
     *("--crit-steps", "2", "--critic-blocks", "0", "--critic-embedding", "spectral"),
-    *("--gen-output", "transposed"),
+    *("--gen-output", "transposed", "--lr-decay", "linear"),
 ]
 # ... and before its weight average and augmentation too.
 ORIGINAL = [*PREVIOUS, "--ema-decay", "0", "--critic-augment", "none"]

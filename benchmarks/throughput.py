@@ -233,7 +233,9 @@ def main() -> int:
     # outer backward pass) = G + 12C; a generator update is 3G + 3C.
     g, c = b * forward_flops(trainer.generator), b * forward_flops(trainer.critic)
     flops = k * (g + 12 * c) + 3 * g + 3 * c
-    traced = graph_flops(tf.function(trainer._generator_step).get_concrete_function().graph)
+    traced = graph_flops(
+        tf.function(trainer._generator_step).get_concrete_function(tf.TensorSpec([], tf.int64)).graph
+    )
     print(
         f"FLOPs per iteration ({k} critic updates + 1 generator update): {flops / 1e9:.2f} GFLOP, "
         f"analytic count of the conv and dense layers (the matmul/conv ops of the traced graph "

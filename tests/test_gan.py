@@ -207,6 +207,8 @@ def test_other_architecture_checkpoint_refused(tiny_run: dict) -> None:
     )
     assert result.returncode == 2
     assert "cannot be continued with this data or architecture (gen_width 8 -> 16)" in result.stderr
+    # Networks alone: the flags that continue it as it was (after a change of defaults, say).
+    assert result.stderr.rstrip().endswith("or continue it with the networks it has: --gen-width 8")
 
 
 def test_missing_classifier_says_what_to_run(sample_dir: Path, tmp_path: Path) -> None:

@@ -154,6 +154,15 @@ def compare(
     return never, changeable
 
 
+def _as_it_was(cfg: config_lib.Config, never: dict[str, tuple[Any, Any]]) -> str:
+    """The flags that continue a run whose only lasting difference is its networks (after a
+    change of defaults, say), or ''."""
+    if not never or set(never) - set(cfg.ARCHITECTURE_KEYS):
+        return ""
+    flags = " ".join(f"--{k.replace('_', '-')} {old}" for k, (old, _) in never.items())
+    return f", or continue it with the networks it has: {flags}"
+
+
 def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: list[str]) -> Plan:
     """Decide, before anything is written, whether this run may use ``folder``.
 
@@ -178,7 +187,8 @@ def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: li
         raise CheckpointError(
             f"{folder} holds a run that cannot be continued with this data or architecture "
             f"({_show(never)}{'; also ' + _show(changeable) if changeable else ''}); pass another "
-            "--save-dir, or --start-over to start afresh there (its checkpoints are moved aside)"
+            f"--save-dir, or --start-over to start afresh there (its checkpoints are moved aside)"
+            f"{_as_it_was(cfg, never)}"
         )
     if getattr(cfg, "continue_with_changes", False):
         entry = {
