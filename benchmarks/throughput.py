@@ -197,7 +197,8 @@ def main() -> int:
     from mnist_gan import configs
     from mnist_gan.data import sources
     from mnist_gan.runtime import config, precision
-    from mnist_gan.training.gan_trainer import GanTrainer, gan_dataset
+    from mnist_gan.training.gan_inputs import gan_dataset
+    from mnist_gan.training.gan_trainer import GanTrainer
 
     base = config.defaults(configs.GanConfig).replace(batch_size=args.batch_size, data_dir=args.data_dir)
     spec = args.variants or f"off:1,{base.mixed_precision}:{base.steps_per_call}"

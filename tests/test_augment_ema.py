@@ -14,7 +14,8 @@ from mnist_gan.data import sources
 from mnist_gan.models import augment, networks
 from mnist_gan.runtime import checkpoints, config
 from mnist_gan.training.ema import WeightAverage
-from mnist_gan.training.gan_trainer import GanTrainer, gan_dataset
+from mnist_gan.training.gan_inputs import gan_dataset
+from mnist_gan.training.gan_trainer import GanTrainer
 
 
 def _ramp(n: int = 2) -> tf.Tensor:

@@ -16,7 +16,8 @@ from PIL import Image
 from mnist_gan import configs
 from mnist_gan.data import sources
 from mnist_gan.runtime import config, precision
-from mnist_gan.training.gan_trainer import GanTrainer, gan_dataset
+from mnist_gan.training.gan_inputs import gan_dataset
+from mnist_gan.training.gan_trainer import GanTrainer
 
 TINY = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=8, crit_steps=2, seed=5)
 

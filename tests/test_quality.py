@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import keras
-import numpy as np
 import pytest
 from conftest import printed, run_classifier, run_script, run_train
 
@@ -68,14 +67,16 @@ def test_short_training_makes_recognisable_digits(
     assert fid > floor >= 0
 
 
-# The demo's budget (default config, 5k sample, 3,000 steps) must reach >= 90 % of generated
-# digits recognised as the digit asked for. A step budget, not a time: how long those steps
-# take is measured by benchmarks/quality.py, never asserted here.
-FULL_STEPS, FULL_MIN_ACCURACY = 3000, 0.90
+# The demo's budget (default config, 5k sample, 3,000 steps) must reach >= 95 % of generated
+# digits recognised as the digit asked for (three seeds of benchmarks/quality.py: 97.7 % or
+# more; the defaults before reached 91.6-94.9 %), and a generated-to-floor FID ratio under 4
+# (there: 3.0-3.2). A step budget, not a time: how long those steps take is measured by
+# benchmarks/quality.py, never asserted here.
+FULL_STEPS, FULL_MIN_ACCURACY, FULL_MAX_FID_RATIO = 3000, 0.95, 4.0
 
 
 @pytest.mark.slow
-def test_the_demo_budget_reaches_ninety_percent(sample_dir: Path, tmp_path: Path) -> None:
+def test_the_demo_budget_reaches_ninety_five_percent(sample_dir: Path, tmp_path: Path) -> None:
     cls = run_classifier(sample_dir, tmp_path, "--epochs", "20")
     assert cls.returncode == 0, cls.stderr[-3000:]
     result = run_train(
@@ -97,7 +98,9 @@ def test_the_demo_budget_reaches_ninety_percent(sample_dir: Path, tmp_path: Path
         f"(classifier: {printed(r'test accuracy: (.*)', cls.stdout)})"
     )
     assert accuracy >= FULL_MIN_ACCURACY
-    assert np.isfinite(float(printed(r"FID ([\d.]+)", result.stdout)))
+    fid = float(printed(r"FID ([\d.]+)", result.stdout))
+    floor = float(printed(r"floor ([\d.]+)\)", result.stdout))
+    assert fid <= FULL_MAX_FID_RATIO * floor
 
 
 def test_quickstart_steps_at_a_tiny_budget(sample_dir: Path, tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, generator_scorer
 from mnist_gan.models import networks
 from mnist_gan.runtime import checkpoints, distribute, precision, process, record
-from mnist_gan.training.gan_trainer import GanTrainer, gan_dataset
+from mnist_gan.training.gan_inputs import gan_dataset
+from mnist_gan.training.gan_trainer import GanTrainer
 from mnist_gan.training.loop import Actions, Schedule
 from mnist_gan.training.run import RunPlan, RunResult, announce, run
 from mnist_gan.training.run_folder import RunFolder
