@@ -69,10 +69,11 @@ def test_short_training_makes_recognisable_digits(
 
 # The demo's budget (default config, 5k sample, 3,000 steps) must reach >= 95 % of generated
 # digits recognised as the digit asked for (three seeds of benchmarks/quality.py: 97.7 % or
-# more; the defaults before reached 91.6-94.9 %), and a generated-to-floor FID ratio under 4
-# (there: 3.0-3.2). A step budget, not a time: how long those steps take is measured by
-# benchmarks/quality.py, never asserted here.
-FULL_STEPS, FULL_MIN_ACCURACY, FULL_MAX_FID_RATIO = 3000, 0.95, 4.0
+# more; the defaults before reached 91.6-94.9 %), and an FID under 4.5 x the real-data floor
+# (in-training FID at step 3,000 there: 2.9-3.6 x the floor; an untrained generator: over 50 x).
+# A step budget, not a time: how long those steps take is measured by benchmarks/quality.py,
+# never asserted here.
+FULL_STEPS, FULL_MIN_ACCURACY, FULL_MAX_FID_RATIO = 3000, 0.95, 4.5
 
 
 @pytest.mark.slow
