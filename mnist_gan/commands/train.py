@@ -10,15 +10,9 @@ from mnist_gan.runtime import cli, process
 
 GROUPS = {
     "data and folders": ("data_dir", "save_dir", "log_dir", "classifier_dir"),
-    "model": (
-        "noise_dim",
-        "gen_width",
-        "critic_width",
-        "gen_conditioning",
-        "gen_blocks",
-        "gen_output",
-        "critic_blocks",
-    ),
+    # Filled from GanConfig.ARCHITECTURE_KEYS in main(): configs needs the packages that
+    # bootstrap makes importable first.
+    "model": (),
     "optimisation": (
         "batch_size",
         "steps",
@@ -76,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_gan.configs import GanConfig
     from mnist_gan.runtime.flags import parse_args
 
-    cfg, _ = parse_args(GanConfig, argv, __doc__, GROUPS, EPILOG)
+    groups = {**GROUPS, "model": GanConfig.ARCHITECTURE_KEYS}
+    cfg, _ = parse_args(GanConfig, argv, __doc__, groups, EPILOG)
     process.setup(deterministic=cfg.deterministic, gradient_penalty=True)
     from mnist_gan.runtime import distribute, precision
     from mnist_gan.training.gan import train_gan

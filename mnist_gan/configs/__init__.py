@@ -15,6 +15,10 @@ from mnist_gan.runtime.config import Config, option
 from mnist_gan.runtime.errors import ConfigError
 
 STRATEGIES = ("auto", "mirrored", "default", "multiworker")
+# The network options' values (mnist_gan.models.networks builds them).
+GEN_CONDITIONING = ("input", "batchnorm")
+GEN_OUTPUT = ("transposed", "conv")
+CRITIC_EMBEDDING = ("spectral", "plain")
 # Where ./download_mnist.sh puts MNIST: the data of a new run when no --data-dir is given.
 DEFAULT_DATA_DIR = "datasets/MNIST"
 
@@ -150,17 +154,17 @@ class GanConfig(RunConfig):
     gen_output: str = option(
         "how the generator draws the image: transposed (its last transposed convolution) or "
         "conv (feature maps at 28x28, then a 3x3 convolution)",
-        choices=("transposed", "conv"),
+        choices=GEN_OUTPUT,
     )
     critic_blocks: int = option("extra 3x3 convolutions in the critic at 14x14")
     critic_embedding: str = option(
         "the critic's class embedding: spectral (spectrally normalised like its other layers) or plain",
-        choices=("spectral", "plain"),
+        choices=CRITIC_EMBEDDING,
     )
     gen_conditioning: str = option(
         "where the class enters the generator: input (beside the noise) or batchnorm (also a "
         "scale and shift per class in every batch norm)",
-        choices=("input", "batchnorm"),
+        choices=GEN_CONDITIONING,
     )
     steps: int = option("generator steps to train to (counting steps of a resumed run)")
     epochs: float = option("if > 0: train this many passes over the data instead of --steps")
@@ -206,7 +210,10 @@ class GanConfig(RunConfig):
 from mnist_gan.configs.inference import EvaluateConfig, GenerateConfig  # noqa: E402
 
 __all__ = [
+    "CRITIC_EMBEDDING",
     "DEFAULT_DATA_DIR",
+    "GEN_CONDITIONING",
+    "GEN_OUTPUT",
     "STRATEGIES",
     "ClassifierConfig",
     "EvaluateConfig",

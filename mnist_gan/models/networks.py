@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from mnist_gan.configs import GanConfig
+from mnist_gan.configs import CRITIC_EMBEDDING, GEN_CONDITIONING, GEN_OUTPUT, GanConfig
 from mnist_gan.models.spectral_norm import SNConv2D, SNDense
 
 DIGIT_CLASSES = 10  # MNIST's, and the default of every network
@@ -59,11 +59,6 @@ def feature_extractor(classifier: keras.Model) -> keras.Model:
     )
 
 
-GENERATOR_CONDITIONING = ("input", "batchnorm")
-GENERATOR_OUTPUT = ("transposed", "conv")
-CRITIC_EMBEDDING = ("spectral", "plain")
-
-
 def _class_norm(x: keras.KerasTensor, onehot: keras.KerasTensor, name: str) -> keras.KerasTensor:
     """Batch norm over channels with a scale and shift per class (conditional batch norm,
     de Vries et al. 2017): the class then shapes every block, not only the input.
@@ -109,9 +104,9 @@ def build_generator(
     the image from them with a 3x3 convolution, so neighbouring pixels of a stroke come
     from shared features rather than from alternating kernel taps.
     """
-    if conditioning not in GENERATOR_CONDITIONING:
+    if conditioning not in GEN_CONDITIONING:
         raise ValueError(f"unknown generator conditioning {conditioning!r}")
-    if output not in GENERATOR_OUTPUT:
+    if output not in GEN_OUTPUT:
         raise ValueError(f"unknown generator output {output!r}")
     noise = keras.Input((noise_dim,), name="noise")
     labels = keras.Input((), dtype="int32", name="labels")

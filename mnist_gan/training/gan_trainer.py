@@ -121,7 +121,7 @@ class GanTrainer:
         scale = self._loss_scale(self.critic_opt)
         with tf.GradientTape() as tape:
             scores = self.critic([tf.concat([real, fake], 0), tf.concat([labels, labels], 0)], training=True)
-            real_scores, fake_scores = tf.split(tf.cast(scores, tf.float32), 2)
+            real_scores, fake_scores = tf.split(scores, 2)
             if self.cfg.gp_every == 1:
                 # Its own forward pass: in one batch with the scores above, the input gradient
                 # would be computed over all three parts (measured slower: configs/gan.yaml).
