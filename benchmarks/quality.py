@@ -12,9 +12,10 @@ judge by the worst seed, not the best. A benchmark, not a test: it asserts nothi
 "Minutes of training" count the training steps only (no start-up, evaluation or saving); they
 mean something only on an otherwise idle machine.
 
-Variants: 'default' is train.py as configured; 'previous' is the recipe before the
-architecture and step changes of the quality issue (see PREVIOUS below), scored the same way;
-'original' the one before the weight average and augmentation as well.
+Variants, each scored the same way: 'default' is train.py as configured; 'previous' the
+defaults before the last change of its optimiser settings (see PREVIOUS below); 'earlier'
+the networks, step and schedule before the quality issue's architecture changes; 'original'
+also before the weight average and augmentation.
 
     python benchmarks/quality.py                       # 3 seeds, default beside previous
     python benchmarks/quality.py --seeds 1 --variants default --steps 1000
@@ -39,15 +40,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mnist_gan.runtime.precision import MODES  # noqa: E402  (no TensorFlow: it only names the modes)
 
-# train.py flags that restore the defaults before the issue "digits as good as real": the
-# original networks, two critic updates a step, a learning rate decaying to zero.
-PREVIOUS = [
+# train.py flags that restore the defaults before Adam's beta_1 = 0 and the decay to a
+# quarter of the learning rates.
+PREVIOUS = ["--beta-1", "0.5", "--lr-decay", "none"]
+# ... and before the architecture changes: the original networks, two critic updates a step,
+# a learning rate decaying to zero.
+EARLIER = [
+    *("--beta-1", "0.5", "--lr-decay", "linear", "--lr-decay-to", "0"),
     *("--crit-steps", "2", "--critic-blocks", "0", "--critic-embedding", "spectral"),
-    *("--gen-output", "transposed", "--lr-decay", "linear"),
+    "--gen-output",
+    "transposed",
 ]
-# ... and before its weight average and augmentation too.
-ORIGINAL = [*PREVIOUS, "--ema-decay", "0", "--critic-augment", "none"]
-VARIANTS = {"default": [], "previous": PREVIOUS, "original": ORIGINAL}
+# ... and before the weight average and augmentation too.
+ORIGINAL = [*EARLIER, "--ema-decay", "0", "--critic-augment", "none"]
+VARIANTS = {"default": [], "previous": PREVIOUS, "earlier": EARLIER, "original": ORIGINAL}
 # Metrics where lower is better; for the rest higher is better.
 LOWER_IS_BETTER = {"fid"}
 EVAL_LINE = re.compile(r"step (\d+) \(([\d.]+) min of training\): (.*)")
@@ -347,8 +353,8 @@ def main() -> int:
     print(
         f"budget: classifier {args.classifier_epochs} epochs ({cls_seconds / 60:.1f} min), GAN {args.steps} "
         f"steps (--mixed-precision {args.mixed_precision}), seeds {seeds}, {args.num_samples} generated "
-        f"digits scored; previous = train.py {' '.join(PREVIOUS)}; original = previous and "
-        f"{' '.join(ORIGINAL[len(PREVIOUS) :])}"
+        f"digits scored; previous = train.py {' '.join(PREVIOUS)}; earlier = train.py "
+        f"{' '.join(EARLIER)}; original = earlier and {' '.join(ORIGINAL[len(EARLIER) :])}"
     )
     print_metrics(results, seeds)
     print_time_to_quality(results)

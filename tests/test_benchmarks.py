@@ -128,4 +128,4 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
     assert len(re.findall(r"^\| (default|previous) \| [24] \| [\d.]+ \| [\d.]+% \(", out, re.M)) == 4
     assert re.search(r"^\| FID <= 1\.5 x floor \| (yes|no) \(", out, re.M)
     saved = (tmp_path / "previous-seed1" / "gan" / "config-gan.yaml").read_text()
-    assert "crit_steps: 2" in saved and "critic_blocks: 0" in saved and "gen_output: transposed" in saved
+    assert "beta_1: 0.5" in saved and "lr_decay: none" in saved

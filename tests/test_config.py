@@ -112,20 +112,28 @@ def test_saved_config_from_an_older_version_gets_new_keys_from_defaults() -> Non
         config.from_saved(GanConfig, {**saved, "from_the_future": 1}, "old.yaml")
 
 
-def test_a_run_saved_before_an_architecture_key_keeps_its_architecture() -> None:
+def test_a_run_saved_before_a_key_keeps_what_it_trained_with() -> None:
     # Not today's default: the network those runs trained, or their weights would not load.
     saved = config.defaults(GanConfig).to_dict()
-    for key in GanConfig.ARCHITECTURE_BEFORE:
+    for key in GanConfig.BEFORE:
         del saved[key]
     cfg = config.from_saved(GanConfig, saved, "old.yaml")
-    assert {k: getattr(cfg, k) for k in GanConfig.ARCHITECTURE_BEFORE} == GanConfig.ARCHITECTURE_BEFORE
-    assert set(GanConfig.ARCHITECTURE_BEFORE) <= set(GanConfig.ARCHITECTURE_KEYS)
+    assert {k: getattr(cfg, k) for k in GanConfig.BEFORE} == GanConfig.BEFORE
     # Resuming it with another architecture is refused by name, as for a key it did save.
     now = config.defaults(GanConfig).replace(gen_blocks=1, gen_conditioning="batchnorm")
     never, _ = record.compare(now, saved, {}, "", list(record.DIGITS))
     assert never["gen_blocks"] == (0, 1) and never["gen_conditioning"] == ("input", "batchnorm")
-    same = config.defaults(GanConfig).replace(**GanConfig.ARCHITECTURE_BEFORE)
-    assert record.compare(same, saved, {}, "", list(record.DIGITS))[0] == {}
+    same = config.defaults(GanConfig).replace(**GanConfig.BEFORE)
+    assert record.compare(same, saved, {}, "", list(record.DIGITS)) == ({}, {})
+    # A training setting it predates too: resumed with today's default, it is a difference.
+    _, changed = record.compare(
+        same.replace(ema_decay=0.999),
+        saved,
+        {},
+        "",
+        list(record.DIGITS),
+    )
+    assert changed == {"ema_decay": (0.0, 0.999)}
 
 
 @pytest.mark.parametrize(
@@ -208,3 +216,36 @@ def test_renamed_keys_still_load(tmp_path: Path) -> None:
     (tmp_path / "new.yaml").write_text("pictures: 3\n")
     with pytest.raises(ConfigError, match="unknown config key 'pictures'"):
         config.load(configs.GenerateConfig, tmp_path / "new.yaml")  # only where declared
+
+
+@pytest.mark.parametrize("predates_networks", [True, False], ids=["networks", "settings"])
+def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
+    tmp_path: Path, predates_networks: bool
+) -> None:
+    import shlex
+
+    from mnist_gan.runtime.errors import CheckpointError
+
+    # A run saved before today's defaults: its schedule had other values then, and the
+    # keys added since (networks, average, augmentation, decay floor) are missing from its record.
+    now = config.defaults(GanConfig)
+    old = now.replace(crit_steps=2, beta_1=0.5, lr_decay="none")
+    record.write(old, tmp_path / "config-gan.yaml", step=3, fingerprint="sha256:x", classes=[], history=[])
+    missing = GanConfig.BEFORE if predates_networks else ["lr_decay_to"]
+    saved = (tmp_path / "config-gan.yaml").read_text()
+    saved = "\n".join(line for line in saved.splitlines() if line.split(":")[0] not in missing)
+    (tmp_path / "config-gan.yaml").write_text(saved + "\n")
+    names = [str(d) for d in range(10)]
+
+    with pytest.raises(CheckpointError) as info:
+        record.plan(now, tmp_path, "sha256:x", names)
+    message = str(info.value)
+    assert "crit_steps 2 -> 1" in message and "lr_decay_to 0.0 -> 0.25" in message
+    hint = message.split("or continue it as it was: ")[1]
+    assert "--crit-steps 2" in hint and "--beta-1 0.5" in hint and "--lr-decay-to 0.0" in hint
+    if predates_networks:
+        assert "--critic-augment none" in hint and "--ema-decay 0.0" in hint and "--critic-blocks 0" in hint
+
+    # Those flags, given as a user would, make a config that continues the run unchanged.
+    again, _ = flags.parse_args(GanConfig, shlex.split(hint), "")
+    assert record.plan(again, tmp_path, "sha256:x", names) == record.Plan()  # no difference left

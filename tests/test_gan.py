@@ -15,6 +15,7 @@ from PIL import Image
 
 from mnist_gan import configs
 from mnist_gan.data import sources
+from mnist_gan.models import networks
 from mnist_gan.runtime import config, precision
 from mnist_gan.training.gan_inputs import gan_dataset
 from mnist_gan.training.gan_trainer import GanTrainer
@@ -42,12 +43,18 @@ OTHER_OPTIONS = dict(
     critic_blocks=1,
     critic_embedding="plain",
     gp_every=2,
+    critic_stddev_group=2,
 )
 
 
-@pytest.mark.parametrize(
-    "variant", [configs.GanConfig.ARCHITECTURE_BEFORE, OTHER_OPTIONS], ids=["first", "options"]
-)
+# The networks of the first version (its step had neither average nor augmentation; here
+# they stay on).
+FIRST_NETWORKS = {
+    k: v for k, v in configs.GanConfig.BEFORE.items() if k in configs.GanConfig.ARCHITECTURE_KEYS
+}
+
+
+@pytest.mark.parametrize("variant", [FIRST_NETWORKS, OTHER_OPTIONS], ids=["first", "options"])
 def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant: dict) -> None:
     # With augmentation and the weight average: their random numbers come from the pipeline too.
     # Lazy penalty: a critic update with and one without (3 steps x 2 updates), on every replica.
@@ -75,6 +82,22 @@ def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant
     assert moved >= len(pairs) - 4  # all but a bias or two that BN makes gradient-free (and its average)
 
 
+def test_minibatch_stddev_lets_the_critic_see_a_batch_without_variety() -> None:
+    critic = networks.build_critic(8, 10, stddev_group=4)
+    digits = tf.random.stateless_uniform([8, 28, 28, 1], seed=[1, 2], minval=-1.0, maxval=1.0)
+    labels = tf.zeros([8], tf.int32)
+    together = critic([digits, labels]).numpy()
+    # Consecutive groups: two halves scored apart (as two replicas would) score the same.
+    apart = np.concatenate(
+        [critic([digits[:4], labels[:4]]).numpy(), critic([digits[4:], labels[4:]]).numpy()]
+    )
+    np.testing.assert_allclose(together, apart, rtol=1e-5, atol=1e-6)
+    # A digit scored among copies of itself scores differently from among varied digits.
+    copies = tf.repeat(digits[:1], 4, axis=0)
+    assert abs(critic([copies, labels[:4]]).numpy()[0, 0] - together[0, 0]) > 1e-4
+    assert networks.build_critic(8, 10).count_params() < critic.count_params()  # one more input map
+
+
 def _flat(variables: list[tf.Variable]) -> np.ndarray:
     return np.concatenate([v.numpy().ravel() for v in variables])
 
@@ -99,6 +122,18 @@ def test_two_replicas_agree_in_bfloat16(tiny_dataset: Path) -> None:
     for v in two.generator.variables + two.critic.variables:
         copies = [c.numpy() for c in two.strategy.experimental_local_results(v.value)]
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=v.path)
+
+
+def test_linear_decay_ends_at_the_share_asked_for(tiny_dataset: Path) -> None:
+    trainer = _trainer(
+        tf.distribute.get_strategy(), tiny_dataset, lr_decay="linear", lr_decay_to=0.25, mixed_precision="off"
+    )
+    cfg = trainer.cfg
+    halfway = trainer.train(tf.constant(5))  # of the 10 steps the trainer was built for
+    np.testing.assert_allclose(float(halfway["gen_lr"]), cfg.gen_lr * (1 - 0.75 * 0.5), rtol=1e-6)
+    np.testing.assert_allclose(float(halfway["critic_lr"]), cfg.critic_lr * (1 - 0.75 * 0.5), rtol=1e-6)
+    end = trainer.train(tf.constant(5))
+    np.testing.assert_allclose(float(end["gen_lr"]), 0.25 * cfg.gen_lr, rtol=1e-6)
 
 
 def test_training_changes_the_weights(tiny_dataset: Path) -> None:
@@ -209,7 +244,7 @@ def test_other_architecture_checkpoint_refused(tiny_run: dict) -> None:
     assert result.returncode == 2
     assert "cannot be continued with this data or architecture (gen_width 8 -> 16)" in result.stderr
     # Networks alone: the flags that continue it as it was (after a change of defaults, say).
-    assert result.stderr.rstrip().endswith("or continue it with the networks it has: --gen-width 8")
+    assert result.stderr.rstrip().endswith("or continue it as it was: --gen-width 8")
 
 
 def test_missing_classifier_says_what_to_run(sample_dir: Path, tmp_path: Path) -> None:

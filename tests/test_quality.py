@@ -34,8 +34,9 @@ def _untrained_accuracy(classifier_dir: Path, sample_dir: Path) -> float:
     return scorer(lambda z, y: generator([z, y], training=False))["accuracy"]
 
 
-# 300 generator steps (about a minute on 2 cores) reach about 60 %; an untrained generator
-# scores about chance (10 %).
+# 300 generator steps (about a minute on 2 cores) make digits the classifier mostly reads as
+# asked (benchmarks/quality.py prints how far they get); an untrained generator scores about
+# chance (10 %).
 SHORT_STEPS, SHORT_MIN_ACCURACY = 300, 0.40
 
 
@@ -68,12 +69,11 @@ def test_short_training_makes_recognisable_digits(
 
 
 # The demo's budget (default config, 5k sample, 3,000 steps) must reach >= 95 % of generated
-# digits recognised as the digit asked for (three seeds of benchmarks/quality.py: 97.7 % or
-# more; the defaults before reached 91.6-94.9 %), and an FID under 4.5 x the real-data floor
-# (in-training FID at step 3,000 there: 2.9-3.6 x the floor; an untrained generator: over 50 x).
-# A step budget, not a time: how long those steps take is measured by benchmarks/quality.py,
-# never asserted here.
-FULL_STEPS, FULL_MIN_ACCURACY, FULL_MAX_FID_RATIO = 3000, 0.95, 4.5
+# digits recognised as the digit asked for and an FID under 2.5 x the real-data floor
+# (benchmarks/quality.py measures the margin over three seeds: README, Quality; an untrained
+# generator scores over 50 x). A step budget, not a time: how long those steps take is
+# measured by benchmarks/quality.py, never asserted here.
+FULL_STEPS, FULL_MIN_ACCURACY, FULL_MAX_FID_RATIO = 3000, 0.95, 2.5
 
 
 @pytest.mark.slow

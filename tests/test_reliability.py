@@ -243,6 +243,10 @@ BAD_TRAIN_INPUTS = [
     (["--batch-size", "0"], "batch size must be >= 1, got 0"),
     (["--batch-size", "-4"], "batch size must be >= 1, got -4"),
     (["--batch-size", "15", "--cpu-replicas", "2"], "batch size 15 does not divide by the 2 replicas"),
+    (
+        ["--batch-size", "16", "--cpu-replicas", "2", "--critic-stddev-group", "3"],
+        "the batch per replica (8) does not divide into groups of 3 (--critic-stddev-group)",
+    ),
     (["--steps", "0"], "steps must be >= 1, got 0"),
     (["--batch-size", "sixteen"], "argument --batch-size: invalid int value: 'sixteen'"),
     (["--mixed-precision", "float8"], "argument --mixed-precision: invalid choice: 'float8'"),

@@ -25,6 +25,7 @@ GROUPS = {
         "beta_1",
         "beta_2",
         "lr_decay",
+        "lr_decay_to",
         "seed",
         "deterministic",
     ),

@@ -104,13 +104,19 @@ class GanConfig(RunConfig):
         "gen_output",
         "critic_blocks",
         "critic_embedding",
+        "critic_stddev_group",
     )
-    ARCHITECTURE_BEFORE: ClassVar[dict[str, Any]] = {
+    BEFORE: ClassVar[dict[str, Any]] = {
         "gen_conditioning": "input",
         "gen_blocks": 0,
         "gen_output": "transposed",
         "critic_embedding": "spectral",
         "critic_blocks": 0,
+        "critic_stddev_group": 0,
+        # The training step before its weight average and augmentation existed.
+        "ema_decay": 0.0,
+        "critic_augment": "none",
+        "lr_decay_to": 0.0,  # a linear decay ended at zero
     }
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
@@ -121,6 +127,7 @@ class GanConfig(RunConfig):
         "critic_width": (1, 4096, True),
         "gen_blocks": (0, 16, True),
         "critic_blocks": (0, 16, True),
+        "critic_stddev_group": (0, 1024, True),
         "steps": (1, 2**53, True),
         "epochs": (0, 1_000_000, True),
         "crit_steps": (1, 1000, True),
@@ -131,6 +138,7 @@ class GanConfig(RunConfig):
         "beta_1": (0, 1, True),
         "beta_2": (0, 1, True),
         "ema_decay": (0, 1, True),
+        "lr_decay_to": (0, 1, True),
         "steps_per_call": (1, 2**31 - 1, True),
         "save_every": (0, limits.INT64_MAX, True),
         "eval_every": (0, limits.INT64_MAX, True),
@@ -161,6 +169,10 @@ class GanConfig(RunConfig):
         "the critic's class embedding: spectral (spectrally normalised like its other layers) or plain",
         choices=CRITIC_EMBEDDING,
     )
+    critic_stddev_group: int = option(
+        "minibatch standard deviation in the critic over groups of this many digits (0: none); "
+        "the batch per replica must divide by it"
+    )
     gen_conditioning: str = option(
         "where the class enters the generator: input (beside the noise) or batchnorm (also a "
         "scale and shift per class in every batch norm)",
@@ -179,6 +191,7 @@ class GanConfig(RunConfig):
     beta_1: float = option("Adam beta_1 of both optimizers")
     beta_2: float = option("Adam beta_2 of both optimizers")
     lr_decay: str = option("learning-rate schedule of both optimizers", choices=("none", "linear"))
+    lr_decay_to: float = option("the share of each learning rate that a linear decay ends at")
     critic_augment: str = option(
         "differentiable augmentation of the critic's real and generated inputs (DiffAugment)",
         choices=("none", "translation", "translation,cutout"),

@@ -133,8 +133,33 @@ def build_generator(
     return keras.Model([noise, labels], images, name="generator")
 
 
+def _minibatch_stddev(x: keras.KerasTensor, group: int) -> keras.KerasTensor:
+    """One more feature map: how much the features vary within each group of ``group``
+    consecutive samples (Karras et al. 2018). A critic that sees it can tell a batch of
+    near-identical digits from a varied real one, which pushes the generator to vary.
+
+    Groups are consecutive, so a batch split across replicas in consecutive shares (as
+    ``tf.distribute`` splits it) forms the same groups on 1 or N replicas.
+    """
+
+    def stddev(t: keras.KerasTensor) -> keras.KerasTensor:
+        shape = keras.ops.shape(t)
+        grouped = keras.ops.reshape(keras.ops.cast(t, "float32"), (-1, group, *t.shape[1:]))
+        spread = keras.ops.sqrt(keras.ops.var(grouped, axis=1) + 1e-8)  # per group, feature
+        per_group = keras.ops.mean(spread, axis=(1, 2, 3), keepdims=True)  # (groups, 1, 1, 1)
+        tiled = keras.ops.repeat(per_group, group, axis=0)
+        stat = keras.ops.broadcast_to(tiled, (shape[0], shape[1], shape[2], 1))
+        return keras.ops.concatenate([t, keras.ops.cast(stat, t.dtype)], axis=-1)
+
+    return layers.Lambda(stddev, output_shape=(*x.shape[1:-1], x.shape[-1] + 1), name="minibatch_stddev")(x)
+
+
 def build_critic(
-    width: int, num_classes: int = DIGIT_CLASSES, blocks: int = 0, embedding: str = "spectral"
+    width: int,
+    num_classes: int = DIGIT_CLASSES,
+    blocks: int = 0,
+    embedding: str = "spectral",
+    stddev_group: int = 0,
 ) -> keras.Model:
     """Spectrally normalised conditional critic with a projection head (Miyato & Koyama 2018).
 
@@ -145,6 +170,9 @@ def build_critic(
     receives no gradient in Keras 3), spectrally normalised with ``embedding`` 'spectral',
     left free with 'plain': one largest singular value then no longer caps how far the
     ten class directions may grow (the gradient penalty still bounds the critic).
+    ``stddev_group`` > 0 adds the minibatch standard deviation over groups of that many
+    samples before the last convolution (:func:`_minibatch_stddev`); every batch the critic
+    sees must then divide by it.
     """
     if embedding not in CRITIC_EMBEDDING:
         raise ValueError(f"unknown critic embedding {embedding!r}")
@@ -154,6 +182,8 @@ def build_critic(
     x = layers.LeakyReLU(0.2)(x)
     for _ in range(blocks):  # more 3x3 convolutions at 14x14
         x = layers.LeakyReLU(0.2)(SNConv2D(width, 3, padding="same")(x))
+    if stddev_group:
+        x = _minibatch_stddev(x, stddev_group)
     x = SNConv2D(2 * width, 4, strides=2, padding="same")(x)
     x = layers.LeakyReLU(0.2)(x)
     h = layers.Flatten()(x)
@@ -185,4 +215,6 @@ def generator_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Mod
 
 def critic_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Model:
     """The critic ``cfg`` describes."""
-    return build_critic(cfg.critic_width, num_classes, cfg.critic_blocks, cfg.critic_embedding)
+    return build_critic(
+        cfg.critic_width, num_classes, cfg.critic_blocks, cfg.critic_embedding, cfg.critic_stddev_group
+    )

@@ -37,8 +37,9 @@ class Config:
     # Keys that define the saved model's shape: a checkpoint made with other values cannot
     # be restored into this config's model.
     ARCHITECTURE_KEYS: ClassVar[tuple[str, ...]] = ()
-    # Architecture keys added later -> the value that describes a run saved before them.
-    ARCHITECTURE_BEFORE: ClassVar[dict[str, Any]] = {}
+    # Keys added later -> the value that describes a run saved before them (what it trained
+    # with), where that is not today's default. Compared on resume as if the run had saved it.
+    BEFORE: ClassVar[dict[str, Any]] = {}
     DEFAULTS_FILE: ClassVar[str] = ""
     # The file this config is saved as beside a run's checkpoints ('' : never saved).
     SAVED_AS: ClassVar[str] = ""
@@ -146,10 +147,10 @@ def from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
 
 
 def from_saved(cls: type[C], saved: dict[str, Any], source: str) -> C:
-    """A config saved by a run: keys added to the project since then take their defaults,
-    architecture keys the value that describes the older model."""
+    """A config saved by a run: keys added to the project since then take the value that
+    describes the older run (``BEFORE``), else their defaults."""
     check_keys(cls, saved, source)
-    return from_dict(cls, {**defaults(cls).to_dict(), **cls.ARCHITECTURE_BEFORE, **saved}, source)
+    return from_dict(cls, {**defaults(cls).to_dict(), **cls.BEFORE, **saved}, source)
 
 
 def defaults(cls: type[C]) -> C:

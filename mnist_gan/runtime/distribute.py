@@ -100,6 +100,15 @@ def check_batch(global_batch: int, strategy: tf.distribute.Strategy, available: 
     return global_batch // replicas
 
 
+def check_groups(per_replica: int, group: int, flag: str) -> None:
+    """Refuse groups of ``group`` samples (0: none) that the batch per replica cannot form."""
+    if group and per_replica % group:
+        raise DistributionError(
+            f"the batch per replica ({per_replica}) does not divide into groups of {group} "
+            f"({flag}); use a group that divides it, or a batch size that does"
+        )
+
+
 def describe(strategy: tf.distribute.Strategy) -> str:
     """A one-line description for the console."""
     replicas = strategy.num_replicas_in_sync

@@ -13,6 +13,7 @@ evaluation, where and how it runs) may differ.
 from __future__ import annotations
 
 import hashlib
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,25 +143,35 @@ def compare(
             never["data_dir"] = (saved.get("data_dir"), now.get("data_dir"))
     elif saved_print != fingerprint:
         never["data"] = (f"{saved.get('data_dir')} {saved_print}", f"{now.get('data_dir')} {fingerprint}")
+    # A key the run predates is compared as the value it trained with.
+    then = {**cfg.BEFORE, **saved}
     for key in cfg.ARCHITECTURE_KEYS:
-        before = saved.get(key, cfg.ARCHITECTURE_BEFORE.get(key, now[key]))
+        before = then.get(key, now[key])
         if before != now[key]:
             never[key] = (before, now[key])
     changeable = {
-        k: (saved[k], v)
+        k: (then[k], v)
         for k, v in now.items()
-        if k in saved and k not in FREE_KEYS and k not in never and k != "data_dir" and saved[k] != v
+        if k in then and k not in FREE_KEYS and k not in never and k != "data_dir" and then[k] != v
     }
     return never, changeable
 
 
-def _as_it_was(cfg: config_lib.Config, never: dict[str, tuple[Any, Any]]) -> str:
-    """The flags that continue a run whose only lasting difference is its networks (after a
-    change of defaults, say), or ''."""
-    if not never or set(never) - set(cfg.ARCHITECTURE_KEYS):
+def _flag(key: str, value: Any) -> str:
+    """The command-line flag that sets ``key`` to ``value``."""
+    name = key.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{'' if value else 'no-'}{name}"
+    return f"--{name} {shlex.quote(str(value))}"
+
+
+def _as_it_was(cfg: config_lib.Config, never: dict[str, Any], changeable: dict[str, Any]) -> str:
+    """The flags that continue a run exactly as it was (after a change of defaults, say),
+    or '' when no flag can (other data or classes)."""
+    if set(never) - set(cfg.ARCHITECTURE_KEYS):
         return ""
-    flags = " ".join(f"--{k.replace('_', '-')} {old}" for k, (old, _) in never.items())
-    return f", or continue it with the networks it has: {flags}"
+    flags = " ".join(_flag(k, old) for k, (old, _) in {**never, **changeable}.items())
+    return f", or continue it as it was: {flags}"
 
 
 def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: list[str]) -> Plan:
@@ -188,7 +199,7 @@ def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: li
             f"{folder} holds a run that cannot be continued with this data or architecture "
             f"({_show(never)}{'; also ' + _show(changeable) if changeable else ''}); pass another "
             f"--save-dir, or --start-over to start afresh there (its checkpoints are moved aside)"
-            f"{_as_it_was(cfg, never)}"
+            f"{_as_it_was(cfg, never, changeable)}"
         )
     if getattr(cfg, "continue_with_changes", False):
         entry = {
@@ -201,7 +212,7 @@ def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: li
     raise CheckpointError(
         f"{folder} holds a run with other settings ({_show(changeable)}); pass another --save-dir, "
         "or --continue-with-changes to continue it with the new values, or --start-over to start "
-        "afresh there (its checkpoints are moved aside)"
+        f"afresh there (its checkpoints are moved aside){_as_it_was(cfg, never, changeable)}"
     )
 
 

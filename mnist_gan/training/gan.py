@@ -123,7 +123,8 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
     data = sources.load(cfg.data_dir, cfg.test_fraction, cfg.class_names)
     announce(data)
     train = data.train
-    distribute.check_batch(cfg.batch_size, strategy, len(train), "training images")
+    per_replica = distribute.check_batch(cfg.batch_size, strategy, len(train), "training images")
+    distribute.check_groups(per_replica, cfg.critic_stddev_group, "--critic-stddev-group")
     fingerprint = record.data_fingerprint(train.images, train.labels)
     # Only the chief scores; the classifier is loaded first, so a missing one stops the run early.
     scorer = _scorer(cfg, data, fingerprint) if cfg.eval and distribute.is_chief(strategy) else None

@@ -26,7 +26,7 @@ STATISTICS_SAMPLES = 1000
 def _adam(cfg: GanConfig, lr: float, updates: int, loss_scaling: bool) -> keras.optimizers.Optimizer:
     schedule: float | keras.optimizers.schedules.LearningRateSchedule = lr
     if cfg.lr_decay == "linear":
-        schedule = keras.optimizers.schedules.PolynomialDecay(lr, max(updates, 1), 0.0)
+        schedule = keras.optimizers.schedules.PolynomialDecay(lr, max(updates, 1), lr * cfg.lr_decay_to)
     opt: keras.optimizers.Optimizer = keras.optimizers.Adam(schedule, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
     if loss_scaling:
         opt = keras.optimizers.LossScaleOptimizer(opt)
