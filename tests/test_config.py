@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import ClassVar
 
@@ -10,7 +11,7 @@ import pytest
 from mnist_gan import configs
 from mnist_gan.configs import ClassifierConfig, GanConfig
 from mnist_gan.runtime import config, flags, record
-from mnist_gan.runtime.errors import ConfigError
+from mnist_gan.runtime.errors import CheckpointError, ConfigError
 
 ALL = [ClassifierConfig, GanConfig, configs.GenerateConfig, configs.EvaluateConfig]
 
@@ -222,10 +223,6 @@ def test_renamed_keys_still_load(tmp_path: Path) -> None:
 def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
     tmp_path: Path, predates_networks: bool
 ) -> None:
-    import shlex
-
-    from mnist_gan.runtime.errors import CheckpointError
-
     # A run saved before today's defaults: its schedule had other values then, and the
     # keys added since (networks, average, augmentation, decay floor) are missing from its record.
     now = config.defaults(GanConfig)

@@ -146,11 +146,16 @@ def from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
         raise ConfigError(f"{source}: {e}") from e
 
 
+def as_trained(cls: type[Config], saved: dict[str, Any]) -> dict[str, Any]:
+    """A run's saved settings, with the keys it predates at the values it trained with."""
+    return {**cls.BEFORE, **saved}
+
+
 def from_saved(cls: type[C], saved: dict[str, Any], source: str) -> C:
     """A config saved by a run: keys added to the project since then take the value that
     describes the older run (``BEFORE``), else their defaults."""
     check_keys(cls, saved, source)
-    return from_dict(cls, {**defaults(cls).to_dict(), **cls.BEFORE, **saved}, source)
+    return from_dict(cls, {**defaults(cls).to_dict(), **as_trained(cls, saved)}, source)
 
 
 def defaults(cls: type[C]) -> C:

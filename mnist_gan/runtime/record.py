@@ -143,8 +143,7 @@ def compare(
             never["data_dir"] = (saved.get("data_dir"), now.get("data_dir"))
     elif saved_print != fingerprint:
         never["data"] = (f"{saved.get('data_dir')} {saved_print}", f"{now.get('data_dir')} {fingerprint}")
-    # A key the run predates is compared as the value it trained with.
-    then = {**cfg.BEFORE, **saved}
+    then = config_lib.as_trained(type(cfg), saved)
     for key in cfg.ARCHITECTURE_KEYS:
         before = then.get(key, now[key])
         if before != now[key]:
