@@ -246,3 +246,17 @@ def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
     # Those flags, given as a user would, make a config that continues the run unchanged.
     again, _ = flags.parse_args(GanConfig, shlex.split(hint), "")
     assert record.plan(again, tmp_path, "sha256:x", names) == record.Plan()  # no difference left
+
+
+def test_a_setting_without_effect_is_not_a_difference(tmp_path: Path) -> None:
+    # A constant-rate run saved before lr_decay_to existed: the decay's floor never mattered to it.
+    now = config.defaults(GanConfig).replace(lr_decay="none")
+    record.write(now, tmp_path / "config-gan.yaml", step=3, fingerprint="sha256:x", classes=[], history=[])
+    saved = (tmp_path / "config-gan.yaml").read_text().splitlines()
+    (tmp_path / "config-gan.yaml").write_text("\n".join(s for s in saved if not s.startswith("lr_decay_to")))
+    names = [str(d) for d in range(10)]
+    assert record.plan(now, tmp_path, "sha256:x", names) == record.Plan()
+    assert record.plan(now.replace(lr_decay_to=0.5), tmp_path, "sha256:x", names) == record.Plan()
+    # Where it takes effect, it is named like any other difference.
+    with pytest.raises(CheckpointError, match=r"lr_decay 'none' -> 'linear', lr_decay_to 0.0 -> 0.5"):
+        record.plan(now.replace(lr_decay="linear", lr_decay_to=0.5), tmp_path, "sha256:x", names)

@@ -118,6 +118,7 @@ class GanConfig(RunConfig):
         "critic_augment": "none",
         "lr_decay_to": 0.0,  # a linear decay ended at zero
     }
+    INERT_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {"lr_decay_to": ("lr_decay", "none")}
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
     RANGES: ClassVar[dict[str, limits.Range]] = {

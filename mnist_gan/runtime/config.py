@@ -40,6 +40,9 @@ class Config:
     # Keys added later -> the value that describes a run saved before them (what it trained
     # with), where that is not today's default. Compared on resume as if the run had saved it.
     BEFORE: ClassVar[dict[str, Any]] = {}
+    # key -> (other key, its value that leaves key without effect): a difference in key alone
+    # does not change what such a run computes, so resuming does not name it.
+    INERT_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {}
     DEFAULTS_FILE: ClassVar[str] = ""
     # The file this config is saved as beside a run's checkpoints ('' : never saved).
     SAVED_AS: ClassVar[str] = ""
@@ -149,6 +152,12 @@ def from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
 def as_trained(cls: type[Config], saved: dict[str, Any]) -> dict[str, Any]:
     """A run's saved settings, with the keys it predates at the values it trained with."""
     return {**cls.BEFORE, **saved}
+
+
+def without_effect(cls: type[Config], key: str, *settings: dict[str, Any]) -> bool:
+    """Whether ``key`` has no effect in every one of ``settings`` (see ``INERT_WHEN``)."""
+    other, value = cls.INERT_WHEN.get(key, ("", None))
+    return bool(other) and all(s.get(other) == value for s in settings)
 
 
 def from_saved(cls: type[C], saved: dict[str, Any], source: str) -> C:

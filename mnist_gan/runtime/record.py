@@ -148,11 +148,9 @@ def compare(
         before = then.get(key, now[key])
         if before != now[key]:
             never[key] = (before, now[key])
-    changeable = {
-        k: (then[k], v)
-        for k, v in now.items()
-        if k in then and k not in FREE_KEYS and k not in never and k != "data_dir" and then[k] != v
-    }
+    skip = {*FREE_KEYS, *never, "data_dir"}
+    changed = {k: (then[k], v) for k, v in now.items() if k in then and k not in skip and then[k] != v}
+    changeable = {k: d for k, d in changed.items() if not config_lib.without_effect(type(cfg), k, then, now)}
     return never, changeable
 
 
