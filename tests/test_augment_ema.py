@@ -136,6 +136,24 @@ def test_trainer_averages_and_checkpoints_the_generator(tiny_dataset: Path, tmp_
     )
 
 
+def test_the_average_settles_once_before_it_is_read(tiny_dataset: Path) -> None:
+    trainer = _tiny_trainer(tiny_dataset, gen_output="conv")  # batch norm at 7x7, 14x14, 28x28
+    norms = [n for n in trainer.generator_ema.layers if isinstance(n, keras.layers.BatchNormalization)]
+    before = [n.moving_mean.numpy().copy() for n in norms]
+    trainer.train(tf.constant(2))
+    for b, n in zip(before, norms):
+        np.testing.assert_array_equal(b, n.moving_mean.numpy())  # the steps leave them alone
+    trainer.settle()
+    last = keras.Model(trainer.generator_ema.inputs, norms[-1].input)(trainer.ema.inputs, training=False)
+    mean, variance = tf.nn.moments(last, axes=[0, 1, 2])
+    np.testing.assert_allclose(norms[-1].moving_mean.numpy(), mean.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(norms[-1].moving_variance.numpy(), variance.numpy(), rtol=1e-4, atol=1e-5)
+    for n in norms:
+        n.moving_mean.assign(tf.zeros_like(n.moving_mean))
+    trainer.settle()  # the same step again: nothing recomputed
+    assert not np.any(norms[-1].moving_mean.numpy())
+
+
 def test_checkpoint_without_the_average_resumes_and_loads(tiny_dataset: Path, tmp_path: Path) -> None:
     trainer = _tiny_trainer(tiny_dataset)
     trainer.train(tf.constant(2))

@@ -16,7 +16,7 @@ import tensorflow as tf
 from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script, run_train
 
 from mnist_gan.runtime.errors import CheckpointError, TrainingDiverged
-from mnist_gan.training.loop import Controller, Schedule
+from mnist_gan.training.loop import Actions, Controller, Schedule
 
 
 def _train(data: Path, root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -129,6 +129,34 @@ class _FakeTrainer:
         if self.poison and int(self.step.numpy()) > 2:
             self.model.layers[0].kernel.assign(tf.fill([2, 1], np.nan))
         return {k: tf.constant(v) for k, v in self.metrics.items()}
+
+    def settle(self) -> None:
+        pass
+
+
+def test_the_loop_settles_the_trainer_before_each_evaluation_and_checkpoint(tmp_path: Path) -> None:
+    t = _FakeTrainer({"critic_loss": 1.0})
+    calls: list[tuple[str, int]] = []
+    t.settle = lambda: calls.append(("settle", int(t.step.numpy())))  # type: ignore[method-assign]
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path), 5)
+    save = manager.save
+
+    def saved(checkpoint_number: int) -> str:
+        calls.append(("save", checkpoint_number))
+        return save(checkpoint_number=checkpoint_number)
+
+    def evaluate(step: int) -> dict[str, float]:
+        calls.append(("evaluate", step))
+        return {}
+
+    manager.save = saved
+    actions = Actions(evaluate=evaluate)
+    schedule = Schedule(total_steps=6, steps_per_call=1, save_every=3, eval_every=2, images_per_step=1)
+    Controller(t, schedule, manager, writer=None, actions=actions, progress=False).run()
+    assert calls == [
+        *(("settle", 2), ("evaluate", 2), ("settle", 3), ("save", 3), ("settle", 4), ("evaluate", 4)),
+        *(("settle", 6), ("evaluate", 6), ("settle", 6), ("save", 6)),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,9 @@ class ClassifierTrainer:
         return loss, correct
 
     @tf.function
+    def settle(self) -> None:
+        """Nothing to do: no state is derived from the weights."""
+
     def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
         """Run ``num_steps`` steps in one graph call; mean loss and accuracy over them."""
         total_loss = tf.constant(0.0)

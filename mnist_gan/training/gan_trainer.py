@@ -74,6 +74,8 @@ class GanTrainer:
             _statistics_inputs(cfg.seed, cfg.noise_dim, num_classes),
         )
         self.ema.copy_weights()
+        self._refresh = tf.function(self.ema.refresh_statistics)
+        self._settled_at = -1  # the step whose statistics the average holds; -1: not yet known
         self.models = [self.generator, self.critic, self.generator_ema]
         self.checkpoint = _GanCheckpoint(
             generator=self.generator,
@@ -183,7 +185,11 @@ class GanTrainer:
 
     @tf.function
     def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Run ``num_steps`` generator steps (with their critic steps) in one graph call."""
+        """Run ``num_steps`` generator steps (with their critic steps) in one graph call.
+
+        The average's batch-norm statistics are left as they were: :meth:`settle` brings
+        them up to date before anything reads the average.
+        """
         critic_loss = gradient_penalty = wasserstein = generator_loss = tf.constant(0.0)
         for i in tf.range(num_steps):
             c, gp, w, g = self._generator_step(self.step + tf.cast(i, tf.int64))
@@ -193,8 +199,6 @@ class GanTrainer:
             wasserstein += w
             generator_loss += g
         self.step.assign_add(tf.cast(num_steps, tf.int64))
-        # Once per call: every checkpoint and evaluation then sees consistent statistics.
-        self.ema.refresh_statistics()
         n = tf.cast(num_steps, tf.float32)
         critic_updates = n * self.cfg.crit_steps
         metrics = {
@@ -206,6 +210,15 @@ class GanTrainer:
         metrics["gen_lr"] = tf.cast(self.gen_opt.learning_rate, tf.float32)
         metrics["critic_lr"] = tf.cast(self.critic_opt.learning_rate, tf.float32)
         return metrics
+
+    def settle(self) -> None:
+        """Recompute the average's batch-norm statistics from its current weights, once per
+        step reached: the loop calls it before every evaluation and checkpoint, so each sees
+        a consistent model while the steps between pay nothing for it."""
+        step = int(self.step.numpy())
+        if step != self._settled_at:
+            self._refresh()
+            self._settled_at = step
 
     def sampler(self) -> tf.types.experimental.GenericFunction:
         """A graph function (noise, labels) -> images in [-1, 1] from the averaged generator."""

@@ -26,12 +26,16 @@ from mnist_gan.training.signals import signals_held, stop_on_sigterm
 
 
 class Steps(Protocol):
-    """What the loop drives: a step counter, the models, and a call that runs ``n`` steps."""
+    """What the loop drives: a step counter, the models, a call that runs ``n`` steps, and
+    one that brings state derived from the weights up to date before the loop reads them
+    (evaluation, checkpoint)."""
 
     step: tf.Variable
     models: list[keras.Model]
 
     def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]: ...
+
+    def settle(self) -> None: ...
 
 
 class Trainer(Steps, Protocol):
@@ -180,6 +184,7 @@ class Controller:
     def _evaluate(self, step: int, bar: tqdm) -> dict[str, float]:
         if self.actions.evaluate is None:
             return {}
+        self.trainer.settle()
         scores = self.actions.evaluate(step)
         self._write("eval", scores, step)
         for action in self.actions.after_eval:
@@ -192,6 +197,7 @@ class Controller:
     def _save(self, step: int) -> None:
         if self.manager is None or self.manager.latest_checkpoint == checkpoints.path_at(self.manager, step):
             return
+        self.trainer.settle()
         bad = first_bad_weight(self.trainer.models)
         if bad is not None:
             raise TrainingDiverged(self._diverged(step, f"weight {bad} holds NaN or Inf"))
