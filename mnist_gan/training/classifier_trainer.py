@@ -52,10 +52,10 @@ class ClassifierTrainer:
         correct = tf.reduce_sum(tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == labels, tf.float32))
         return loss, correct
 
-    @tf.function
     def settle(self) -> None:
         """Nothing to do: no state is derived from the weights."""
 
+    @tf.function
     def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
         """Run ``num_steps`` steps in one graph call; mean loss and accuracy over them."""
         total_loss = tf.constant(0.0)
