@@ -69,6 +69,8 @@ def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant
         np.testing.assert_array_equal(a.numpy(), b.numpy())  # same start
     m1 = one.train(tf.constant(3))
     m2 = two.train(tf.constant(3))
+    one.settle()  # the average's batch-norm statistics too, as before a checkpoint
+    two.settle()
     for key in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein"):
         np.testing.assert_allclose(float(m1[key]), float(m2[key]), rtol=1e-4, atol=1e-5, err_msg=key)
     moved = 0
