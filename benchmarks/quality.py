@@ -48,8 +48,7 @@ PREVIOUS = ["--beta-1", "0.5", "--lr-decay", "none"]
 EARLIER = [
     *("--beta-1", "0.5", "--lr-decay", "linear", "--lr-decay-to", "0"),
     *("--crit-steps", "2", "--critic-blocks", "0", "--critic-embedding", "spectral"),
-    "--gen-output",
-    "transposed",
+    *("--gen-output", "transposed"),
 ]
 # ... and before the weight average and augmentation too.
 ORIGINAL = [*EARLIER, "--ema-decay", "0", "--critic-augment", "none"]

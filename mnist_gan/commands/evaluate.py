@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mnist_gan import bootstrap
-from mnist_gan.runtime import cli, process
+from mnist_gan.runtime import cli, flags, process
 
 # The sample size of the default when the test split is larger (full MNIST: its 10,000).
 MAX_DEFAULT_SAMPLES = 10_000
@@ -34,7 +34,7 @@ def from_run(cfg: Any, saved: dict[str, Any] | None) -> tuple[Any, list[str]]:
     for key, default in (("data_dir", DEFAULT_DATA_DIR), ("classifier_dir", fallback.classifier_dir)):
         if not getattr(cfg, key):
             changes[key] = run.get(key) or default
-            notes.append(f"--{key.replace('_', '-')} {changes[key]}")
+            notes.append(flags.setting(key, changes[key]))
     if notes:
         notes = [f"as the GAN was trained: {', '.join(notes)} (from {cfg.checkpoint_dir}/config-gan.yaml)"]
     return cfg.replace(**changes), notes

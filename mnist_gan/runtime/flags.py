@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,16 @@ from mnist_gan import __version__
 from mnist_gan.runtime.config import C, Config, field_types, from_dict, load
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def flag(key: str) -> str:
+    """The command-line flag of config key ``key``."""
+    return "--" + key.replace("_", "-")
+
+
+def setting(key: str, value: Any) -> str:
+    """The command-line words that set ``key`` to ``value`` (a bool as --key or --no-key)."""
+    if isinstance(value, bool):
+        return flag(key) if value else "--no-" + flag(key)[2:]
+    return f"{flag(key)} {shlex.quote(str(value))}"
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -71,8 +80,8 @@ def build_parser(
     parser.add_argument("--version", action="version", version=f"%(prog)s (mnist-gan) {__version__}")
     kinds = field_types(cls)
     for f in dataclasses.fields(cls):
-        flag = _key_flag(f, kinds[f.name], getattr(base, f.name))
-        sections.get(f.name, parser).add_argument(_flag(f.name), **flag)
+        kwargs = _key_flag(f, kinds[f.name], getattr(base, f.name))
+        sections.get(f.name, parser).add_argument(flag(f.name), **kwargs)
     _add_hidden_flags(parser, cls)
     return parser
 

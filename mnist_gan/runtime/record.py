@@ -13,7 +13,6 @@ evaluation, where and how it runs) may differ.
 from __future__ import annotations
 
 import hashlib
-import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import yaml
 
 from mnist_gan.runtime import config as config_lib
+from mnist_gan.runtime import flags
 from mnist_gan.runtime.files import atomic_write_text, timestamp
 
 RUN_KEY = "run"
@@ -154,21 +154,13 @@ def compare(
     return never, changeable
 
 
-def _flag(key: str, value: Any) -> str:
-    """The command-line flag that sets ``key`` to ``value``."""
-    name = key.replace("_", "-")
-    if isinstance(value, bool):
-        return f"--{'' if value else 'no-'}{name}"
-    return f"--{name} {shlex.quote(str(value))}"
-
-
 def _as_it_was(cfg: config_lib.Config, never: dict[str, Any], changeable: dict[str, Any]) -> str:
     """The flags that continue a run exactly as it was (after a change of defaults, say),
     or '' when no flag can (other data or classes)."""
     if set(never) - set(cfg.ARCHITECTURE_KEYS):
         return ""
-    flags = " ".join(_flag(k, old) for k, (old, _) in {**never, **changeable}.items())
-    return f", or continue it as it was: {flags}"
+    words = " ".join(flags.setting(k, old) for k, (old, _) in {**never, **changeable}.items())
+    return f", or continue it as it was: {words}"
 
 
 def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: list[str]) -> Plan:
