@@ -17,6 +17,7 @@ from mnist_gan import configs
 from mnist_gan.data import sources
 from mnist_gan.models import networks
 from mnist_gan.runtime import config, precision
+from mnist_gan.training import optimizers
 from mnist_gan.training.gan_inputs import gan_dataset
 from mnist_gan.training.gan_trainer import GanTrainer
 
@@ -136,6 +137,44 @@ def test_linear_decay_ends_at_the_share_asked_for(tiny_dataset: Path) -> None:
     np.testing.assert_allclose(float(halfway["critic_lr"]), cfg.critic_lr * (1 - 0.75 * 0.5), rtol=1e-6)
     end = trainer.train(tf.constant(5))
     np.testing.assert_allclose(float(end["gen_lr"]), 0.25 * cfg.gen_lr, rtol=1e-6)
+
+
+def _adam_reference(grads: list[float], betas: list[float], lr: float = 0.1, beta_2: float = 0.9) -> float:
+    """Keras's Adam in float64, with update t's beta_1 (its bias correction included) given."""
+    x = m = v = 0.0
+    for t, (g, b1) in enumerate(zip(grads, betas), start=1):
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - beta_2)
+        x -= lr * np.sqrt(1 - beta_2**t) / (1 - b1**t) * m / (np.sqrt(v) + 1e-7)
+    return x
+
+
+def test_early_beta_1_is_adam_with_one_beta_then_the_other() -> None:
+    grads = [1.0, 3.0, -2.0, 5.0, 0.5]
+    x = tf.Variable(0.0)
+    opt = optimizers.EarlyBetaAdam(0.1, beta_1=0.0, beta_2=0.9, early_beta_1=0.5, early_updates=2)
+    for g in grads:
+        opt.apply_gradients([(tf.constant(g), x)])
+    np.testing.assert_allclose(float(x.numpy()), _adam_reference(grads, [0.5, 0.5, 0, 0, 0]), rtol=1e-5)
+    # Not plain Adam with either beta: the switch is what this checks.
+    for beta in (0.0, 0.5):
+        assert not np.isclose(float(x.numpy()), _adam_reference(grads, [beta] * len(grads)), rtol=1e-3)
+
+
+def test_early_beta_1_lasts_its_generator_steps(tiny_dataset: Path) -> None:
+    # Two critic updates a step: the critic's switch comes after 2 x 2 of its updates.
+    trainer = _trainer(
+        tf.distribute.get_strategy(),
+        tiny_dataset,
+        beta_1=0.0,
+        beta_1_early=0.5,
+        beta_1_early_steps=2,
+        mixed_precision="off",
+    )
+    for steps, expected in ((1, 0.5), (1, 0.0)):
+        assert float(trainer.gen_opt.beta_1) == float(trainer.critic_opt.beta_1) == 0.5
+        trainer.train(tf.constant(steps))
+        assert float(trainer.gen_opt.beta_1) == float(trainer.critic_opt.beta_1) == expected
 
 
 def test_training_changes_the_weights(tiny_dataset: Path) -> None:

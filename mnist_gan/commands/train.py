@@ -23,6 +23,8 @@ GROUPS = {
         "gen_lr",
         "critic_lr",
         "beta_1",
+        "beta_1_early",
+        "beta_1_early_steps",
         "beta_2",
         "lr_decay",
         "lr_decay_to",

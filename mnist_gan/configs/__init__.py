@@ -117,8 +117,12 @@ class GanConfig(RunConfig):
         "ema_decay": 0.0,
         "critic_augment": "none",
         "lr_decay_to": 0.0,  # a linear decay ended at zero
+        "beta_1_early_steps": 0,
     }
-    INERT_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {"lr_decay_to": ("lr_decay", "none")}
+    INERT_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {
+        "lr_decay_to": ("lr_decay", "none"),
+        "beta_1_early": ("beta_1_early_steps", 0),
+    }
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
     RANGES: ClassVar[dict[str, limits.Range]] = {
@@ -137,6 +141,8 @@ class GanConfig(RunConfig):
         "gen_lr": (0, None, False),
         "critic_lr": (0, None, False),
         "beta_1": (0, 1, True),
+        "beta_1_early": (0, 1, True),
+        "beta_1_early_steps": (0, 2**53, True),
         "beta_2": (0, 1, True),
         "ema_decay": (0, 1, True),
         "lr_decay_to": (0, 1, True),
@@ -190,6 +196,8 @@ class GanConfig(RunConfig):
     gen_lr: float = option("generator Adam learning rate")
     critic_lr: float = option("critic Adam learning rate")
     beta_1: float = option("Adam beta_1 of both optimizers")
+    beta_1_early: float = option("Adam beta_1 of both optimizers for the first --beta-1-early-steps steps")
+    beta_1_early_steps: int = option("generator steps trained with --beta-1-early before --beta-1 (0: none)")
     beta_2: float = option("Adam beta_2 of both optimizers")
     lr_decay: str = option("learning-rate schedule of both optimizers", choices=("none", "linear"))
     lr_decay_to: float = option("the share of each learning rate that a linear decay ends at")

@@ -23,7 +23,7 @@ Range = tuple[float | None, float | None, bool]
 COMMON: dict[str, Range] = {"seed": (0, SEED_MAX, True)}
 # Keys whose upper bound is excluded (Adam's betas, dropout, the average's decay and the test
 # share stay below 1).
-BELOW = frozenset({"beta_1", "beta_2", "dropout", "ema_decay", "test_fraction"})
+BELOW = frozenset({"beta_1", "beta_1_early", "beta_2", "dropout", "ema_decay", "test_fraction"})
 
 
 def _fmt(x: float) -> str:

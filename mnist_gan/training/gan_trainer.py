@@ -17,20 +17,11 @@ import tensorflow as tf
 from mnist_gan.configs import GanConfig
 from mnist_gan.models import augment, losses, networks
 from mnist_gan.runtime import checkpoints, distribute, precision
+from mnist_gan.training import optimizers
 from mnist_gan.training.ema import WeightAverage
 
 # Noise and labels the averaged generator's batch-norm statistics are computed from.
 STATISTICS_SAMPLES = 1000
-
-
-def _adam(cfg: GanConfig, lr: float, updates: int, loss_scaling: bool) -> keras.optimizers.Optimizer:
-    schedule: float | keras.optimizers.schedules.LearningRateSchedule = lr
-    if cfg.lr_decay == "linear":
-        schedule = keras.optimizers.schedules.PolynomialDecay(lr, max(updates, 1), lr * cfg.lr_decay_to)
-    opt: keras.optimizers.Optimizer = keras.optimizers.Adam(schedule, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
-    if loss_scaling:
-        opt = keras.optimizers.LossScaleOptimizer(opt)
-    return opt
 
 
 class GanTrainer:
@@ -57,8 +48,10 @@ class GanTrainer:
             self.generator = networks.generator_for(cfg, num_classes)
             self.critic = networks.critic_for(cfg, num_classes)
             scaling = self.precision == "float16"  # bfloat16 has float32's exponent range
-            self.gen_opt = _adam(cfg, cfg.gen_lr, total_steps, scaling)
-            self.critic_opt = _adam(cfg, cfg.critic_lr, total_steps * cfg.crit_steps, scaling)
+            self.gen_opt = optimizers.adam(cfg, cfg.gen_lr, total_steps, 1, scaling)
+            self.critic_opt = optimizers.adam(
+                cfg, cfg.critic_lr, total_steps * cfg.crit_steps, cfg.crit_steps, scaling
+            )
             # Built in the scope before the first strategy.run, or Keras 3 fails there.
             self.gen_opt.build(self.generator.trainable_variables)
             self.critic_opt.build(self.critic.trainable_variables)
