@@ -107,6 +107,19 @@ def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pyte
     assert "| v seed 0 | 10.0 | 1.00 | 12 | 1,500 | 2,048 |" in cost  # 0.5 min for 500 steps
 
 
+def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
+    from mnist_gan.configs import GanConfig
+    from mnist_gan.runtime.config import defaults
+    from mnist_gan.runtime.flags import parse_args
+
+    quality: Any = _quality_module()
+    made = {name: parse_args(GanConfig, flags, "")[0] for name, flags in quality.VARIANTS.items()}
+    assert made["default"] == defaults(GanConfig)
+    # Each step back changes what the defaults train with; none is the same run as another.
+    assert len({repr(cfg) for cfg in made.values()}) == len(made)
+    assert made["previous"].beta_1 == 0.5 and made["previous"].lr_decay == "none"
+
+
 @pytest.mark.slow
 def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: Path, tmp_path: Path) -> None:
     result = run_script(
