@@ -129,6 +129,41 @@ def test_conditional_accuracy_on_real_digits_is_the_classifiers(
         assert gen == pytest.approx(real), digit
 
 
+def test_scores_that_depend_on_the_sample_size_compare_equal_counts() -> None:
+    classifier = networks.build_classifier(4, 8, 0.0)
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (70, 28, 28, 1)).astype(np.float32)
+    labels = np.arange(70) % 10
+    train, test = (real[:30], labels[:30]), (real[30:], labels[30:])
+
+    def sample(z: np.ndarray, y: np.ndarray) -> np.ndarray:  # each digit a function of its noise
+        return np.tanh(np.resize(z, (len(z), 28 * 28))).reshape(-1, 28, 28, 1).astype(np.float32)
+
+    judged = report.evaluate_generator(
+        sample,
+        classifier,
+        train,
+        test,
+        num_samples=100,
+        noise_dim=4,
+        seed=0,
+        cas=False,
+        check_memorisation=False,
+    )
+    scorer = features.Scorer(networks.feature_extractor(classifier))
+    fake_f, fake_logits = scorer.features_and_logits(
+        generator_scorer.GeneratorScorer.draw(sample, 100, 4, 0, scorer.batch_size)
+    )
+    test_moments = metrics.moments(scorer.features_and_logits(test[0])[0])
+    # 100 asked for, 30 real training digits: FID from the first 30 generated, as its floor is
+    # from 30 real ones; accuracy from all 100.
+    fid_30 = metrics.frechet_distance(metrics.moments(fake_f[:30]), test_moments)
+    assert judged.metrics["fid"] == pytest.approx(fid_30)
+    assert fid_30 != pytest.approx(metrics.frechet_distance(metrics.moments(fake_f), test_moments))
+    asked = generator_scorer.GeneratorScorer.labels_for(100)
+    assert judged.metrics["accuracy"] == pytest.approx(metrics.accuracy(fake_logits, asked))
+
+
 def test_cas_on_real_digits_is_near_the_classifiers_accuracy(sample_dir: Path) -> None:
     (train_x, train_y), (test_x, test_y) = _real(sample_dir)
     score = cas.classification_accuracy_score(train_x, train_y, test_x, test_y, epochs=3)
@@ -219,3 +254,13 @@ def test_evaluate_takes_data_and_classifier_from_the_run(tiny_real_gan: Path, sa
     assert payload["config"]["eval_samples"] == 1000
     assert payload["config"]["data_dir"] == str(sample_dir)
     assert "cas" not in payload["metrics"]
+
+
+def test_evaluate_says_which_scores_read_fewer_digits_than_asked() -> None:
+    from mnist_gan.commands.evaluate import sample_size
+
+    assert sample_size(2000, 1000, 4000) == (2000, [])
+    samples, notes = sample_size(10_000, 1000, 4000)
+    assert samples == 10_000 and len(notes) == 1
+    assert "first 4,000 generated digits" in notes[0] and "read all 10,000" in notes[0]
+    assert sample_size(0, 1000, 4000)[0] == 1000  # the test split's size, with its note

@@ -40,16 +40,23 @@ def from_run(cfg: Any, saved: dict[str, Any] | None) -> tuple[Any, list[str]]:
     return cfg.replace(**changes), notes
 
 
-def sample_size(asked: int, test_size: int) -> tuple[int, list[str]]:
-    """The number of digits to score (0: the test split's size, capped) and a note saying so."""
-    if asked:
-        return asked, []
-    samples = min(test_size, MAX_DEFAULT_SAMPLES)
-    return samples, [
-        f"scoring {samples:,} generated digits, the size of the test split (at most "
-        f"{MAX_DEFAULT_SAMPLES:,}); FID falls with the sample size, so compare scores "
-        "at the same --eval-samples"
-    ]
+def sample_size(asked: int, test_size: int, train_size: int) -> tuple[int, list[str]]:
+    """The number of digits to score (0: the test split's size, capped) and notes saying so."""
+    samples = asked or min(test_size, MAX_DEFAULT_SAMPLES)
+    notes = []
+    if not asked:
+        notes.append(
+            f"scoring {samples:,} generated digits, the size of the test split (at most "
+            f"{MAX_DEFAULT_SAMPLES:,}); FID falls with the sample size, so compare scores "
+            "at the same --eval-samples"
+        )
+    if samples > train_size:
+        notes.append(
+            f"FID, precision/recall, CAS and the memorisation check compare the first "
+            f"{train_size:,} generated digits with as many real training digits (all the split "
+            f"holds); accuracy, the classifier score and the independent reader read all {samples:,}"
+        )
+    return samples, notes
 
 
 def metrics_path(cfg: Any, checkpoint: str) -> Path | None:
@@ -101,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     fingerprint = record.data_fingerprint(train.images, train.labels)
     other_data = features.other_data_note(cfg.classifier_dir, fingerprint)
     notes += [other_data] if other_data is not None else []
-    samples, more = sample_size(cfg.eval_samples, len(test))
+    samples, more = sample_size(cfg.eval_samples, len(test), len(train))
     for note in notes + more:
         print(f"note: {note}")
     print(f"scoring {path} with {samples} generated digits...")

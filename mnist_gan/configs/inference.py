@@ -73,8 +73,9 @@ class EvaluateConfig(Config):
         "the dataset to compare with (IDX files or an image folder); default: the GAN's training data"
     )
     eval_samples: int = option(
-        "generated digits to score (and real train digits for references); 0: as many as the "
-        "test split holds, at most 10,000"
+        "generated digits to score (and real train digits for references; where the split holds "
+        "fewer, FID, precision/recall, CAS and memorisation use as many generated digits as it "
+        "does); 0: as many as the test split holds, at most 10,000"
     )
     seed: int = option("random seed of the generated digits and of CAS training")
     cas: bool = option("also score CAS (it trains two classifiers: the slow part)")

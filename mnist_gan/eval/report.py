@@ -56,18 +56,21 @@ class Report:
         return out
 
 
-def _judge(
-    features: np.ndarray, logits: np.ndarray, labels: np.ndarray, test_f: np.ndarray, test_moments: Moments
-) -> dict[str, float]:
-    """FID against the test features, accuracy on ``labels``, classifier score, precision/recall."""
+def _distances(features: np.ndarray, test_f: np.ndarray, test_moments: Moments) -> dict[str, float]:
+    """FID and precision/recall against the test features: both depend on the sample size, so
+    generated and real digits are compared at the same one."""
     precision, recall = precision_recall(test_f, features)
     return {
         "fid": frechet_distance(moments(features), test_moments),
-        "accuracy": accuracy(logits, labels),
-        "classifier_score": classifier_score(logits),
         "precision": precision,
         "recall": recall,
     }
+
+
+def _reading(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy on ``labels`` and the classifier score: means over digits, so every digit
+    drawn sharpens them."""
+    return {"accuracy": accuracy(logits, labels), "classifier_score": classifier_score(logits)}
 
 
 def _per_class(
@@ -86,14 +89,16 @@ def _other_readers(
     cas_options: dict[str, int] | None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Scores from readers other than the evaluating classifier, for the generated digits and
-    for the real training digits given: CAS (unless ``cas_options`` is None) and the
-    independent k-NN reader, fitted on the test digits, never on the training digits."""
+    for the real training digits given: CAS (unless ``cas_options`` is None), trained on as
+    many generated digits as there are real ones, and the independent k-NN reader, fitted on
+    the test digits, never on the training digits, which reads every generated digit."""
     metrics: dict[str, float] = {}
     references: dict[str, float] = {}
     if cas_options is not None:
         test_x, test_y = real_test
+        count = len(real_train[1])
         for scores, (x, y) in ((metrics, generated), (references, real_train)):
-            scores["cas"] = classification_accuracy_score(x, y, test_x, test_y, **cas_options)
+            scores["cas"] = classification_accuracy_score(x[:count], y[:count], test_x, test_y, **cas_options)
     metrics["independent_accuracy"] = independent.knn_accuracy(*real_test, *generated)
     references["independent_accuracy"] = independent.knn_accuracy(*real_test, *real_train)
     return metrics, references
@@ -117,8 +122,11 @@ def evaluate_generator(
 
     ``real_test`` is the yardstick; ``real_train`` gives the references a perfect
     generator would get (its first ``num_samples`` images: as many real ones, scored the
-    same way). The memorisation check searches all of ``real_train`` for each image's
-    nearest training image, so pass the whole training split.
+    same way). Where the training split holds fewer, the scores that depend on the sample
+    size (FID, precision/recall, CAS, memorisation) take as many generated digits as real
+    ones; accuracy, the classifier score and the independent reader read them all. The
+    memorisation check searches all of ``real_train`` for each image's nearest training
+    image, so pass the whole training split.
     """
     (train_x, train_y), (test_x, test_y) = real_train, real_test
     if num_samples < 20:
@@ -131,8 +139,8 @@ def evaluate_generator(
     all_train_f = scorer.features_and_logits(train_x if check_memorisation else train_x[:count])[0]
     fake_f, fake_logits = scorer.features_and_logits(generated)
     test_moments = moments(test_f)  # the yardstick of both FIDs, computed once
-    metrics = _judge(fake_f, fake_logits, fake_labels, test_f, test_moments)
-    references = _judge(all_train_f[:count], test_logits, test_y, test_f, test_moments)
+    metrics = {**_distances(fake_f[:count], test_f, test_moments), **_reading(fake_logits, fake_labels)}
+    references = {**_distances(all_train_f[:count], test_f, test_moments), **_reading(test_logits, test_y)}
     options = {"epochs": cas_epochs, "seed": seed, "num_classes": k} if cas else None
     others = _other_readers((generated, fake_labels), (train_x[:count], train_y[:count]), real_test, options)
     metrics.update(others[0])
@@ -141,7 +149,7 @@ def evaluate_generator(
     if not check_memorisation:
         return Report(metrics=metrics, references=references, per_class=per_class)
     copying = memorisation.check(
-        {"pixels": (train_x, test_x, generated), "features": (all_train_f, test_f, fake_f)},
+        {"pixels": (train_x, test_x, generated[:count]), "features": (all_train_f, test_f, fake_f[:count])},
         copies=count,
         seed=seed,
         train_labels=np.asarray(train_y),
