@@ -317,7 +317,11 @@ def main() -> int:
     )
     parser.add_argument("--classifier-epochs", type=int, default=20, help="(default: %(default)s)")
     parser.add_argument(
-        "--num-samples", type=int, default=1000, help="generated digits scored (default: %(default)s)"
+        "--num-samples",
+        type=int,
+        default=10_000,
+        help="generated digits scored; scores that change with the sample size (FID, precision/recall, "
+        "CAS) take at most as many as the training split holds (default: %(default)s)",
     )
     parser.add_argument(
         "--mixed-precision",
