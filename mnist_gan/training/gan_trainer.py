@@ -49,9 +49,7 @@ class GanTrainer:
             self.critic = networks.critic_for(cfg, num_classes)
             scaling = self.precision == "float16"  # bfloat16 has float32's exponent range
             self.gen_opt = optimizers.adam(cfg, cfg.gen_lr, total_steps, 1, scaling)
-            self.critic_opt = optimizers.adam(
-                cfg, cfg.critic_lr, total_steps * cfg.crit_steps, cfg.crit_steps, scaling
-            )
+            self.critic_opt = optimizers.adam(cfg, cfg.critic_lr, total_steps, cfg.crit_steps, scaling)
             # Built in the scope before the first strategy.run, or Keras 3 fails there.
             self.gen_opt.build(self.generator.trainable_variables)
             self.critic_opt.build(self.critic.trainable_variables)

@@ -43,13 +43,14 @@ class EarlyBetaAdam(keras.optimizers.Adam):
 
 
 def adam(
-    cfg: GanConfig, lr: float, updates: int, updates_per_step: int, loss_scaling: bool
+    cfg: GanConfig, lr: float, steps: int, updates_per_step: int, loss_scaling: bool
 ) -> keras.optimizers.Optimizer:
-    """Adam for one network: ``updates`` in the whole run, ``updates_per_step`` of them per
-    generator step (the unit of ``cfg.beta_1_early_steps``)."""
+    """Adam for one network over a run of ``steps`` generator steps, ``updates_per_step`` of
+    its updates in each (the unit of ``cfg.beta_1_early_steps``)."""
     schedule: float | keras.optimizers.schedules.LearningRateSchedule = lr
     if cfg.lr_decay == "linear":
-        schedule = keras.optimizers.schedules.PolynomialDecay(lr, max(updates, 1), lr * cfg.lr_decay_to)
+        updates = max(steps * updates_per_step, 1)
+        schedule = keras.optimizers.schedules.PolynomialDecay(lr, updates, lr * cfg.lr_decay_to)
     opt: keras.optimizers.Optimizer
     if cfg.beta_1_early_steps:
         opt = EarlyBetaAdam(
