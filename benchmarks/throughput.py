@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Throughput benchmark of the GAN step: variants measured side by side in one process.
 
-A variant is PRECISION:STEPS_PER_CALL. The default pair is the step as it was first built
-(float32, one step per tf.function call: `train.py --mixed-precision off --steps-per-call 1`)
-and train.py's defaults (mnist_gan/configs/gan.yaml). Their repeats are interleaved, so drift of a
-shared machine hits both alike. Prints, for the default models at --batch-size and
---cpu-replicas:
+A variant is PRECISION:STEPS_PER_CALL, optionally followed by :KEY=VALUE config settings
+(`auto:50:critic_stddev_group=4` is train.py's defaults with --critic-stddev-group 4), so a
+change to the networks or the step is timed beside the step it changes. The default pair is
+the step as it was first built (float32, one step per tf.function call: `train.py
+--mixed-precision off --steps-per-call 1`) and train.py's defaults (mnist_gan/configs/gan.yaml).
+Their repeats are interleaved, so drift of a shared machine hits all alike. Prints, at
+--batch-size and --cpu-replicas:
   * the machine's ceiling measured now on the same device: FLOP/s of a large matmul and of
     a large convolution, in float32 (and in bfloat16 when a variant computes in it);
   * the input pipeline alone (images/s tf.data delivers);
@@ -20,13 +22,16 @@ shared machine hits both alike. Prints, for the default models at --batch-size a
     variant (start-up included).
 
     python benchmarks/throughput.py [--batch-size 64] [--cpu-replicas 0] [--variants off:1,auto:50]
+    python benchmarks/throughput.py --variants auto:50,auto:50:critic_stddev_group=4
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -49,7 +54,7 @@ def parse() -> argparse.Namespace:
     p.add_argument(
         "--variants",
         default=None,
-        help="comma-separated PRECISION:STEPS_PER_CALL, the first is the reference "
+        help="comma-separated PRECISION:STEPS_PER_CALL[:KEY=VALUE...], the first is the reference "
         "(default: off:1 and train.py's defaults)",
     )
     p.add_argument("--iterations", type=int, default=200, help="timed iterations per repeat (default: 200)")
@@ -186,33 +191,100 @@ def ceilings(precisions: set[str], repeats: int) -> dict[str, tuple[float, float
     return found
 
 
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One timed configuration: a precision mode, steps per ``tf.function`` call, settings."""
+
+    mode: str
+    steps_per_call: int
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def model(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
+        """What the trainer depends on: variants differing only in steps per call share one."""
+        return self.mode, self.settings
+
+    @property
+    def config(self) -> str:
+        return " ".join(f"{key}={value}" for key, value in self.settings) or "defaults"
+
+
+def parse_variants(spec: str, base: Any) -> list[Variant]:
+    """``PRECISION:STEPS_PER_CALL[:KEY=VALUE...]`` items, comma-separated; every setting is
+    checked as a config file's would be (ConfigError, ValueError)."""
+    import yaml
+
+    from mnist_gan.runtime import config, precision
+
+    variants = []
+    for item in spec.split(","):
+        mode, *rest = item.strip().split(":")
+        if mode not in precision.MODES:
+            raise ValueError(
+                f"--variants: unknown precision {mode!r}; choose from {', '.join(precision.MODES)}"
+            )
+        spc = rest.pop(0) if rest else "1"
+        if not spc.isdigit() or int(spc) < 1:
+            raise ValueError(
+                f"--variants: steps per call must be a whole number >= 1, got {spc!r} in {item!r}"
+            )
+        settings = []
+        for pair in rest:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise ValueError(f"--variants: {pair!r} in {item!r} is not KEY=VALUE")
+            settings.append((key, yaml.safe_load(value)))
+        checked = config.from_dict(type(base), {**base.to_dict(), **dict(settings)}, "--variants")
+        variants.append(Variant(mode, int(spc), tuple((k, getattr(checked, k)) for k, _ in settings)))
+    return variants
+
+
+def iteration_flops(trainer: Any) -> tuple[float, float]:
+    """(analytic, traced) FLOPs of one iteration of ``trainer``'s step.
+
+    Analytic, with G and C the forward FLOPs of generator and critic on one batch and a
+    backward pass costing twice its forward pass: a critic update is G (fakes) + 2C (real
+    and fake scores) + C + C (penalty: forward and its input gradient) + 2 x (2C + 2C) (the
+    outer backward pass) = G + 12C; a generator update is 3G + 3C.
+    """
+    import tensorflow as tf
+
+    b, k = trainer.cfg.batch_size, trainer.cfg.crit_steps
+    g, c = b * forward_flops(trainer.generator), b * forward_flops(trainer.critic)
+    step = tf.function(trainer._generator_step).get_concrete_function(tf.TensorSpec([], tf.int64))
+    return k * (g + 12 * c) + 3 * g + 3 * c, graph_flops(step.graph)
+
+
 def main() -> int:
     args = parse()
+    from mnist_gan import configs
+    from mnist_gan.runtime import config, flags
+
+    base = config.defaults(configs.GanConfig).replace(batch_size=args.batch_size, data_dir=args.data_dir)
+    try:  # every value checked before anything is built
+        variants = parse_variants(
+            args.variants or f"off:1,{base.mixed_precision}:{base.steps_per_call}", base
+        )
+    except (ValueError, config.ConfigError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     from mnist_gan.runtime import distribute, process
 
     strategy = distribute.make_strategy("auto", args.cpu_replicas)
     process.configure_tensorflow(gradient_penalty=True)
     import tensorflow as tf
 
-    from mnist_gan import configs
     from mnist_gan.data import sources
-    from mnist_gan.runtime import config, precision
+    from mnist_gan.runtime import precision
     from mnist_gan.training.gan_inputs import gan_dataset
     from mnist_gan.training.gan_trainer import GanTrainer
 
-    base = config.defaults(configs.GanConfig).replace(batch_size=args.batch_size, data_dir=args.data_dir)
-    spec = args.variants or f"off:1,{base.mixed_precision}:{base.steps_per_call}"
-    variants: list[tuple[str, int]] = []
-    for item in spec.split(","):
-        mode, _, spc = item.partition(":")
-        variants.append((precision.resolve(mode)[0], int(spc or 1)))
+    variants = [dataclasses.replace(v, mode=precision.resolve(v.mode)[0]) for v in variants]
     train = sources.load(base.data_dir).train
-    b, k = base.batch_size, base.crit_steps
-    print(f"{distribute.describe(strategy)}; batch {b}, crit_steps {k}")
+    print(f"{distribute.describe(strategy)}; batch {base.batch_size}, crit_steps {base.crit_steps}")
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores; {precision.describe('auto')}\n")
 
-    modes = {mode for mode, _ in variants}
-    peak = ceilings({precision.POLICIES[m].removeprefix("mixed_") for m in modes}, args.repeats)
+    peak = ceilings({precision.POLICIES[v.mode].removeprefix("mixed_") for v in variants}, args.repeats)
     for dtype, (mm, cv) in peak.items():
         print(f"ceiling {dtype:>8}: matmul 2048x2048 {mm / 1e9:7.1f} GFLOP/s; conv 3x3 64x28x28x128 "
               f"{cv / 1e9:7.1f} GFLOP/s")  # fmt: skip
@@ -222,28 +294,76 @@ def main() -> int:
     next(it)
     count = 300
     t = median_seconds(lambda: [next(it) for _ in range(count)], 3)
-    print(f"\ninput pipeline alone: {count * b / t:,.0f} images/s\n")
+    print(f"\ninput pipeline alone: {count * base.batch_size / t:,.0f} images/s\n")
 
-    trainers = {m: GanTrainer(base.replace(mixed_precision=m), strategy, 10**6) for m in sorted(modes)}
-    for trainer in trainers.values():
-        trainer.attach(gan_dataset(train, trainer.cfg))
-    trainer = next(iter(trainers.values()))
-    # Analytic count, with G and C the forward FLOPs of generator and critic on one batch and
-    # a backward pass costing twice its forward pass: a critic update is G (fakes) + 2C (real
-    # and fake scores) + C + C (penalty: forward and its input gradient) + 2 x (2C + 2C) (the
-    # outer backward pass) = G + 12C; a generator update is 3G + 3C.
-    g, c = b * forward_flops(trainer.generator), b * forward_flops(trainer.critic)
-    flops = k * (g + 12 * c) + 3 * g + 3 * c
-    traced = graph_flops(
-        tf.function(trainer._generator_step).get_concrete_function(tf.TensorSpec([], tf.int64)).graph
-    )
+    trainers: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
+    for v in variants:
+        if v.model not in trainers:
+            cfg = base.replace(mixed_precision=v.mode, **dict(v.settings))
+            trainers[v.model] = GanTrainer(cfg, strategy, 10**6)
+            trainers[v.model].attach(gan_dataset(train, cfg))
+    flops: dict[tuple[str, Any], float] = {}
+    for v in variants:
+        if v.settings in {s for _, s in flops}:
+            flops[v.model] = next(f for (_, s), f in flops.items() if s == v.settings)
+            continue
+        trainer = trainers[v.model]
+        flops[v.model], traced = iteration_flops(trainer)
+        print(
+            f"FLOPs per iteration ({trainer.cfg.crit_steps} critic updates + 1 generator update): "
+            f"{flops[v.model] / 1e9:.2f} GFLOP, analytic count of the conv and dense layers (the "
+            f"matmul/conv ops of the traced graph add up to {traced / 1e9:.2f} GFLOP, an upper "
+            f"bound: it includes gradients pruned at run time); {v.config}"
+        )
+    print()
+    time_updates(trainers, args.iterations)
+    times = time_iterations(variants, trainers, args.iterations, args.repeats)
+
     print(
-        f"FLOPs per iteration ({k} critic updates + 1 generator update): {flops / 1e9:.2f} GFLOP, "
-        f"analytic count of the conv and dense layers (the matmul/conv ops of the traced graph "
-        f"add up to {traced / 1e9:.2f} GFLOP, an upper bound: it includes gradients pruned at run time)\n"
+        f"\n{'precision':>14} {'steps/call':>10} {'iteration ms':>13} {'steps/s':>8} {'images/s':>9} "
+        f"{'GFLOP/s':>8} {'of fp32 ceiling':>15} {'speed-up':>8}  config"
     )
+    reference = statistics.median(times[variants[0]])
+    for v in variants:
+        per_iter = statistics.median(times[v])
+        images = base.batch_size * trainers[v.model].cfg.crit_steps / per_iter
+        print(
+            f"{precision.POLICIES[v.mode]:>14} {v.steps_per_call:>10} {per_iter * 1e3:>13.1f} "
+            f"{1 / per_iter:>8.2f} {images:>9,.0f} {flops[v.model] / per_iter / 1e9:>8.1f} "
+            f"{flops[v.model] / per_iter / ceiling:>15.1%} {reference / per_iter:>7.2f}x  {v.config}"
+        )
 
-    for mode, trainer in trainers.items():
+    if args.profile:
+        print("\nwhere the op time goes (profiler trace of 10 iterations, share of all op time):")
+        for (mode, settings), trainer in trainers.items():
+            shares = op_time_shares(trainer)
+            if not shares:
+                print("  (TensorFlow's profiler converter is not available in this version)")
+                break
+            conv = sum(share for name, share in shares.items() if name.startswith("Conv2D"))
+            top = ", ".join(f"{name} {share:.0%}" for name, share in list(shares.items())[:8])
+            label = Variant(mode, 1, settings).config
+            print(f"{precision.POLICIES[mode]:>14}: convolutions {conv:.0%}; {top} ({label})")
+
+    if args.end_to_end:
+        print()
+        for v in variants:
+            wall = end_to_end(base, v, args.end_to_end)
+            print(
+                f"train.py --steps {args.end_to_end} --mixed-precision {v.mode} --steps-per-call "
+                f"{v.steps_per_call}{''.join(' ' + flags.setting(k, x) for k, x in v.settings)}, end to "
+                f"end (start-up included): {wall:.1f} s, {args.end_to_end / wall:.2f} steps/s"
+            )
+    return 0
+
+
+def time_updates(trainers: dict[Any, Any], iterations: int) -> None:
+    """Print the time of one critic update and one generator update of each trainer."""
+    import tensorflow as tf
+
+    from mnist_gan.runtime import precision
+
+    for (mode, settings), trainer in trainers.items():
         critic = tf.function(
             lambda t=trainer: t.strategy.run(
                 t.critic_update, args=(next(t.iterator), tf.constant(0, tf.int64))
@@ -251,66 +371,50 @@ def main() -> int:
         )
         gen = tf.function(lambda t=trainer: t.strategy.run(t.generator_update, args=(next(t.iterator),)))
         critic(), gen()
-        calls = max(20, args.iterations // 4)
+        calls = max(20, iterations // 4)
         t_critic = per_call(critic, calls, trainer.step.numpy)
         t_gen = per_call(gen, calls, trainer.step.numpy)
+        k = trainer.cfg.crit_steps
         print(
             f"{precision.POLICIES[mode]:>14}: critic update {t_critic * 1e3:5.1f} ms, generator update "
-            f"{t_gen * 1e3:5.1f} ms; {k} + 1 of them: {(k * t_critic + t_gen) * 1e3:.1f} ms"
+            f"{t_gen * 1e3:5.1f} ms; {k} + 1 of them: {(k * t_critic + t_gen) * 1e3:.1f} ms "
+            f"({Variant(mode, 1, settings).config})"
         )
 
-    for mode, spc in variants:
-        trainers[mode].train(tf.constant(spc))  # trace and warm up
-    times: dict[tuple[str, int], list[float]] = {v: [] for v in variants}
-    for _ in range(args.repeats):  # interleaved: each repeat times every variant once
-        for mode, spc in variants:
-            calls = max(1, args.iterations // spc)
-            trainer = trainers[mode]
-            one_call = per_call(
-                functools.partial(trainer.train, tf.constant(spc)), calls, trainer.step.numpy, 1
-            )
-            times[(mode, spc)].append(one_call / spc)
 
-    print(
-        f"\n{'precision':>14} {'steps/call':>10} {'iteration ms':>13} {'steps/s':>8} {'images/s':>9} "
-        f"{'GFLOP/s':>8} {'of fp32 ceiling':>15} {'speed-up':>8}"
-    )
-    reference = statistics.median(times[variants[0]])
-    for mode, spc in variants:
-        per_iter = statistics.median(times[(mode, spc)])
-        print(
-            f"{precision.POLICIES[mode]:>14} {spc:>10} {per_iter * 1e3:>13.1f} {1 / per_iter:>8.2f} "
-            f"{b * k / per_iter:>9,.0f} {flops / per_iter / 1e9:>8.1f} {flops / per_iter / ceiling:>15.1%} "
-            f"{reference / per_iter:>7.2f}x"
-        )
+def time_iterations(
+    variants: list[Variant], trainers: dict[Any, Any], iterations: int, repeats: int
+) -> dict[Variant, list[float]]:
+    """Seconds per iteration of each variant, ``repeats`` times, interleaved: each repeat
+    times every variant once, so the drift of a shared machine hits them alike."""
+    import tensorflow as tf
 
-    if args.profile:
-        print("\nwhere the op time goes (profiler trace of 10 iterations, share of all op time):")
-        for mode, trainer in trainers.items():
-            shares = op_time_shares(trainer)
-            if not shares:
-                print("  (TensorFlow's profiler converter is not available in this version)")
-                break
-            conv = sum(v for name, v in shares.items() if name.startswith("Conv2D"))
-            top = ", ".join(f"{name} {v:.0%}" for name, v in list(shares.items())[:8])
-            print(f"{precision.POLICIES[mode]:>14}: convolutions {conv:.0%}; {top}")
+    for v in variants:
+        trainers[v.model].train(tf.constant(v.steps_per_call))  # trace and warm up
+    times: dict[Variant, list[float]] = {v: [] for v in variants}
+    for _ in range(repeats):
+        for v in variants:
+            trainer = trainers[v.model]
+            calls = max(1, iterations // v.steps_per_call)
+            run = functools.partial(trainer.train, tf.constant(v.steps_per_call))
+            times[v].append(per_call(run, calls, trainer.step.numpy, 1) / v.steps_per_call)
+    return times
 
-    if args.end_to_end:
-        print()
-        for mode, spc in variants:
-            with tempfile.TemporaryDirectory(prefix="mnist-gan-throughput-") as work:
-                command = [sys.executable, "train.py", "--data-dir", base.data_dir, "--no-eval",
-                           "--steps", str(args.end_to_end), "--save-dir", f"{work}/ckpt",
-                           "--log-dir", f"{work}/logs", "--batch-size", str(b),
-                           "--mixed-precision", mode, "--steps-per-call", str(spc)]  # fmt: skip
-                start = time.perf_counter()
-                subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-                wall = time.perf_counter() - start
-            print(
-                f"train.py --steps {args.end_to_end} --mixed-precision {mode} --steps-per-call {spc}, "
-                f"end to end (start-up included): {wall:.1f} s, {args.end_to_end / wall:.2f} steps/s"
-            )
-    return 0
+
+def end_to_end(base: Any, v: Variant, steps: int) -> float:
+    """Wall seconds of a whole ``train.py --steps STEPS --no-eval`` run of variant ``v``."""
+    from mnist_gan.runtime import flags
+
+    with tempfile.TemporaryDirectory(prefix="mnist-gan-throughput-") as work:
+        command = [sys.executable, "train.py", "--data-dir", base.data_dir, "--no-eval",
+                   "--steps", str(steps), "--save-dir", f"{work}/ckpt", "--log-dir", f"{work}/logs",
+                   "--batch-size", str(base.batch_size), "--mixed-precision", v.mode,
+                   "--steps-per-call", str(v.steps_per_call)]  # fmt: skip
+        for key, value in v.settings:
+            command += shlex.split(flags.setting(key, value))
+        start = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        return time.perf_counter() - start
 
 
 if __name__ == "__main__":

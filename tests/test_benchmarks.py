@@ -26,7 +26,7 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
         "--batch-size",
         "32",
         "--variants",
-        f"off:1,{SECOND[0]}:2",
+        f"off:1,{SECOND[0]}:2,off:1:critic_stddev_group=4",
         "--iterations",
         "4",
         "--repeats",
@@ -42,16 +42,43 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
     assert float(printed(r"input pipeline alone: ([\d,]+) images/s", out).replace(",", "")) > 0
     # The analytic count is of the conv and dense layers; the traced graph holds those ops
     # plus a few gradients that are pruned at run time: a little more, never less.
-    analytic = float(printed(r"1 generator update\): ([\d.]+) GFLOP", out))
-    traced = float(printed(r"traced graph add up to ([\d.]+) GFLOP", out))
-    assert analytic <= traced <= 1.15 * analytic
-    rows = re.findall(r"^ *(float32|mixed_bfloat16) +(\d+) +([\d.]+) .* ([\d.]+)x$", out, re.M)
-    assert [(p, spc) for p, spc, *_ in rows] == [("float32", "1"), (SECOND[1], "2")]
+    line = r"1 generator update\): ([\d.]+) GFLOP.* add up to ([\d.]+) GFLOP.*; (.+)$"
+    counts = re.findall(line, out, re.M)
+    assert [config for *_, config in counts] == ["defaults", "critic_stddev_group=4"]  # one per model
+    for analytic, traced, _ in counts:
+        assert float(analytic) <= float(traced) <= 1.15 * float(analytic)
+    # The standard deviation adds a feature map to the critic's last convolution: more FLOPs.
+    assert float(counts[1][0]) > float(counts[0][0])
+    rows = re.findall(r"^ *(float32|mixed_bfloat16) +(\d+) +([\d.]+) .* ([\d.]+)x  (.+)$", out, re.M)
+    assert [(p, spc, config) for p, spc, _, _, config in rows] == [
+        ("float32", "1", "defaults"),
+        (SECOND[1], "2", "defaults"),
+        ("float32", "1", "critic_stddev_group=4"),
+    ]
     assert rows[0][3] == "1.00" and float(rows[1][3]) > 0  # speed-ups relative to the first
     # The profile: convolutions are most of the op time of this model in either precision.
     for policy in dict.fromkeys(("float32", SECOND[1])):
         share = float(printed(rf"{policy}: convolutions (\d+)%", out))
         assert 20 <= share <= 100, policy
+
+
+@pytest.mark.parametrize(
+    ("variant", "named"),
+    [
+        ("auto:50:critic_stddev_groop=4", "did you mean 'critic_stddev_group'"),
+        ("auto:50:critic_stddev_group=four", "'critic_stddev_group' must be int"),
+        ("auto:0", "steps per call must be a whole number >= 1"),
+        ("float8:50", "unknown precision 'float8'"),
+        ("auto:50:gen_width", "'gen_width' in 'auto:50:gen_width' is not KEY=VALUE"),
+    ],
+)
+def test_throughput_benchmark_refuses_a_bad_variant_before_it_builds_anything(
+    variant: str, named: str
+) -> None:
+    result = run_script("benchmarks/throughput.py", "--variants", f"off:1,{variant}", timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --variants: ") and named in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
 
 
 def _quality_module() -> object:
