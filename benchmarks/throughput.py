@@ -302,16 +302,15 @@ def main() -> int:
             cfg = base.replace(mixed_precision=v.mode, **dict(v.settings))
             trainers[v.model] = GanTrainer(cfg, strategy, 10**6)
             trainers[v.model].attach(gan_dataset(train, cfg))
-    flops: dict[tuple[str, Any], float] = {}
+    flops: dict[tuple[tuple[str, Any], ...], float] = {}  # the same networks, the same count
     for v in variants:
-        if v.settings in {s for _, s in flops}:
-            flops[v.model] = next(f for (_, s), f in flops.items() if s == v.settings)
+        if v.settings in flops:
             continue
         trainer = trainers[v.model]
-        flops[v.model], traced = iteration_flops(trainer)
+        flops[v.settings], traced = iteration_flops(trainer)
         print(
             f"FLOPs per iteration ({trainer.cfg.crit_steps} critic updates + 1 generator update): "
-            f"{flops[v.model] / 1e9:.2f} GFLOP, analytic count of the conv and dense layers (the "
+            f"{flops[v.settings] / 1e9:.2f} GFLOP, analytic count of the conv and dense layers (the "
             f"matmul/conv ops of the traced graph add up to {traced / 1e9:.2f} GFLOP, an upper "
             f"bound: it includes gradients pruned at run time); {v.config}"
         )
@@ -329,8 +328,8 @@ def main() -> int:
         images = base.batch_size * trainers[v.model].cfg.crit_steps / per_iter
         print(
             f"{precision.POLICIES[v.mode]:>14} {v.steps_per_call:>10} {per_iter * 1e3:>13.1f} "
-            f"{1 / per_iter:>8.2f} {images:>9,.0f} {flops[v.model] / per_iter / 1e9:>8.1f} "
-            f"{flops[v.model] / per_iter / ceiling:>15.1%} {reference / per_iter:>7.2f}x  {v.config}"
+            f"{1 / per_iter:>8.2f} {images:>9,.0f} {flops[v.settings] / per_iter / 1e9:>8.1f} "
+            f"{flops[v.settings] / per_iter / ceiling:>15.1%} {reference / per_iter:>7.2f}x  {v.config}"
         )
 
     if args.profile:
