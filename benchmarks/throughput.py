@@ -217,7 +217,16 @@ def parse_variants(spec: str, base: Any) -> list[Variant]:
     from mnist_gan.runtime import config, precision
 
     variants = []
-    for item in spec.split(","):
+    items: list[str] = []
+    for piece in spec.split(","):
+        # A piece that does not start with a precision, after a KEY=VALUE, continues that
+        # value: critic_augment=translation,cutout.
+        continues = piece.split(":")[0].strip() not in precision.MODES
+        if items and continues and "=" in items[-1].rsplit(":", 1)[-1]:
+            items[-1] += "," + piece
+        else:
+            items.append(piece)
+    for item in items:
         mode, *rest = item.strip().split(":")
         if mode not in precision.MODES:
             raise ValueError(

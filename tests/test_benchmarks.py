@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,16 +82,32 @@ def test_throughput_benchmark_refuses_a_bad_variant_before_it_builds_anything(
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
 
 
-def _quality_module() -> object:
-    spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
+def _benchmark(name: str) -> Any:
+    """The script benchmarks/NAME.py as a module."""
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", ROOT / "benchmarks" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
+def test_throughput_variants_keep_commas_inside_a_value() -> None:
+    from mnist_gan import configs
+    from mnist_gan.runtime import config
+
+    spec = "off:1,auto:50:critic_augment=translation,cutout:gen_width=96,auto"
+    found = _benchmark("throughput").parse_variants(spec, config.defaults(configs.GanConfig))
+    assert [(v.mode, v.steps_per_call, v.settings) for v in found] == [
+        ("off", 1, ()),
+        ("auto", 50, (("critic_augment", "translation,cutout"), ("gen_width", 96))),
+        ("auto", 1, ()),
+    ]
+    assert found[1].config == "critic_augment=translation,cutout gen_width=96"
+
+
 def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pytest.CaptureFixture) -> None:
-    quality: Any = _quality_module()
+    quality = _benchmark("quality")
     out = "gan: 10%|\nstep 250 (0.50 min of training): fid 40.1, fid_floor 2.4, accuracy 0.9\n"
     assert quality.progress(out) == [
         {"step": 250, "minutes": 0.5, "fid": 40.1, "fid_floor": 2.4, "accuracy": 0.9}
@@ -139,7 +156,7 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     from mnist_gan.runtime.config import defaults
     from mnist_gan.runtime.flags import parse_args
 
-    quality: Any = _quality_module()
+    quality = _benchmark("quality")
     made = {name: parse_args(GanConfig, flags, "")[0] for name, flags in quality.VARIANTS.items()}
     assert made["default"] == defaults(GanConfig)
     # Each step back changes what the defaults train with; none is the same run as another.
