@@ -191,6 +191,11 @@ def ceilings(precisions: set[str], repeats: int) -> dict[str, tuple[float, float
     return found
 
 
+def describe(settings: tuple[tuple[str, Any], ...]) -> str:
+    """Config settings as printed beside a variant's figures."""
+    return " ".join(f"{key}={value}" for key, value in settings) or "defaults"
+
+
 @dataclasses.dataclass(frozen=True)
 class Variant:
     """One timed configuration: a precision mode, steps per ``tf.function`` call, settings."""
@@ -200,13 +205,9 @@ class Variant:
     settings: tuple[tuple[str, Any], ...] = ()
 
     @property
-    def model(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    def trainer_key(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
         """What the trainer depends on: variants differing only in steps per call share one."""
         return self.mode, self.settings
-
-    @property
-    def config(self) -> str:
-        return " ".join(f"{key}={value}" for key, value in self.settings) or "defaults"
 
 
 def parse_variants(spec: str, base: Any) -> list[Variant]:
@@ -307,21 +308,21 @@ def main() -> int:
 
     trainers: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
     for v in variants:
-        if v.model not in trainers:
+        if v.trainer_key not in trainers:
             cfg = base.replace(mixed_precision=v.mode, **dict(v.settings))
-            trainers[v.model] = GanTrainer(cfg, strategy, 10**6)
-            trainers[v.model].attach(gan_dataset(train, cfg))
+            trainers[v.trainer_key] = GanTrainer(cfg, strategy, 10**6)
+            trainers[v.trainer_key].attach(gan_dataset(train, cfg))
     flops: dict[tuple[tuple[str, Any], ...], float] = {}  # the same networks, the same count
     for v in variants:
         if v.settings in flops:
             continue
-        trainer = trainers[v.model]
+        trainer = trainers[v.trainer_key]
         flops[v.settings], traced = iteration_flops(trainer)
         print(
             f"FLOPs per iteration ({trainer.cfg.crit_steps} critic updates + 1 generator update): "
             f"{flops[v.settings] / 1e9:.2f} GFLOP, analytic count of the conv and dense layers (the "
             f"matmul/conv ops of the traced graph add up to {traced / 1e9:.2f} GFLOP, an upper "
-            f"bound: it includes gradients pruned at run time); {v.config}"
+            f"bound: it includes gradients pruned at run time); {describe(v.settings)}"
         )
     print()
     time_updates(trainers, args.iterations)
@@ -334,11 +335,12 @@ def main() -> int:
     reference = statistics.median(times[variants[0]])
     for v in variants:
         per_iter = statistics.median(times[v])
-        images = base.batch_size * trainers[v.model].cfg.crit_steps / per_iter
+        images = base.batch_size * trainers[v.trainer_key].cfg.crit_steps / per_iter
         print(
             f"{precision.POLICIES[v.mode]:>14} {v.steps_per_call:>10} {per_iter * 1e3:>13.1f} "
             f"{1 / per_iter:>8.2f} {images:>9,.0f} {flops[v.settings] / per_iter / 1e9:>8.1f} "
-            f"{flops[v.settings] / per_iter / ceiling:>15.1%} {reference / per_iter:>7.2f}x  {v.config}"
+            f"{flops[v.settings] / per_iter / ceiling:>15.1%} {reference / per_iter:>7.2f}x  "
+            f"{describe(v.settings)}"
         )
 
     if args.profile:
@@ -350,8 +352,7 @@ def main() -> int:
                 break
             conv = sum(share for name, share in shares.items() if name.startswith("Conv2D"))
             top = ", ".join(f"{name} {share:.0%}" for name, share in list(shares.items())[:8])
-            label = Variant(mode, 1, settings).config
-            print(f"{precision.POLICIES[mode]:>14}: convolutions {conv:.0%}; {top} ({label})")
+            print(f"{precision.POLICIES[mode]:>14}: convolutions {conv:.0%}; {top} ({describe(settings)})")
 
     if args.end_to_end:
         print()
@@ -386,7 +387,7 @@ def time_updates(trainers: dict[Any, Any], iterations: int) -> None:
         print(
             f"{precision.POLICIES[mode]:>14}: critic update {t_critic * 1e3:5.1f} ms, generator update "
             f"{t_gen * 1e3:5.1f} ms; {k} + 1 of them: {(k * t_critic + t_gen) * 1e3:.1f} ms "
-            f"({Variant(mode, 1, settings).config})"
+            f"({describe(settings)})"
         )
 
 
@@ -398,11 +399,11 @@ def time_iterations(
     import tensorflow as tf
 
     for v in variants:
-        trainers[v.model].train(tf.constant(v.steps_per_call))  # trace and warm up
+        trainers[v.trainer_key].train(tf.constant(v.steps_per_call))  # trace and warm up
     times: dict[Variant, list[float]] = {v: [] for v in variants}
     for _ in range(repeats):
         for v in variants:
-            trainer = trainers[v.model]
+            trainer = trainers[v.trainer_key]
             calls = max(1, iterations // v.steps_per_call)
             run = functools.partial(trainer.train, tf.constant(v.steps_per_call))
             times[v].append(per_call(run, calls, trainer.step.numpy, 1) / v.steps_per_call)

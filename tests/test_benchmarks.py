@@ -97,13 +97,14 @@ def test_throughput_variants_keep_commas_inside_a_value() -> None:
     from mnist_gan.runtime import config
 
     spec = "off:1,auto:50:critic_augment=translation,cutout:gen_width=96,auto"
-    found = _benchmark("throughput").parse_variants(spec, config.defaults(configs.GanConfig))
+    throughput = _benchmark("throughput")
+    found = throughput.parse_variants(spec, config.defaults(configs.GanConfig))
     assert [(v.mode, v.steps_per_call, v.settings) for v in found] == [
         ("off", 1, ()),
         ("auto", 50, (("critic_augment", "translation,cutout"), ("gen_width", 96))),
         ("auto", 1, ()),
     ]
-    assert found[1].config == "critic_augment=translation,cutout gen_width=96"
+    assert throughput.describe(found[1].settings) == "critic_augment=translation,cutout gen_width=96"
 
 
 def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pytest.CaptureFixture) -> None:
