@@ -41,6 +41,9 @@ def test_gradient_penalty_matches_numeric_gradient() -> None:
     # A loss scale (as used with float16) must not change the penalty.
     scaled = losses.gradient_penalty(lambda p: tiny(p), tf.constant(x), loss_scale=1024.0).numpy()
     np.testing.assert_allclose(scaled, gp, rtol=1e-5)
+    # Zero-centred: the squared norm itself.
+    zero = losses.gradient_penalty(lambda p: tiny(p), tf.constant(x), center=0.0).numpy()
+    np.testing.assert_allclose(zero, norms**2, rtol=4e-3, atol=1e-5)
 
 
 def test_interpolation_weight_per_example() -> None:

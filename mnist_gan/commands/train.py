@@ -20,6 +20,7 @@ GROUPS = {
         "crit_steps",
         "gp_weight",
         "gp_every",
+        "gp_center",
         "gen_lr",
         "critic_lr",
         "beta_1",

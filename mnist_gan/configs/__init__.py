@@ -138,6 +138,7 @@ class GanConfig(RunConfig):
         "crit_steps": (1, 1000, True),
         "gp_weight": (0, None, True),
         "gp_every": (1, 1000, True),
+        "gp_center": (0, None, True),
         "gen_lr": (0, None, False),
         "critic_lr": (0, None, False),
         "beta_1": (0, 1, True),
@@ -189,6 +190,9 @@ class GanConfig(RunConfig):
     epochs: float = option("if > 0: train this many passes over the data instead of --steps")
     crit_steps: int = option("critic updates per generator update")
     gp_weight: float = option("gradient penalty weight (lambda)")
+    gp_center: float = option(
+        "the gradient norm the penalty pulls towards: 1 (WGAN-GP) or 0 (zero-centred, Thanh-Tung et al. 2019)"
+    )
     gp_every: int = option(
         "compute the gradient penalty on every k-th critic update only, with k times the "
         "weight (lazy regularisation, as StyleGAN2)"

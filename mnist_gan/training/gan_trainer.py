@@ -118,7 +118,9 @@ class GanTrainer:
             if self.cfg.gp_every == 1:
                 # Its own forward pass: in one batch with the scores above, the input gradient
                 # would be computed over all three parts (measured slower: configs/gan.yaml).
-                gp = losses.gradient_penalty(lambda x: self.critic([x, labels], training=True), points, scale)
+                gp = losses.gradient_penalty(
+                    lambda x: self.critic([x, labels], training=True), points, scale, self.cfg.gp_center
+                )
             else:
                 gp = self._lazy_penalty(update, points, labels, scale)
             wloss = losses.critic_loss(real_scores, fake_scores)
@@ -141,7 +143,7 @@ class GanTrainer:
             # training=False: the caller's forward pass ran this update's power iteration, and
             # a variable assigned inside a conditional cannot be synchronised across replicas.
             critic_fn = lambda x: self.critic([x, labels], training=False)  # noqa: E731
-            return every * losses.gradient_penalty(critic_fn, points, scale)
+            return every * losses.gradient_penalty(critic_fn, points, scale, self.cfg.gp_center)
 
         return tf.cond(update % every == 0, penalty, lambda: tf.zeros(tf.shape(labels)[:1]))
 
