@@ -162,8 +162,9 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["default"] == defaults(GanConfig)
     # Each step back changes what the defaults train with; none is the same run as another.
     assert len({repr(cfg) for cfg in made.values()}) == len(made)
-    assert made["previous"].gen_conditioning == "input"
-    assert made["earlier"].gen_conditioning == "input" and made["earlier"].beta_1 == 0.5
+    assert made["previous"].gp_center == 1.0 and made["default"].gp_center == 0.0
+    assert made["earlier"].gp_center == 1.0 and made["earlier"].gen_conditioning == "input"
+    assert made["earlier"].beta_1 == 0.5
 
 
 @pytest.mark.slow
@@ -187,4 +188,4 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
     assert len(re.findall(r"^\| (default|previous) \| [24] \| [\d.]+ \| [\d.]+% \(", out, re.M)) == 4
     assert re.search(r"^\| FID <= 1\.5 x floor \| (yes|no) \(", out, re.M)
     saved = (tmp_path / "previous-seed1" / "gan" / "config-gan.yaml").read_text()
-    assert "gen_conditioning: input" in saved
+    assert "gp_center: 1.0" in saved

@@ -118,6 +118,7 @@ class GanConfig(RunConfig):
         "critic_augment": "none",
         "lr_decay_to": 0.0,  # a linear decay ended at zero
         "beta_1_early_steps": 0,
+        "gp_center": 1.0,  # WGAN-GP's penalty
     }
     INERT_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {
         "lr_decay_to": ("lr_decay", "none"),
