@@ -13,10 +13,10 @@ judge by the worst seed, not the best. A benchmark, not a test: it asserts nothi
 mean something only on an otherwise idle machine.
 
 Variants, each scored the same way: 'default' is train.py as configured; 'previous' the
-defaults before the last change (WGAN-GP's penalty, pulling the critic's gradient norm to 1
-rather than 0: see PREVIOUS below); 'earlier' the networks, step and schedule before the
-quality issue's architecture and optimiser changes; 'original' also before the weight
-average and augmentation.
+defaults before the last change (the critic's inputs shifted by up to 3 pixels, DiffAugment's
+translation: see PREVIOUS below); 'earlier' also WGAN-GP's penalty and the networks, step and schedule
+before the quality issue's architecture and optimiser changes; 'original' also before the
+weight average and augmentation.
 
     python benchmarks/quality.py                       # 3 seeds, default beside previous
     python benchmarks/quality.py --seeds 1 --variants default --steps 1000
@@ -41,13 +41,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mnist_gan.runtime.precision import MODES  # noqa: E402  (no TensorFlow: it only names the modes)
 
-# train.py flags that restore the defaults before the zero-centred gradient penalty.
-PREVIOUS = ["--gp-center", "1"]
-# ... and before the optimiser and architecture changes: the class only at the generator's
-# input, the original networks, two critic updates a step, Adam's beta_1 0.5, a learning
-# rate decaying to zero.
+# train.py flags that restore the defaults before the last change: the critic's inputs
+# shifted by up to 3 pixels (DiffAugment's translation), not left as they are.
+PREVIOUS = ["--critic-augment", "translation"]
+# ... and before the zero-centred gradient penalty and the optimiser and architecture
+# changes: WGAN-GP's penalty, the class only at the generator's input, the original networks,
+# two critic updates a step, Adam's beta_1 0.5, a learning rate decaying to zero.
 EARLIER = [
     *PREVIOUS,
+    *("--gp-center", "1"),
     *("--gen-conditioning", "input"),
     *("--beta-1", "0.5", "--lr-decay", "linear", "--lr-decay-to", "0"),
     *("--crit-steps", "2", "--critic-blocks", "0", "--critic-embedding", "spectral"),

@@ -162,7 +162,8 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["default"] == defaults(GanConfig)
     # Each step back changes what the defaults train with; none is the same run as another.
     assert len({repr(cfg) for cfg in made.values()}) == len(made)
-    assert made["previous"].gp_center == 1.0 and made["default"].gp_center == 0.0
+    assert made["previous"].critic_augment == "translation" and made["default"].critic_augment == "none"
+    assert made["previous"].gp_center == made["default"].gp_center == 0.0
     assert made["earlier"].gp_center == 1.0 and made["earlier"].gen_conditioning == "input"
     assert made["earlier"].beta_1 == 0.5
 
@@ -188,4 +189,4 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
     assert len(re.findall(r"^\| (default|previous) \| [24] \| [\d.]+ \| [\d.]+% \(", out, re.M)) == 4
     assert re.search(r"^\| FID <= 1\.5 x floor \| (yes|no) \(", out, re.M)
     saved = (tmp_path / "previous-seed1" / "gan" / "config-gan.yaml").read_text()
-    assert "gp_center: 1.0" in saved
+    assert "critic_augment: translation" in saved
