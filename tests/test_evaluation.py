@@ -155,11 +155,23 @@ def test_scores_that_depend_on_the_sample_size_compare_equal_counts() -> None:
         generator_scorer.GeneratorScorer.draw(sample, 100, 4, 0, scorer.batch_size)
     )
     test_moments = metrics.moments(scorer.features_and_logits(test[0])[0])
-    # 100 asked for, 30 real training digits: FID from the first 30 generated, as its floor is
-    # from 30 real ones; accuracy from all 100.
-    fid_30 = metrics.frechet_distance(metrics.moments(fake_f[:30]), test_moments)
-    assert judged.metrics["fid"] == pytest.approx(fid_30)
-    assert fid_30 != pytest.approx(metrics.frechet_distance(metrics.moments(fake_f), test_moments))
+    # 100 asked for, 30 real training digits: FID and precision/recall from each of the three
+    # whole sets of 30 generated digits, as the floor is from 30 real ones, then averaged (the
+    # last 10 are left out); accuracy from all 100.
+    sets = [fake_f[i : i + 30] for i in (0, 30, 60)]
+    fids = [metrics.frechet_distance(metrics.moments(f), test_moments) for f in sets]
+    test_f = scorer.features_and_logits(test[0])[0]
+    recalls = [metrics.precision_recall(test_f, f)[1] for f in sets]
+    assert judged.per_set["size"] == 30
+    assert judged.per_set["fid"] == pytest.approx(fids)
+    assert judged.metrics["fid"] == pytest.approx(np.mean(fids))
+    assert judged.metrics["recall"] == pytest.approx(np.mean(recalls))
+    assert len(set(np.round(fids, 6))) == 3  # three different draws, so the mean is not one of them
+    assert judged.metrics["fid"] != pytest.approx(
+        metrics.frechet_distance(metrics.moments(fake_f), test_moments)
+    )
+    assert judged.to_json()["per_set"]["fid"] == pytest.approx(fids)
+    assert "the mean over 3 disjoint sets of 30 generated digits" in report.format_report(judged)
     asked = generator_scorer.GeneratorScorer.labels_for(100)
     assert judged.metrics["accuracy"] == pytest.approx(metrics.accuracy(fake_logits, asked))
 
@@ -262,5 +274,7 @@ def test_evaluate_says_which_scores_read_fewer_digits_than_asked() -> None:
     assert sample_size(2000, 1000, 4000) == (2000, [])
     samples, notes = sample_size(10_000, 1000, 4000)
     assert samples == 10_000 and len(notes) == 1
-    assert "first 4,000 generated digits" in notes[0] and "read all 10,000" in notes[0]
+    assert "the mean over 2 disjoint sets of 4,000 generated digits" in notes[0]
+    assert "read all 10,000" in notes[0]
+    assert "are the first set of 4,000" in sample_size(6000, 1000, 4000)[1][0]
     assert sample_size(0, 1000, 4000)[0] == 1000  # the test split's size, with its note

@@ -51,10 +51,13 @@ def sample_size(asked: int, test_size: int, train_size: int) -> tuple[int, list[
             "at the same --eval-samples"
         )
     if samples > train_size:
+        sets = samples // train_size
+        which = f"the mean over {sets:,} disjoint sets" if sets > 1 else "the first set"
         notes.append(
-            f"FID, precision/recall, CAS and the memorisation check compare the first "
-            f"{train_size:,} generated digits with as many real training digits (all the split "
-            f"holds); accuracy, the classifier score and the independent reader read all {samples:,}"
+            f"the training split holds {train_size:,} digits: FID and precision/recall are {which} "
+            f"of {train_size:,} generated digits, each beside as many real ones; CAS and the "
+            f"memorisation check take the first set; accuracy, the classifier score and the "
+            f"independent reader read all {samples:,}"
         )
     return samples, notes
 
