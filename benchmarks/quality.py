@@ -16,10 +16,13 @@ Variants, each scored the same way: 'default' is train.py as configured; 'previo
 defaults before the last change (the critic's inputs shifted by up to 3 pixels, DiffAugment's
 translation: see PREVIOUS below); 'earlier' also WGAN-GP's penalty and the networks, step and schedule
 before the quality issue's architecture and optimiser changes; 'original' also before the
-weight average and augmentation.
+weight average and augmentation; 'batch32' the defaults with half the batch. Every variant sees
+the same number of digits: --steps and --eval-every count steps of the default batch, and a
+variant with another batch takes as many more or fewer steps.
 
     python benchmarks/quality.py                       # 3 seeds, default beside previous
     python benchmarks/quality.py --seeds 1 --variants default --steps 1000
+    python benchmarks/quality.py --variants default,batch32   # batch 32 for 6,000 steps
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,7 +62,16 @@ EARLIER = [
 ]
 # ... and before the weight average and augmentation too.
 ORIGINAL = [*EARLIER, "--ema-decay", "0", "--critic-augment", "none"]
-VARIANTS = {"default": [], "previous": PREVIOUS, "earlier": EARLIER, "original": ORIGINAL}
+# The candidate default of half the batch (twice the steps for the same digits: steps_for).
+BATCH32 = ["--batch-size", "32"]
+VARIANTS = {
+    "default": [],
+    "previous": PREVIOUS,
+    "earlier": EARLIER,
+    "original": ORIGINAL,
+    "batch32": BATCH32,
+}
+DEFAULT_BATCH = int(yaml.safe_load((ROOT / "mnist_gan/configs/gan.yaml").read_text())["batch_size"])
 # Metrics where lower is better; for the rest higher is better.
 LOWER_IS_BETTER = {"fid"}
 EVAL_LINE = re.compile(r"step (\d+) \(([\d.]+) min of training\): (.*)")
@@ -109,15 +123,27 @@ def worst(name: str, values: list[float]) -> float:
     return max(values) if name in LOWER_IS_BETTER else min(values)
 
 
+def batch_of(variant: str) -> int:
+    """The global batch a variant trains with."""
+    flags = VARIANTS[variant]
+    return int(flags[flags.index("--batch-size") + 1]) if "--batch-size" in flags else DEFAULT_BATCH
+
+
+def steps_for(steps: int, variant: str) -> int:
+    """``steps`` of the default batch, as steps of the variant's batch: the same digits seen."""
+    return max(1, round(steps * DEFAULT_BATCH / batch_of(variant)))
+
+
 def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: str, seed: int) -> dict:
     """One GAN run and its evaluation: {'metrics', 'references', 'progress', 'seconds'}."""
     run_dir = work / f"{variant}-seed{seed}"
+    steps, every = steps_for(args.steps, variant), steps_for(args.eval_every, variant)
     gan_seconds, out = run(
         f"gan {variant} seed {seed}",
         "train.py",
         *("--data-dir", args.data_dir, "--save-dir", str(run_dir / "gan"), "--classifier-dir", str(cls)),
-        *("--log-dir", str(run_dir / "logs"), "--steps", str(args.steps)),
-        *("--eval-every", str(args.eval_every), "--eval-samples", str(args.num_samples)),
+        *("--log-dir", str(run_dir / "logs"), "--steps", str(steps)),
+        *("--eval-every", str(every), "--eval-samples", str(args.num_samples)),
         *("--seed", str(seed), "--mixed-precision", args.mixed_precision),
         *VARIANTS[variant],
     )
@@ -127,8 +153,8 @@ def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: st
         f"gan {variant} seed {seed} start-up",
         "train.py",
         *("--data-dir", args.data_dir, "--save-dir", str(run_dir / "gan"), "--classifier-dir", str(cls)),
-        *("--log-dir", str(run_dir / "logs"), "--steps", str(args.steps)),
-        *("--eval-every", str(args.eval_every), "--eval-samples", str(args.num_samples)),
+        *("--log-dir", str(run_dir / "logs"), "--steps", str(steps)),
+        *("--eval-every", str(every), "--eval-samples", str(args.num_samples)),
         *("--seed", str(seed), "--mixed-precision", args.mixed_precision),
         *VARIANTS[variant],
     )
@@ -169,9 +195,10 @@ def print_metrics(results: dict[str, list[dict]], seeds: list[int]) -> None:
 
 def print_time_to_quality(results: dict[str, list[dict]]) -> None:
     print("\n### time to quality (in-training scores: mean over seeds, worst in brackets)\n")
-    print("| variant | step | minutes of training | accuracy | FID |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| variant | step | digits seen | minutes of training | accuracy | FID |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for variant, runs in results.items():
+        batch = batch_of(variant)
         by_step: dict[int, list[dict]] = {}
         for r in runs:
             for row in r["progress"]:
@@ -182,14 +209,15 @@ def print_time_to_quality(results: dict[str, list[dict]]) -> None:
             fid = [row["fid"] for row in rows]
             minutes = statistics.fmean(row["minutes"] for row in rows)
             print(
-                f"| {variant} | {step} | {minutes:.2f} | {statistics.fmean(acc):.1%} ({min(acc):.1%}) "
+                f"| {variant} | {step} | {step * batch:,} | {minutes:.2f} "
+                f"| {statistics.fmean(acc):.1%} ({min(acc):.1%}) "
                 f"| {statistics.fmean(fid):.2f} ({max(fid):.2f}) |"
             )
         firsts = []
         for r in runs:
             hit = [row for row in r["progress"] if row["accuracy"] >= 0.95]
             firsts.append(f"step {hit[0]['step']} ({hit[0]['minutes']:.2f} min)" if hit else "never")
-        print(f"| {variant} | 95 % first reached | | " + "; ".join(firsts) + " | |")
+        print(f"| {variant} | 95 % first reached | | | " + "; ".join(firsts) + " | |")
 
 
 def _ct(value: float | None) -> str:
@@ -277,7 +305,7 @@ def print_goals(results: dict[str, list[dict]]) -> None:
 
 
 def print_cost(results: dict[str, list[dict]], cls_seconds: float, cls_out: str) -> None:
-    """What the runs cost: wall time, training time per 1,000 steps, start-up, peak memory."""
+    """What the runs cost: wall time, training time (in all and per 1,000 steps), start-up, peak memory."""
     accuracy = re.search(r"test accuracy: ([\d.]+%)", cls_out)
     print("\n### cost\n")
     print(
@@ -285,20 +313,21 @@ def print_cost(results: dict[str, list[dict]], cls_seconds: float, cls_out: str)
         f"test accuracy {accuracy.group(1) if accuracy else 'not printed'}"
     )
     print(
-        "\n| variant | train.py wall min | training min per 1,000 steps | start-up s "
-        "| peak MB: train.py | evaluate.py |"
+        "\n| variant | train.py wall min | minutes of training | training min per 1,000 steps "
+        "| start-up s | peak MB: train.py | evaluate.py |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for variant, runs in results.items():
         for seed, r in enumerate(runs):
             last = r["progress"][-1] if r["progress"] else None
+            total = f"{last['minutes']:.2f}" if last else "n/a"
             per_k = f"{1000 * last['minutes'] / last['step']:.2f}" if last else "n/a"
             train_mb, eval_mb = (
                 PEAK_MB[f"gan {variant} seed {seed}"],
                 PEAK_MB[f"evaluate {variant} seed {seed}"],
             )
             print(
-                f"| {variant} seed {seed} | {r['seconds'] / 60:.1f} | {per_k} | {r['startup']:.0f} "
+                f"| {variant} seed {seed} | {r['seconds'] / 60:.1f} | {total} | {per_k} | {r['startup']:.0f} "
                 f"| {train_mb:,.0f} | {eval_mb:,.0f} |"
             )
 
@@ -310,7 +339,13 @@ def main() -> int:
     parser.add_argument(
         "--data-dir", default="datasets/MNIST-5k", help="any dataset train.py takes (default: %(default)s)"
     )
-    parser.add_argument("--steps", type=int, default=3000, help="GAN generator steps (default: %(default)s)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=3000,
+        help="GAN generator steps of the default batch; a variant with another batch takes as many "
+        "digits (default: %(default)s)",
+    )
     parser.add_argument(
         "--seeds", type=int, default=3, help="GAN seeds 0..N-1 per variant (default: %(default)s)"
     )
@@ -318,7 +353,10 @@ def main() -> int:
         "--variants", default="default,previous", help=f"of {', '.join(VARIANTS)} (default: %(default)s)"
     )
     parser.add_argument(
-        "--eval-every", type=int, default=250, help="in-training scores (default: %(default)s)"
+        "--eval-every",
+        type=int,
+        default=250,
+        help="in-training scores, in steps of the default batch (default: %(default)s)",
     )
     parser.add_argument("--classifier-epochs", type=int, default=20, help="(default: %(default)s)")
     parser.add_argument(
@@ -361,7 +399,8 @@ def main() -> int:
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}")
     print(
         f"budget: classifier {args.classifier_epochs} epochs ({cls_seconds / 60:.1f} min), GAN {args.steps} "
-        f"steps (--mixed-precision {args.mixed_precision}), seeds {seeds}, {args.num_samples} generated "
+        f"steps of {DEFAULT_BATCH} digits or as many digits in other batches (--mixed-precision "
+        f"{args.mixed_precision}), seeds {seeds}, {args.num_samples} generated "
         f"digits scored; previous = train.py {' '.join(PREVIOUS)}; earlier = train.py "
         f"{' '.join(EARLIER)}; original = earlier and {' '.join(ORIGINAL[len(EARLIER) :])}"
     )

@@ -49,7 +49,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default="datasets/MNIST-5k", help="(default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=64, help="global batch (default: %(default)s)")
+    p.add_argument(
+        "--batch-size", type=int, default=0, help="global batch (default: train.py's, from gan.yaml)"
+    )
     p.add_argument("--cpu-replicas", type=int, default=0, help="(default: %(default)s)")
     p.add_argument(
         "--variants",
@@ -270,7 +272,8 @@ def main() -> int:
     from mnist_gan import configs
     from mnist_gan.runtime import config, flags
 
-    base = config.defaults(configs.GanConfig).replace(batch_size=args.batch_size, data_dir=args.data_dir)
+    base = config.defaults(configs.GanConfig).replace(data_dir=args.data_dir)
+    base = base.replace(batch_size=args.batch_size or base.batch_size)
     try:  # every value checked before anything is built
         variants = parse_variants(
             args.variants or f"off:1,{base.mixed_precision}:{base.steps_per_call}", base

@@ -149,7 +149,7 @@ def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pyte
     quality.print_cost({"v": [run]}, 120.0, "test accuracy: 98.10% after 9 steps")
     cost = capsys.readouterr().out
     assert "classifier: 2.0 min, peak memory 900 MB, test accuracy 98.10%" in cost
-    assert "| v seed 0 | 10.0 | 1.00 | 12 | 1,500 | 2,048 |" in cost  # 0.5 min for 500 steps
+    assert "| v seed 0 | 10.0 | 0.50 | 1.00 | 12 | 1,500 | 2,048 |" in cost  # 0.5 min for 500 steps
 
 
 def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
@@ -164,6 +164,10 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert len({repr(cfg) for cfg in made.values()}) == len(made)
     assert made["previous"].critic_augment == "translation" and made["default"].critic_augment == "none"
     assert made["previous"].gp_center == made["default"].gp_center == 0.0
+    assert made["batch32"].batch_size == 32 and made["default"].batch_size == 64
+    # A variant with another batch sees as many digits: half the batch, twice the steps.
+    assert quality.steps_for(3000, "default") == 3000 and quality.steps_for(3000, "batch32") == 6000
+    assert quality.steps_for(250, "previous") == 250
     assert made["earlier"].gp_center == 1.0 and made["earlier"].gen_conditioning == "input"
     assert made["earlier"].beta_1 == 0.5
 
@@ -173,20 +177,28 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
     result = run_script(
         "benchmarks/quality.py",
         *("--data-dir", str(sample_dir), "--work", str(tmp_path)),
-        *("--steps", "4", "--eval-every", "2", "--seeds", "2", "--variants", "default,previous"),
+        *("--steps", "4", "--eval-every", "2", "--seeds", "2", "--variants", "default,batch32"),
         *("--classifier-epochs", "1", "--num-samples", "50", "--mixed-precision", "off"),
         timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     # Per seed, mean and worst for every metric, for both variants.
-    for variant in ("default", "previous"):
+    for variant in ("default", "batch32"):
         row = printed(rf"### {variant}\n(?:.*\n){{3}}(\| fid \|.*)", out)
         values = [float(v) for v in row.strip("| ").split(" | ")[1:]]
         fids, mean, worst = values[:2], values[2], values[3]
         assert abs(mean - sum(fids) / 2) < 1e-3 and worst == max(fids)
-    # In-training scores at steps 2 and 4 for each variant, then the goals judged on the worst seed.
-    assert len(re.findall(r"^\| (default|previous) \| [24] \| [\d.]+ \| [\d.]+% \(", out, re.M)) == 4
+    # In-training scores every 2 steps of the default batch of 64 (128 digits) over 4 such
+    # steps; half the batch sees as many digits in twice the steps. Then the goals judged on
+    # the worst seed.
+    rows = re.findall(r"^\| (default|batch32) \| (\d+) \| ([\d,]+) \| [\d.]+ \| [\d.]+% \(", out, re.M)
+    assert rows == [
+        ("default", "2", "128"),
+        ("default", "4", "256"),
+        ("batch32", "4", "128"),
+        ("batch32", "8", "256"),
+    ]
     assert re.search(r"^\| FID <= 1\.5 x floor \| (yes|no) \(", out, re.M)
-    saved = (tmp_path / "previous-seed1" / "gan" / "config-gan.yaml").read_text()
-    assert "critic_augment: translation" in saved
+    saved = (tmp_path / "batch32-seed1" / "gan" / "config-gan.yaml").read_text()
+    assert "batch_size: 32" in saved and "steps: 8\n" in saved
