@@ -402,7 +402,8 @@ def main() -> int:
         f"steps of {DEFAULT_BATCH} digits or as many digits in other batches (--mixed-precision "
         f"{args.mixed_precision}), seeds {seeds}, {args.num_samples} generated "
         f"digits scored; previous = train.py {' '.join(PREVIOUS)}; earlier = train.py "
-        f"{' '.join(EARLIER)}; original = earlier and {' '.join(ORIGINAL[len(EARLIER) :])}"
+        f"{' '.join(EARLIER)}; original = earlier and {' '.join(ORIGINAL[len(EARLIER) :])}; "
+        f"batch32 = train.py {' '.join(BATCH32)}"
     )
     print_metrics(results, seeds)
     print_time_to_quality(results)

@@ -200,5 +200,6 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
         ("batch32", "8", "256"),
     ]
     assert re.search(r"^\| FID <= 1\.5 x floor \| (yes|no) \(", out, re.M)
+    assert "GAN 4 steps of 64 digits" in out and "batch32 = train.py --batch-size 32" in out
     saved = (tmp_path / "batch32-seed1" / "gan" / "config-gan.yaml").read_text()
     assert "batch_size: 32" in saved and "steps: 8\n" in saved
