@@ -40,11 +40,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from mnist_gan.runtime.precision import MODES  # noqa: E402  (no TensorFlow: it only names the modes)
+# No TensorFlow in these: they only name the modes and read the config's defaults.
+from mnist_gan.configs import GanConfig  # noqa: E402
+from mnist_gan.runtime.config import defaults  # noqa: E402
+from mnist_gan.runtime.precision import MODES  # noqa: E402
 
 # train.py flags that restore the defaults before the last change: the critic's inputs
 # shifted by up to 3 pixels (DiffAugment's translation), not left as they are.
@@ -71,7 +72,7 @@ VARIANTS = {
     "original": ORIGINAL,
     "batch32": BATCH32,
 }
-DEFAULT_BATCH = int(yaml.safe_load((ROOT / "mnist_gan/configs/gan.yaml").read_text())["batch_size"])
+DEFAULT_BATCH = defaults(GanConfig).batch_size
 # Metrics where lower is better; for the rest higher is better.
 LOWER_IS_BETTER = {"fid"}
 EVAL_LINE = re.compile(r"step (\d+) \(([\d.]+) min of training\): (.*)")
