@@ -42,9 +42,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-# No TensorFlow in these: they only name the modes and read the config's defaults.
+# No TensorFlow in these: they only name the modes and parse train.py's flags.
 from mnist_gan.configs import GanConfig  # noqa: E402
-from mnist_gan.runtime.config import defaults  # noqa: E402
+from mnist_gan.runtime.flags import parse_args  # noqa: E402
 from mnist_gan.runtime.precision import MODES  # noqa: E402
 
 # train.py flags that restore the defaults before the last change: the critic's inputs
@@ -72,7 +72,6 @@ VARIANTS = {
     "original": ORIGINAL,
     "batch32": BATCH32,
 }
-DEFAULT_BATCH = defaults(GanConfig).batch_size
 # Metrics where lower is better; for the rest higher is better.
 LOWER_IS_BETTER = {"fid"}
 EVAL_LINE = re.compile(r"step (\d+) \(([\d.]+) min of training\): (.*)")
@@ -125,9 +124,11 @@ def worst(name: str, values: list[float]) -> float:
 
 
 def batch_of(variant: str) -> int:
-    """The global batch a variant trains with."""
-    flags = VARIANTS[variant]
-    return int(flags[flags.index("--batch-size") + 1]) if "--batch-size" in flags else DEFAULT_BATCH
+    """The global batch a variant trains with, as train.py reads its flags."""
+    return parse_args(GanConfig, VARIANTS[variant], "")[0].batch_size
+
+
+DEFAULT_BATCH = batch_of("default")
 
 
 def steps_for(steps: int, variant: str) -> int:

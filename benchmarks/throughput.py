@@ -272,8 +272,8 @@ def main() -> int:
     from mnist_gan import configs
     from mnist_gan.runtime import config, flags
 
-    base = config.defaults(configs.GanConfig).replace(data_dir=args.data_dir)
-    base = base.replace(batch_size=args.batch_size or base.batch_size)
+    trained = config.defaults(configs.GanConfig)
+    base = trained.replace(batch_size=args.batch_size or trained.batch_size, data_dir=args.data_dir)
     try:  # every value checked before anything is built
         variants = parse_variants(
             args.variants or f"off:1,{base.mixed_precision}:{base.steps_per_call}", base
