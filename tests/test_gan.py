@@ -134,10 +134,20 @@ def test_two_replicas_agree_in_bfloat16(tiny_dataset: Path) -> None:
 
 def test_linear_decay_ends_at_the_share_asked_for(tiny_dataset: Path) -> None:
     trainer = _trainer(
-        tf.distribute.get_strategy(), tiny_dataset, lr_decay="linear", lr_decay_to=0.25, mixed_precision="off"
+        tf.distribute.get_strategy(),
+        tiny_dataset,
+        lr_decay="linear",
+        lr_decay_to=0.25,
+        mixed_precision="off",
+        gen_lr_early=0.003,
+        gen_lr_early_steps=2,
     )
     cfg = trainer.cfg
-    halfway = trainer.train(tf.constant(5))  # of the 10 steps the trainer was built for
+    # The generator's first 2 steps at its early rate, on the same decay; the critic's at its own.
+    early = trainer.train(tf.constant(1))
+    np.testing.assert_allclose(float(early["gen_lr"]), 0.003 * (1 - 0.75 * 0.1), rtol=1e-6)
+    np.testing.assert_allclose(float(early["critic_lr"]), cfg.critic_lr * (1 - 0.75 * 0.1), rtol=1e-6)
+    halfway = trainer.train(tf.constant(4))  # of the 10 steps the trainer was built for
     np.testing.assert_allclose(float(halfway["gen_lr"]), cfg.gen_lr * (1 - 0.75 * 0.5), rtol=1e-6)
     np.testing.assert_allclose(float(halfway["critic_lr"]), cfg.critic_lr * (1 - 0.75 * 0.5), rtol=1e-6)
     end = trainer.train(tf.constant(5))
@@ -164,6 +174,12 @@ def test_early_beta_1_is_adam_with_one_beta_then_the_other() -> None:
     # Not plain Adam with either beta: the switch is what this checks.
     for beta in (0.0, 0.5):
         assert not np.isclose(float(x.numpy()), _adam_reference(grads, [beta] * len(grads)), rtol=1e-3)
+
+
+def test_early_rate_without_a_decay_is_the_early_rate_then_the_rate() -> None:
+    rate = optimizers.EarlyRate(0.1, 2.0, early_updates=3)
+    got = [float(rate(tf.constant(t, tf.int64))) for t in range(5)]
+    np.testing.assert_allclose(got, [0.2, 0.2, 0.2, 0.1, 0.1], rtol=1e-6)
 
 
 def test_early_beta_1_lasts_its_generator_steps(tiny_dataset: Path) -> None:

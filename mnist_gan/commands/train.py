@@ -22,6 +22,8 @@ GROUPS = {
         "gp_every",
         "gp_center",
         "gen_lr",
+        "gen_lr_early",
+        "gen_lr_early_steps",
         "critic_lr",
         "beta_1",
         "beta_1_early",

@@ -1,4 +1,5 @@
-"""The GAN's optimizers: Adam with an optional linear learning-rate decay and an early beta_1."""
+"""The GAN's optimizers: Adam with an optional linear learning-rate decay, an early rate and an
+early beta_1."""
 
 from __future__ import annotations
 
@@ -42,15 +43,46 @@ class EarlyBetaAdam(keras.optimizers.Adam):
         return config
 
 
+class EarlyRate(keras.optimizers.schedules.LearningRateSchedule):
+    """``schedule`` (a rate, or a schedule of one) times ``factor`` for the first
+    ``early_updates`` updates, then ``schedule``.
+
+    Like :class:`EarlyBetaAdam`, it follows the optimizer's update count, which checkpoints
+    hold, so a resumed run changes rate where an uninterrupted one would.
+    """
+
+    def __init__(self, schedule: Any, factor: float, early_updates: int) -> None:
+        self.schedule, self.factor, self.early_updates = schedule, factor, early_updates
+
+    def __call__(self, step: Any) -> Any:
+        rate = self.schedule(step) if callable(self.schedule) else self.schedule
+        return rate * keras.ops.where(keras.ops.less(step, self.early_updates), self.factor, 1.0)
+
+    def get_config(self) -> dict[str, Any]:
+        schedule = self.schedule
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            schedule = keras.optimizers.schedules.serialize(schedule)
+        return {"schedule": schedule, "factor": self.factor, "early_updates": self.early_updates}
+
+
 def adam(
-    cfg: GanConfig, lr: float, steps: int, updates_per_step: int, loss_scaling: bool
+    cfg: GanConfig,
+    lr: float,
+    steps: int,
+    updates_per_step: int,
+    loss_scaling: bool,
+    early_lr: float | None = None,
+    early_steps: int = 0,
 ) -> keras.optimizers.Optimizer:
     """Adam for one network over a run of ``steps`` generator steps, ``updates_per_step`` of
-    its updates in each (the unit of ``cfg.beta_1_early_steps``)."""
+    its updates in each (the unit of ``cfg.beta_1_early_steps`` and ``early_steps``). For its
+    first ``early_steps`` steps the rate is ``early_lr`` instead of ``lr``, on the same decay."""
     schedule: float | keras.optimizers.schedules.LearningRateSchedule = lr
     if cfg.lr_decay == "linear":
         updates = max(steps * updates_per_step, 1)
         schedule = keras.optimizers.schedules.PolynomialDecay(lr, updates, lr * cfg.lr_decay_to)
+    if early_steps and early_lr is not None and early_lr != lr:
+        schedule = EarlyRate(schedule, early_lr / lr, early_steps * updates_per_step)
     opt: keras.optimizers.Optimizer
     if cfg.beta_1_early_steps:
         opt = EarlyBetaAdam(
