@@ -17,7 +17,7 @@ defaults before the last change (the critic's inputs shifted by up to 3 pixels, 
 translation: see PREVIOUS below); 'earlier' also WGAN-GP's penalty and the networks, step and schedule
 before the quality issue's architecture and optimiser changes; 'original' also before the
 weight average and augmentation; 'batch32' the defaults with half the batch; 'faststart' the
-defaults with the generator at twice its rate for its first 500 steps. Every variant sees
+defaults with the generator at twice its rate for its first 250 steps. Every variant sees
 the same number of digits: --steps and --eval-every count steps of the default batch, and a
 variant with another batch takes as many more or fewer steps.
 
@@ -66,8 +66,8 @@ EARLIER = [
 ORIGINAL = [*EARLIER, "--ema-decay", "0", "--critic-augment", "none"]
 # The candidate default of half the batch (twice the steps for the same digits: steps_for).
 BATCH32 = ["--batch-size", "32"]
-# The candidate default of a generator twice as fast for its first 500 steps.
-FAST_START = ["--gen-lr-early-steps", "500"]
+# The candidate default of a generator twice as fast for its first 250 steps.
+FAST_START = ["--gen-lr-early-steps", "250"]
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,

@@ -165,8 +165,8 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["previous"].critic_augment == "translation" and made["default"].critic_augment == "none"
     assert made["previous"].gp_center == made["default"].gp_center == 0.0
     assert made["batch32"].batch_size == 32 and made["default"].batch_size == 64
-    assert made["faststart"].gen_lr_early_steps == 500 and made["default"].gen_lr_early_steps == 0
-    assert made["faststart"].gen_lr_early == 2 * made["faststart"].gen_lr
+    assert made["faststart"].gen_lr_early_steps == 250 and made["default"].gen_lr_early_steps == 0
+    assert made["faststart"].gen_lr_early_factor == 2.0
     # A variant with another batch sees as many digits: half the batch, twice the steps.
     assert quality.steps_for(3000, "default") == 3000 and quality.steps_for(3000, "batch32") == 6000
     assert quality.steps_for(250, "previous") == 250

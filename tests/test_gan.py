@@ -16,7 +16,7 @@ from PIL import Image
 from mnist_gan import configs
 from mnist_gan.data import sources
 from mnist_gan.models import networks
-from mnist_gan.runtime import config, precision
+from mnist_gan.runtime import checkpoints, config, precision
 from mnist_gan.training import optimizers
 from mnist_gan.training.gan_inputs import gan_dataset
 from mnist_gan.training.gan_trainer import GanTrainer
@@ -139,13 +139,13 @@ def test_linear_decay_ends_at_the_share_asked_for(tiny_dataset: Path) -> None:
         lr_decay="linear",
         lr_decay_to=0.25,
         mixed_precision="off",
-        gen_lr_early=0.003,
+        gen_lr_early_factor=3.0,
         gen_lr_early_steps=2,
     )
     cfg = trainer.cfg
     # The generator's first 2 steps at its early rate, on the same decay; the critic's at its own.
     early = trainer.train(tf.constant(1))
-    np.testing.assert_allclose(float(early["gen_lr"]), 0.003 * (1 - 0.75 * 0.1), rtol=1e-6)
+    np.testing.assert_allclose(float(early["gen_lr"]), 3 * cfg.gen_lr * (1 - 0.75 * 0.1), rtol=1e-6)
     np.testing.assert_allclose(float(early["critic_lr"]), cfg.critic_lr * (1 - 0.75 * 0.1), rtol=1e-6)
     halfway = trainer.train(tf.constant(4))  # of the 10 steps the trainer was built for
     np.testing.assert_allclose(float(halfway["gen_lr"]), cfg.gen_lr * (1 - 0.75 * 0.5), rtol=1e-6)
@@ -167,7 +167,7 @@ def _adam_reference(grads: list[float], betas: list[float], lr: float = 0.1, bet
 def test_early_beta_1_is_adam_with_one_beta_then_the_other() -> None:
     grads = [1.0, 3.0, -2.0, 5.0, 0.5]
     x = tf.Variable(0.0)
-    opt = optimizers.EarlyBetaAdam(0.1, beta_1=0.0, beta_2=0.9, early_beta_1=0.5, early_updates=2)
+    opt = optimizers.EarlyAdam(0.1, beta_1=0.0, beta_2=0.9, early_beta_1=0.5, early_updates=2)
     for g in grads:
         opt.apply_gradients([(tf.constant(g), x)])
     np.testing.assert_allclose(float(x.numpy()), _adam_reference(grads, [0.5, 0.5, 0, 0, 0]), rtol=1e-5)
@@ -176,10 +176,34 @@ def test_early_beta_1_is_adam_with_one_beta_then_the_other() -> None:
         assert not np.isclose(float(x.numpy()), _adam_reference(grads, [beta] * len(grads)), rtol=1e-3)
 
 
-def test_early_rate_without_a_decay_is_the_early_rate_then_the_rate() -> None:
-    rate = optimizers.EarlyRate(0.1, 2.0, early_updates=3)
-    got = [float(rate(tf.constant(t, tf.int64))) for t in range(5)]
-    np.testing.assert_allclose(got, [0.2, 0.2, 0.2, 0.1, 0.1], rtol=1e-6)
+def test_early_rate_is_the_factor_then_the_rate_with_plain_adams_variables() -> None:
+    x, y = tf.Variable(0.0), tf.Variable(0.0)
+    opt = optimizers.EarlyAdam(0.1, beta_1=0.0, beta_2=0.9, rate_factor=2.0, rate_updates=3)
+    plain = keras.optimizers.Adam(0.1, beta_1=0.0, beta_2=0.9)
+    rates = []
+    for _ in range(5):
+        rates.append(float(opt.learning_rate))
+        opt.apply_gradients([(tf.constant(1.0), x)])
+        plain.apply_gradients([(tf.constant(1.0), y)])
+    np.testing.assert_allclose(rates, [0.2, 0.2, 0.2, 0.1, 0.1], rtol=1e-6)
+    # What a checkpoint holds is plain Adam's, so it does not depend on the option.
+    assert [v.name for v in opt.variables] == [v.name for v in plain.variables]
+    assert float(x.numpy()) < float(y.numpy())  # the early steps went twice as far
+
+
+@pytest.mark.parametrize("decay", ["none", "linear"])
+def test_a_run_resumes_with_its_early_rate_off(tiny_dataset: Path, tmp_path: Path, decay: str) -> None:
+    # The checkpoint holds the same objects whatever the rate options: a plain rate would be
+    # saved as a variable that a schedule lacks.
+    same = dict(lr_decay=decay, mixed_precision="off")
+    on = _trainer(tf.distribute.get_strategy(), tiny_dataset, gen_lr_early_steps=2, **same)
+    on.train(tf.constant(1))
+    path = on.checkpoint.save(str(tmp_path / "ckpt"))
+    off = _trainer(tf.distribute.get_strategy(), tiny_dataset, gen_lr_early_steps=0, **same)
+    checkpoints.restore(off.checkpoint, path)  # a CheckpointError if the objects differ
+    assert int(off.gen_opt.iterations.numpy()) == 1
+    gen_lr, critic_lr = float(off.gen_opt.learning_rate), float(off.critic_opt.learning_rate)
+    np.testing.assert_allclose(gen_lr, critic_lr, rtol=1e-6)  # the generator's early rate is over
 
 
 def test_early_beta_1_lasts_its_generator_steps(tiny_dataset: Path) -> None:

@@ -22,7 +22,7 @@ GROUPS = {
         "gp_every",
         "gp_center",
         "gen_lr",
-        "gen_lr_early",
+        "gen_lr_early_factor",
         "gen_lr_early_steps",
         "critic_lr",
         "beta_1",

@@ -124,7 +124,7 @@ class GanConfig(RunConfig):
     INERT_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {
         "lr_decay_to": ("lr_decay", "none"),
         "beta_1_early": ("beta_1_early_steps", 0),
-        "gen_lr_early": ("gen_lr_early_steps", 0),
+        "gen_lr_early_factor": ("gen_lr_early_steps", 0),
     }
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
@@ -144,7 +144,7 @@ class GanConfig(RunConfig):
         "gp_center": (0, None, True),
         "gen_lr": (0, None, False),
         "critic_lr": (0, None, False),
-        "gen_lr_early": (0, None, False),
+        "gen_lr_early_factor": (0, None, False),
         "gen_lr_early_steps": (0, 2**53, True),
         "beta_1": (0, 1, True),
         "beta_1_early": (0, 1, True),
@@ -203,10 +203,12 @@ class GanConfig(RunConfig):
         "weight (lazy regularisation, as StyleGAN2)"
     )
     gen_lr: float = option("generator Adam learning rate")
-    gen_lr_early: float = option(
-        "generator Adam learning rate for the first --gen-lr-early-steps steps (decaying as --gen-lr does)"
+    gen_lr_early_factor: float = option(
+        "the generator's learning rate for its first --gen-lr-early-steps steps, as a multiple of --gen-lr"
     )
-    gen_lr_early_steps: int = option("generator steps trained at --gen-lr-early before --gen-lr (0: none)")
+    gen_lr_early_steps: int = option(
+        "generator steps trained at --gen-lr-early-factor times --gen-lr before --gen-lr (0: none)"
+    )
     critic_lr: float = option("critic Adam learning rate")
     beta_1: float = option("Adam beta_1 of both optimizers")
     beta_1_early: float = option("Adam beta_1 of both optimizers for the first --beta-1-early-steps steps")

@@ -49,7 +49,7 @@ class GanTrainer:
             self.critic = networks.critic_for(cfg, num_classes)
             scaling = self.precision == "float16"  # bfloat16 has float32's exponent range
             self.gen_opt = optimizers.adam(
-                cfg, cfg.gen_lr, total_steps, 1, scaling, cfg.gen_lr_early, cfg.gen_lr_early_steps
+                cfg, cfg.gen_lr, total_steps, 1, scaling, cfg.gen_lr_early_factor, cfg.gen_lr_early_steps
             )
             self.critic_opt = optimizers.adam(cfg, cfg.critic_lr, total_steps, cfg.crit_steps, scaling)
             # Built in the scope before the first strategy.run, or Keras 3 fails there.
