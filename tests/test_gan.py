@@ -203,7 +203,7 @@ def test_a_run_resumes_with_its_early_rate_off(tiny_dataset: Path, tmp_path: Pat
     checkpoints.restore(off.checkpoint, path)  # a CheckpointError if the objects differ
     assert int(off.gen_opt.iterations.numpy()) == 1
     gen_lr, critic_lr = float(off.gen_opt.learning_rate), float(off.critic_opt.learning_rate)
-    np.testing.assert_allclose(gen_lr, critic_lr, rtol=1e-6)  # the generator's early rate is over
+    np.testing.assert_allclose(gen_lr, critic_lr, rtol=1e-6)  # off: the generator's own rate
 
 
 def test_early_beta_1_lasts_its_generator_steps(tiny_dataset: Path) -> None:
