@@ -12,8 +12,10 @@ Their repeats are interleaved, so drift of a shared machine hits all alike. Prin
     a large convolution, in float32 (and in bfloat16 when a variant computes in it);
   * the input pipeline alone (images/s tf.data delivers);
   * FLOPs per iteration: an analytic count of the conv and dense layers, checked against a
-    count of the matmul/convolution ops in the traced graph;
-  * per precision: critic-update and generator-update time (one graph call each);
+    count of the matmul/convolution ops in the traced graph (a lazy penalty, --gp-every k,
+    counted on 1 critic update in k in both);
+  * per precision: critic-update and generator-update time (one graph call each; a critic
+    update's the mean over whole cycles of the lazy penalty);
   * per variant: full-iteration time (median of the repeats), steps/s, images/s, achieved
     FLOP/s, the ratio to the float32 ceiling, and the speed-up over the first variant;
   * with --profile: where the time goes, per precision: each op type's share of the op time
@@ -256,15 +258,33 @@ def iteration_flops(trainer: Any) -> tuple[float, float]:
 
     Analytic, with G and C the forward FLOPs of generator and critic on one batch and a
     backward pass costing twice its forward pass: a critic update is G (fakes) + 2C (real
-    and fake scores) + C + C (penalty: forward and its input gradient) + 2 x (2C + 2C) (the
-    outer backward pass) = G + 12C; a generator update is 3G + 3C.
+    and fake scores) + 2 x 2C (their backward pass) = G + 6C, plus 6C for the penalty
+    (forward C, input gradient C, and 2 x 2C for their outer backward pass) on every
+    ``gp_every``-th update, so 6C / gp_every on average; a generator update is 3G + 3C.
+
+    Traced, the same average: a lazy penalty runs inside a conditional, whose ops the traced
+    graph does not list, so the step is traced once more with the penalty on every update
+    and the difference counted 1 / gp_every times.
     """
+    b, k, every = trainer.cfg.batch_size, trainer.cfg.crit_steps, trainer.cfg.gp_every
+    g, c = b * forward_flops(trainer.generator), b * forward_flops(trainer.critic)
+    analytic = k * (g + 6 * c + 6 * c / every) + 3 * g + 3 * c
+    lazy = traced_step_flops(trainer)
+    full = lazy if every == 1 else traced_step_flops(trainer, gp_every=1)
+    return analytic, lazy + (full - lazy) / every
+
+
+def traced_step_flops(trainer: Any, **changes: Any) -> float:
+    """:func:`graph_flops` of ``trainer``'s step traced with its config's ``changes``."""
     import tensorflow as tf
 
-    b, k = trainer.cfg.batch_size, trainer.cfg.crit_steps
-    g, c = b * forward_flops(trainer.generator), b * forward_flops(trainer.critic)
-    step = tf.function(trainer._generator_step).get_concrete_function(tf.TensorSpec([], tf.int64))
-    return k * (g + 12 * c) + 3 * g + 3 * c, graph_flops(step.graph)
+    cfg = trainer.cfg
+    trainer.cfg = dataclasses.replace(cfg, **changes)
+    try:
+        step = tf.function(trainer._generator_step).get_concrete_function(tf.TensorSpec([], tf.int64))
+    finally:
+        trainer.cfg = cfg
+    return graph_flops(step.graph)
 
 
 def main() -> int:
@@ -325,7 +345,8 @@ def main() -> int:
             f"FLOPs per iteration ({trainer.cfg.crit_steps} critic updates + 1 generator update): "
             f"{flops[v.settings] / 1e9:.2f} GFLOP, analytic count of the conv and dense layers (the "
             f"matmul/conv ops of the traced graph add up to {traced / 1e9:.2f} GFLOP, an upper "
-            f"bound: it includes gradients pruned at run time); {describe(v.settings)}"
+            f"bound: it includes gradients pruned at run time; the penalty's share counted on "
+            f"1 critic update in {trainer.cfg.gp_every}); {describe(v.settings)}"
         )
     print()
     time_updates(trainers, args.iterations)
@@ -370,20 +391,27 @@ def main() -> int:
 
 
 def time_updates(trainers: dict[Any, Any], iterations: int) -> None:
-    """Print the time of one critic update and one generator update of each trainer."""
+    """Print the time of one critic update (the mean over whole cycles of the lazy penalty)
+    and one generator update of each trainer."""
     import tensorflow as tf
 
     from mnist_gan.runtime import precision
 
     for (mode, settings), trainer in trainers.items():
+        # The update number decides whether the penalty is taken (gp_every > 1): count them, so
+        # the time is that of the mix a run has, not of the update with the penalty alone.
+        count = tf.Variable(0, dtype=tf.int64, trainable=False)
         critic = tf.function(
-            lambda t=trainer: t.strategy.run(
-                t.critic_update, args=(next(t.iterator), tf.constant(0, tf.int64))
+            lambda t=trainer, n=count: t.strategy.run(
+                t.critic_update, args=(next(t.iterator), n.assign_add(1) - 1)
             )
         )
         gen = tf.function(lambda t=trainer: t.strategy.run(t.generator_update, args=(next(t.iterator),)))
-        critic(), gen()
-        calls = max(20, iterations // 4)
+        every = trainer.cfg.gp_every
+        for _ in range(every):
+            critic()
+        gen()
+        calls = -(-max(20, iterations // 4) // every) * every  # whole cycles: each repeat alike
         t_critic = per_call(critic, calls, trainer.step.numpy)
         t_gen = per_call(gen, calls, trainer.step.numpy)
         k = trainer.cfg.crit_steps

@@ -27,7 +27,7 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
         "--batch-size",
         "32",
         "--variants",
-        f"off:1,{SECOND[0]}:2,off:1:critic_stddev_group=4",
+        f"off:1,{SECOND[0]}:2,off:1:critic_stddev_group=4,off:1:gp_every=1",
         "--iterations",
         "4",
         "--repeats",
@@ -45,16 +45,20 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
     # plus a few gradients that are pruned at run time: a little more, never less.
     line = r"1 generator update\): ([\d.]+) GFLOP.* add up to ([\d.]+) GFLOP.*; (.+)$"
     counts = re.findall(line, out, re.M)
-    assert [config for *_, config in counts] == ["defaults", "critic_stddev_group=4"]  # one per model
-    for analytic, traced, _ in counts:
+    assert [config for *_, config in counts] == ["defaults", "critic_stddev_group=4", "gp_every=1"]
+    for analytic, traced, _ in counts:  # one per model
         assert float(analytic) <= float(traced) <= 1.15 * float(analytic)
     # The standard deviation adds a feature map to the critic's last convolution: more FLOPs.
     assert float(counts[1][0]) > float(counts[0][0])
+    # The penalty on every critic update costs more than the defaults' lazy one, in both counts
+    # (the traced one would miss the lazy penalty's share: its ops sit inside a conditional).
+    assert float(counts[2][0]) > float(counts[0][0]) and float(counts[2][1]) > float(counts[0][1])
     rows = re.findall(r"^ *(float32|mixed_bfloat16) +(\d+) +([\d.]+) .* ([\d.]+)x  (.+)$", out, re.M)
     assert [(p, spc, config) for p, spc, _, _, config in rows] == [
         ("float32", "1", "defaults"),
         (SECOND[1], "2", "defaults"),
         ("float32", "1", "critic_stddev_group=4"),
+        ("float32", "1", "gp_every=1"),
     ]
     assert rows[0][3] == "1.00" and float(rows[1][3]) > 0  # speed-ups relative to the first
     # The profile: convolutions are most of the op time of this model in either precision.
@@ -179,7 +183,9 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["default"] == defaults(GanConfig)
     # Each step back changes what the defaults train with; none is the same run as another.
     assert len({repr(cfg) for cfg in made.values()}) == len(made)
-    assert made["previous"].gen_lr_early_steps == 0 and made["default"].gen_lr_early_steps == 250
+    assert made["previous"].gp_every == 1 and made["default"].gp_every == 4
+    assert made["previous"].gen_lr_early_steps == made["default"].gen_lr_early_steps == 250
+    assert made["earlier"].gen_lr_early_steps == 0 and made["earlier"].gp_every == 1
     assert made["default"].gen_lr_early_factor == 2.0
     assert made["previous"].critic_augment == made["default"].critic_augment == "none"
     assert made["earlier"].critic_augment == "translation"

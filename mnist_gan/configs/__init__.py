@@ -120,6 +120,7 @@ class GanConfig(RunConfig):
         "beta_1_early_steps": 0,
         "gen_lr_early_steps": 0,
         "gp_center": 1.0,  # WGAN-GP's penalty
+        "gp_every": 1,  # the penalty on every critic update
     }
     INERT_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {
         "lr_decay_to": ("lr_decay", "none"),
