@@ -33,8 +33,9 @@ def _cluster(data: Path, root: Path, *flags: str, timeout: float = 300) -> subpr
 # float32, the defaults otherwise. The reference is one process with as many replicas (2 on
 # the CPU): each replica then computes on the same share of the batch as each worker, so
 # what is compared is what several machines add (the collectives, the data sharding). One
-# replica against two is test_gan.py's: in this tiny run, with the lazy penalty one-centred
-# as WGAN-GP's, the split alone moves the weights by up to 3e-3 (README, Several machines).
+# replica against two is test_gan.py's: this tiny run amplifies the rounding of a split
+# batch (with the lazy penalty one-centred as WGAN-GP's, to 3e-3 in the weights; README,
+# Several machines).
 EXACT = ["--mixed-precision", "off"]
 
 
