@@ -46,6 +46,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from mnist_gan.runtime import process  # noqa: E402  (no TensorFlow yet: it must start after this)
+
+process.prefer_onednn()  # before TensorFlow starts, as train.py does
 
 
 def parse() -> argparse.Namespace:
@@ -301,7 +304,7 @@ def main() -> int:
     except (ValueError, config.ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from mnist_gan.runtime import distribute, process
+    from mnist_gan.runtime import distribute
 
     strategy = distribute.make_strategy("auto", args.cpu_replicas)
     process.configure_tensorflow(gradient_penalty=True)
@@ -315,7 +318,11 @@ def main() -> int:
     variants = [dataclasses.replace(v, mode=precision.resolve(v.mode)[0]) for v in variants]
     train = sources.load(base.data_dir).train
     print(f"{distribute.describe(strategy)}; batch {base.batch_size}, crit_steps {base.crit_steps}")
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores; {precision.describe('auto')}\n")
+    onednn = {True: "on", False: "off", None: "unknown"}[process.onednn_enabled()]
+    print(
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores; {precision.describe('auto')}; "
+        f"oneDNN kernels {onednn} (TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '')})\n"
+    )
 
     peak = ceilings({precision.POLICIES[v.mode].removeprefix("mixed_") for v in variants}, args.repeats)
     for dtype, (mm, cv) in peak.items():

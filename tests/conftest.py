@@ -11,15 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import tensorflow as tf
-
-from mnist_gan.data.idx import SPLIT_FILES, write_idx
 from mnist_gan.runtime import process
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+process.prefer_onednn()  # before TensorFlow starts, as every command does
+
+import tensorflow as tf  # noqa: E402  (after prefer_onednn, which TensorFlow reads at import)
+
+from mnist_gan.data.idx import SPLIT_FILES, write_idx  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU_REPLICAS = 2
+USER_UNSET = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")  # set above, not in a user's shell
 
 tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0],
@@ -39,8 +42,9 @@ def run_script(
         capture_output=True,
         text=True,
         timeout=timeout,
-        # Without TF_CPP_MIN_LOG_LEVEL, as in a user's shell: the scripts quiet TensorFlow themselves.
-        env={**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}, **(env or {})},
+        # Without the TensorFlow settings of this process, as in a user's shell: the scripts
+        # quiet TensorFlow and choose its kernels themselves.
+        env={**{k: v for k, v in os.environ.items() if k not in USER_UNSET}, **(env or {})},
         check=False,
     )
 
@@ -52,11 +56,11 @@ def run_classifier(data_dir: Path, root: Path, *flags: str) -> subprocess.Comple
 
 
 def run_train(
-    data_dir: Path, root: Path, *flags: str, timeout: float = 600
+    data_dir: Path, root: Path, *flags: str, timeout: float = 600, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """./train.py on ``data_dir``, checkpoints in ``root/ckpt``, logs in ``root/logs``."""
     folders = ["--save-dir", str(root / "ckpt"), "--log-dir", str(root / "logs")]
-    return run_script("train.py", "--data-dir", str(data_dir), *folders, *flags, timeout=timeout)
+    return run_script("train.py", "--data-dir", str(data_dir), *folders, *flags, timeout=timeout, env=env)
 
 
 def write_dataset(

@@ -61,6 +61,11 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
         ("float32", "1", "gp_every=1"),
     ]
     assert rows[0][3] == "1.00" and float(rows[1][3]) > 0  # speed-ups relative to the first
+    # benchmarks/onednn.py reads this table from one process per setting.
+    table, onednn = _benchmark("onednn").read_table(out)
+    assert [ms for _, ms in table] == [float(ms) for _, _, ms, _, _ in rows]
+    assert table[0][0] == "float32:1 defaults" and table[3][0] == "float32:1 gp_every=1"
+    assert onednn == "on"  # the benchmark asks for oneDNN, as train.py does
     # The profile: convolutions are most of the op time of this model in either precision.
     for policy in dict.fromkeys(("float32", SECOND[1])):
         share = float(printed(rf"{policy}: convolutions (\d+)%", out))
@@ -231,3 +236,22 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
     assert "GAN 4 steps of 64 digits" in out and "batch32 = train.py --batch-size 32" in out
     saved = (tmp_path / "batch32-seed1" / "gan" / "config-gan.yaml").read_text()
     assert "batch_size: 32" in saved and "steps: 8\n" in saved
+
+
+@pytest.mark.slow
+def test_onednn_benchmark_times_the_step_with_onednn_off_and_on(sample_dir: Path) -> None:
+    result = run_script(
+        "benchmarks/onednn.py",
+        *("--data-dir", str(sample_dir), "--rounds", "1", "--variants", "off:1"),
+        *("--iterations", "2", "--repeats", "1", "--batch-size", "16"),
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    own = r"^TensorFlow's own choice here \(TF_ENABLE_ONEDNN_OPTS unset\): oneDNN (on|off)$"
+    assert re.search(own, out, re.M)
+    # Each process ran as it was told: the variable reaches TensorFlow before it starts.
+    timed = r"^round 1, TF_ENABLE_ONEDNN_OPTS=(\d) \(oneDNN (\w+)\): float32:1 defaults: [\d.]+ ms$"
+    assert re.findall(timed, out, re.M) == [("0", "off"), ("1", "on")]
+    median = r"^float32:1 defaults: median [\d.]+ ms with oneDNN off, [\d.]+ ms on: [\d.]+x as fast on$"
+    assert re.search(median, out, re.M)

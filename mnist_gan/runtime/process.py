@@ -24,6 +24,27 @@ def _stderr_silenced() -> Iterator[None]:
         os.close(null)
 
 
+def prefer_onednn() -> None:
+    """TensorFlow's oneDNN kernels unless the user chose (TF_ENABLE_ONEDNN_OPTS set, to 0 or
+    1); call before importing TensorFlow, which reads the variable once, at import.
+
+    On Linux TensorFlow turns them on by itself only where the CPU has AVX512-VNNI, AVX-VNNI,
+    AVX512-BF16 or AMX, so machines with those (and every GPU machine built on such a CPU)
+    already run them. On a CPU with AVX2 alone the GAN step takes two thirds of the time with
+    them (README, Speed; ``benchmarks/onednn.py`` measures it on any machine).
+    """
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+def onednn_enabled() -> bool | None:
+    """Whether this process's TensorFlow runs oneDNN kernels (None: it cannot tell)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # a private module: gone in some later TensorFlow
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def quiet_tensorflow() -> None:
     """Start TensorFlow without its C++ start-up chatter; call before importing TensorFlow.
 
@@ -33,6 +54,7 @@ def quiet_tensorflow() -> None:
     failure still reaches the user as a Python exception, printed after stderr is back.
     Set TF_CPP_MIN_LOG_LEVEL yourself (e.g. 0) to see everything TensorFlow says.
     """
+    prefer_onednn()
     if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
