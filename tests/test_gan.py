@@ -126,7 +126,10 @@ def test_two_replicas_agree_in_bfloat16(tiny_dataset: Path) -> None:
     for key in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein"):
         np.testing.assert_allclose(float(m1[key]), float(m2[key]), rtol=5e-3, atol=1e-3, err_msg=key)
     u1, u2 = _flat(weights[0] + weights[1]) - start, _flat(weights[2] + weights[3]) - start
-    assert np.linalg.norm(u1 - u2) < 0.25 * np.linalg.norm(u1)
+    # Measured: 0.22-0.28 of the update's norm apart (seeds, machines; 0.28 on an AVX2-only CPU
+    # with oneDNN on), against 0.96-1.42 for a second run fed other digits (twice the batch,
+    # another seed): 0.5 tells them apart with room on both sides.
+    assert np.linalg.norm(u1 - u2) < 0.5 * np.linalg.norm(u1)
     for v in two.generator.variables + two.critic.variables:
         copies = [c.numpy() for c in two.strategy.experimental_local_results(v.value)]
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=v.path)
