@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 THROUGHPUT = ROOT / "benchmarks" / "throughput.py"
 # The CPU features for which TensorFlow's Linux build turns oneDNN on by itself
 # (tensorflow/core/util/port.cc), as /proc/cpuinfo names them.
@@ -53,13 +54,10 @@ def parse() -> argparse.Namespace:
 
 
 def cpu_features() -> str:
-    """Which of TensorFlow's oneDNN features the CPU has, from /proc/cpuinfo."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown (no /proc/cpuinfo)"
-    lines = [line for line in text.splitlines() if line.startswith("flags")]
-    flags = lines[0].split(":", 1)[1].split() if lines else []
+    """Which of TensorFlow's oneDNN features the CPU has, and its widest x86 vectors."""
+    from mnist_gan.runtime import precision
+
+    flags = precision.cpu_flags()
     found = [f for f in TF_ONEDNN_FEATURES if f in flags]
     isa = "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "neither avx2 nor avx512f"
     return f"{', '.join(found) or 'none'} of {', '.join(TF_ONEDNN_FEATURES)}; widest vectors: {isa}"
@@ -73,11 +71,11 @@ def environment(setting: str | None) -> dict[str, str]:
 
 def tensorflow_default() -> str:
     """TensorFlow's own choice on this machine, the variable unset."""
-    probe = "from mnist_gan.runtime import process; import tensorflow; print(process.onednn_enabled())"
+    probe = "from mnist_gan.runtime import process; import tensorflow; print(process.onednn_state())"
     command = [sys.executable, "-c", probe]
     out = subprocess.run(command, cwd=ROOT, env=environment(None), capture_output=True, text=True, check=True)
     words = out.stdout.split()
-    return {"True": "on", "False": "off"}.get(words[-1] if words else "", "unknown")
+    return words[-1] if words else "unknown"
 
 
 def read_table(stdout: str) -> tuple[list[tuple[str, float]], str]:

@@ -318,10 +318,10 @@ def main() -> int:
     variants = [dataclasses.replace(v, mode=precision.resolve(v.mode)[0]) for v in variants]
     train = sources.load(base.data_dir).train
     print(f"{distribute.describe(strategy)}; batch {base.batch_size}, crit_steps {base.crit_steps}")
-    onednn = {True: "on", False: "off", None: "unknown"}[process.onednn_enabled()]
     print(
         f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores; {precision.describe('auto')}; "
-        f"oneDNN kernels {onednn} (TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '')})\n"
+        f"oneDNN kernels {process.onednn_state()} "
+        f"(TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '')})\n"
     )
 
     peak = ceilings({precision.POLICIES[v.mode].removeprefix("mixed_") for v in variants}, args.repeats)

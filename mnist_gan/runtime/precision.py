@@ -18,18 +18,24 @@ BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
-    """The native-bfloat16 flags this CPU reports (Linux ``/proc/cpuinfo``; [] elsewhere)."""
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The feature flags this CPU reports (Linux ``/proc/cpuinfo``; empty elsewhere)."""
     if cpuinfo is None:
         try:
             cpuinfo = CPUINFO.read_text(errors="replace")
         except OSError:
-            return []
+            return set()
     flags: set[str] = set()
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("flags", "Features"):  # x86, Arm
             flags.update(value.split())
+    return flags
+
+
+def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
+    """The native-bfloat16 flags this CPU reports (Linux ``/proc/cpuinfo``; [] elsewhere)."""
+    flags = cpu_flags(cpuinfo)
     return [f for f in BF16_FLAGS if f in flags]
 
 

@@ -45,6 +45,11 @@ def onednn_enabled() -> bool | None:
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
+def onednn_state() -> str:
+    """:func:`onednn_enabled` as printed: 'on', 'off' or 'unknown'."""
+    return {True: "on", False: "off", None: "unknown"}[onednn_enabled()]
+
+
 def quiet_tensorflow() -> None:
     """Start TensorFlow without its C++ start-up chatter; call before importing TensorFlow.
 
