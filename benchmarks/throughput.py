@@ -14,8 +14,9 @@ Their repeats are interleaved, so drift of a shared machine hits all alike. Prin
   * FLOPs per iteration: an analytic count of the conv and dense layers, checked against a
     count of the matmul/convolution ops in the traced graph (a lazy penalty, --gp-every k,
     counted on 1 critic update in k in both);
-  * per precision: critic-update and generator-update time (one graph call each; a critic
-    update's the mean over whole cycles of the lazy penalty);
+  * per precision: critic-update and generator-update time (one graph call each, timed
+    over a quarter of --iterations calls; a critic update's the mean over whole cycles of
+    the lazy penalty);
   * per variant: full-iteration time (median of the repeats), steps/s, images/s, achieved
     FLOP/s, the ratio to the float32 ceiling, and the speed-up over the first variant;
   * with --profile: where the time goes, per precision: each op type's share of the op time
@@ -418,7 +419,9 @@ def time_updates(trainers: dict[Any, Any], iterations: int) -> None:
         for _ in range(every):
             critic()
         gen()
-        calls = -(-max(20, iterations // 4) // every) * every  # whole cycles: each repeat alike
+        # A quarter of --iterations (a short run asks for short timings), in whole cycles of
+        # the lazy penalty so that each repeat times the same mix.
+        calls = -(-max(1, iterations // 4) // every) * every
         t_critic = per_call(critic, calls, trainer.step.numpy)
         t_gen = per_call(gen, calls, trainer.step.numpy)
         k = trainer.cfg.crit_steps
