@@ -21,7 +21,7 @@ venv: $(VENV)/.installed  ## create .venv with the runtime and dev requirements
 sample: venv  ## the offline 5,000-digit real MNIST sample, into datasets/MNIST-5k
 	PYTHON=$(PY) ./download_mnist.sh --sample $(SAMPLE)
 
-test: sample  ## the default test suite (9-20 minutes on 2 cores)
+test: sample  ## the default test suite (9-20 minutes on 2 idle cores; README, Tests)
 	$(PY) -m pytest
 
 test-slow: sample  ## the long end-to-end tests only

@@ -136,6 +136,11 @@ def worst(name: str, values: list[float]) -> float:
     return max(values) if name in LOWER_IS_BETTER else min(values)
 
 
+def describe_variants(variants: list[str]) -> str:
+    """The train.py flags of each variant run, for the report's header."""
+    return "; ".join(f"{v} = train.py {' '.join(VARIANTS[v]) or 'as configured'}" for v in variants)
+
+
 def batch_of(variant: str) -> int:
     """The global batch a variant trains with, as train.py reads its flags."""
     return parse_args(GanConfig, VARIANTS[variant], "")[0].batch_size
@@ -434,9 +439,7 @@ def main() -> int:
         f"budget: classifier {args.classifier_epochs} epochs ({cls_seconds / 60:.1f} min), GAN {args.steps} "
         f"steps of {DEFAULT_BATCH} digits or as many digits in other batches (--mixed-precision "
         f"{args.mixed_precision}), seeds {seeds}, {args.num_samples} generated "
-        f"digits scored; previous = train.py {' '.join(PREVIOUS)}; earlier = train.py "
-        f"{' '.join(EARLIER)}; original = earlier and {' '.join(ORIGINAL[len(EARLIER) :])}; "
-        f"batch32 = train.py {' '.join(BATCH32)}"
+        f"digits scored; {describe_variants(variants)}"
     )
     print_metrics(results, seeds)
     print_time_to_quality(results)
