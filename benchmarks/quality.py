@@ -18,9 +18,8 @@ PREVIOUS below); 'earlier' also the critic's inputs shifted by up to 3 pixels, W
 penalty and the networks, step and schedule before the quality issue's architecture and
 optimiser changes; 'original' also before the weight average and augmentation; 'batch32'
 the defaults with half the batch; 'gp8' the penalty on every 8th critic update, not every
-4th. Every variant sees
-the same number of digits: --steps and --eval-every count steps of the default batch, and a
-variant with another batch takes as many more or fewer steps.
+4th. Every variant sees the same number of digits: --steps and --eval-every count steps of
+the default batch, and a variant with another batch takes as many more or fewer steps.
 
     python benchmarks/quality.py                       # 3 seeds, default beside previous
     python benchmarks/quality.py --seeds 1 --variants default --steps 1000
