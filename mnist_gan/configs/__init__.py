@@ -103,6 +103,7 @@ class GanConfig(RunConfig):
         "gen_blocks",
         "gen_output",
         "critic_blocks",
+        "critic_blocks_7x7",
         "critic_embedding",
         "critic_stddev_group",
     )
@@ -112,6 +113,7 @@ class GanConfig(RunConfig):
         "gen_output": "transposed",
         "critic_embedding": "spectral",
         "critic_blocks": 0,
+        "critic_blocks_7x7": 0,
         "critic_stddev_group": 0,
         # The training step before its weight average and augmentation existed.
         "ema_decay": 0.0,
@@ -136,6 +138,7 @@ class GanConfig(RunConfig):
         "critic_width": (1, 4096, True),
         "gen_blocks": (0, 16, True),
         "critic_blocks": (0, 16, True),
+        "critic_blocks_7x7": (0, 16, True),
         "critic_stddev_group": (0, 1024, True),
         "steps": (1, 2**53, True),
         "epochs": (0, 1_000_000, True),
@@ -179,6 +182,7 @@ class GanConfig(RunConfig):
         choices=GEN_OUTPUT,
     )
     critic_blocks: int = option("extra 3x3 convolutions in the critic at 14x14")
+    critic_blocks_7x7: int = option("extra 3x3 convolutions in the critic at 7x7, after its second stride")
     critic_embedding: str = option(
         "the critic's class embedding: spectral (spectrally normalised like its other layers) or plain",
         choices=CRITIC_EMBEDDING,

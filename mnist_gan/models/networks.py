@@ -160,12 +160,13 @@ def build_critic(
     blocks: int = 0,
     embedding: str = "spectral",
     stddev_group: int = 0,
+    blocks_7x7: int = 0,
 ) -> keras.Model:
     """Spectrally normalised conditional critic with a projection head (Miyato & Koyama 2018).
 
     score(x, y) = w . h(x) + <E y_onehot, h(x)>, every convolution and w spectrally
     normalised, no batch norm (it would couple the samples the gradient penalty treats one
-    by one); ``blocks`` more 3x3 convolutions at 14x14. The label embedding E is a
+    by one); ``blocks`` more 3x3 convolutions at 14x14, ``blocks_7x7`` at 7x7. The label embedding E is a
     bias-free Dense on a one-hot vector (spectral normalisation of an Embedding layer
     receives no gradient in Keras 3), spectrally normalised with ``embedding`` 'spectral',
     left free with 'plain': one largest singular value then no longer caps how far the
@@ -186,6 +187,8 @@ def build_critic(
         x = _minibatch_stddev(x, stddev_group)
     x = SNConv2D(2 * width, 4, strides=2, padding="same")(x)
     x = layers.LeakyReLU(0.2)(x)
+    for _ in range(blocks_7x7):
+        x = layers.LeakyReLU(0.2)(SNConv2D(2 * width, 3, padding="same")(x))
     h = layers.Flatten()(x)
     unconditional = SNDense(1)(h)
     onehot = layers.Lambda(
@@ -216,5 +219,10 @@ def generator_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Mod
 def critic_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Model:
     """The critic ``cfg`` describes."""
     return build_critic(
-        cfg.critic_width, num_classes, cfg.critic_blocks, cfg.critic_embedding, cfg.critic_stddev_group
+        cfg.critic_width,
+        num_classes,
+        cfg.critic_blocks,
+        cfg.critic_embedding,
+        cfg.critic_stddev_group,
+        cfg.critic_blocks_7x7,
     )
