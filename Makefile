@@ -25,7 +25,7 @@ sample: venv  ## the offline 5,000-digit real MNIST sample, into datasets/MNIST-
 TEST_JOBS ?= 2
 
 test: sample  ## the default test suite, TEST_JOBS processes (README, Tests)
-	$(PY) -m pytest -n $(TEST_JOBS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadgroup
 
 test-slow: sample  ## the long end-to-end tests only
 	$(PY) -m pytest -m slow

@@ -3,6 +3,7 @@ MirroredStrategy can run two replicas in any test without a GPU."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -105,10 +106,15 @@ def sample_dir() -> Path:
     from mnist_gan.data.offline_sample import is_complete
 
     if not is_complete(folder):
-        result = run_script(
-            "bash", "download_mnist.sh", "--sample", str(folder), env={"PYTHON": sys.executable}
-        )
-        assert result.returncode == 0, result.stderr
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        # Under pytest-xdist every test process gets here: the first fetches, the rest wait.
+        with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not is_complete(folder):
+                result = run_script(
+                    "bash", "download_mnist.sh", "--sample", str(folder), env={"PYTHON": sys.executable}
+                )
+                assert result.returncode == 0, result.stderr
     return folder
 
 

@@ -13,6 +13,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script, run_train
 
+# In one test process between them under pytest-xdist: each cluster asks the kernel for free
+# ports and releases them before its workers bind them, so two at once could race for one.
+pytestmark = pytest.mark.xdist_group("loopback_cluster")
+
 FLAGS = ["--no-eval", "--steps-per-call", "2", "--save-every", "2", *TINY_GAN_FLAGS]
 
 
