@@ -18,13 +18,15 @@ PREVIOUS below); 'earlier' also the critic's inputs shifted by up to 3 pixels, W
 penalty and the networks, step and schedule before the quality issue's architecture and
 optimiser changes; 'original' also before the weight average and augmentation; 'batch32'
 the defaults with half the batch; 'gp8' the penalty on every 8th critic update, not every
-4th. Every variant sees the same number of digits: --steps and --eval-every count steps of
-the default batch, and a variant with another batch takes as many more or fewer steps.
+4th; 'orthogonal' every kernel starting orthogonal, not as Keras's glorot. Every variant sees
+the same number of digits: --steps and --eval-every count steps of the default batch, and a
+variant with another batch takes as many more or fewer steps.
 
     python benchmarks/quality.py                       # 3 seeds, default beside previous
     python benchmarks/quality.py --seeds 1 --variants default --steps 1000
     python benchmarks/quality.py --variants default,batch32   # batch 32 for 6,000 steps
     python benchmarks/quality.py --variants default,gp8       # the lazier penalty
+    python benchmarks/quality.py --variants default,orthogonal  # orthogonal initial weights
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ BATCH32 = ["--batch-size", "32"]
 # A lazier penalty, on every 8th critic update at 8 times the weight: measured on three seeds
 # and not kept (docs/tuning.md, Screens of 2026-12-04); kept here to repeat it elsewhere.
 GP8 = ["--gp-every", "8"]
+# Every kernel of both networks starting orthogonal (as BigGAN's) instead of glorot.
+ORTHOGONAL = ["--weight-init", "orthogonal"]
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
@@ -81,6 +85,7 @@ VARIANTS = {
     "original": ORIGINAL,
     "batch32": BATCH32,
     "gp8": GP8,
+    "orthogonal": ORTHOGONAL,
 }
 # The bar's time to quality: this accuracy in training within this many minutes of training.
 TIME_GOAL_ACCURACY, TIME_GOAL_MINUTES = 0.95, 1.5

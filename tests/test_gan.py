@@ -37,10 +37,11 @@ def _mirrored(n: int) -> tf.distribute.Strategy:
     )
 
 
-# The original networks, and every architecture and step option on at once, but for
-# critic_blocks_7x7: a per-sample convolution like critic_blocks', nothing replicas could
-# split differently, and with it one weight of these tiny networks lands where Adam's first
-# update turns the cross-replica sum's round-off into a 1e-3 relative difference.
+# The original networks, and every architecture and step option on at once.
+# (Not critic_blocks_7x7: a per-sample convolution, nothing replicas split differently;
+# with it one near-zero gradient meets Adam's first update as in FIRST_NETWORKS below, a
+# 1e-3 relative difference against this test's 1e-4. test_architecture_options_reach_the_networks
+# checks it is built.)
 OTHER_OPTIONS = dict(
     gen_conditioning="batchnorm",
     gen_blocks=1,
@@ -108,6 +109,42 @@ def test_minibatch_stddev_lets_the_critic_see_a_batch_without_variety() -> None:
     copies = tf.repeat(digits[:1], 4, axis=0)
     assert abs(critic([copies, labels[:4]]).numpy()[0, 0] - together[0, 0]) > 1e-4
     assert networks.build_critic(8, 10).count_params() < critic.count_params()  # one more input map
+
+
+def _kernels(model: keras.Model) -> dict[str, np.ndarray]:
+    """Every learned kernel as a matrix (inputs x outputs), but conditional batch norm's
+    per-class scale and shift, which start at zero."""
+    return {
+        v.path: v.numpy().reshape(-1, v.shape[-1])
+        for v in model.trainable_variables
+        if v.path.endswith("kernel") and not re.search(r"_(gain|bias)/", v.path)
+    }
+
+
+def test_orthogonal_init_starts_every_kernel_orthonormal() -> None:
+    generator = networks.build_generator(
+        8, 8, conditioning="batchnorm", blocks=1, output="conv", init="orthogonal"
+    )
+    critic = networks.build_critic(8, 10, blocks=1, blocks_7x7=1, embedding="plain", init="orthogonal")
+    kernels = {**_kernels(generator), **_kernels(critic)}
+    assert len(kernels) == 5 + 6  # generator: dense, 2 transposed, 2 convs; critic: 4 convs, 2 dense
+    for path, w in kernels.items():
+        gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+        np.testing.assert_allclose(gram, np.eye(len(gram)), atol=1e-5, err_msg=path)
+    # Keras's default (glorot) is not: the same check fails on its critic's first kernel.
+    w = next(iter(_kernels(networks.build_critic(8, 10)).values()))
+    assert not np.allclose(w.T @ w, np.eye(w.shape[1]), atol=1e-2)
+
+
+def test_architecture_options_reach_the_networks() -> None:
+    defaults = config.defaults(configs.GanConfig)
+    deeper = defaults.replace(critic_blocks_7x7=1)
+    assert networks.critic_for(deeper).count_params() > networks.critic_for(defaults).count_params()
+    orthogonal = defaults.replace(weight_init="orthogonal")
+    for build in (networks.generator_for, networks.critic_for):
+        kernel = next(iter(_kernels(build(orthogonal)).values()))
+        gram = kernel.T @ kernel if kernel.shape[0] >= kernel.shape[1] else kernel @ kernel.T
+        np.testing.assert_allclose(gram, np.eye(len(gram)), atol=1e-5)
 
 
 def test_critic_blocks_at_7x7_are_3x3_convolutions_after_the_second_stride() -> None:

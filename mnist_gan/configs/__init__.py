@@ -19,6 +19,7 @@ STRATEGIES = ("auto", "mirrored", "default", "multiworker")
 GEN_CONDITIONING = ("input", "batchnorm")
 GEN_OUTPUT = ("transposed", "conv")
 CRITIC_EMBEDDING = ("spectral", "plain")
+WEIGHT_INIT = ("glorot", "orthogonal")
 # Where ./download_mnist.sh puts MNIST: the data of a new run when no --data-dir is given.
 DEFAULT_DATA_DIR = "datasets/MNIST"
 
@@ -115,6 +116,7 @@ class GanConfig(RunConfig):
         "critic_blocks": 0,
         "critic_blocks_7x7": 0,
         "critic_stddev_group": 0,
+        "weight_init": "glorot",
         # The training step before its weight average and augmentation existed.
         "ema_decay": 0.0,
         "critic_augment": "none",
@@ -191,6 +193,11 @@ class GanConfig(RunConfig):
         "minibatch standard deviation in the critic over groups of this many digits (0: none); "
         "the batch per replica must divide by it"
     )
+    weight_init: str = option(
+        "how the generator's and critic's weights start: glorot (Keras's default) or orthogonal "
+        "(as BigGAN's)",
+        choices=WEIGHT_INIT,
+    )
     gen_conditioning: str = option(
         "where the class enters the generator: input (beside the noise) or batchnorm (also a "
         "scale and shift per class in every batch norm)",
@@ -257,6 +264,7 @@ __all__ = [
     "GEN_CONDITIONING",
     "GEN_OUTPUT",
     "STRATEGIES",
+    "WEIGHT_INIT",
     "ClassifierConfig",
     "EvaluateConfig",
     "GanConfig",

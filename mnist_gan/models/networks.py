@@ -11,11 +11,18 @@ import keras
 import numpy as np
 from keras import layers
 
-from mnist_gan.configs import CRITIC_EMBEDDING, GEN_CONDITIONING, GEN_OUTPUT, GanConfig
+from mnist_gan.configs import CRITIC_EMBEDDING, GEN_CONDITIONING, GEN_OUTPUT, WEIGHT_INIT, GanConfig
 from mnist_gan.models.spectral_norm import SNConv2D, SNDense
 
 DIGIT_CLASSES = 10  # MNIST's, and the default of every network
 IMAGE_SHAPE = (28, 28, 1)
+
+
+def _initializer(init: str) -> str:
+    """The Keras kernel initializer a ``weight_init`` value names."""
+    if init not in WEIGHT_INIT:
+        raise ValueError(f"unknown weight init {init!r}")
+    return "glorot_uniform" if init == "glorot" else "orthogonal"
 
 
 def fixed_noise(seed: int, count: int, noise_dim: int) -> np.ndarray:
@@ -92,6 +99,7 @@ def build_generator(
     conditioning: str = "input",
     blocks: int = 0,
     output: str = "transposed",
+    init: str = "glorot",
 ) -> keras.Model:
     """Conditional DCGAN generator at native 28x28: (noise, label) -> image in [-1, 1].
 
@@ -102,33 +110,37 @@ def build_generator(
     per feature before the reshape. ``output`` 'transposed' draws the image with the last
     transposed convolution; 'conv' makes it ``width // 2`` feature maps at 28x28 and draws
     the image from them with a 3x3 convolution, so neighbouring pixels of a stroke come
-    from shared features rather than from alternating kernel taps.
+    from shared features rather than from alternating kernel taps. ``init`` names how the
+    kernels start (:data:`~mnist_gan.configs.WEIGHT_INIT`).
     """
     if conditioning not in GEN_CONDITIONING:
         raise ValueError(f"unknown generator conditioning {conditioning!r}")
     if output not in GEN_OUTPUT:
         raise ValueError(f"unknown generator output {output!r}")
+    k = _initializer(init)
     noise = keras.Input((noise_dim,), name="noise")
     labels = keras.Input((), dtype="int32", name="labels")
     onehot = layers.Lambda(lambda y: keras.ops.one_hot(y, num_classes), output_shape=(num_classes,))(labels)
     per_class = onehot if conditioning == "batchnorm" else None
     x = layers.Concatenate()([noise, onehot])
-    x = layers.Dense(7 * 7 * 2 * width, use_bias=False)(x)
+    x = layers.Dense(7 * 7 * 2 * width, use_bias=False, kernel_initializer=k)(x)
     if per_class is None:
         x = layers.Reshape((7, 7, 2 * width))(_norm_relu(x, None, ""))
     else:
         x = _norm_relu(layers.Reshape((7, 7, 2 * width))(x), per_class, "norm_7x7")
-    x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False)(x)
+    x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=k)(x)
     x = _norm_relu(x, per_class, "norm_14x14")
     for i in range(blocks):
-        x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer=k)(x)
         x = _norm_relu(x, per_class, f"norm_14x14_{i + 1}")
     if output == "transposed":
-        x = layers.Conv2DTranspose(1, 4, strides=2, padding="same")(x)
+        x = layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=k)(x)
     else:
-        x = layers.Conv2DTranspose(max(width // 2, 1), 4, strides=2, padding="same", use_bias=False)(x)
+        x = layers.Conv2DTranspose(
+            max(width // 2, 1), 4, strides=2, padding="same", use_bias=False, kernel_initializer=k
+        )(x)
         x = _norm_relu(x, per_class, "norm_28x28")
-        x = layers.Conv2D(1, 3, padding="same")(x)
+        x = layers.Conv2D(1, 3, padding="same", kernel_initializer=k)(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
     return keras.Model([noise, labels], images, name="generator")
 
@@ -161,41 +173,43 @@ def build_critic(
     embedding: str = "spectral",
     stddev_group: int = 0,
     blocks_7x7: int = 0,
+    init: str = "glorot",
 ) -> keras.Model:
     """Spectrally normalised conditional critic with a projection head (Miyato & Koyama 2018).
 
     score(x, y) = w . h(x) + <E y_onehot, h(x)>, every convolution and w spectrally
     normalised, no batch norm (it would couple the samples the gradient penalty treats one
-    by one); ``blocks`` more 3x3 convolutions at 14x14, ``blocks_7x7`` at 7x7. The label embedding E is a
-    bias-free Dense on a one-hot vector (spectral normalisation of an Embedding layer
+    by one); ``blocks`` more 3x3 convolutions at 14x14, ``blocks_7x7`` at 7x7. The label
+    embedding E is a bias-free Dense on a one-hot vector (spectral normalisation of an Embedding layer
     receives no gradient in Keras 3), spectrally normalised with ``embedding`` 'spectral',
     left free with 'plain': one largest singular value then no longer caps how far the
     ten class directions may grow (the gradient penalty still bounds the critic).
     ``stddev_group`` > 0 adds the minibatch standard deviation over groups of that many
-    samples before the last convolution (:func:`_minibatch_stddev`); every batch the critic
-    sees must then divide by it.
+    samples before the second stride (:func:`_minibatch_stddev`); every batch the critic
+    sees must then divide by it. ``init`` names how the kernels start.
     """
     if embedding not in CRITIC_EMBEDDING:
         raise ValueError(f"unknown critic embedding {embedding!r}")
+    k = _initializer(init)
     images = keras.Input(IMAGE_SHAPE, name="images")
     labels = keras.Input((), dtype="int32", name="labels")
-    x = SNConv2D(width, 4, strides=2, padding="same")(images)
+    x = SNConv2D(width, 4, strides=2, padding="same", kernel_initializer=k)(images)
     x = layers.LeakyReLU(0.2)(x)
     for _ in range(blocks):  # more 3x3 convolutions at 14x14
-        x = layers.LeakyReLU(0.2)(SNConv2D(width, 3, padding="same")(x))
+        x = layers.LeakyReLU(0.2)(SNConv2D(width, 3, padding="same", kernel_initializer=k)(x))
     if stddev_group:
         x = _minibatch_stddev(x, stddev_group)
-    x = SNConv2D(2 * width, 4, strides=2, padding="same")(x)
+    x = SNConv2D(2 * width, 4, strides=2, padding="same", kernel_initializer=k)(x)
     x = layers.LeakyReLU(0.2)(x)
     for _ in range(blocks_7x7):
-        x = layers.LeakyReLU(0.2)(SNConv2D(2 * width, 3, padding="same")(x))
+        x = layers.LeakyReLU(0.2)(SNConv2D(2 * width, 3, padding="same", kernel_initializer=k)(x))
     h = layers.Flatten()(x)
-    unconditional = SNDense(1)(h)
+    unconditional = SNDense(1, kernel_initializer=k)(h)
     onehot = layers.Lambda(
         lambda y: keras.ops.one_hot(y, num_classes, dtype=h.dtype), output_shape=(num_classes,)
     )(labels)
     dense = SNDense if embedding == "spectral" else layers.Dense
-    embedded = dense(h.shape[-1], use_bias=False, name="label_embedding")(onehot)
+    embedded = dense(h.shape[-1], use_bias=False, kernel_initializer=k, name="label_embedding")(onehot)
     # A product summed over features rather than layers.Dot: Dot runs as a batch of (1 x n)
     # by (n x 1) matmuls, a tenth of a bfloat16 step's op time in the profiler for no FLOPs.
     # float32, as the score it is part of: a sum of 6,272 terms needs more than 8 bits.
@@ -212,7 +226,13 @@ def build_critic(
 def generator_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Model:
     """The generator ``cfg`` describes."""
     return build_generator(
-        cfg.noise_dim, cfg.gen_width, num_classes, cfg.gen_conditioning, cfg.gen_blocks, cfg.gen_output
+        cfg.noise_dim,
+        cfg.gen_width,
+        num_classes,
+        conditioning=cfg.gen_conditioning,
+        blocks=cfg.gen_blocks,
+        output=cfg.gen_output,
+        init=cfg.weight_init,
     )
 
 
@@ -221,8 +241,9 @@ def critic_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Model:
     return build_critic(
         cfg.critic_width,
         num_classes,
-        cfg.critic_blocks,
-        cfg.critic_embedding,
-        cfg.critic_stddev_group,
-        cfg.critic_blocks_7x7,
+        blocks=cfg.critic_blocks,
+        embedding=cfg.critic_embedding,
+        stddev_group=cfg.critic_stddev_group,
+        blocks_7x7=cfg.critic_blocks_7x7,
+        init=cfg.weight_init,
     )
