@@ -111,6 +111,34 @@ def test_standing_statistics_are_the_averages_own() -> None:
     np.testing.assert_allclose(normalised.var(axis=(0, 1, 2)), v / (v + norms[1].epsilon), rtol=1e-3)
 
 
+def test_spectral_generator_normalises_its_kernels_and_the_average_follows_them() -> None:
+    keras.utils.set_random_seed(0)
+    model, average = (
+        networks.build_generator(4, 4, conditioning="batchnorm", output="conv", spectral=True)
+        for _ in range(2)
+    )
+    normalised = [layer for layer in model.layers if hasattr(layer, "normalized_kernel")]
+    assert len(normalised) == 4  # dense, two transposed convolutions, the last convolution
+    inputs = _inputs(16)
+    for _ in range(30):  # one power iteration per training call
+        model(inputs, training=True)
+    for layer in normalised:
+        w = keras.ops.convert_to_numpy(layer.normalized_kernel(False))
+        sigma = np.linalg.norm(w.reshape(-1, w.shape[-1]), 2)
+        np.testing.assert_allclose(sigma, 1.0, rtol=0.05, err_msg=layer.name)
+    # The average copies the power-iteration vectors (it does not average them): its sigma
+    # estimate is then as converged as the model's.
+    ema = WeightAverage(model, average, decay=0.5, inputs=inputs)
+    ema.update(tf.constant(100))
+    pairs = zip(average.non_trainable_variables, model.non_trainable_variables)
+    vectors = [(a, w) for a, w in pairs if a.path.endswith("sn_u")]
+    assert len(vectors) == 4
+    for a, w in vectors:
+        np.testing.assert_array_equal(a.numpy(), w.numpy())
+    unnormalised = networks.build_generator(4, 4, conditioning="batchnorm", output="conv")
+    assert not any(hasattr(layer, "normalized_kernel") for layer in unnormalised.layers)
+
+
 def _tiny_trainer(dataset_dir: Path, **overrides: object) -> GanTrainer:
     tiny = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=8, seed=2, mixed_precision="off")
     cfg = config.defaults(configs.GanConfig).replace(**{**tiny, **overrides})

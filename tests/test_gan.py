@@ -50,6 +50,7 @@ OTHER_OPTIONS = dict(
     critic_embedding="plain",
     gp_every=2,
     critic_stddev_group=2,
+    gen_spectral_norm=True,
 )
 
 
@@ -149,6 +150,8 @@ def test_architecture_options_reach_the_networks() -> None:
     for build in (networks.generator_for, networks.critic_for):
         kernel = next(iter(_kernels(build(orthogonal)).values()))
         np.testing.assert_allclose(_gram(kernel), np.eye(min(kernel.shape)), atol=1e-5)
+    spectral = networks.generator_for(defaults.replace(gen_spectral_norm=True))
+    assert spectral.count_params() > networks.generator_for(defaults).count_params()  # the u vectors
 
 
 def test_critic_blocks_at_7x7_are_3x3_convolutions_after_the_second_stride() -> None:

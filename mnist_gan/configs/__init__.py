@@ -107,6 +107,7 @@ class GanConfig(RunConfig):
         "critic_blocks_7x7",
         "critic_embedding",
         "critic_stddev_group",
+        "gen_spectral_norm",
     )
     BEFORE: ClassVar[dict[str, Any]] = {
         "gen_conditioning": "input",
@@ -117,6 +118,7 @@ class GanConfig(RunConfig):
         "critic_blocks_7x7": 0,
         "critic_stddev_group": 0,
         "weight_init": "glorot",
+        "gen_spectral_norm": False,
         # The training step before its weight average and augmentation existed.
         "ema_decay": 0.0,
         "critic_augment": "none",
@@ -192,6 +194,9 @@ class GanConfig(RunConfig):
     critic_stddev_group: int = option(
         "minibatch standard deviation in the critic over groups of this many digits (0: none); "
         "the batch per replica must divide by it"
+    )
+    gen_spectral_norm: bool = option(
+        "spectrally normalise the generator's kernels too, as the critic's (SAGAN, BigGAN)"
     )
     weight_init: str = option(
         "how the generator's and critic's weights start: glorot (Keras's default) or orthogonal "

@@ -12,7 +12,7 @@ import numpy as np
 from keras import layers
 
 from mnist_gan.configs import CRITIC_EMBEDDING, GEN_CONDITIONING, GEN_OUTPUT, WEIGHT_INIT, GanConfig
-from mnist_gan.models.spectral_norm import SNConv2D, SNDense
+from mnist_gan.models.spectral_norm import SNConv2D, SNConv2DTranspose, SNDense
 
 DIGIT_CLASSES = 10  # MNIST's, and the default of every network
 IMAGE_SHAPE = (28, 28, 1)
@@ -100,6 +100,7 @@ def build_generator(
     blocks: int = 0,
     output: str = "transposed",
     init: str = "glorot",
+    spectral: bool = False,
 ) -> keras.Model:
     """Conditional DCGAN generator at native 28x28: (noise, label) -> image in [-1, 1].
 
@@ -111,36 +112,41 @@ def build_generator(
     transposed convolution; 'conv' makes it ``width // 2`` feature maps at 28x28 and draws
     the image from them with a 3x3 convolution, so neighbouring pixels of a stroke come
     from shared features rather than from alternating kernel taps. ``init`` names how the
-    kernels start (:data:`~mnist_gan.configs.WEIGHT_INIT`).
+    kernels start (:data:`~mnist_gan.configs.WEIGHT_INIT`). ``spectral`` normalises every
+    dense and convolution kernel as the critic's are (SAGAN, BigGAN); the per-class scales
+    and shifts, which start at zero, stay free.
     """
     if conditioning not in GEN_CONDITIONING:
         raise ValueError(f"unknown generator conditioning {conditioning!r}")
     if output not in GEN_OUTPUT:
         raise ValueError(f"unknown generator output {output!r}")
     k = _initializer(init)
+    dense, conv, up = (
+        (SNDense, SNConv2D, SNConv2DTranspose)
+        if spectral
+        else (layers.Dense, layers.Conv2D, layers.Conv2DTranspose)
+    )
     noise = keras.Input((noise_dim,), name="noise")
     labels = keras.Input((), dtype="int32", name="labels")
     onehot = layers.Lambda(lambda y: keras.ops.one_hot(y, num_classes), output_shape=(num_classes,))(labels)
     per_class = onehot if conditioning == "batchnorm" else None
     x = layers.Concatenate()([noise, onehot])
-    x = layers.Dense(7 * 7 * 2 * width, use_bias=False, kernel_initializer=k)(x)
+    x = dense(7 * 7 * 2 * width, use_bias=False, kernel_initializer=k)(x)
     if per_class is None:
         x = layers.Reshape((7, 7, 2 * width))(_norm_relu(x, None, ""))
     else:
         x = _norm_relu(layers.Reshape((7, 7, 2 * width))(x), per_class, "norm_7x7")
-    x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=k)(x)
+    x = up(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=k)(x)
     x = _norm_relu(x, per_class, "norm_14x14")
     for i in range(blocks):
-        x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer=k)(x)
+        x = conv(width, 3, padding="same", use_bias=False, kernel_initializer=k)(x)
         x = _norm_relu(x, per_class, f"norm_14x14_{i + 1}")
     if output == "transposed":
-        x = layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=k)(x)
+        x = up(1, 4, strides=2, padding="same", kernel_initializer=k)(x)
     else:
-        x = layers.Conv2DTranspose(
-            max(width // 2, 1), 4, strides=2, padding="same", use_bias=False, kernel_initializer=k
-        )(x)
+        x = up(max(width // 2, 1), 4, strides=2, padding="same", use_bias=False, kernel_initializer=k)(x)
         x = _norm_relu(x, per_class, "norm_28x28")
-        x = layers.Conv2D(1, 3, padding="same", kernel_initializer=k)(x)
+        x = conv(1, 3, padding="same", kernel_initializer=k)(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
     return keras.Model([noise, labels], images, name="generator")
 
@@ -233,6 +239,7 @@ def generator_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Mod
         blocks=cfg.gen_blocks,
         output=cfg.gen_output,
         init=cfg.weight_init,
+        spectral=cfg.gen_spectral_norm,
     )
 
 

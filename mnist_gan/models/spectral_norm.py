@@ -1,4 +1,5 @@
-"""Spectrally normalised convolution and dense layers (Miyato et al. 2018), as in the paper.
+"""Spectrally normalised convolution, transposed convolution and dense layers (Miyato et al.
+2018), as in the paper.
 
 ``keras.layers.SpectralNormalization`` *assigns* W/sigma to the kernel on every training
 call, so no gradient flows through sigma and the kernel is rescaled between updates; on
@@ -24,6 +25,10 @@ class _SpectralNorm:
 
     kernel: Any
     u: Any
+    bias: Any
+    use_bias: bool
+    activation: Any
+    compute_dtype: Any
 
     def _add_u(self, layer: layers.Layer, units: int) -> None:
         self.u = layer.add_weight(
@@ -48,6 +53,11 @@ class _SpectralNorm:
         sigma = ops.sum(ops.matmul(v, w) * u)
         return kernel / sigma
 
+    def _bias_and_activation(self, out: Any) -> Any:
+        if self.use_bias:
+            out = out + ops.cast(self.bias, self.compute_dtype)
+        return self.activation(out) if self.activation is not None else out
+
 
 class SNConv2D(_SpectralNorm, layers.Conv2D):
     """``Conv2D`` whose kernel is divided by its largest singular value."""
@@ -61,9 +71,7 @@ class SNConv2D(_SpectralNorm, layers.Conv2D):
         out = ops.conv(
             inputs, kernel, strides=self.strides, padding=self.padding, data_format=self.data_format
         )
-        if self.use_bias:
-            out = out + ops.cast(self.bias, self.compute_dtype)
-        return self.activation(out) if self.activation is not None else out
+        return self._bias_and_activation(out)
 
 
 class SNDense(_SpectralNorm, layers.Dense):
@@ -76,6 +84,29 @@ class SNDense(_SpectralNorm, layers.Dense):
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         kernel = ops.cast(self.normalized_kernel(training), self.compute_dtype)
         out = ops.matmul(inputs, kernel)
-        if self.use_bias:
-            out = out + ops.cast(self.bias, self.compute_dtype)
-        return self.activation(out) if self.activation is not None else out
+        return self._bias_and_activation(out)
+
+
+class SNConv2DTranspose(_SpectralNorm, layers.Conv2DTranspose):
+    """``Conv2DTranspose`` whose kernel is divided by its largest singular value.
+
+    The kernel is (height, width, outputs, inputs); the power iteration runs on it as a
+    (height * width * outputs, inputs) matrix, as for the other layers.
+    """
+
+    def build(self, input_shape: Any) -> None:
+        super().build(input_shape)
+        self._add_u(self, self.kernel.shape[-1])
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        kernel = ops.cast(self.normalized_kernel(training), self.compute_dtype)
+        out = ops.conv_transpose(
+            inputs,
+            kernel,
+            strides=self.strides,
+            padding=self.padding,
+            output_padding=self.output_padding,
+            data_format=self.data_format,
+            dilation_rate=self.dilation_rate,
+        )
+        return self._bias_and_activation(out)

@@ -39,6 +39,13 @@ class WeightAverage:
         self.average = average
         self.decay = decay
         self.inputs = list(inputs)
+        # Spectral normalisation's power-iteration vectors follow the model's weights, which the
+        # average stays close to: copied, not averaged, so its sigma estimate is as converged.
+        self._power = [
+            (a, w)
+            for a, w in zip(average.non_trainable_variables, model.non_trainable_variables)
+            if a.path.endswith("sn_u")
+        ]
         self._norms = [layer for layer in average.layers if isinstance(layer, layers.BatchNormalization)]
         # The input of every batch-norm layer, as the averaged model computes it in inference.
         self._probe = keras.Model(average.inputs, [n.input for n in self._norms]) if self._norms else None
@@ -59,6 +66,8 @@ class WeightAverage:
         decay = tf.minimum(self.decay, (1.0 + t) / (10.0 + t))
         for a, w in zip(self.average.trainable_variables, self.model.trainable_variables):
             a.assign(w + decay * (a - w))
+        for a, w in self._power:
+            a.assign(w)
 
     def refresh_statistics(self) -> None:
         """Recompute the average's batch-norm statistics from its own activations."""
