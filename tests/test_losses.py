@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_gan.models import losses, networks
-from mnist_gan.models.spectral_norm import SNConv2D, SNDense
+from mnist_gan.models.spectral_norm import SNConv2D, SNConv2DTranspose, SNDense
 
 
 def _numeric_grad_norms(fn, x: np.ndarray, h: float = 1e-3) -> np.ndarray:
@@ -81,6 +81,25 @@ def test_spectral_norm_keeps_sigma_near_one() -> None:
         # power iteration under-estimates sigma a little, never over: sigma lands just above 1
         assert 0.99 < sigma < 1.1, (layer.name, sigma)
         assert sigma_raw > 1.5  # the raw kernels are far from normalised
+
+
+def test_spectral_transposed_convolution_is_the_plain_one_with_the_normalised_kernel() -> None:
+    keras.utils.set_random_seed(0)
+    x = tf.random.normal((2, 7, 7, 4), seed=1)
+    spectral = SNConv2DTranspose(3, 4, strides=2, padding="same", bias_initializer="random_normal")
+    plain = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same")
+    spectral(x, training=True), plain(x)
+    spectral.kernel.assign(spectral.kernel * 3.0)  # far from sigma = 1, so normalising matters
+    for _ in range(30):  # power iterations
+        spectral(x, training=True)
+    out = spectral(x, training=False)
+    kernel = spectral.normalized_kernel(training=False)
+    plain.kernel.assign(kernel)
+    plain.bias.assign(spectral.bias)
+    assert out.shape == (2, 14, 14, 3)
+    np.testing.assert_allclose(out.numpy(), plain(x).numpy(), rtol=1e-5, atol=1e-5)
+    assert 0.99 < np.linalg.svd(_matrix(kernel), compute_uv=False)[0] < 1.02
+    assert np.linalg.svd(_matrix(spectral.kernel), compute_uv=False)[0] > 1.5
 
 
 def _matrix(kernel: object) -> np.ndarray:

@@ -185,6 +185,9 @@ class GanConfig(RunConfig):
         "conv (feature maps at 28x28, then a 3x3 convolution)",
         choices=GEN_OUTPUT,
     )
+    gen_spectral_norm: bool = option(
+        "spectrally normalise the generator's kernels too, as the critic's (SAGAN, BigGAN)"
+    )
     critic_blocks: int = option("extra 3x3 convolutions in the critic at 14x14")
     critic_blocks_7x7: int = option("extra 3x3 convolutions in the critic at 7x7, after its second stride")
     critic_embedding: str = option(
@@ -194,9 +197,6 @@ class GanConfig(RunConfig):
     critic_stddev_group: int = option(
         "minibatch standard deviation in the critic over groups of this many digits (0: none); "
         "the batch per replica must divide by it"
-    )
-    gen_spectral_norm: bool = option(
-        "spectrally normalise the generator's kernels too, as the critic's (SAGAN, BigGAN)"
     )
     weight_init: str = option(
         "how the generator's and critic's weights start: glorot (Keras's default) or orthogonal "

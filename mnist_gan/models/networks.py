@@ -114,7 +114,7 @@ def build_generator(
     from shared features rather than from alternating kernel taps. ``init`` names how the
     kernels start (:data:`~mnist_gan.configs.WEIGHT_INIT`). ``spectral`` normalises every
     dense and convolution kernel as the critic's are (SAGAN, BigGAN); the per-class scales
-    and shifts, which start at zero, stay free.
+    and shifts stay free (they start at zero, whose largest singular value is zero).
     """
     if conditioning not in GEN_CONDITIONING:
         raise ValueError(f"unknown generator conditioning {conditioning!r}")

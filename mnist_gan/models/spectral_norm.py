@@ -21,7 +21,8 @@ def _l2_normalize(x: Any) -> Any:
 
 
 class _SpectralNorm:
-    """Mixin: a power-iteration vector ``u`` and the normalised kernel."""
+    """Mixin: a power-iteration vector ``u``, the normalised kernel, and the layer's bias and
+    activation applied after the convolution or product."""
 
     kernel: Any
     u: Any
@@ -54,6 +55,7 @@ class _SpectralNorm:
         return kernel / sigma
 
     def _bias_and_activation(self, out: Any) -> Any:
+        """``out`` plus the bias (if any), through the activation (if any)."""
         if self.use_bias:
             out = out + ops.cast(self.bias, self.compute_dtype)
         return self.activation(out) if self.activation is not None else out
@@ -91,7 +93,8 @@ class SNConv2DTranspose(_SpectralNorm, layers.Conv2DTranspose):
     """``Conv2DTranspose`` whose kernel is divided by its largest singular value.
 
     The kernel is (height, width, outputs, inputs); the power iteration runs on it as a
-    (height * width * outputs, inputs) matrix, as for the other layers.
+    (height * width * outputs, inputs) matrix: the matrix of the strided convolution this
+    layer transposes, whose largest singular value is the transposed one's too.
     """
 
     def build(self, input_shape: Any) -> None:

@@ -24,7 +24,8 @@ class WeightAverage:
 
     Both methods run in cross-replica context (inside ``tf.function``, outside
     ``strategy.run``): every replica holds the same weights after a synchronised update,
-    so the average is computed once and written to every copy.
+    so the average is computed once and written to every copy. Spectral normalisation's
+    power-iteration vectors are copied from the model, not averaged.
     """
 
     def __init__(
@@ -41,7 +42,7 @@ class WeightAverage:
         self.inputs = list(inputs)
         # Spectral normalisation's power-iteration vectors follow the model's weights, which the
         # average stays close to: copied, not averaged, so its sigma estimate is as converged.
-        self._power = [
+        self._power_vectors = [
             (a, w)
             for a, w in zip(average.non_trainable_variables, model.non_trainable_variables)
             if a.path.endswith("sn_u")
@@ -66,7 +67,7 @@ class WeightAverage:
         decay = tf.minimum(self.decay, (1.0 + t) / (10.0 + t))
         for a, w in zip(self.average.trainable_variables, self.model.trainable_variables):
             a.assign(w + decay * (a - w))
-        for a, w in self._power:
+        for a, w in self._power_vectors:
             a.assign(w)
 
     def refresh_statistics(self) -> None:
