@@ -74,7 +74,8 @@ ORIGINAL = [*EARLIER, "--ema-decay", "0", "--critic-augment", "none"]
 # The candidate default of half the batch (twice the steps for the same digits: steps_for).
 BATCH32 = ["--batch-size", "32"]
 # A lazier penalty, on every 8th critic update at 8 times the weight: measured on three seeds
-# and not kept (docs/tuning.md, Screens of 2026-12-04); kept here to repeat it elsewhere.
+# on both kinds of machine and not kept (docs/tuning.md, Screens of 2026-12-04, and of its
+# evening); kept here to repeat it elsewhere.
 GP8 = ["--gp-every", "8"]
 # Every kernel of both networks starting orthogonal (as BigGAN's) instead of glorot: measured
 # on three seeds on both kinds of machine and not kept (docs/tuning.md, Screens of 2026-12-04,
