@@ -7,6 +7,8 @@ precision the last layer of each runs in float32 so losses and scores stay exact
 
 from __future__ import annotations
 
+from functools import partial
+
 import keras
 import numpy as np
 from keras import layers
@@ -120,33 +122,34 @@ def build_generator(
         raise ValueError(f"unknown generator conditioning {conditioning!r}")
     if output not in GEN_OUTPUT:
         raise ValueError(f"unknown generator output {output!r}")
-    k = _initializer(init)
-    dense, conv, up = (
+    kinds = (
         (SNDense, SNConv2D, SNConv2DTranspose)
         if spectral
         else (layers.Dense, layers.Conv2D, layers.Conv2DTranspose)
     )
+    k = _initializer(init)
+    dense, conv, up = (partial(kind, kernel_initializer=k) for kind in kinds)
     noise = keras.Input((noise_dim,), name="noise")
     labels = keras.Input((), dtype="int32", name="labels")
     onehot = layers.Lambda(lambda y: keras.ops.one_hot(y, num_classes), output_shape=(num_classes,))(labels)
     per_class = onehot if conditioning == "batchnorm" else None
     x = layers.Concatenate()([noise, onehot])
-    x = dense(7 * 7 * 2 * width, use_bias=False, kernel_initializer=k)(x)
+    x = dense(7 * 7 * 2 * width, use_bias=False)(x)
     if per_class is None:
         x = layers.Reshape((7, 7, 2 * width))(_norm_relu(x, None, ""))
     else:
         x = _norm_relu(layers.Reshape((7, 7, 2 * width))(x), per_class, "norm_7x7")
-    x = up(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=k)(x)
+    x = up(width, 4, strides=2, padding="same", use_bias=False)(x)
     x = _norm_relu(x, per_class, "norm_14x14")
     for i in range(blocks):
-        x = conv(width, 3, padding="same", use_bias=False, kernel_initializer=k)(x)
+        x = conv(width, 3, padding="same", use_bias=False)(x)
         x = _norm_relu(x, per_class, f"norm_14x14_{i + 1}")
     if output == "transposed":
-        x = up(1, 4, strides=2, padding="same", kernel_initializer=k)(x)
+        x = up(1, 4, strides=2, padding="same")(x)
     else:
-        x = up(max(width // 2, 1), 4, strides=2, padding="same", use_bias=False, kernel_initializer=k)(x)
+        x = up(max(width // 2, 1), 4, strides=2, padding="same", use_bias=False)(x)
         x = _norm_relu(x, per_class, "norm_28x28")
-        x = conv(1, 3, padding="same", kernel_initializer=k)(x)
+        x = conv(1, 3, padding="same")(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
     return keras.Model([noise, labels], images, name="generator")
 
@@ -197,25 +200,28 @@ def build_critic(
     if embedding not in CRITIC_EMBEDDING:
         raise ValueError(f"unknown critic embedding {embedding!r}")
     k = _initializer(init)
+    sn_conv, sn_dense, plain_dense = (
+        partial(kind, kernel_initializer=k) for kind in (SNConv2D, SNDense, layers.Dense)
+    )
     images = keras.Input(IMAGE_SHAPE, name="images")
     labels = keras.Input((), dtype="int32", name="labels")
-    x = SNConv2D(width, 4, strides=2, padding="same", kernel_initializer=k)(images)
+    x = sn_conv(width, 4, strides=2, padding="same")(images)
     x = layers.LeakyReLU(0.2)(x)
     for _ in range(blocks):  # more 3x3 convolutions at 14x14
-        x = layers.LeakyReLU(0.2)(SNConv2D(width, 3, padding="same", kernel_initializer=k)(x))
+        x = layers.LeakyReLU(0.2)(sn_conv(width, 3, padding="same")(x))
     if stddev_group:
         x = _minibatch_stddev(x, stddev_group)
-    x = SNConv2D(2 * width, 4, strides=2, padding="same", kernel_initializer=k)(x)
+    x = sn_conv(2 * width, 4, strides=2, padding="same")(x)
     x = layers.LeakyReLU(0.2)(x)
     for _ in range(blocks_7x7):
-        x = layers.LeakyReLU(0.2)(SNConv2D(2 * width, 3, padding="same", kernel_initializer=k)(x))
+        x = layers.LeakyReLU(0.2)(sn_conv(2 * width, 3, padding="same")(x))
     h = layers.Flatten()(x)
-    unconditional = SNDense(1, kernel_initializer=k)(h)
+    unconditional = sn_dense(1)(h)
     onehot = layers.Lambda(
         lambda y: keras.ops.one_hot(y, num_classes, dtype=h.dtype), output_shape=(num_classes,)
     )(labels)
-    dense = SNDense if embedding == "spectral" else layers.Dense
-    embedded = dense(h.shape[-1], use_bias=False, kernel_initializer=k, name="label_embedding")(onehot)
+    dense = sn_dense if embedding == "spectral" else plain_dense
+    embedded = dense(h.shape[-1], use_bias=False, name="label_embedding")(onehot)
     # A product summed over features rather than layers.Dot: Dot runs as a batch of (1 x n)
     # by (n x 1) matmuls, a tenth of a bfloat16 step's op time in the profiler for no FLOPs.
     # float32, as the score it is part of: a sum of 6,272 terms needs more than 8 bits.
