@@ -18,7 +18,8 @@ PREVIOUS below); 'earlier' also the critic's inputs shifted by up to 3 pixels, W
 penalty and the networks, step and schedule before the quality issue's architecture and
 optimiser changes; 'original' also before the weight average and augmentation; 'batch32'
 the defaults with half the batch; 'gp8' the penalty on every 8th critic update, not every
-4th; 'orthogonal' every kernel starting orthogonal, not as Keras's glorot. Every variant sees
+4th; 'orthogonal' every kernel starting orthogonal, not as Keras's glorot; 'consistency' the
+critic kept consistent under shifts of its inputs (bCR, weight 1). Every variant sees
 the same number of digits: --steps and --eval-every count steps of the default batch, and a
 variant with another batch takes as many more or fewer steps.
 
@@ -27,6 +28,7 @@ variant with another batch takes as many more or fewer steps.
     python benchmarks/quality.py --variants default,batch32   # batch 32 for 6,000 steps
     python benchmarks/quality.py --variants default,gp8       # the lazier penalty
     python benchmarks/quality.py --variants default,orthogonal  # orthogonal initial weights
+    python benchmarks/quality.py --variants default,consistency  # bCR, weight 1
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ GP8 = ["--gp-every", "8"]
 # on three seeds on both kinds of machine and not kept (docs/tuning.md, Screens of 2026-12-04,
 # and of its evening).
 ORTHOGONAL = ["--weight-init", "orthogonal"]
+# Consistency regularisation of the critic under 1-3 pixel shifts of its inputs (bCR):
+# measured on three seeds and not kept (docs/tuning.md, Screens of 2026-12-04 (night)).
+CONSISTENCY = ["--critic-consistency", "1"]
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
@@ -89,6 +94,7 @@ VARIANTS = {
     "batch32": BATCH32,
     "gp8": GP8,
     "orthogonal": ORTHOGONAL,
+    "consistency": CONSISTENCY,
 }
 # The bar's time to quality: this accuracy in training within this many minutes of training.
 TIME_GOAL_ACCURACY, TIME_GOAL_MINUTES = 0.95, 1.5

@@ -169,6 +169,37 @@ def test_trainer_averages_and_checkpoints_the_generator(
     )
 
 
+def test_consistency_adds_its_weighted_term_to_the_critic_loss(tiny_dataset: Path) -> None:
+    weight = 3.0
+    with_cr = _tiny_trainer(tiny_dataset, critic_consistency=weight, gp_every=1)
+    without, probe = (_tiny_trainer(tiny_dataset, gp_every=1) for _ in range(2))
+    batch = next(with_cr.iterator)
+    plain = next(without.iterator)
+    # The shifts are drawn only for a run that uses them, and the other draws stay the same.
+    assert "cr_real" in batch and "cr_real" not in plain
+    for key in plain:
+        np.testing.assert_array_equal(batch[key].numpy(), plain[key].numpy(), err_msg=key)
+    assert np.any(batch["cr_real"].numpy()[:, :2] != 0)
+    # The term as the paper writes it, from a third copy of the same critic before its update.
+    real, labels = batch["images"], batch["labels"]
+    fake = probe.generator([batch["noise"], labels], training=True)
+    parts = [
+        real,
+        fake,
+        augment.translate(real, batch["cr_real"][:, :2]),
+        augment.translate(fake, batch["cr_fake"][:, :2]),
+    ]
+    # One training pass over all four, as the update's: one power-iteration step, as there.
+    scores = probe.critic([tf.concat(parts, 0), tf.tile(labels, [4])], training=True).numpy().ravel()
+    d_real, d_fake, d_real_t, d_fake_t = np.split(scores, 4)
+    term = np.mean((d_real - d_real_t) ** 2 + (d_fake - d_fake_t) ** 2)
+    assert term > 1e-6  # an untrained critic is not yet shift-invariant
+    difference = float(with_cr.critic_update(batch, 0)["critic_loss"]) - float(
+        without.critic_update(batch, 0)["critic_loss"]
+    )
+    np.testing.assert_allclose(difference, weight * term, rtol=1e-3)
+
+
 def test_the_average_settles_once_before_it_is_read(tiny_dataset: Path) -> None:
     trainer = _tiny_trainer(tiny_dataset, gen_output="conv")  # batch norm at 7x7, 14x14, 28x28
     norms = [n for n in trainer.generator_ema.layers if isinstance(n, keras.layers.BatchNormalization)]

@@ -51,6 +51,7 @@ OTHER_OPTIONS = dict(
     gp_every=2,
     critic_stddev_group=2,
     gen_spectral_norm=True,
+    critic_consistency=1.0,
 )
 
 
@@ -83,11 +84,22 @@ def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant
     m2 = two.train(tf.constant(3))
     one.settle()  # the average's batch-norm statistics too, as before a checkpoint
     two.settle()
-    for key in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein"):
-        np.testing.assert_allclose(float(m1[key]), float(m2[key]), rtol=1e-4, atol=1e-5, err_msg=key)
+    # The bias of the critic's score cancels out of every loss term, so its true gradient is
+    # 0. Under consistency the summed gradient is a round-off, which Adam's normalised step
+    # turns into about +-lr, differently on 1 and 2 replicas: a dead weight that moves nothing
+    # else, only the generator loss's reading (-D(fake) includes it). Both are left out there;
+    # the generator's weights, which that loss trains, are compared as every other weight.
+    consistency = "consistency" in m1
+    assert m1.keys() == m2.keys() and consistency == (variant is OTHER_OPTIONS)
+    dead = {v.path for v in one.critic.variables if v.path.endswith("bias") and v.shape == (1,)}
+    assert len(dead) == 1
+    for key in m1:
+        if not (consistency and key == "generator_loss"):
+            np.testing.assert_allclose(float(m1[key]), float(m2[key]), rtol=1e-4, atol=1e-5, err_msg=key)
     moved = 0
     for (a, b), initial in zip(pairs, start):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=2e-5, err_msg=a.path)
+        if not (consistency and a.path in dead):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=2e-5, err_msg=a.path)
         copies = [v.numpy() for v in two.strategy.experimental_local_results(b.value)]
         assert len(copies) == 2  # one on /cpu:0, one on /cpu:1
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=b.path)

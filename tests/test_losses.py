@@ -59,6 +59,14 @@ def test_wasserstein_losses_signs() -> None:
     np.testing.assert_allclose(losses.generator_loss(fake).numpy(), [-1.0, -0.0])
 
 
+def test_consistency_is_the_squared_change_per_example() -> None:
+    scores = tf.constant([[1.0], [2.0], [-1.0]], tf.bfloat16)
+    shifted = tf.constant([[1.0], [0.5], [1.0]])
+    out = losses.consistency(scores, shifted)
+    assert out.dtype == tf.float32 and out.shape == (3,)
+    np.testing.assert_allclose(out.numpy(), [0.0, 2.25, 4.0])
+
+
 def test_spectral_norm_keeps_sigma_near_one() -> None:
     keras.utils.set_random_seed(0)
     critic = networks.build_critic(16)

@@ -122,6 +122,7 @@ class GanConfig(RunConfig):
         # The training step before its weight average and augmentation existed.
         "ema_decay": 0.0,
         "critic_augment": "none",
+        "critic_consistency": 0.0,
         "lr_decay_to": 0.0,  # a linear decay ended at zero
         "beta_1_early_steps": 0,
         "gen_lr_early_steps": 0,
@@ -159,6 +160,7 @@ class GanConfig(RunConfig):
         "beta_1_early_steps": (0, 2**53, True),
         "beta_2": (0, 1, True),
         "ema_decay": (0, 1, True),
+        "critic_consistency": (0, None, True),
         "lr_decay_to": (0, 1, True),
         "steps_per_call": (1, 2**31 - 1, True),
         "save_every": (0, limits.INT64_MAX, True),
@@ -236,6 +238,10 @@ class GanConfig(RunConfig):
     critic_augment: str = option(
         "differentiable augmentation of the critic's real and generated inputs (DiffAugment)",
         choices=("none", "translation", "translation,cutout"),
+    )
+    critic_consistency: float = option(
+        "weight of the critic's consistency under shifts of its real and generated inputs "
+        "(bCR, Zhao et al. 2021): (D(x) - D(shifted x))^2; 0: none"
     )
     ema_decay: float = option(
         "decay of the generator's weight average, the copy scored and drawn from (0: the last weights)"

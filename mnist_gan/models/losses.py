@@ -23,6 +23,13 @@ def generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
     return -tf.reshape(fake_scores, [-1])
 
 
+def consistency(scores: tf.Tensor, shifted_scores: tf.Tensor) -> tf.Tensor:
+    """Per-example (D(x) - D(T(x)))^2: the critic's change under an augmentation T (bCR,
+    Zhao et al. 2021), in float32 whatever the scores' precision."""
+    diff = tf.cast(scores, tf.float32) - tf.cast(shifted_scores, tf.float32)
+    return tf.reshape(tf.square(diff), [-1])
+
+
 def interpolate(real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
     """Points on the lines between real and fake images; ``alpha`` (N,) holds one weight each."""
     alpha = tf.reshape(tf.cast(alpha, real.dtype), [-1, 1, 1, 1])

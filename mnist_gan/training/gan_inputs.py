@@ -29,7 +29,7 @@ def gan_dataset(
         b, d = cfg.batch_size, cfg.noise_dim
         # Augmentation draws from keys of their own: the streams above stay as they were.
         aug = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), -1 - n]), 3)
-        return {
+        out = {
             "noise": tf.random.stateless_normal([b, d], seeds[0]),
             "gen_noise": tf.random.stateless_normal([b, d], seeds[1]),
             "gen_labels": tf.random.stateless_uniform([b], seeds[2], 0, num_classes, tf.int32),
@@ -38,6 +38,13 @@ def gan_dataset(
             "aug_fake": augment.draws(aug[1], b),
             "aug_gen": augment.draws(aug[2], b),
         }
+        if cfg.critic_consistency > 0:
+            # Keys of their own again: a run without consistency draws what it always drew.
+            key = tf.random.experimental.stateless_fold_in(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 1)
+            cr = tf.random.experimental.stateless_split(key, 2)
+            out["cr_real"] = augment.draws(cr[0], b)
+            out["cr_fake"] = augment.draws(cr[1], b)
+        return out
 
     numbers = tf.data.Dataset.counter(start=start_batch).map(randoms, num_parallel_calls=tf.data.AUTOTUNE)
     ds = tf.data.Dataset.zip(real, numbers)

@@ -114,9 +114,16 @@ class GanTrainer:
         fake = augment.apply(self.cfg.critic_augment, tf.cast(fake, real.dtype), batch["aug_fake"])
         points = losses.interpolate(real, fake, batch["alpha"])
         scale = self._loss_scale(self.critic_opt)
+        consistency = self.cfg.critic_consistency > 0
+        parts = [real, fake]
+        if consistency:
+            parts += [
+                augment.translate(real, batch["cr_real"][:, :2]),
+                augment.translate(fake, batch["cr_fake"][:, :2]),
+            ]
         with tf.GradientTape() as tape:
-            scores = self.critic([tf.concat([real, fake], 0), tf.concat([labels, labels], 0)], training=True)
-            real_scores, fake_scores = tf.split(scores, 2)
+            scores = self.critic([tf.concat(parts, 0), tf.tile(labels, [len(parts)])], training=True)
+            real_scores, fake_scores, *shifted = tf.split(scores, len(parts))
             if self.cfg.gp_every == 1:
                 # Its own forward pass: in one batch with the scores above, the input gradient
                 # would be computed over all three parts (measured slower: docs/tuning.md).
@@ -126,13 +133,20 @@ class GanTrainer:
             else:
                 gp = self._lazy_penalty(update, points, labels, scale)
             wloss = losses.critic_loss(real_scores, fake_scores)
-            loss = self._average(wloss + self.cfg.gp_weight * gp)
+            per_example = wloss + self.cfg.gp_weight * gp
+            if consistency:
+                cr = losses.consistency(real_scores, shifted[0]) + losses.consistency(fake_scores, shifted[1])
+                per_example += self.cfg.critic_consistency * cr
+            loss = self._average(per_example)
         self._apply(self.critic_opt, tape, loss, self.critic)
-        return {
+        metrics = {
             "critic_loss": loss,
             "gradient_penalty": self._average(gp),
             "wasserstein": self._average(-wloss),
         }
+        if consistency:
+            metrics["consistency"] = self._average(cr)
+        return metrics
 
     def _lazy_penalty(
         self, update: tf.Tensor, points: tf.Tensor, labels: tf.Tensor, scale: tf.Tensor | float
@@ -164,19 +178,22 @@ class GanTrainer:
     def _sum(self, per_replica: tf.Tensor) -> tf.Tensor:
         return self.strategy.reduce("SUM", per_replica, axis=None)
 
-    def _generator_step(self, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    def _critic_metrics(self) -> tuple[str, ...]:
+        """What :meth:`critic_update` reports (the consistency term only where it is on)."""
+        names = ("critic_loss", "gradient_penalty", "wasserstein")
+        return (*names, "consistency") if self.cfg.critic_consistency > 0 else names
+
+    def _generator_step(self, step: tf.Tensor) -> dict[str, tf.Tensor]:
         """Generator step number ``step`` (from 0): ``crit_steps`` critic updates then one
-        generator update; global-mean metrics."""
-        critic_loss = gradient_penalty = wasserstein = tf.constant(0.0)
+        generator update; the critic's metrics summed over its updates, global means each."""
+        sums = {name: tf.constant(0.0) for name in self._critic_metrics()}
         for i in range(self.cfg.crit_steps):
             batch = next(self.iterator)
             update = step * self.cfg.crit_steps + i
             out = self.strategy.run(self.critic_update, args=(batch, update))
-            critic_loss += self._sum(out["critic_loss"])
-            gradient_penalty += self._sum(out["gradient_penalty"])
-            wasserstein += self._sum(out["wasserstein"])
+            sums = {name: total + self._sum(out[name]) for name, total in sums.items()}
         out = self.strategy.run(self.generator_update, args=(batch,))
-        return critic_loss, gradient_penalty, wasserstein, self._sum(out["generator_loss"])
+        return {**sums, "generator_loss": self._sum(out["generator_loss"])}
 
     @tf.function
     def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -185,23 +202,16 @@ class GanTrainer:
         The average's batch-norm statistics are left as they were: :meth:`settle` brings
         them up to date before anything reads the average.
         """
-        critic_loss = gradient_penalty = wasserstein = generator_loss = tf.constant(0.0)
+        sums = {name: tf.constant(0.0) for name in (*self._critic_metrics(), "generator_loss")}
         for i in tf.range(num_steps):
-            c, gp, w, g = self._generator_step(self.step + tf.cast(i, tf.int64))
+            out = self._generator_step(self.step + tf.cast(i, tf.int64))
             self.ema.update(self.step + tf.cast(i, tf.int64) + 1)
-            critic_loss += c
-            gradient_penalty += gp
-            wasserstein += w
-            generator_loss += g
+            sums = {name: total + out[name] for name, total in sums.items()}
         self.step.assign_add(tf.cast(num_steps, tf.int64))
         n = tf.cast(num_steps, tf.float32)
         critic_updates = n * self.cfg.crit_steps
-        metrics = {
-            "critic_loss": critic_loss / critic_updates,
-            "gradient_penalty": gradient_penalty / critic_updates,
-            "wasserstein": wasserstein / critic_updates,
-            "generator_loss": generator_loss / n,
-        }
+        metrics = {name: total / critic_updates for name, total in sums.items()}
+        metrics["generator_loss"] = sums["generator_loss"] / n
         metrics["gen_lr"] = tf.cast(self.gen_opt.learning_rate, tf.float32)
         metrics["critic_lr"] = tf.cast(self.critic_opt.learning_rate, tf.float32)
         return metrics
