@@ -83,7 +83,7 @@ GP8 = ["--gp-every", "8"]
 # on three seeds on both kinds of machine and not kept (docs/tuning.md, Screens of 2026-12-04,
 # and of its evening).
 ORTHOGONAL = ["--weight-init", "orthogonal"]
-# Consistency regularisation of the critic under 1-3 pixel shifts of its inputs (bCR):
+# Consistency regularisation of the critic under shifts of up to 3 pixels (bCR, weight 1):
 # measured on three seeds and not kept (docs/tuning.md, Screens of 2026-12-04 (night)).
 CONSISTENCY = ["--critic-consistency", "1"]
 VARIANTS = {

@@ -198,6 +198,11 @@ def test_consistency_adds_its_weighted_term_to_the_critic_loss(tiny_dataset: Pat
         without.critic_update(batch, 0)["critic_loss"]
     )
     np.testing.assert_allclose(difference, weight * term, rtol=1e-3)
+    # ... and its gradient reaches the critic: the same start and batch, other kernels after.
+    kernels = [
+        (a, b) for a, b in zip(with_cr.critic.variables, without.critic.variables) if "kernel" in a.path
+    ]
+    assert kernels and any(np.max(np.abs(a.numpy() - b.numpy())) > 1e-6 for a, b in kernels)
 
 
 def test_the_average_settles_once_before_it_is_read(tiny_dataset: Path) -> None:

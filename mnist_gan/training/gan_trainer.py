@@ -126,7 +126,7 @@ class GanTrainer:
             real_scores, fake_scores, *shifted = tf.split(scores, len(parts))
             if self.cfg.gp_every == 1:
                 # Its own forward pass: in one batch with the scores above, the input gradient
-                # would be computed over all three parts (measured slower: docs/tuning.md).
+                # would be computed over every part of it (measured slower: docs/tuning.md).
                 gp = losses.gradient_penalty(
                     lambda x: self.critic([x, labels], training=True), points, scale, self.cfg.gp_center
                 )
