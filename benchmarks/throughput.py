@@ -264,7 +264,9 @@ def iteration_flops(trainer: Any) -> tuple[float, float]:
     backward pass costing twice its forward pass: a critic update is G (fakes) + 2C (real
     and fake scores) + 2 x 2C (their backward pass) = G + 6C, plus 6C for the penalty
     (forward C, input gradient C, and 2 x 2C for their outer backward pass) on every
-    ``gp_every``-th update, so 6C / gp_every on average; a generator update is 3G + 3C.
+    ``gp_every``-th update, so 6C / gp_every on average; with --critic-consistency, 6C more
+    (the shifted real and fake digits: 2C forward, 2 x 2C backward); a generator update is
+    3G + 3C.
 
     Traced, the same average: a lazy penalty runs inside a conditional, whose ops the traced
     graph does not list, so the step is traced once more with the penalty on every update
@@ -272,7 +274,8 @@ def iteration_flops(trainer: Any) -> tuple[float, float]:
     """
     b, k, every = trainer.cfg.batch_size, trainer.cfg.crit_steps, trainer.cfg.gp_every
     g, c = b * forward_flops(trainer.generator), b * forward_flops(trainer.critic)
-    analytic = k * (g + 6 * c + 6 * c / every) + 3 * g + 3 * c
+    consistency = 6 * c if trainer.cfg.critic_consistency > 0 else 0.0
+    analytic = k * (g + 6 * c + 6 * c / every + consistency) + 3 * g + 3 * c
     lazy = traced_step_flops(trainer)
     full = lazy if every == 1 else traced_step_flops(trainer, gp_every=1)
     return analytic, lazy + (full - lazy) / every

@@ -27,7 +27,7 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
         "--batch-size",
         "32",
         "--variants",
-        f"off:1,{SECOND[0]}:2,off:1:critic_stddev_group=4,off:1:gp_every=1",
+        f"off:1,{SECOND[0]}:2,off:1:critic_stddev_group=4,off:1:gp_every=1,off:1:critic_consistency=1",
         "--iterations",
         "4",
         "--repeats",
@@ -45,7 +45,12 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
     # plus a few gradients that are pruned at run time: a little more, never less.
     line = r"1 generator update\): ([\d.]+) GFLOP.* add up to ([\d.]+) GFLOP.*; (.+)$"
     counts = re.findall(line, out, re.M)
-    assert [config for *_, config in counts] == ["defaults", "critic_stddev_group=4", "gp_every=1"]
+    assert [config for *_, config in counts] == [
+        "defaults",
+        "critic_stddev_group=4",
+        "gp_every=1",
+        "critic_consistency=1.0",
+    ]
     for analytic, traced, _ in counts:  # one per model
         assert float(analytic) <= float(traced) <= 1.15 * float(analytic)
     # The standard deviation adds a feature map to the critic's last convolution: more FLOPs.
@@ -53,12 +58,15 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
     # The penalty on every critic update costs more than the defaults' lazy one, in both counts
     # (the traced one would miss the lazy penalty's share: its ops sit inside a conditional).
     assert float(counts[2][0]) > float(counts[0][0]) and float(counts[2][1]) > float(counts[0][1])
+    # Consistency puts two more batches through the critic and back: more in both counts.
+    assert float(counts[3][0]) > 1.2 * float(counts[0][0]) and float(counts[3][1]) > 1.2 * float(counts[0][1])
     rows = re.findall(r"^ *(float32|mixed_bfloat16) +(\d+) +([\d.]+) .* ([\d.]+)x  (.+)$", out, re.M)
     assert [(p, spc, config) for p, spc, _, _, config in rows] == [
         ("float32", "1", "defaults"),
         (SECOND[1], "2", "defaults"),
         ("float32", "1", "critic_stddev_group=4"),
         ("float32", "1", "gp_every=1"),
+        ("float32", "1", "critic_consistency=1.0"),
     ]
     assert rows[0][3] == "1.00" and float(rows[1][3]) > 0  # speed-ups relative to the first
     # benchmarks/onednn.py reads this table from one process per setting.
