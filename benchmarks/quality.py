@@ -19,7 +19,8 @@ penalty and the networks, step and schedule before the quality issue's architect
 optimiser changes; 'original' also before the weight average and augmentation; 'batch32'
 the defaults with half the batch; 'gp8' the penalty on every 8th critic update, not every
 4th; 'orthogonal' every kernel starting orthogonal, not as Keras's glorot; 'consistency' the
-critic kept consistent under shifts of its inputs (bCR, weight 1). Every variant sees
+critic kept consistent under shifts of its inputs (bCR, weight 1); 'consistency-free' the
+same with the critic free of spectral normalisation. Every variant sees
 the same number of digits: --steps and --eval-every count steps of the default batch, and a
 variant with another batch takes as many more or fewer steps.
 
@@ -29,6 +30,7 @@ variant with another batch takes as many more or fewer steps.
     python benchmarks/quality.py --variants default,gp8       # the lazier penalty
     python benchmarks/quality.py --variants default,orthogonal  # orthogonal initial weights
     python benchmarks/quality.py --variants default,consistency  # bCR, weight 1
+    python benchmarks/quality.py --variants default,consistency-free  # bCR, no spectral norm
 """
 
 from __future__ import annotations
@@ -86,6 +88,9 @@ ORTHOGONAL = ["--weight-init", "orthogonal"]
 # Consistency regularisation of the critic under shifts of up to 3 pixels (bCR, weight 1):
 # measured on three seeds and not kept (docs/tuning.md, Screens of 2026-12-04 (night)).
 CONSISTENCY = ["--critic-consistency", "1"]
+# ... with the critic free of spectral normalisation: the next default's candidate
+# (docs/tuning.md, Screens of 2026-12-04 (night)).
+CONSISTENCY_FREE = [*CONSISTENCY, "--no-critic-spectral-norm"]
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
@@ -95,6 +100,7 @@ VARIANTS = {
     "gp8": GP8,
     "orthogonal": ORTHOGONAL,
     "consistency": CONSISTENCY,
+    "consistency-free": CONSISTENCY_FREE,
 }
 # The bar's time to quality: this accuracy in training within this many minutes of training.
 TIME_GOAL_ACCURACY, TIME_GOAL_MINUTES = 0.95, 1.5

@@ -206,6 +206,9 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["batch32"].batch_size == 32 and made["default"].batch_size == 64
     assert made["gp8"].gp_every == 8 and quality.steps_for(3000, "gp8") == 3000
     assert made["orthogonal"].weight_init == "orthogonal" and made["default"].weight_init == "glorot"
+    assert made["consistency"].critic_consistency == 1.0 and made["default"].critic_consistency == 0.0
+    assert made["consistency-free"].critic_consistency == 1.0
+    assert not made["consistency-free"].critic_spectral_norm and made["consistency"].critic_spectral_norm
     # The report's header names the flags of the variants run, and only those.
     header = quality.describe_variants(["default", "gp8"])
     assert header == "default = train.py as configured; gp8 = train.py --gp-every 8"

@@ -16,7 +16,7 @@ from PIL import Image
 from mnist_gan import configs
 from mnist_gan.data import sources
 from mnist_gan.models import networks
-from mnist_gan.models.spectral_norm import SNConv2D
+from mnist_gan.models.spectral_norm import SNConv2D, SNDense
 from mnist_gan.runtime import checkpoints, config, precision
 from mnist_gan.training import optimizers
 from mnist_gan.training.gan_inputs import gan_dataset
@@ -52,8 +52,8 @@ OTHER_OPTIONS = dict(
     critic_stddev_group=2,
     gen_spectral_norm=True,
 )
-# ... and the critic's consistency under shifts on top.
-CONSISTENCY = {**OTHER_OPTIONS, "critic_consistency": 1.0}
+# ... and the critic's consistency under shifts on top, its spectral norm off.
+CONSISTENCY = {**OTHER_OPTIONS, "critic_consistency": 1.0, "critic_spectral_norm": False}
 
 
 # The networks of the first version (its step had neither average nor augmentation; here
@@ -167,6 +167,15 @@ def test_architecture_options_reach_the_networks() -> None:
         np.testing.assert_allclose(_gram(kernel), np.eye(min(kernel.shape)), atol=1e-5)
     spectral = networks.generator_for(defaults.replace(gen_spectral_norm=True))
     assert spectral.count_params() > networks.generator_for(defaults).count_params()  # the u vectors
+    # The critic free of spectral norm: the same layers, plain, and no power-iteration vectors.
+    free = networks.critic_for(defaults.replace(critic_spectral_norm=False))
+    assert not any(isinstance(layer, (SNConv2D, SNDense)) for layer in free.layers)
+    assert not any(v.path.endswith("sn_u") for v in free.variables)
+    normalised = 2 + defaults.critic_blocks + defaults.critic_blocks_7x7 + 1  # the convolutions, w
+    sn = networks.critic_for(defaults)
+    assert sum(isinstance(layer, (SNConv2D, SNDense)) for layer in sn.layers) == normalised
+    plain = [layer for layer in free.layers if type(layer) in (keras.layers.Conv2D, keras.layers.Dense)]
+    assert len(plain) == normalised + 1  # and the class embedding, plain by default either way
 
 
 def test_critic_blocks_at_7x7_are_3x3_convolutions_after_the_second_stride() -> None:

@@ -108,6 +108,7 @@ class GanConfig(RunConfig):
         "critic_embedding",
         "critic_stddev_group",
         "gen_spectral_norm",
+        "critic_spectral_norm",
     )
     BEFORE: ClassVar[dict[str, Any]] = {
         "gen_conditioning": "input",
@@ -119,6 +120,7 @@ class GanConfig(RunConfig):
         "critic_stddev_group": 0,
         "weight_init": "glorot",
         "gen_spectral_norm": False,
+        "critic_spectral_norm": True,
         # The training step before its weight average and augmentation existed.
         "ema_decay": 0.0,
         "critic_augment": "none",
@@ -189,6 +191,10 @@ class GanConfig(RunConfig):
     )
     gen_spectral_norm: bool = option(
         "spectrally normalise the generator's kernels too, as the critic's (SAGAN, BigGAN)"
+    )
+    critic_spectral_norm: bool = option(
+        "spectrally normalise the critic's convolutions and score (--no-critic-spectral-norm: "
+        "the gradient penalty alone bounds it)"
     )
     critic_blocks: int = option("extra 3x3 convolutions in the critic at 14x14")
     critic_blocks_7x7: int = option("extra 3x3 convolutions in the critic at 7x7, after its second stride")

@@ -183,6 +183,7 @@ def build_critic(
     stddev_group: int = 0,
     blocks_7x7: int = 0,
     init: str = "glorot",
+    spectral: bool = True,
 ) -> keras.Model:
     """Spectrally normalised conditional critic with a projection head (Miyato & Koyama 2018).
 
@@ -195,33 +196,34 @@ def build_critic(
     ten class directions may grow (the gradient penalty still bounds the critic).
     ``stddev_group`` > 0 adds the minibatch standard deviation over groups of that many
     samples before the second stride (:func:`_minibatch_stddev`); every batch the critic
-    sees must then divide by it. ``init`` names how the kernels start.
+    sees must then divide by it. ``init`` names how the kernels start. ``spectral`` False
+    leaves the convolutions and w free (the gradient penalty alone bounds the critic); the
+    embedding follows ``embedding`` either way.
     """
     if embedding not in CRITIC_EMBEDDING:
         raise ValueError(f"unknown critic embedding {embedding!r}")
     k = _initializer(init)
-    sn_conv, sn_dense, plain_dense = (
-        partial(kind, kernel_initializer=k) for kind in (SNConv2D, SNDense, layers.Dense)
-    )
+    kinds = (SNConv2D, SNDense) if spectral else (layers.Conv2D, layers.Dense)
+    embed_kind = SNDense if embedding == "spectral" else layers.Dense
+    conv, dense, embed = (partial(kind, kernel_initializer=k) for kind in (*kinds, embed_kind))
     images = keras.Input(IMAGE_SHAPE, name="images")
     labels = keras.Input((), dtype="int32", name="labels")
-    x = sn_conv(width, 4, strides=2, padding="same")(images)
+    x = conv(width, 4, strides=2, padding="same")(images)
     x = layers.LeakyReLU(0.2)(x)
     for _ in range(blocks):  # more 3x3 convolutions at 14x14
-        x = layers.LeakyReLU(0.2)(sn_conv(width, 3, padding="same")(x))
+        x = layers.LeakyReLU(0.2)(conv(width, 3, padding="same")(x))
     if stddev_group:
         x = _minibatch_stddev(x, stddev_group)
-    x = sn_conv(2 * width, 4, strides=2, padding="same")(x)
+    x = conv(2 * width, 4, strides=2, padding="same")(x)
     x = layers.LeakyReLU(0.2)(x)
     for _ in range(blocks_7x7):
-        x = layers.LeakyReLU(0.2)(sn_conv(2 * width, 3, padding="same")(x))
+        x = layers.LeakyReLU(0.2)(conv(2 * width, 3, padding="same")(x))
     h = layers.Flatten()(x)
-    unconditional = sn_dense(1)(h)
+    unconditional = dense(1)(h)
     onehot = layers.Lambda(
         lambda y: keras.ops.one_hot(y, num_classes, dtype=h.dtype), output_shape=(num_classes,)
     )(labels)
-    dense = sn_dense if embedding == "spectral" else plain_dense
-    embedded = dense(h.shape[-1], use_bias=False, name="label_embedding")(onehot)
+    embedded = embed(h.shape[-1], use_bias=False, name="label_embedding")(onehot)
     # A product summed over features rather than layers.Dot: Dot runs as a batch of (1 x n)
     # by (n x 1) matmuls, a tenth of a bfloat16 step's op time in the profiler for no FLOPs.
     # float32, as the score it is part of: a sum of 6,272 terms needs more than 8 bits.
@@ -259,4 +261,5 @@ def critic_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Model:
         stddev_group=cfg.critic_stddev_group,
         blocks_7x7=cfg.critic_blocks_7x7,
         init=cfg.weight_init,
+        spectral=cfg.critic_spectral_norm,
     )
