@@ -169,10 +169,12 @@ def test_trainer_averages_and_checkpoints_the_generator(
     )
 
 
-def test_consistency_adds_its_weighted_term_to_the_critic_loss(tiny_dataset: Path) -> None:
+@pytest.mark.parametrize("spectral", [False, True], ids=["plain", "spectral"])
+def test_consistency_adds_its_weighted_term_to_the_critic_loss(tiny_dataset: Path, spectral: bool) -> None:
     weight = 3.0
-    with_cr = _tiny_trainer(tiny_dataset, critic_consistency=weight, gp_every=1)
-    without, probe = (_tiny_trainer(tiny_dataset, gp_every=1) for _ in range(2))
+    same = dict(gp_every=1, critic_spectral_norm=spectral)
+    with_cr = _tiny_trainer(tiny_dataset, critic_consistency=weight, **same)
+    without, probe = (_tiny_trainer(tiny_dataset, critic_consistency=0.0, **same) for _ in range(2))
     batch = next(with_cr.iterator)
     plain = next(without.iterator)
     # The shifts are drawn only for a run that uses them, and the other draws stay the same.
@@ -189,7 +191,8 @@ def test_consistency_adds_its_weighted_term_to_the_critic_loss(tiny_dataset: Pat
         augment.translate(real, batch["cr_real"][:, :2]),
         augment.translate(fake, batch["cr_fake"][:, :2]),
     ]
-    # One training pass over all four, as the update's: one power-iteration step, as there.
+    # One training pass over all four, as the update's (with spectral norm: one power-iteration
+    # step, as there).
     scores = probe.critic([tf.concat(parts, 0), tf.tile(labels, [4])], training=True).numpy().ravel()
     d_real, d_fake, d_real_t, d_fake_t = np.split(scores, 4)
     term = np.mean((d_real - d_real_t) ** 2 + (d_fake - d_fake_t) ** 2)

@@ -37,7 +37,8 @@ def _mirrored(n: int) -> tf.distribute.Strategy:
     )
 
 
-# The original networks, and every architecture and step option on at once.
+# The original networks, and every architecture and step option on at once, but the
+# consistency term (the critic spectrally normalised, as it was without the term).
 # (Not critic_blocks_7x7: a per-sample convolution, nothing replicas split differently;
 # with it one near-zero gradient meets Adam's first update as in FIRST_NETWORKS below, a
 # 1e-3 relative difference against this test's 1e-4. test_architecture_options_reach_the_networks
@@ -51,8 +52,10 @@ OTHER_OPTIONS = dict(
     gp_every=2,
     critic_stddev_group=2,
     gen_spectral_norm=True,
+    critic_spectral_norm=True,
+    critic_consistency=0.0,
 )
-# ... and the critic's consistency under shifts on top, its spectral norm off.
+# ... and the critic's consistency under shifts on top, its spectral norm off (the defaults).
 CONSISTENCY = {**OTHER_OPTIONS, "critic_consistency": 1.0, "critic_spectral_norm": False}
 
 
@@ -65,6 +68,7 @@ CONSISTENCY = {**OTHER_OPTIONS, "critic_consistency": 1.0, "critic_spectral_norm
 FIRST_NETWORKS = {
     **{k: v for k, v in configs.GanConfig.BEFORE.items() if k in configs.GanConfig.ARCHITECTURE_KEYS},
     "gp_center": 1.0,
+    "critic_consistency": 0.0,
 }
 
 
@@ -167,12 +171,14 @@ def test_architecture_options_reach_the_networks() -> None:
         np.testing.assert_allclose(_gram(kernel), np.eye(min(kernel.shape)), atol=1e-5)
     spectral = networks.generator_for(defaults.replace(gen_spectral_norm=True))
     assert spectral.count_params() > networks.generator_for(defaults).count_params()  # the u vectors
-    # The critic free of spectral norm: the same layers, plain, and no power-iteration vectors.
-    free = networks.critic_for(defaults.replace(critic_spectral_norm=False))
+    # The critic free of spectral norm (the default): the same layers, plain, and no
+    # power-iteration vectors.
+    free = networks.critic_for(defaults)
+    assert not defaults.critic_spectral_norm
     assert not any(isinstance(layer, (SNConv2D, SNDense)) for layer in free.layers)
     assert not any(v.path.endswith("sn_u") for v in free.variables)
     normalised = 2 + defaults.critic_blocks + defaults.critic_blocks_7x7 + 1  # the convolutions, w
-    sn = networks.critic_for(defaults)
+    sn = networks.critic_for(defaults.replace(critic_spectral_norm=True))
     assert sum(isinstance(layer, (SNConv2D, SNDense)) for layer in sn.layers) == normalised
     plain = [layer for layer in free.layers if type(layer) in (keras.layers.Conv2D, keras.layers.Dense)]
     assert len(plain) == normalised + 1  # and the class embedding, plain by default either way
@@ -220,6 +226,32 @@ def test_two_replicas_agree_in_bfloat16(tiny_dataset: Path) -> None:
     for v in two.generator.variables + two.critic.variables:
         copies = [c.numpy() for c in two.strategy.experimental_local_results(v.value)]
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=v.path)
+
+
+def test_float16_scales_its_losses_and_makes_the_float32_update(tiny_dataset: Path) -> None:
+    # What a GPU trains in: float16 with a dynamic loss scale (2**15 to start). The loss must
+    # be scaled where the tape records it (it was not: every gradient came out None and the
+    # first step failed), and the scale divided out of every gradient, the penalty's inner
+    # one included. The defaults' step (consistency on, the critic free) on two replicas
+    # against the same step in float32 on one: the same readings to float16's rounding, the
+    # same update direction.
+    cfg = dict(crit_steps=1, gp_every=1)
+    half = _trainer(_mirrored(2), tiny_dataset, mixed_precision="float16", **cfg)
+    full = _trainer(_mirrored(1), tiny_dataset, mixed_precision="off", **cfg)
+    assert isinstance(half.critic_opt, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(half.gen_opt, keras.optimizers.LossScaleOptimizer)
+    assert any(layer.compute_dtype == "float16" for layer in half.critic.layers)
+    assert half.cfg.critic_consistency > 0 and not half.cfg.critic_spectral_norm  # the defaults
+    weights = [m.trainable_variables for m in (half.generator, half.critic, full.generator, full.critic)]
+    start = _flat(weights[0] + weights[1])
+    m16 = half.train(tf.constant(3))
+    m32 = full.train(tf.constant(3))
+    for key in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein", "consistency"):
+        assert np.isfinite(float(m16[key])), key
+        np.testing.assert_allclose(float(m16[key]), float(m32[key]), rtol=0.05, atol=2e-3, err_msg=key)
+    u16, u32 = _flat(weights[0] + weights[1]) - start, _flat(weights[2] + weights[3]) - start
+    assert np.all(np.isfinite(u16)) and np.linalg.norm(u16 - u32) < 0.5 * np.linalg.norm(u32)
+    assert float(half.critic_opt.dynamic_scale.numpy()) > 1  # still scaling: no overflow run-away
 
 
 def test_linear_decay_ends_at_the_share_asked_for(tiny_dataset: Path) -> None:

@@ -28,9 +28,11 @@ def _cluster_command(data: Path, root: Path, *flags: str) -> list[str]:
     return [*cluster, *worker, *folders, *FLAGS, *flags]
 
 
-def _cluster(data: Path, root: Path, *flags: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def _cluster(
+    data: Path, root: Path, *flags: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     (root / "tmp").mkdir(parents=True, exist_ok=True)
-    env = {"PYTHON": sys.executable, "TMPDIR": str(root / "tmp")}
+    env = {"PYTHON": sys.executable, "TMPDIR": str(root / "tmp"), **(env or {})}
     return run_script(*_cluster_command(data, root, *flags), env=env, timeout=timeout)
 
 
@@ -41,10 +43,22 @@ def _cluster(data: Path, root: Path, *flags: str, timeout: float = 300) -> subpr
 # batch (with the lazy penalty one-centred as WGAN-GP's, to 3e-3 in the weights; README,
 # Several machines).
 EXACT = ["--mixed-precision", "off"]
+# One thread per op in both runs: a kernel's sums are then ordered alike in a worker and in a
+# replica. With the threads a process picks, the critic's larger batch under the consistency
+# term sums in another order, and Adam turns that rounding in gradients near zero into
+# steps of its learning rate (up to 5 % of the generator's weights after these 4 steps).
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
+
+
+def _dead(name: str, value: np.ndarray) -> bool:
+    """The bias of the critic's score (and its Adam slots): it cancels out of every loss term,
+    so its gradient is a rounding, which Adam's first steps turn into a step of either sign
+    (tests/test_gan.py leaves it out too)."""
+    return name.startswith("critic") and value.shape == (1,)
 
 
 def test_two_workers_train_like_one_process_with_two_replicas(tiny_dataset: Path, tmp_path: Path) -> None:
-    result = _cluster(tiny_dataset, tmp_path / "mw", "--steps", "4", *EXACT)
+    result = _cluster(tiny_dataset, tmp_path / "mw", "--steps", "4", *EXACT, env=ONE_THREAD)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "[worker 0] checkpoint:" in out and "[worker 1] worker done at step 4" in out
@@ -65,7 +79,9 @@ def test_two_workers_train_like_one_process_with_two_replicas(tiny_dataset: Path
     assert list((tmp_path / "mw" / "tmp").iterdir()) == []
     assert len(list((tmp_path / "mw" / "logs").iterdir())) == 1
     # The same global batch and seed in one process, on as many replicas, gives the same weights.
-    single = run_train(tiny_dataset, tmp_path / "one", *FLAGS, "--steps", "4", *EXACT, "--cpu-replicas", "2")
+    single = run_train(
+        tiny_dataset, tmp_path / "one", *FLAGS, "--steps", "4", *EXACT, "--cpu-replicas", "2", env=ONE_THREAD
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     assert "MirroredStrategy, 2 replicas" in single.stdout
     a, b = (
@@ -73,8 +89,11 @@ def test_two_workers_train_like_one_process_with_two_replicas(tiny_dataset: Path
         checkpoint_variables(tmp_path / "one" / "ckpt" / "ckpt-4"),
     )
     assert a.keys() == b.keys()
+    dead = [name for name in a if _dead(name, a[name])]
+    assert len(dead) == 3  # the bias (saved once, under the optimizer's reference) and its Adam slots
     for name in a:
-        np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5, err_msg=name)
+        if name not in dead:
+            np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 def _worker_pid(root: Path, index: int) -> int:

@@ -185,7 +185,8 @@ def build_critic(
     init: str = "glorot",
     spectral: bool = True,
 ) -> keras.Model:
-    """Spectrally normalised conditional critic with a projection head (Miyato & Koyama 2018).
+    """Conditional critic with a projection head (Miyato & Koyama 2018), as first built
+    (these arguments' defaults); :func:`critic_for` builds the configured one.
 
     score(x, y) = w . h(x) + <E y_onehot, h(x)>, every convolution and w spectrally
     normalised, no batch norm (it would couple the samples the gradient penalty treats one

@@ -95,10 +95,15 @@ class GanTrainer:
             return tf.cast(opt.dynamic_scale, tf.float32)
         return 1.0
 
+    @staticmethod
+    def _scaled(opt: keras.optimizers.Optimizer, loss: tf.Tensor) -> tf.Tensor:
+        """``loss`` as ``opt`` differentiates it: times the loss scale under float16. Call it
+        inside the tape: a scaling the tape does not record leaves every gradient None."""
+        return opt.scale_loss(loss) if isinstance(opt, keras.optimizers.LossScaleOptimizer) else loss
+
     def _apply(
-        self, opt: keras.optimizers.Optimizer, tape: tf.GradientTape, loss: tf.Tensor, model: keras.Model
+        self, opt: keras.optimizers.Optimizer, tape: tf.GradientTape, scaled: tf.Tensor, model: keras.Model
     ) -> None:
-        scaled = opt.scale_loss(loss) if hasattr(opt, "scale_loss") else loss
         grads = tape.gradient(scaled, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
 
@@ -138,7 +143,8 @@ class GanTrainer:
                 cr = losses.consistency(real_scores, shifted[0]) + losses.consistency(fake_scores, shifted[1])
                 per_example += self.cfg.critic_consistency * cr
             loss = self._average(per_example)
-        self._apply(self.critic_opt, tape, loss, self.critic)
+            scaled = self._scaled(self.critic_opt, loss)
+        self._apply(self.critic_opt, tape, scaled, self.critic)
         metrics = {
             "critic_loss": loss,
             "gradient_penalty": self._average(gp),
@@ -172,7 +178,8 @@ class GanTrainer:
             # The critic is not being trained here: no power iteration, no kernel update.
             scores = self.critic([fake, labels], training=False)
             loss = self._average(losses.generator_loss(scores))
-        self._apply(self.gen_opt, tape, loss, self.generator)
+            scaled = self._scaled(self.gen_opt, loss)
+        self._apply(self.gen_opt, tape, scaled, self.generator)
         return {"generator_loss": loss}
 
     def _sum(self, per_replica: tf.Tensor) -> tf.Tensor:
