@@ -193,8 +193,8 @@ class GanConfig(RunConfig):
         "spectrally normalise the generator's kernels too, as the critic's (SAGAN, BigGAN)"
     )
     critic_spectral_norm: bool = option(
-        "spectrally normalise the critic's convolutions and score (--no-critic-spectral-norm: "
-        "the gradient penalty alone bounds it)"
+        "spectrally normalise the critic's convolutions and score, as SNGAN (--no-critic-spectral-norm: "
+        "the gradient penalty and the consistency term bound it)"
     )
     critic_blocks: int = option("extra 3x3 convolutions in the critic at 14x14")
     critic_blocks_7x7: int = option("extra 3x3 convolutions in the critic at 7x7, after its second stride")
