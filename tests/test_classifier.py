@@ -73,6 +73,7 @@ def test_indivisible_batch_refused(tiny_dataset: Path, tmp_path: Path) -> None:
     result = run_classifier(tiny_dataset, tmp_path, "--batch-size", "33", "--cpu-replicas", "2")
     assert result.returncode == 2
     assert "batch size 33 does not divide by the 2 replicas" in result.stderr
+    assert result.stdout == ""  # the error line alone, not after the strategy's line
     assert not (tmp_path / "classifier").exists()
 
 

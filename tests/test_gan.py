@@ -452,6 +452,7 @@ def test_other_architecture_checkpoint_refused(tiny_run: dict) -> None:
     )
     assert result.returncode == 2
     assert "cannot be continued with this data or architecture (gen_width 8 -> 16)" in result.stderr
+    assert result.stdout == ""  # found after the data is read, and still the only line
     # Networks alone: the flags that continue it as it was (after a change of defaults, say).
     assert result.stderr.rstrip().endswith("or continue it as it was: --gen-width 8")
 

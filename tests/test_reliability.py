@@ -289,6 +289,9 @@ def test_bad_flags_refused_in_one_line(
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    # The error line alone: not after the strategy, precision and data lines that a good
+    # run prints (those found once the data is read, too).
+    assert result.stdout == "", result.stdout
     assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").glob("ckpt-*"))
 
 

@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import sys
 from collections.abc import Callable
+from typing import TextIO
+
+# The real stdout while :func:`hold_output` holds what is printed.
+_real_stdout: list[TextIO] = []
+
+
+def hold_output() -> None:
+    """Keep what is printed to stdout until :func:`release_output`, so that a user error
+    found before then is the only line the command prints (training reads its data before it
+    can check the run folder against it)."""
+    if not _real_stdout:
+        _real_stdout.append(sys.stdout)
+        sys.stdout = io.StringIO()
+
+
+def release_output() -> None:
+    """Print what was held, in order, and print directly from now on."""
+    if _real_stdout:
+        held, sys.stdout = sys.stdout, _real_stdout.pop()
+        sys.stdout.write(held.getvalue() if isinstance(held, io.StringIO) else "")
+        sys.stdout.flush()
+
+
+def _drop_output() -> None:
+    """Forget what was held: the lines that led up to a user error say nothing it does not."""
+    if _real_stdout:
+        sys.stdout = _real_stdout.pop()
 
 
 def _mute_tensorflow_logs() -> None:
@@ -15,24 +43,31 @@ def _mute_tensorflow_logs() -> None:
     logging.getLogger("tensorflow").setLevel(logging.CRITICAL)
 
 
-def run(main: Callable[[], int]) -> None:
+def run(main: Callable[[], int], hold: bool = False) -> None:
     """Run ``main``; known errors become one line on stderr and an exit status.
 
     2: bad input (file, flag, config, checkpoint, or an OS error such as a read-only
-    folder); 3: training diverged; 128 + N: stopped by signal N after saving.
+    folder); 3: training diverged; 128 + N: stopped by signal N after saving. With ``hold``,
+    stdout is held until ``main`` calls :func:`release_output` (or ends): a bad input found
+    before then prints its error line alone.
     """
     from mnist_gan.runtime.errors import TrainingDiverged, UserError
 
+    if hold:
+        hold_output()
     try:
         sys.exit(main())
     except (UserError, OSError) as e:
+        _drop_output()
         _mute_tensorflow_logs()
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except TrainingDiverged as e:
+        release_output()
         print(f"error: {e}", file=sys.stderr)
         sys.exit(3)
     except KeyboardInterrupt as e:
+        release_output()
         signum = getattr(e, "signum", signal.SIGINT)
         print(
             f"interrupted ({signal.Signals(signum).name}); run the same command again to resume "
@@ -40,3 +75,5 @@ def run(main: Callable[[], int]) -> None:
             file=sys.stderr,
         )
         sys.exit(128 + signum)
+    finally:
+        release_output()  # a crash's traceback after the lines that led up to it

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from mnist_gan.configs import RunConfig
 from mnist_gan.data import sources
-from mnist_gan.runtime import distribute
+from mnist_gan.runtime import cli, distribute
 from mnist_gan.training.loop import Actions, Controller, Schedule, Trainer
 from mnist_gan.training.run_folder import RunFolder, close_run, open_run
 
@@ -65,6 +65,7 @@ def run(cfg: RunConfig, strategy: tf.distribute.Strategy, plan: RunPlan) -> RunR
         total_steps=plan.schedule.total_steps,
         length_flag=plan.length_flag,
     )
+    cli.release_output()  # every input is checked: what was printed on the way may show now
     if folder.nothing_to_do:
         return _result(folder, trainer, {}, [])
     actions = Actions()
