@@ -95,38 +95,73 @@ def _real(sample_dir: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
     )
 
 
-def test_conditional_accuracy_on_real_digits_is_the_classifiers(
+def test_a_generator_of_the_reference_digits_scores_the_references(
     sample_dir: Path, trained_classifier: Path
 ) -> None:
     classifier = features.load_classifier(trained_classifier)
-    (train_x, train_y), (test_x, test_y) = _real(sample_dir)
-    scorer = features.Scorer(networks.feature_extractor(classifier))
-    _, logits = scorer.features_and_logits(test_x)
-    # A "generator" that returns real test digits of the asked-for class.
-    by_class = {d: test_x[test_y == d] for d in range(10)}
+    (train_x, train_y), test = _real(sample_dir)
+    reference_x, reference_y = train_x[:1000], train_y[:1000]
+    assert len(set(np.bincount(reference_y))) > 1  # the first 1,000 are not 100 of each class
+    # A "generator" that returns the real reference digits of the asked-for class, in turn.
+    by_class = {d: reference_x[reference_y == d] for d in range(10)}
     counters = dict.fromkeys(range(10), 0)
 
     def real_digits(noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
         out = []
         for y in labels:
-            out.append(by_class[int(y)][counters[int(y)] % 100])
+            out.append(by_class[int(y)][counters[int(y)]])
             counters[int(y)] += 1
         return np.stack(out)
 
     judged = report.evaluate_generator(
-        real_digits,
-        classifier,
-        (train_x, train_y),
-        (test_x, test_y),
-        num_samples=1000,
-        noise_dim=4,
-        seed=0,
-        cas=False,
+        real_digits, classifier, (train_x, train_y), test, num_samples=1000, noise_dim=4, seed=0, cas=False
     )
-    assert judged.metrics["accuracy"] == pytest.approx(metrics.accuracy(logits, test_y), abs=1e-9)
-    assert judged.metrics["fid"] < 1e-6  # the same 1,000 test digits as the reference
-    for digit, (gen, real) in judged.per_class.items():
-        assert gen == pytest.approx(real), digit
+    # Asked for the reference's classes, it drew every reference digit once: every score that
+    # compares sets is the floor's (to the rounding of features computed in other batches),
+    # and accuracy is the classifier's on them.
+    assert counters == {d: int(n) for d, n in enumerate(np.bincount(reference_y))}
+    for name in ("fid", "precision", "recall"):
+        assert judged.metrics[name] == pytest.approx(judged.references[name], rel=1e-5), name
+    _, logits = features.Scorer(networks.feature_extractor(classifier)).features_and_logits(reference_x)
+    assert judged.metrics["accuracy"] == pytest.approx(metrics.accuracy(logits, reference_y), abs=1e-9)
+    per_class = metrics.per_class_accuracy(logits, reference_y)
+    for c, (gen, _) in enumerate(judged.per_class.values()):
+        assert gen == pytest.approx(per_class[c]), c
+
+
+@pytest.mark.parametrize(
+    ("reference", "num_samples", "expected"),
+    [
+        ([2, 0, 1, 1, 0, 2], 6, [0, 1, 2, 0, 1, 2]),  # equal counts: every class in turn
+        ([2, 2, 0, 2, 1], 5, [0, 1, 2, 2, 2]),  # the mix kept, each class in turn while it lasts
+        ([2, 2, 0, 2, 1], 8, [0, 1, 2, 2, 2, 0, 1, 2]),  # repeated from the start past it
+        ([3, 3, 1], 4, [1, 3, 3, 1]),  # a class absent from the reference is never asked for
+    ],
+)
+def test_generated_digits_take_the_class_mix_of_the_real_reference(
+    reference: list[int], num_samples: int, expected: list[int]
+) -> None:
+    labels = generator_scorer.GeneratorScorer.labels_like(np.array(reference), num_samples, 4)
+    assert labels.tolist() == expected and labels.dtype == np.int32
+
+
+def test_in_training_scores_ask_for_the_floors_classes() -> None:
+    extractor = networks.feature_extractor(networks.build_classifier(4, 8, 0.0))
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (60, 28, 28, 1)).astype(np.float32)
+    train_labels = np.array([0] * 5 + [1] * 15 + [2] * 10)
+    scorer = generator_scorer.GeneratorScorer(
+        features.Scorer(extractor), real[:30], (real[30:], train_labels), num_samples=20, noise_dim=4, seed=0
+    )
+    asked: list[np.ndarray] = []
+
+    def sample(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        asked.append(y)
+        return np.zeros((len(z), 28, 28, 1), np.float32)
+
+    scorer(sample)
+    # The floor reads the first 20 train digits (5, 15 and 0 of the three classes): so many of each.
+    assert np.bincount(np.concatenate(asked), minlength=3).tolist() == [5, 15, 0]
 
 
 def test_scores_that_depend_on_the_sample_size_compare_equal_counts() -> None:
@@ -152,7 +187,7 @@ def test_scores_that_depend_on_the_sample_size_compare_equal_counts() -> None:
     )
     scorer = features.Scorer(networks.feature_extractor(classifier))
     fake_f, fake_logits = scorer.features_and_logits(
-        generator_scorer.GeneratorScorer.draw(sample, 100, 4, 0, scorer.batch_size)
+        generator_scorer.GeneratorScorer.draw(sample, np.arange(100) % 10, 4, 0, scorer.batch_size)
     )
     test_moments = metrics.moments(scorer.features_and_logits(test[0])[0])
     # 100 asked for, 30 real training digits: FID and precision/recall from each of the three
@@ -172,7 +207,7 @@ def test_scores_that_depend_on_the_sample_size_compare_equal_counts() -> None:
     )
     assert judged.to_json()["per_set"]["fid"] == pytest.approx(fids)
     assert "the mean over 3 disjoint sets of 30 generated digits" in report.format_report(judged)
-    asked = generator_scorer.GeneratorScorer.labels_for(100)
+    asked = np.arange(100) % 10  # the 30 real training digits hold 3 of each class
     assert judged.metrics["accuracy"] == pytest.approx(metrics.accuracy(fake_logits, asked))
 
 
@@ -239,7 +274,12 @@ def test_generated_fid_and_floor_use_the_same_sample_size() -> None:
     rng = np.random.default_rng(0)
     real = rng.uniform(-1, 1, (60, 28, 28, 1)).astype(np.float32)
     scorer = generator_scorer.GeneratorScorer(
-        features.Scorer(extractor), real[:30], real[30:], num_samples=100, noise_dim=4, seed=0
+        features.Scorer(extractor),
+        real[:30],
+        (real[30:], np.arange(30) % 10),
+        num_samples=100,
+        noise_dim=4,
+        seed=0,
     )
     # 100 asked for, 30 real train digits for the floor: 30 generated, so both carry one bias.
     assert scorer.num_samples == 30
@@ -266,6 +306,19 @@ def test_evaluate_takes_data_and_classifier_from_the_run(tiny_real_gan: Path, sa
     assert payload["config"]["eval_samples"] == 1000
     assert payload["config"]["data_dir"] == str(sample_dir)
     assert "cas" not in payload["metrics"]
+
+
+def test_evaluate_error_found_after_reading_the_run_is_the_only_line(
+    tiny_real_gan: Path, tmp_path: Path
+) -> None:
+    # The GAN and its data are read (and a note about them is due) before the classifier is
+    # found missing: the error line is still all the command prints.
+    result = run_script(
+        "evaluate.py", "--checkpoint-dir", str(tiny_real_gan), "--classifier-dir", str(tmp_path)
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert "no trained classifier here" in result.stderr
 
 
 def test_evaluate_says_which_scores_read_fewer_digits_than_asked() -> None:

@@ -153,7 +153,7 @@ def test_bad_input_writes_nothing(
 def test_output_path_that_is_a_file(tiny_gan: Path, tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("keep me")
     result = _generate(tiny_gan, tmp_path / "taken")
-    assert result.returncode == 2
+    assert result.returncode == 2 and result.stdout == ""
     assert "is a file, not a folder" in result.stderr
     assert (tmp_path / "taken").read_text() == "keep me"
 
@@ -181,7 +181,7 @@ def test_evaluate_unwritable_output_refused_before_the_work(tmp_path: Path) -> N
         "--output",
         str(tmp_path / "taken" / "m.json"),
     )
-    assert result.returncode == 2
+    assert result.returncode == 2 and result.stdout == ""
     assert "taken/m.json: cannot write there" in result.stderr  # not "no trained GAN here"
     assert (tmp_path / "taken").read_text() == "keep me"
 
@@ -193,7 +193,7 @@ def test_second_run_into_the_same_folder_refused_or_replaces_only_its_own(
     first = _generate(tiny_gan, out, "--classes", "0-9", "--count", "3", "--interpolate")
     assert first.returncode == 0, first.stderr[-2000:]
     again = _generate(tiny_gan, out, "--classes", "7", "--count", "2")
-    assert again.returncode == 2
+    assert again.returncode == 2 and again.stdout == ""
     assert again.stderr.startswith("error: ") and "--overwrite" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
     assert (out / "digit0_0000.png").exists()  # refused before touching anything
@@ -287,7 +287,7 @@ def test_named_classes_files_grid_and_walks(named_gan: Path, tmp_path: Path) -> 
 
 def test_unknown_class_on_the_command_line_writes_nothing(named_gan: Path, tmp_path: Path) -> None:
     result = _generate(named_gan, tmp_path / "out", "--classes", "Zed,Pullover")
-    assert result.returncode == 2
+    assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert "'Pullover'" in result.stderr and "'T-shirt/top', 'class two', 'Zed'" in result.stderr
     assert not (tmp_path / "out").exists()

@@ -26,7 +26,7 @@ def _untrained_accuracy(classifier_dir: Path, sample_dir: Path) -> float:
     scorer = generator_scorer.GeneratorScorer(
         features.Scorer(networks.feature_extractor(features.load_classifier(classifier_dir))),
         pipeline.to_model_range(test.images).numpy(),
-        pipeline.to_model_range(train.images[:1000]).numpy(),
+        (pipeline.to_model_range(train.images[:1000]).numpy(), train.labels),
         num_samples=1000,
         noise_dim=cfg.noise_dim,
         seed=1,

@@ -19,15 +19,15 @@ class GeneratorScorer:
     """Scores a generator against real test digits: FID, its real-data floor and accuracy.
 
     The real statistics and the floor are computed once; each call draws the same
-    ``num_samples`` noise vectors with every class in turn, so scores are comparable
-    across evaluations.
+    ``num_samples`` noise vectors, asked for the classes of the floor's real digits, so
+    scores are comparable across evaluations and with the floor.
     """
 
     def __init__(
         self,
         scorer: Scorer,
         real_test: np.ndarray,
-        real_train: np.ndarray,
+        real_train: tuple[np.ndarray, np.ndarray],
         num_samples: int,
         noise_dim: int,
         seed: int,
@@ -37,14 +37,16 @@ class GeneratorScorer:
         self.num_classes = num_classes
         self.seed = seed
         self.test_moments = moments(scorer.features_and_logits(real_test)[0])
-        # FID is biased by the sample size: the floor and the generated FID are both computed
-        # from ``count`` digits, never more than there are real train digits for the floor.
-        count = min(num_samples, len(real_train))
+        # FID is biased by the sample size and moved by the mix of classes: the floor and the
+        # generated FID are both computed from ``count`` digits, never more than there are
+        # real train digits for the floor, and the generator is asked for the classes of those.
+        train_x, train_y = real_train
+        count = min(num_samples, len(train_x))
         self.floor = frechet_distance(
-            moments(scorer.features_and_logits(real_train[:count])[0]), self.test_moments
+            moments(scorer.features_and_logits(train_x[:count])[0]), self.test_moments
         )
         self.noise_dim = noise_dim
-        self.labels = self.labels_for(count, num_classes)
+        self.labels = self.labels_like(train_y[:count], count, num_classes)
 
     @property
     def num_samples(self) -> int:
@@ -52,35 +54,35 @@ class GeneratorScorer:
         return len(self.labels)
 
     @staticmethod
-    def labels_for(num_samples: int, num_classes: int = networks.DIGIT_CLASSES) -> np.ndarray:
-        """Every class in turn: each asked for equally often."""
-        return (np.arange(num_samples) % num_classes).astype(np.int32)
+    def labels_like(reference: np.ndarray, num_samples: int, num_classes: int) -> np.ndarray:
+        """``num_samples`` labels with the class mix of the real digits in ``reference``: as
+        many of each class, every class in turn while its count lasts, repeated from the start
+        past ``len(reference)``. A reference of equal counts gives 0, 1, ..., k-1, 0, 1, ...
 
-    @classmethod
-    def draw(
-        cls,
-        sample_fn: SampleFn,
-        num_samples: int,
-        noise_dim: int,
-        seed: int,
-        batch: int,
-        num_classes: int = networks.DIGIT_CLASSES,
-    ) -> np.ndarray:
-        """Images for the seeded noise and balanced labels, in batches."""
-        noise = networks.fixed_noise(seed, num_samples, noise_dim)
-        labels = cls.labels_for(num_samples, num_classes)
+        FID against the test digits moves with the share of each class, so generated digits
+        asked for the classes of the real ones they are compared with carry the same share."""
+        counts = np.bincount(np.asarray(reference, dtype=np.int64), minlength=num_classes)
+        if counts.sum() == 0:
+            raise ValueError("no reference labels to take the class mix from")
+        classes = np.repeat(np.arange(num_classes), counts)
+        rank = np.concatenate([np.arange(n) for n in counts])
+        one_set = classes[np.lexsort((classes, rank))]  # by rank, then class: round robin
+        return np.resize(one_set, num_samples).astype(np.int32)
+
+    @staticmethod
+    def draw(sample_fn: SampleFn, labels: np.ndarray, noise_dim: int, seed: int, batch: int) -> np.ndarray:
+        """Images of ``labels`` for the seeded noise, in batches."""
+        noise = networks.fixed_noise(seed, len(labels), noise_dim)
         return np.concatenate(
             [
                 np.asarray(sample_fn(noise[i : i + batch], labels[i : i + batch]))
-                for i in range(0, num_samples, batch)
+                for i in range(0, len(labels), batch)
             ]
         )
 
     def generate(self, sample_fn: SampleFn) -> np.ndarray:
         """Images for the fixed noise and labels."""
-        return self.draw(
-            sample_fn, len(self.labels), self.noise_dim, self.seed, self.scorer.batch_size, self.num_classes
-        )
+        return self.draw(sample_fn, self.labels, self.noise_dim, self.seed, self.scorer.batch_size)
 
     def __call__(self, sample_fn: SampleFn) -> dict[str, float]:
         features, logits = self.scorer.features_and_logits(self.generate(sample_fn))

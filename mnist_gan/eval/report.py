@@ -142,7 +142,8 @@ def evaluate_generator(
 
     ``real_test`` is the yardstick; ``real_train`` gives the references a perfect
     generator would get (its first ``num_samples`` images: as many real ones, scored the
-    same way). Where the training split holds fewer, the scores that depend on the sample
+    same way), and the generator is asked for their classes (as many of each, repeated
+    past them). Where the training split holds fewer, the scores that depend on the sample
     size take as many generated digits as real ones: FID and precision/recall the mean over
     every whole set of that many, CAS and memorisation the first set; accuracy, the
     classifier score and the independent reader read them all. The
@@ -154,8 +155,8 @@ def evaluate_generator(
         raise ValueError(f"num_samples must be >= 20 for covariances and k-NN, got {num_samples}")
     k, count = len(class_names), min(num_samples, len(train_x))
     scorer = Scorer(networks.feature_extractor(classifier))
-    generated = GeneratorScorer.draw(sample_fn, num_samples, noise_dim, seed, scorer.batch_size, k)
-    fake_labels = GeneratorScorer.labels_for(num_samples, k)
+    fake_labels = GeneratorScorer.labels_like(train_y[:count], num_samples, k)
+    generated = GeneratorScorer.draw(sample_fn, fake_labels, noise_dim, seed, scorer.batch_size)
     test_f, test_logits = scorer.features_and_logits(test_x)
     all_train_f = scorer.features_and_logits(train_x if check_memorisation else train_x[:count])[0]
     fake_f, fake_logits = scorer.features_and_logits(generated)

@@ -91,7 +91,7 @@ def _scorer(cfg: GanConfig, data: sources.Dataset, fingerprint: str) -> generato
     scorer = generator_scorer.GeneratorScorer(
         features.Scorer(networks.feature_extractor(classifier)),
         pipeline.to_model_range(data.test.images).numpy(),
-        pipeline.to_model_range(data.train.images[: cfg.eval_samples]).numpy(),
+        (pipeline.to_model_range(data.train.images[: cfg.eval_samples]).numpy(), data.train.labels),
         num_samples=cfg.eval_samples,
         noise_dim=cfg.noise_dim,
         seed=cfg.seed + 1,
