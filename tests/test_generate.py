@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -148,6 +149,25 @@ def test_bad_input_writes_nothing(
     with pytest.raises(error, match=message):
         write_outputs(cfg.replace(**changes))
     assert not (tmp_path / "out").exists()
+
+
+def test_checkpoint_list_lost_or_newest_damaged(tiny_gan: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "gan"
+    shutil.copytree(tiny_gan, folder)
+    (folder / "checkpoint").write_text("garbage{{\n")  # the list damaged: the files still count
+    assert checkpoints.latest(folder) == str(folder / "ckpt-4")
+    result = _generate(folder, tmp_path / "out", "--classes", "3", "--count", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "WARNING" not in result.stderr and "ERROR" not in result.stderr
+    (folder / "checkpoint").unlink()
+    assert checkpoints.latest(folder, 4) == str(folder / "ckpt-4")
+    shutil.copytree(tiny_gan, folder, dirs_exist_ok=True)
+    (folder / "ckpt-4.index").unlink()  # listed, but its index gone: named, not "no GAN here"
+    result = _generate(folder, tmp_path / "out2")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert "ckpt-4.index is missing: that checkpoint is damaged" in result.stderr
+    assert not (tmp_path / "out2").exists()
 
 
 def test_output_path_that_is_a_file(tiny_gan: Path, tmp_path: Path) -> None:

@@ -68,6 +68,33 @@ def test_damaged_newest_checkpoint_falls_back(tiny_dataset: Path, tmp_path: Path
     assert sorted(p.name for p in aside.iterdir()) == [data_file.name, "ckpt-4.index"]
 
 
+@pytest.mark.parametrize("damage", ["deleted", "garbage", "behind"])
+def test_lost_checkpoint_list_resumes_instead_of_starting_over(
+    tiny_dataset: Path, tmp_path: Path, damage: str
+) -> None:
+    assert _train(tiny_dataset, tmp_path, "--steps", "4", "--save-every", "2").returncode == 0
+    state = tmp_path / "ckpt" / "checkpoint"
+    before = {p.name: p.read_bytes() for p in (tmp_path / "ckpt").glob("ckpt-*")}
+    if damage == "deleted":
+        state.unlink()
+    elif damage == "garbage":
+        state.write_text("garbage{{\n")
+    else:  # a crash between writing ckpt-4 and listing it
+        state.write_text('model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-2"\n')
+    result = _train(tiny_dataset, tmp_path, "--steps", "6", "--save-every", "2", "--keep-checkpoints", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lacking = "2, 4" if damage != "behind" else "4"
+    assert f"did not list the checkpoints of step {lacking}" in result.stdout
+    assert "resumed from step 4" in result.stdout
+    assert "WARNING" not in result.stderr  # TensorFlow's parse warnings kept out
+    # Nothing overwritten; the rotation sees the old ones again and keeps the newest two.
+    kept = sorted(p.name for p in (tmp_path / "ckpt").glob("ckpt-*.index"))
+    assert kept == ["ckpt-4.index", "ckpt-6.index"]
+    assert all(
+        (tmp_path / "ckpt" / name).read_bytes() == data for name, data in before.items() if "ckpt-4" in name
+    )
+
+
 def test_sigterm_saves_and_says_how_to_resume(tiny_dataset: Path, tmp_path: Path) -> None:
     log = tmp_path / "stderr.txt"
     command = [

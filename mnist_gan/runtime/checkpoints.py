@@ -12,6 +12,10 @@ from typing import Any
 
 import tensorflow as tf
 
+# The proto of TF's state file: public API reads it only through functions that log a
+# warning per damaged file and return None, and writes it only through CheckpointManager.
+from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
+
 from mnist_gan.runtime import config as config_lib
 from mnist_gan.runtime.errors import CheckpointError
 
@@ -64,16 +68,96 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
         ) from e
 
 
-def restore_newest_good(
-    checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager
-) -> tuple[str | None, list[str]]:
-    """Restore the newest checkpoint that reads; return it and the damaged ones skipped.
+def _step(path: str | Path) -> int | None:
+    """The step of ``ckpt-<step>`` (a path or name, with or without a suffix), else None."""
+    tail = Path(path).name.split(".", 1)[0][len(CHECKPOINT_NAME) + 1 :]
+    return int(tail) if Path(path).name.startswith(CHECKPOINT_NAME + "-") and tail.isdigit() else None
+
+
+def _state(folder: Path) -> Any:
+    """TF's state file of ``folder`` parsed, or None if it is missing or unreadable (quietly:
+    TensorFlow would log a warning for each attempt to parse a damaged one)."""
+    from google.protobuf import text_format
+
+    path = folder / "checkpoint"
+    if not path.is_file():
+        return None
+    state = CheckpointState()
+    try:
+        text_format.Merge(path.read_text(encoding="utf-8"), state)
+    except (text_format.ParseError, UnicodeDecodeError):
+        return None
+    return state
+
+
+def found(folder: str | Path) -> list[str]:
+    """Every checkpoint of ``folder``, oldest step first: those TF's state file lists (even
+    with a file missing: restoring says so) and every ``ckpt-<step>.index`` it does not list.
+    A state file lost, damaged or behind must not hide a checkpoint: TensorFlow, trusting
+    it alone, would start a run afresh over the checkpoints it no longer sees."""
+    folder = Path(folder)
+    steps: dict[int, str] = {}
+    state = _state(folder)
+    for listed in list(state.all_model_checkpoint_paths) if state is not None else []:
+        step = _step(listed)
+        if step is not None:
+            steps[step] = str(folder / Path(listed).name)
+    for index in folder.glob(f"{CHECKPOINT_NAME}-*.index"):
+        step = _step(index)
+        if step is not None:
+            steps.setdefault(step, str(folder / index.name.removesuffix(".index")))
+    return [steps[step] for step in sorted(steps)]
+
+
+def rebuild_state(folder: str | Path) -> list[str]:
+    """Rewrite TF's state file of ``folder`` to list every checkpoint :func:`found` finds, if
+    it lists fewer (it is missing, damaged or behind); return the steps it lacked.
+
+    The rotation of ``--keep-checkpoints`` deletes only what the state file lists, and
+    resumes from what it lists: rebuilt, both see every checkpoint again.
+    """
+    from google.protobuf import text_format
+
+    from mnist_gan.runtime.files import atomic_write_text
+
+    folder = Path(folder)
+    state = _state(folder)
+    listed = {Path(p).name for p in state.all_model_checkpoint_paths} if state is not None else set()
+    every = found(folder)
+    lacking = [p for p in every if Path(p).name not in listed]
+    if not lacking:
+        return []
+    # Timestamps from the index files: TF keeps for ever a listed checkpoint without one.
+    times = (
+        {
+            Path(p).name: t
+            for p, t in zip(
+                state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps, strict=False
+            )
+        }
+        if state is not None
+        else {}
+    )
+    rebuilt = CheckpointState(model_checkpoint_path=Path(every[-1]).name)
+    for path in every:
+        name = Path(path).name
+        index = Path(path + ".index")
+        rebuilt.all_model_checkpoint_paths.append(name)
+        rebuilt.all_model_checkpoint_timestamps.append(
+            times.get(name, index.stat().st_mtime if index.is_file() else 0.0)
+        )
+    atomic_write_text(folder / "checkpoint", text_format.MessageToString(rebuilt))
+    return [str(_step(p)) for p in lacking]
+
+
+def restore_newest_good(checkpoint: tf.train.Checkpoint, folder: str | Path) -> tuple[str | None, list[str]]:
+    """Restore the newest checkpoint of ``folder`` that reads; return it and the damaged ones skipped.
 
     A checkpoint cut short by a crash or a full disk is passed over for the one before it,
     so a run never stays stuck on a damaged file.
     """
     skipped: list[str] = []
-    for path in reversed(manager.checkpoints):
+    for path in reversed(found(folder)):
         try:
             restore(checkpoint, path)
             return path, skipped
@@ -81,7 +165,7 @@ def restore_newest_good(
             skipped.append(path)
     if skipped:
         raise CheckpointError(
-            f"{manager.directory}: no checkpoint could be read ({', '.join(skipped)}); "
+            f"{folder}: no checkpoint could be read ({', '.join(skipped)}); "
             "move the folder aside (or pass another --save-dir) to start afresh"
         )
     return None, skipped
@@ -90,27 +174,36 @@ def restore_newest_good(
 BEST_DIR = "best"
 
 
+def _intact(path: str) -> str:
+    """``path`` if its index file is there, else a :class:`CheckpointError` naming it."""
+    if not Path(path + ".index").is_file():
+        raise CheckpointError(
+            f"{path}.index is missing: that checkpoint is damaged; pass --step with another "
+            f"step, or move {Path(path).name}.* aside"
+        )
+    return path
+
+
 def latest(folder: str | Path, step: int | str | None = None) -> str | None:
     """The newest checkpoint in ``folder``, the one at ``step``, or with ``step='best'`` the
-    best by FID kept in ``folder/best``; None if there is none."""
+    best by FID kept in ``folder/best``; None if there is none. One found but damaged (its
+    index file missing) is a :class:`CheckpointError` naming it."""
+    every = found(folder)
     if step in (None, 0, "0", "newest", ""):
-        return tf.train.latest_checkpoint(str(folder))
+        return _intact(every[-1]) if every else None
     if step == "best":
-        best = tf.train.latest_checkpoint(str(Path(folder) / BEST_DIR))
-        if best is None and tf.train.latest_checkpoint(str(folder)) is not None:
+        best = found(Path(folder) / BEST_DIR)
+        if not best and every:
             raise CheckpointError(
                 f"{folder}: no best checkpoint kept (it is kept when training scores FID: "
                 "train with a classifier, not --no-eval); pass --step newest"
             )
-        return best
-    step = int(step)
-    state = tf.train.get_checkpoint_state(str(folder))
-    paths = list(state.all_model_checkpoint_paths) if state else []
-    for path in paths:
-        if path.rsplit("-", 1)[-1] == str(step):
-            return path
-    available = ", ".join(p.rsplit("-", 1)[-1] for p in paths) or "none"
-    raise CheckpointError(f"{folder}: no checkpoint at step {step} (steps saved: {available})")
+        return _intact(best[-1]) if best else None
+    for path in every:
+        if _step(path) == int(step):
+            return _intact(path)
+    available = ", ".join(str(_step(p)) for p in every) or "none"
+    raise CheckpointError(f"{folder}: no checkpoint at step {int(step)} (steps saved: {available})")
 
 
 def holds_object(path: str, name: str) -> bool:

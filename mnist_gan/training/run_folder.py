@@ -89,6 +89,12 @@ def _tidy(save_dir: Path, plan: record.Plan) -> None:
     leftovers = record.clean_leftovers(save_dir)
     if leftovers:
         _say(f"note: removed what an interrupted save left: {', '.join(p.name for p in leftovers)}")
+    lacking = checkpoints.rebuild_state(save_dir)
+    if lacking:
+        _say(
+            f"note: {save_dir / 'checkpoint'} did not list the checkpoints of step {', '.join(lacking)} "
+            "(it was missing, damaged or behind); rewritten from the ckpt-*.index files there"
+        )
     if plan.start_over:
         moved = record.move_aside(save_dir, keep=(LOCK_NAME,))
         _say(f"starting over in {save_dir}: the previous run was moved into {moved}")
@@ -96,8 +102,7 @@ def _tidy(save_dir: Path, plan: record.Plan) -> None:
 
 def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> list[str] | None:
     """Restore the newest checkpoint that reads; the damaged ones skipped, or None if none was."""
-    manager = checkpoints.manager(checkpoint, cfg.save_dir, cfg.keep_checkpoints)
-    restored, skipped = checkpoints.restore_newest_good(checkpoint, manager)
+    restored, skipped = checkpoints.restore_newest_good(checkpoint, cfg.save_dir)
     for path in skipped:
         _say(f"warning: {path} could not be read (damaged); resumed from the checkpoint before it")
     if skipped and chief:
