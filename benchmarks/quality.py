@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # No TensorFlow in these: they only name the modes and parse train.py's flags.
 from mnist_gan.configs import GanConfig  # noqa: E402
+from mnist_gan.runtime import flags  # noqa: E402
 from mnist_gan.runtime.flags import parse_args  # noqa: E402
 from mnist_gan.runtime.precision import MODES  # noqa: E402
 
@@ -390,9 +391,7 @@ def print_cost(results: dict[str, list[dict]], cls_seconds: float, cls_out: str)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--data-dir", default="datasets/MNIST-5k", help="any dataset train.py takes (default: %(default)s)"
     )

