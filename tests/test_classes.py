@@ -140,6 +140,25 @@ def test_idx_class_names_from_classes_txt_and_the_flag(tmp_path: Path) -> None:
         sources.load(tmp_path, class_names="a,b,c")
 
 
+def test_idx_classes_without_training_images_are_refused(tmp_path: Path) -> None:
+    from conftest import synthetic_digits, write_dataset
+
+    x, y = synthetic_digits(40)
+    stray = y.copy()
+    stray[5] = 255  # one damaged label byte: it would have made 256 classes
+    write_dataset(tmp_path / "stray", x, stray, x, y)
+    with pytest.raises(
+        sources.DataError, match=r"no training images of the classes '10', '11', .* and 235 more"
+    ):
+        sources.load(tmp_path / "stray")
+    write_dataset(tmp_path / "extra", x, y, x, y)
+    (tmp_path / "extra" / "classes.txt").write_text("\n".join([*"abcdefghij", "k"]) + "\n")
+    with pytest.raises(
+        sources.DataError, match=r"no training images of the classes 'k'; every class needs some"
+    ):
+        sources.load(tmp_path / "extra")
+
+
 def test_class_folders_holding_only_sub_folders_are_an_image_folder(tmp_path: Path) -> None:
     for name in ("cat", "dog"):
         for i in range(3):

@@ -356,6 +356,28 @@ def test_unwritable_save_dir(tiny_dataset: Path, tmp_path: Path) -> None:
     assert (tmp_path / "a-file").read_text() == "x"
 
 
+def test_log_dir_that_is_a_file_refused_before_the_save_dir_is_made(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("x")
+    result = run_script(
+        "train.py",
+        "--data-dir",
+        str(tiny_dataset),
+        "--save-dir",
+        str(tmp_path / "ckpt"),
+        "--log-dir",
+        str(tmp_path / "a-file"),
+        "--no-eval",
+        *TINY_GAN_FLAGS,
+        "--steps",
+        "2",
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"error: {tmp_path / 'a-file'} is a file, not a folder; pass another --log-dir\n"
+    assert not (tmp_path / "ckpt").exists() and (tmp_path / "a-file").read_text() == "x"
+
+
 def test_corrupt_dataset_refused_by_the_scripts(tmp_path: Path, tiny_dataset: Path) -> None:
     damaged = tmp_path / "damaged"
     damaged.mkdir()

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from mnist_gan.data import folder_layout, folders, idx
 from mnist_gan.data.idx import Split
 from mnist_gan.runtime.errors import DataError
@@ -90,6 +92,16 @@ def _from_idx(folder: Path, given: list[str]) -> Dataset:
     names = _idx_names(folder, given, labels)
     if len(names) < 2:
         raise DataError(f"{folder}: needs at least 2 classes, the labels name {len(names)}")
+    # A class without training images cannot be learnt; a stray label (a damaged byte, 255
+    # for "none") would otherwise make hundreds of classes silently.
+    empty = [names[c] for c in np.flatnonzero(np.bincount(train.labels, minlength=len(names)) == 0)]
+    if empty:
+        more = f" and {len(empty) - 10} more" if len(empty) > 10 else ""
+        raise DataError(
+            f"{folder}: no training images of the classes {', '.join(map(repr, empty[:10]))}{more}; "
+            f"every class needs some: is a label beyond the real classes, or a name too many in "
+            f"{CLASSES_FILE} or --class-names?"
+        )
     return Dataset(train=train, test=test, class_names=names, source="IDX files")
 
 

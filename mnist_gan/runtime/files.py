@@ -42,15 +42,18 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def check_writable_target(path: str | Path, what: str) -> None:
+def check_writable_target(path: str | Path, what: str, folder: bool = False) -> None:
     """Refuse, before any work, an output path that could not be created or written.
 
     The nearest existing folder on the way gets a probe file (written and removed), so a
-    read-only or full disk, or a file in the way, is found before the work starts.
+    read-only or full disk, or a file in the way, is found before the work starts. With
+    ``folder`` the target itself must be a folder (or not exist yet).
     """
     from mnist_gan.runtime.errors import UserError
 
     target = Path(path)
+    if folder and target.exists() and not target.is_dir():
+        raise UserError(f"{target} is a file, not a folder; pass another {what}")
     existing = target if target.is_dir() else target.parent
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

@@ -75,8 +75,9 @@ def _set_aside_damaged(save_dir: Path, damaged: list[str]) -> None:
 
 def _take(cfg: RunConfig) -> FolderLock:
     """The chief's first duties: prove the folders writable, then lock the save folder."""
+    # The log folder first: refused, it leaves no empty save folder behind.
+    files.check_writable_target(cfg.log_dir, "--log-dir", folder=True)
     files.check_writable(cfg.save_dir, "--save-dir")
-    files.check_writable_target(cfg.log_dir, "--log-dir")
     lock = FolderLock(Path(cfg.save_dir))
     note = lock.acquire()
     if note:
