@@ -1,6 +1,6 @@
 """The memorisation check: nearest neighbours, the C_T data-copying test on made-up points,
 fake generators that copy (flagged) or draw unseen real digits (not flagged), evaluate.py's
-JSON block and nearest.png."""
+JSON block and the picture of the digits most at risk."""
 
 from __future__ import annotations
 
@@ -217,9 +217,9 @@ def test_fake_generators_through_evaluate_generator(sample_dir: Path, trained_cl
 
 def test_check_outputs_refuses_a_folder_and_writes_nothing_for_no_output(tmp_path: Path) -> None:
     assert report.check_outputs("") is None
-    assert report.check_outputs(str(tmp_path / "new" / "m.json")) == tmp_path / "new" / "nearest.png"
+    assert report.check_outputs(str(tmp_path / "new" / "m.json")) == tmp_path / "new" / "m-nearest.png"
     assert not (tmp_path / "new").exists()  # checked (its nearest existing folder probed), not made
-    (tmp_path / "taken" / "nearest.png").mkdir(parents=True)
+    (tmp_path / "taken" / "m-nearest.png").mkdir(parents=True)
     with pytest.raises(report.ConfigError, match="is a folder"):
         report.check_outputs(str(tmp_path / "taken" / "m.json"))
 
@@ -246,9 +246,9 @@ def test_evaluate_script_writes_memorisation_block_and_nearest_png(
         assert isinstance(block[row]["flagged"], bool)
     assert block["training_digits"]["flagged"] is True
     assert block["held_out_test_digits"]["flagged"] is False
-    picture = Image.open(out.parent / "nearest.png")
+    picture = Image.open(out.parent / "m-nearest.png")
     assert picture.size == (4 * (59 + 6) + 6, 8 * (30 + 6) + 6)  # 32 pairs, 4 to a row
-    assert "memorisation: C_T" in result.stdout and "nearest.png" in result.stdout
+    assert "memorisation: C_T" in result.stdout and str(out.parent / "m-nearest.png") in result.stdout
 
     refused = run_script(
         "evaluate.py", *common, "--data-dir", str(sample_dir), "--output", str(tmp_path), timeout=120

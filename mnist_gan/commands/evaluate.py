@@ -1,7 +1,7 @@
 """Score a trained generator with the classifier: FID and its floor, accuracy per digit,
 classifier score, CAS, precision/recall, the accuracy of an independent reader (3-NN in
 pixels fitted on the test digits) and a memorisation check (are generated digits copies of
-training digits?), each beside its real-data reference. Writes nearest.png (the
+training digits?), each beside its real-data reference. Writes <json>-nearest.png (the
 generated digits most at risk beside their nearest training digits) next to the JSON.
 
 By default the data and the classifier are the ones the GAN was trained with (named in its
@@ -71,7 +71,7 @@ def metrics_path(cfg: Any, checkpoint: str) -> Path | None:
 
 
 def write_outputs(judged: Any, payload: dict[str, Any], output: Path | None, nearest: Path | None) -> None:
-    """The JSON and nearest.png, each announced."""
+    """The JSON and the picture beside it, each announced."""
     from mnist_gan.eval import report
     from mnist_gan.runtime import files
 
@@ -79,7 +79,7 @@ def write_outputs(judged: Any, payload: dict[str, Any], output: Path | None, nea
         files.atomic_write_text(output, json.dumps({**payload, **judged.to_json()}, indent=2) + "\n")
         print(f"metrics: {output}")
     if nearest is None:
-        print("nearest.png: not written (--output -: no folder for it)")
+        print("the digits most at risk: not drawn (--output -: no folder for the picture)")
     elif report.write_nearest(judged, nearest):
         print(f"generated digits most at risk beside their nearest training digits: {nearest}")
 

@@ -40,7 +40,7 @@ class Report:
     per_class: dict[str, tuple[float, float]]  # class name -> (generated accuracy, real accuracy)
     memorisation: memorisation.Memorisation | None = None
     # The generated digits most at risk of being copies and their nearest training digits,
-    # as two aligned arrays of images in [-1, 1] (for nearest.png).
+    # as two aligned arrays of images in [-1, 1] (for the picture beside the JSON, :func:`nearest_path`).
     at_risk: tuple[np.ndarray, np.ndarray] | None = None
     # FID, precision and recall of each disjoint set of generated digits the size of the real
     # reference ('size': that size); the metrics above are their means.
@@ -246,25 +246,31 @@ def format_memorisation(check: memorisation.Memorisation) -> list[str]:
     return lines
 
 
+def nearest_path(output: Path) -> Path:
+    """Where the picture of the digits most at risk goes: beside the JSON, named after it
+    (m.json: m-nearest.png), so two evaluations written into one folder keep their own."""
+    return output.with_name(f"{output.stem}-nearest.png")
+
+
 def check_outputs(output: str) -> Path | None:
-    """Refuse an unusable JSON path before any work; return where nearest.png goes beside it.
+    """Refuse an unusable JSON path before any work; return where the picture goes beside it.
 
     None when no JSON is written ('' ): the picture then has no folder to go to.
     """
     if not output:
         return None
     path = Path(output)
-    nearest = path.parent / "nearest.png"
+    nearest = nearest_path(path)
     for p in (path, nearest):
         if p.is_dir():
-            raise ConfigError(f"{p} is a folder; --output names the JSON file, nearest.png goes beside it")
+            raise ConfigError(f"{p} is a folder; --output names the JSON file, {nearest.name} goes beside it")
     files.check_writable_target(path, "--output")
     return nearest
 
 
 def write_nearest(report: Report, path: Path, per_row: int = 4) -> Path | None:
-    """nearest.png: the generated digits most at risk (closest first, row by row), each beside
-    its nearest training digit; None when the report has no memorisation check."""
+    """The picture of :func:`nearest_path`: the generated digits most at risk (closest first,
+    row by row), each beside its nearest training digit; None without a memorisation check."""
     if report.at_risk is None:
         return None
     generated, train = (pipeline.from_model_range(x) for x in report.at_risk)
