@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import yaml
 
 from mnist_gan import configs
 from mnist_gan.configs import ClassifierConfig, GanConfig
@@ -73,6 +74,15 @@ def test_int_accepted_for_float(tmp_path: Path) -> None:
     user = tmp_path / "ok.yaml"
     user.write_text("learning_rate: 1\n")
     assert config.load(ClassifierConfig, user).learning_rate == 1.0
+
+
+@pytest.mark.parametrize(("text", "value"), [("1e-3", 1e-3), ("2E+2", 200.0), ("1.5e4", 15000.0)])
+def test_exponent_without_a_dot_is_a_float(tmp_path: Path, text: str, value: float) -> None:
+    # PyYAML (YAML 1.1) reads 1e-3 (no dot) and 1.5e4 (no sign) as strings; a float key takes the number.
+    user = tmp_path / "ok.yaml"
+    user.write_text(f"learning_rate: {text}\n")
+    assert yaml.safe_load(user.read_text())["learning_rate"] == text
+    assert config.load(ClassifierConfig, user).learning_rate == value
 
 
 def test_python_object_tag_is_refused(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import typing
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -107,6 +108,10 @@ def field_types(cls: type[Config]) -> dict[str, type]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
+# A number in exponent notation that YAML 1.1 (PyYAML) leaves a string: 1e-3 (no dot), 1.5e4 (no sign).
+_YAML11_FLOAT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
+
+
 def _check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
     kind = field_types(cls)[key]
     if kind is str and key in cls.LIST_KEYS and isinstance(value, list):
@@ -116,6 +121,8 @@ def _check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
         value, ok = float(value), True
     if kind is str and isinstance(value, int) and not isinstance(value, bool):
         value, ok = str(value), True  # e.g. "step: 2000" in a YAML file
+    if kind is float and isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
+        value, ok = float(value), True  # YAML 1.1 reads 1e-3 (no dot) as a string
     if not ok:
         raise ConfigError(
             f"{source}: '{key}' must be {kind.__name__}, got {value!r} ({type(value).__name__})"

@@ -8,6 +8,7 @@ classifier differ only in the trainer, data, schedule and actions they hand to :
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,6 @@ def print_result(result: RunResult, log_root: str) -> None:
         return
     print(f"checkpoint: {result.checkpoint}")
     print(f"weights fingerprint: {result.fingerprint}")
-    print(f"logs: {result.log_dir}  (tensorboard --logdir {log_root})")
+    print(f"logs: {result.log_dir}  (tensorboard --logdir {shlex.quote(str(log_root))})")
     for line in result.summary:
         print(line)
