@@ -217,6 +217,11 @@ def test_cas_on_real_digits_is_near_the_classifiers_accuracy(sample_dir: Path) -
     assert score > 0.93  # our evaluator reaches ~0.98 with longer training and augmentation
 
 
+def test_classifier_of_other_classes_says_to_train_one(trained_classifier: Path) -> None:
+    with pytest.raises(sources.DataError, match=r"has the classes .* train a classifier on this data"):
+        features.load_classifier(trained_classifier, ["cat", "dog"])
+
+
 def test_classifier_of_other_feature_size_refused(trained_classifier: Path, tmp_path: Path) -> None:
     import shutil
 

@@ -95,6 +95,21 @@ def test_lost_checkpoint_list_resumes_instead_of_starting_over(
     )
 
 
+def test_checkpoints_of_another_model_without_their_config_named_as_such(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    assert _train(tiny_dataset, tmp_path, "--steps", "2").returncode == 0
+    (tmp_path / "ckpt" / "config-gan.yaml").unlink()  # nothing left to say what wrote them
+    result = _train(tiny_dataset, tmp_path, "--steps", "4", "--gen-width", "16")
+    assert result.returncode == 2 and result.stdout == ""
+    assert (
+        "no checkpoint could be read" in result.stderr
+        and "resume with the settings that wrote them" in result.stderr
+    )
+    assert "written by a different model or is damaged" in result.stderr  # the newest's own reason
+    assert (tmp_path / "ckpt" / "ckpt-2.index").exists()  # nothing set aside or overwritten
+
+
 def test_sigterm_saves_and_says_how_to_resume(tiny_dataset: Path, tmp_path: Path) -> None:
     log = tmp_path / "stderr.txt"
     command = [

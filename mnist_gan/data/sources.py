@@ -130,9 +130,9 @@ def load(data_dir: str | Path, test_fraction: float = 0.2, class_names: str = ""
     )
 
 
-def check_classes(expected: list[str], found: list[str], what: str) -> None:
-    """Refuse ``found`` classes that are not ``expected`` ones, naming both lists."""
+def check_classes(
+    expected: list[str], found: list[str], what: str, fix: str = "use data with the same classes"
+) -> None:
+    """Refuse ``found`` classes that are not ``expected`` ones, naming both lists and ``fix``."""
     if list(expected) != list(found):
-        raise DataError(
-            f"{what} has the classes {expected}, the data {found}; use data with the same classes"
-        )
+        raise DataError(f"{what} has the classes {expected}, the data {found}; {fix}")

@@ -64,7 +64,12 @@ def load_classifier(folder: str | Path, classes: list[str] | None = None) -> Any
         )
     trained_on = record.classes(found[1], classes)
     if classes is not None:
-        sources.check_classes(trained_on, classes, f"the classifier in {folder}")
+        sources.check_classes(
+            trained_on,
+            classes,
+            f"the classifier in {folder}",
+            "train a classifier on this data (./classifier.py --data-dir ...) and pass its --classifier-dir",
+        )
     source = str(Path(folder) / configs.ClassifierConfig.SAVED_AS)
     cfg = config.from_saved(configs.ClassifierConfig, found[0], source)
     model = networks.build_classifier(cfg.width, cfg.feature_dim, cfg.dropout, len(trained_on))

@@ -157,16 +157,21 @@ def restore_newest_good(checkpoint: tf.train.Checkpoint, folder: str | Path) -> 
     so a run never stays stuck on a damaged file.
     """
     skipped: list[str] = []
+    reasons: list[str] = []
     for path in reversed(found(folder)):
         try:
             restore(checkpoint, path)
             return path, skipped
-        except CheckpointError:
+        except CheckpointError as e:
             skipped.append(path)
+            reasons.append(str(e))
     if skipped:
+        # Every one refused: more likely another model (a config file lost or replaced) than
+        # every file damaged; the newest's reason says which.
         raise CheckpointError(
-            f"{folder}: no checkpoint could be read ({', '.join(skipped)}); "
-            "move the folder aside (or pass another --save-dir) to start afresh"
+            f"{folder}: no checkpoint could be read ({', '.join(skipped)}); the newest: {reasons[0]}; "
+            "resume with the settings that wrote them, or move the folder aside (or pass another "
+            "--save-dir) to start afresh"
         )
     return None, skipped
 
