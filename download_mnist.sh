@@ -146,10 +146,14 @@ if ((sample)); then
 fi
 
 dir=${positional[0]:-$default_dir}
-read -r -a mirrors <<< "${MNIST_MIRRORS:-$default_mirrors}"
-for mirror in "${mirrors[@]}"; do
-  [[ $mirror == *://*/ ]] || bad_usage "MNIST_MIRRORS: '$mirror' is not a URL ending with '/' (the file names are appended to it)"
-done
+mirrors=()
+if [[ -z $from ]]; then  # --from uses no mirror
+  read -r -a mirrors <<< "${MNIST_MIRRORS:-$default_mirrors}"
+  ((${#mirrors[@]})) || bad_usage "MNIST_MIRRORS names no mirror; give URLs ending with '/', separated by spaces"
+  for mirror in "${mirrors[@]}"; do
+    [[ $mirror == *://*/ ]] || bad_usage "MNIST_MIRRORS: '$mirror' is not a URL ending with '/' (the file names are appended to it)"
+  done
+fi
 
 if [[ -n ${MNIST_MANIFEST:-} ]]; then
   [[ -r $MNIST_MANIFEST && -f $MNIST_MANIFEST ]] \
@@ -271,8 +275,8 @@ if [[ -n $from ]]; then
       [[ -f $src ]] || continue
       found=1
       new_part "$cand"
-      if ! cp -- "$src" "$part" 2>/dev/null; then
-        problems+=("$src: could not be copied into $dir")
+      if ! why=$(cp -- "$src" "$part" 2>&1); then
+        problems+=("$src: could not be copied into $dir (${why##*: })")
         continue
       fi
       if matches "$part" "$cand" "$csha" "$ccontent"; then

@@ -36,7 +36,9 @@ TABLE_HEADER = "precision steps/call"
 
 
 def parse() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from mnist_gan.runtime import flags  # no TensorFlow: this process only starts others
+
+    p = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=2, help="processes per setting (default: %(default)s)")
     p.add_argument(
         "--variants",

@@ -76,7 +76,9 @@ def test_int_accepted_for_float(tmp_path: Path) -> None:
     assert config.load(ClassifierConfig, user).learning_rate == 1.0
 
 
-@pytest.mark.parametrize(("text", "value"), [("1e-3", 1e-3), ("2E+2", 200.0), ("1.5e4", 15000.0)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("1e-3", 1e-3), ("2E+2", 200.0), ("1.5e4", 15000.0), (".5e4", 5000.0)]
+)
 def test_exponent_without_a_dot_is_a_float(tmp_path: Path, text: str, value: float) -> None:
     # PyYAML (YAML 1.1) reads 1e-3 (no dot) and 1.5e4 (no sign) as strings; a float key takes the number.
     user = tmp_path / "ok.yaml"

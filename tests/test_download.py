@@ -89,6 +89,7 @@ def test_unknown_option(tmp_path: Path) -> None:
 def test_mirror_without_its_slash_refused(tmp_path: Path) -> None:
     out = _refused(str(tmp_path / "data"), env={"MNIST_MIRRORS": "file:///x/mirror"})
     assert "'file:///x/mirror' is not a URL ending with '/'" in out
+    assert "names no mirror" in _refused(str(tmp_path / "data"), env={"MNIST_MIRRORS": "  "})
     assert not (tmp_path / "data").exists()
 
 

@@ -211,6 +211,29 @@ def test_scores_that_depend_on_the_sample_size_compare_equal_counts() -> None:
     assert judged.metrics["accuracy"] == pytest.approx(metrics.accuracy(fake_logits, asked))
 
 
+def test_a_class_absent_from_the_reference_is_reported_unread() -> None:
+    classifier = networks.build_classifier(4, 8, 0.0)
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (70, 28, 28, 1)).astype(np.float32)
+    labels = np.arange(70) % 10
+    train_y = labels[:30].copy()
+    train_y[train_y == 9] = 8  # no 9 among the reference digits: none is asked for
+
+    def sample(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        assert 9 not in y
+        return np.tanh(np.resize(z, (len(z), 28 * 28))).reshape(-1, 28, 28, 1).astype(np.float32)
+
+    judged = report.evaluate_generator(
+        sample, classifier, (real[:30], train_y), (real[30:], labels[30:]), num_samples=30, noise_dim=4,
+        seed=0, cas=False, check_memorisation=False,
+    )  # fmt: skip
+    generated, real_accuracy = judged.per_class["9"]
+    assert generated is None and real_accuracy is not None
+    json.dumps(judged.to_json(), allow_nan=False)  # null, not NaN: the JSON stays valid
+    table = report.format_report(judged)
+    assert "—" in table and "no digit of that class read" in table
+
+
 def test_cas_on_real_digits_is_near_the_classifiers_accuracy(sample_dir: Path) -> None:
     (train_x, train_y), (test_x, test_y) = _real(sample_dir)
     score = cas.classification_accuracy_score(train_x, train_y, test_x, test_y, epochs=3)

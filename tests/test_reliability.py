@@ -110,6 +110,30 @@ def test_checkpoints_of_another_model_without_their_config_named_as_such(
     assert (tmp_path / "ckpt" / "ckpt-2.index").exists()  # nothing set aside or overwritten
 
 
+def test_best_checkpoint_read_from_its_state_file_and_its_scoring(tmp_path: Path) -> None:
+    from mnist_gan.runtime import checkpoints
+
+    best = tmp_path / "best"
+    best.mkdir()
+    for name in ("ckpt-4.index", "ckpt-4.data-00000-of-00001", "ckpt-8.index"):
+        (best / name).write_bytes(b"x")  # ckpt-8: a copy a crash cut short, its state file not yet written
+    (best / "checkpoint").write_text(
+        'model_checkpoint_path: "ckpt-4"\nall_model_checkpoint_paths: "ckpt-4"\n'
+    )
+    (tmp_path / "ckpt-8.index").write_bytes(b"x")
+    assert checkpoints.latest(tmp_path, "best") == str(best / "ckpt-4")
+    (best / "checkpoint").unlink()
+    assert checkpoints.latest(tmp_path, "best") == str(best / "ckpt-8")  # no state file: what is there
+    # A best kept before its scoring was recorded (or scored another way) does not compare.
+    (best / "best.yaml").write_text("step: 4\nfid: 2.5\n")
+    assert checkpoints.best_score(tmp_path, "1000 digits") is None
+    (tmp_path / "ckpt-8.data-00000-of-00001").write_bytes(b"y")
+    checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, "1000 digits")
+    assert checkpoints.best_score(tmp_path, "1000 digits") == 1.5
+    assert checkpoints.best_score(tmp_path, "4000 digits") is None
+    assert sorted(p.name for p in best.glob("ckpt-*")) == ["ckpt-8.data-00000-of-00001", "ckpt-8.index"]
+
+
 def test_sigterm_saves_and_says_how_to_resume(tiny_dataset: Path, tmp_path: Path) -> None:
     log = tmp_path / "stderr.txt"
     command = [

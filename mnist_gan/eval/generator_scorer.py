@@ -53,6 +53,11 @@ class GeneratorScorer:
         """Generated digits scored per evaluation (as many as the floor's real digits)."""
         return len(self.labels)
 
+    @property
+    def scoring(self) -> str:
+        """How the FID is read, for comparing it with FIDs read before (the best checkpoint)."""
+        return f"{self.num_samples} digits asked for the classes of as many real ones"
+
     @staticmethod
     def labels_like(reference: np.ndarray, num_samples: int, num_classes: int) -> np.ndarray:
         """``num_samples`` labels with the class mix of the real digits in ``reference``: as

@@ -37,7 +37,9 @@ class Report:
 
     metrics: dict[str, float]
     references: dict[str, float]
-    per_class: dict[str, tuple[float, float]]  # class name -> (generated accuracy, real accuracy)
+    # class name -> (generated accuracy, real accuracy); None where no digit of it was read
+    # (a class absent from the real reference is not asked of the generator).
+    per_class: dict[str, tuple[float | None, float | None]]
     memorisation: memorisation.Memorisation | None = None
     # The generated digits most at risk of being copies and their nearest training digits,
     # as two aligned arrays of images in [-1, 1] (for the picture beside the JSON, :func:`nearest_path`).
@@ -95,11 +97,16 @@ def _reading(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
 
 def _per_class(
     class_names: list[str], generated: tuple[np.ndarray, np.ndarray], real: tuple[np.ndarray, np.ndarray]
-) -> dict[str, tuple[float, float]]:
-    """Class name -> (accuracy on generated images of it, on real test images of it)."""
+) -> dict[str, tuple[float | None, float | None]]:
+    """Class name -> (accuracy on generated images of it, on real test images of it); None
+    for a class with no image (NaN would make the JSON invalid)."""
     k = len(class_names)
     fake_per, real_per = per_class_accuracy(*generated, k), per_class_accuracy(*real, k)
-    return {name: (float(fake_per[c]), float(real_per[c])) for c, name in enumerate(class_names)}
+
+    def value(x: float) -> float | None:
+        return None if np.isnan(x) else float(x)
+
+    return {name: (value(fake_per[c]), value(real_per[c])) for c, name in enumerate(class_names)}
 
 
 def _other_readers(
@@ -203,8 +210,16 @@ def format_report(report: Report) -> str:
         lines.append(f"{name:<{w}}{value:>12.4f}{ref:>12.4f}  {REFERENCE_NOTES.get(name, '')}")
     lines += format_sets(report.per_set)
     lines += ["", f"{'class':<{w}}{'generated':>12}{'real data':>12}  (accuracy on the asked-for class)"]
+    unread = False
     for name, (gen, real) in report.per_class.items():
-        lines.append(f"{name[: w - 1]:<{w}}{gen:>12.2%}{real:>12.2%}")
+        cells = "".join(f"{'—':>12}" if v is None else f"{v:>12.2%}" for v in (gen, real))
+        lines.append(f"{name[: w - 1]:<{w}}{cells}")
+        unread = unread or gen is None or real is None
+    if unread:
+        lines.append(
+            "(—: no digit of that class read; the generator is asked for the classes of the real "
+            "reference digits, as many of each: score more digits to see every class)"
+        )
     if report.memorisation is not None:
         lines += ["", *format_memorisation(report.memorisation)]
     return "\n".join(lines)

@@ -71,7 +71,8 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
 def _step(path: str | Path) -> int | None:
     """The step of ``ckpt-<step>`` (a path or name, with or without a suffix), else None."""
     tail = Path(path).name.split(".", 1)[0][len(CHECKPOINT_NAME) + 1 :]
-    return int(tail) if Path(path).name.startswith(CHECKPOINT_NAME + "-") and tail.isdigit() else None
+    digits = tail.isascii() and tail.isdecimal()  # not '²', which isdigit() takes and int() refuses
+    return int(tail) if Path(path).name.startswith(CHECKPOINT_NAME + "-") and digits else None
 
 
 def _state(folder: Path) -> Any:
@@ -127,7 +128,8 @@ def rebuild_state(folder: str | Path) -> list[str]:
     lacking = [p for p in every if Path(p).name not in listed]
     if not lacking:
         return []
-    # Timestamps from the index files: TF keeps for ever a listed checkpoint without one.
+    # Each listed checkpoint keeps its timestamp, the others take their index file's: with
+    # fewer timestamps than checkpoints TF would keep them all for ever, out of the rotation.
     times = (
         {
             Path(p).name: t
@@ -183,10 +185,20 @@ def _intact(path: str) -> str:
     """``path`` if its index file is there, else a :class:`CheckpointError` naming it."""
     if not Path(path + ".index").is_file():
         raise CheckpointError(
-            f"{path}.index is missing: that checkpoint is damaged; pass --step with another "
-            f"step, or move {Path(path).name}.* aside"
+            f"{path}.index is missing: that checkpoint is damaged; move {Path(path).name}.* "
+            "aside to use the one before it"
         )
     return path
+
+
+def _best(folder: Path) -> list[str]:
+    """The best checkpoint kept in ``folder`` (a list of one, or none). :func:`keep_best`
+    writes the state file last, so it names the copy that is complete even when a crash
+    left the next one half-copied beside it; without a state file, what :func:`found` finds."""
+    state = _state(folder)
+    if state is not None and _step(state.model_checkpoint_path) is not None:
+        return [str(folder / Path(state.model_checkpoint_path).name)]
+    return found(folder)[-1:]
 
 
 def latest(folder: str | Path, step: int | str | None = None) -> str | None:
@@ -197,7 +209,7 @@ def latest(folder: str | Path, step: int | str | None = None) -> str | None:
     if step in (None, 0, "0", "newest", ""):
         return _intact(every[-1]) if every else None
     if step == "best":
-        best = found(Path(folder) / BEST_DIR)
+        best = _best(Path(folder) / BEST_DIR)
         if not best and every:
             raise CheckpointError(
                 f"{folder}: no best checkpoint kept (it is kept when training scores FID: "
@@ -223,21 +235,24 @@ def holds_object(path: str, name: str) -> bool:
     return any(k.startswith(name + "/") for k in keys)
 
 
-def best_score(folder: str | Path) -> float | None:
-    """The FID of the best checkpoint kept in ``folder/best``, or None."""
+def best_score(folder: str | Path, scoring: str) -> float | None:
+    """The FID of the best checkpoint kept in ``folder/best``, or None if there is none or it
+    was scored another way than ``scoring`` says (its FID would not compare with new ones)."""
     path = Path(folder) / BEST_DIR / "best.yaml"
     if not path.is_file():
         return None
-    return float(config_lib.load_yaml(path)["fid"])
+    kept = config_lib.load_yaml(path)
+    return float(kept["fid"]) if kept.get("scoring") == scoring else None
 
 
-def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float) -> Path:
+def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, scoring: str) -> Path:
     """Copy the checkpoint at ``checkpoint_path`` into ``folder/best`` as the best one.
 
     The copy is separate from the rotation (``--keep-checkpoints`` never deletes it). Each
     file is copied atomically and the state file is rewritten last, so a crash leaves the
-    previous best readable.
+    previous best readable. ``scoring`` says how the FID was read (:func:`best_score`).
     """
+    import json
     import shutil
 
     from mnist_gan.runtime.files import atomic_write_text
@@ -253,7 +268,7 @@ def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float) -
     atomic_write_text(
         best / "checkpoint", f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
     )
-    atomic_write_text(best / "best.yaml", f"step: {step}\nfid: {fid!r}\n")
+    atomic_write_text(best / "best.yaml", f"step: {step}\nfid: {fid!r}\nscoring: {json.dumps(scoring)}\n")
     for f in best.glob("ckpt-*"):
         if not f.name.startswith(name + "."):
             f.unlink()

@@ -109,7 +109,7 @@ def field_types(cls: type[Config]) -> dict[str, type]:
 
 
 # A number in exponent notation that YAML 1.1 (PyYAML) leaves a string: 1e-3 (no dot), 1.5e4 (no sign).
-_YAML11_FLOAT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
+_YAML11_FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+")
 
 
 def _check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:

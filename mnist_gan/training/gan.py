@@ -66,9 +66,11 @@ class ProgressPictures:
 class BestCheckpoint:
     """Keeps a copy of the checkpoint with the lowest FID so far in ``best/`` (across resumes)."""
 
-    def __init__(self, save_dir: str, manager: tf.train.CheckpointManager) -> None:
-        self.save_dir, self.manager = save_dir, manager
-        self.fid = checkpoints.best_score(save_dir)
+    def __init__(self, save_dir: str, manager: tf.train.CheckpointManager, scoring: str) -> None:
+        self.save_dir, self.manager, self.scoring = save_dir, manager, scoring
+        # A best scored another way (another sample size; before 2026-12-05, every class
+        # asked equally often) does not compare: the first score of this run replaces it.
+        self.fid = checkpoints.best_score(save_dir, scoring)
         self.pending: int | None = None  # a new best awaiting its checkpoint
 
     def scored(self, step: int, scores: dict[str, float]) -> None:
@@ -78,7 +80,9 @@ class BestCheckpoint:
 
     def saved(self, step: int) -> None:
         if self.pending == step and self.fid is not None:
-            checkpoints.keep_best(self.save_dir, str(self.manager.latest_checkpoint), step, self.fid)
+            checkpoints.keep_best(
+                self.save_dir, str(self.manager.latest_checkpoint), step, self.fid, self.scoring
+            )
             self.pending = None
 
 
@@ -133,7 +137,7 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
 
     def actions(folder: RunFolder) -> Actions:  # the chief's, once its folders are open
         shown = ProgressPictures(trainer, cfg, folder, data.class_names)
-        best = BestCheckpoint(cfg.save_dir, folder.manager)
+        best = BestCheckpoint(cfg.save_dir, folder.manager, scorer.scoring if scorer is not None else "")
         sampler = trainer.sampler()
         return Actions(
             evaluate=(lambda step: scorer(sampler)) if scorer is not None else (lambda step: {}),

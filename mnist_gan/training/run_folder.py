@@ -90,12 +90,7 @@ def _tidy(save_dir: Path, plan: record.Plan) -> None:
     leftovers = record.clean_leftovers(save_dir)
     if leftovers:
         _say(f"note: removed what an interrupted save left: {', '.join(p.name for p in leftovers)}")
-    lacking = checkpoints.rebuild_state(save_dir)
-    if lacking:
-        _say(
-            f"note: {save_dir / 'checkpoint'} did not list the checkpoints of step {', '.join(lacking)} "
-            "(it was missing, damaged or behind); rewritten from the ckpt-*.index files there"
-        )
+
     if plan.start_over:
         moved = record.move_aside(save_dir, keep=(LOCK_NAME,))
         _say(f"starting over in {save_dir}: the previous run was moved into {moved}")
@@ -106,6 +101,14 @@ def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> lis
     restored, skipped = checkpoints.restore_newest_good(checkpoint, cfg.save_dir)
     for path in skipped:
         _say(f"warning: {path} could not be read (damaged); resumed from the checkpoint before it")
+    # Only once a checkpoint has restored: a run refused here leaves the folder as it was.
+    lacking = checkpoints.rebuild_state(cfg.save_dir) if restored and chief else []
+    if lacking:
+        _say(
+            f"note: {Path(cfg.save_dir) / 'checkpoint'} did not list the checkpoints of step "
+            f"{', '.join(lacking)} (it was missing, damaged or behind); rewritten from the "
+            "ckpt-*.index files there"
+        )
     if skipped and chief:
         _set_aside_damaged(Path(cfg.save_dir), skipped)
     return skipped if restored else None
