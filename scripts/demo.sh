@@ -23,7 +23,7 @@ echo
 echo "Done."
 echo "  classifier:   $run/checkpoints/classifier"
 echo "  GAN:          $run/checkpoints/gan"
-echo "  TensorBoard:  tensorboard --logdir $run/logs"
+echo "  TensorBoard:  .venv/bin/tensorboard --logdir $run/logs"
 echo "  pictures:     $run/outputs/grid.png (one row per digit), $run/outputs/interpolation_*.gif"
 # A repeated demo finds the GAN already trained ("already at step N") and scores nothing.
 grep -E "recognised as asked|already at step" "$run/.demo-train.txt" | sed 's/^/  /' || true

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -33,6 +34,21 @@ def test_help_shows_every_option_with_default(script: str, cls: type[config.Conf
         assert f"(default: {value})" in text, key
     assert "--config" in text and "--version" in text
     assert "(default: )" not in text
+
+
+def test_train_help_groups_every_key_under_one_heading_each() -> None:
+    from mnist_gan.commands import train
+
+    result = run_script("train.py", "--help", timeout=60)
+    headings = [
+        line for line in result.stdout.splitlines() if line and not line[0].isspace() and line.endswith(":")
+    ]
+    assert len(headings) == len(set(headings)), headings  # each title once, not once per flag
+    titles = [*train.GROUPS]
+    assert [h.rstrip(":") for h in headings if h.rstrip(":") in titles] == titles
+    # Under the generic heading only the flags that are not config keys (and -h, --help).
+    generic = result.stdout.split("options:", 1)[1].split(f"{titles[0]}:", 1)[0]
+    assert sorted(set(re.findall(r"^  (--[a-z-]+)", generic, re.M))) == ["--config", "--version"]
 
 
 def test_download_script_help() -> None:

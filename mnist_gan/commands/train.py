@@ -9,7 +9,8 @@ from mnist_gan import bootstrap
 from mnist_gan.runtime import cli, process
 
 GROUPS = {
-    "data and folders": ("data_dir", "save_dir", "log_dir", "classifier_dir"),
+    "data and folders": ("data_dir", "test_fraction", "class_names", "save_dir", "log_dir", "classifier_dir"),
+    "resuming": ("keep_checkpoints", "continue_with_changes", "start_over"),
     # Filled from GanConfig.ARCHITECTURE_KEYS in main(): configs needs the packages that
     # bootstrap makes importable first.
     "model": (),
@@ -21,6 +22,9 @@ GROUPS = {
         "gp_weight",
         "gp_every",
         "gp_center",
+        "critic_augment",
+        "critic_consistency",
+        "weight_init",
         "gen_lr",
         "gen_lr_early_factor",
         "gen_lr_early_steps",
@@ -31,6 +35,7 @@ GROUPS = {
         "beta_2",
         "lr_decay",
         "lr_decay_to",
+        "ema_decay",
         "seed",
         "deterministic",
     ),

@@ -39,7 +39,10 @@ def _key_flag(f: dataclasses.Field, kind: type, default: Any) -> dict[str, Any]:
     if kind is bool:
         kwargs["action"] = argparse.BooleanOptionalAction
     elif f.metadata["choices"] is not None:
-        kwargs.update(type=kind, choices=f.metadata["choices"])
+        choices = f.metadata["choices"]
+        kwargs.update(type=kind, choices=choices)
+        if any("," in str(c) for c in choices):  # {a,b,c} would read 'translation,cutout' as two
+            kwargs["metavar"] = "{" + " | ".join(map(str, choices)) + "}"
     else:
         kwargs.update(type=kind, metavar=f.name.upper())
     return kwargs
@@ -76,9 +79,9 @@ def build_parser(
     stay under "options".
     """
     parser = Parser(description=description, epilog=epilog, formatter_class=_HelpFormatter)
-    sections = {
-        key: parser.add_argument_group(title) for title, keys in (groups or {}).items() for key in keys
-    }
+    # One heading per title (a group per key printed the title once per flag).
+    headings = {title: parser.add_argument_group(title) for title in groups or {}}
+    sections = {key: headings[title] for title, keys in (groups or {}).items() for key in keys}
     parser.add_argument(
         "--config",
         type=Path,
