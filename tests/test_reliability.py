@@ -375,46 +375,23 @@ def test_bad_config_file_refused(tiny_dataset: Path, tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
 
 
-def test_unwritable_save_dir(tiny_dataset: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("blocked", ["--save-dir", "--log-dir"])
+def test_save_or_log_dir_in_the_way_of_a_file(tiny_dataset: Path, tmp_path: Path, blocked: str) -> None:
     (tmp_path / "a-file").write_text("x")
+    save = tmp_path / "a-file" / "ckpt" if blocked == "--save-dir" else tmp_path / "ckpt"
+    log = tmp_path / "a-file" if blocked == "--log-dir" else tmp_path / "logs"
+    folders = ["--save-dir", str(save), "--log-dir", str(log)]
     result = run_script(
-        "train.py",
-        "--data-dir",
-        str(tiny_dataset),
-        "--save-dir",
-        str(tmp_path / "a-file" / "ckpt"),
-        "--log-dir",
-        str(tmp_path / "logs"),
-        "--no-eval",
-        *TINY_GAN_FLAGS,
-        "--steps",
-        "2",
+        "train.py", "--data-dir", str(tiny_dataset), *folders, "--no-eval", *TINY_GAN_FLAGS, "--steps", "2"
     )
     assert result.returncode == 2
-    assert "a-file/ckpt: cannot write there" in result.stderr
+    if blocked == "--save-dir":
+        assert "a-file/ckpt: cannot write there" in result.stderr
+    else:  # refused before the save folder is made
+        assert result.stdout == ""
+        assert result.stderr == f"error: {log} is a file, not a folder; pass another --log-dir\n"
+        assert not (tmp_path / "ckpt").exists()
     assert (tmp_path / "a-file").read_text() == "x"
-
-
-def test_log_dir_that_is_a_file_refused_before_the_save_dir_is_made(
-    tiny_dataset: Path, tmp_path: Path
-) -> None:
-    (tmp_path / "a-file").write_text("x")
-    result = run_script(
-        "train.py",
-        "--data-dir",
-        str(tiny_dataset),
-        "--save-dir",
-        str(tmp_path / "ckpt"),
-        "--log-dir",
-        str(tmp_path / "a-file"),
-        "--no-eval",
-        *TINY_GAN_FLAGS,
-        "--steps",
-        "2",
-    )
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == f"error: {tmp_path / 'a-file'} is a file, not a folder; pass another --log-dir\n"
-    assert not (tmp_path / "ckpt").exists() and (tmp_path / "a-file").read_text() == "x"
 
 
 def test_corrupt_dataset_refused_by_the_scripts(tmp_path: Path, tiny_dataset: Path) -> None:

@@ -34,7 +34,6 @@ class GeneratorScorer:
         num_classes: int = networks.DIGIT_CLASSES,
     ) -> None:
         self.scorer = scorer
-        self.num_classes = num_classes
         self.seed = seed
         self.test_moments = moments(scorer.features_and_logits(real_test)[0])
         # FID is biased by the sample size and moved by the mix of classes: the floor and the
