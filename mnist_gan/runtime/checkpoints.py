@@ -110,12 +110,13 @@ def found(folder: str | Path) -> list[str]:
     return [steps[step] for step in sorted(steps)]
 
 
-def rebuild_state(folder: str | Path) -> list[str]:
-    """Rewrite TF's state file of ``folder`` to list every checkpoint :func:`found` finds, if
-    it lists fewer (it is missing, damaged or behind); return the steps it lacked.
+def rewrite_state(folder: str | Path, drop: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Make TF's state file of ``folder`` list every checkpoint :func:`found` finds but those
+    in ``drop`` (set aside as damaged); return the steps it lacked (it was missing, damaged
+    or behind). Written only when the list changes.
 
     The rotation of ``--keep-checkpoints`` deletes only what the state file lists, and
-    resumes from what it lists: rebuilt, both see every checkpoint again.
+    resumes from what it lists: rewritten, both see every checkpoint again.
     """
     from google.protobuf import text_format
 
@@ -123,33 +124,28 @@ def rebuild_state(folder: str | Path) -> list[str]:
 
     folder = Path(folder)
     state = _state(folder)
-    listed = {Path(p).name for p in state.all_model_checkpoint_paths} if state is not None else set()
-    every = found(folder)
-    lacking = [p for p in every if Path(p).name not in listed]
-    if not lacking:
-        return []
+    listed = [Path(p).name for p in state.all_model_checkpoint_paths] if state is not None else []
     # Each listed checkpoint keeps its timestamp, the others take their index file's: with
     # fewer timestamps than checkpoints TF would keep them all for ever, out of the rotation.
-    times = (
-        {
-            Path(p).name: t
-            for p, t in zip(
-                state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps, strict=False
-            )
-        }
-        if state is not None
-        else {}
-    )
-    rebuilt = CheckpointState(model_checkpoint_path=Path(every[-1]).name)
-    for path in every:
-        name = Path(path).name
-        index = Path(path + ".index")
+    stamps = list(state.all_model_checkpoint_timestamps) if state is not None else []
+    times = dict(zip(listed, stamps, strict=False))
+    dropped = {Path(p).name for p in drop}
+    names = [Path(p).name for p in found(folder) if Path(p).name not in dropped]
+    if names == listed:
+        return []
+    lacking = [str(_step(name)) for name in names if name not in listed]
+    if not names:
+        (folder / "checkpoint").unlink(missing_ok=True)
+        return lacking
+    rebuilt = CheckpointState(model_checkpoint_path=names[-1])
+    for name in names:
+        index = folder / f"{name}.index"
         rebuilt.all_model_checkpoint_paths.append(name)
         rebuilt.all_model_checkpoint_timestamps.append(
             times.get(name, index.stat().st_mtime if index.is_file() else 0.0)
         )
     atomic_write_text(folder / "checkpoint", text_format.MessageToString(rebuilt))
-    return [str(_step(p)) for p in lacking]
+    return lacking
 
 
 def restore_newest_good(checkpoint: tf.train.Checkpoint, folder: str | Path) -> tuple[str | None, list[str]]:

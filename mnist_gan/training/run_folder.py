@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
-from google.protobuf import text_format
 
 from mnist_gan.configs import RunConfig
 from mnist_gan.runtime import checkpoints, distribute, files, record
@@ -45,32 +44,13 @@ def _say(line: str) -> None:
 
 
 def _set_aside_damaged(save_dir: Path, damaged: list[str]) -> None:
-    """Move unreadable checkpoints into ``damaged-<time>/`` and drop them from the rotation.
-
-    Left in the rotation, a damaged newest checkpoint would outlive the good one before it.
-    """
-    bad_names = {Path(p).name for p in damaged}
+    """Move unreadable checkpoints into ``damaged-<time>/`` (the caller drops them from the
+    rotation: left there, a damaged newest checkpoint would outlive the good one before it)."""
     target = save_dir / f"damaged-{files.timestamp()}"
     target.mkdir(exist_ok=True)
     for path in damaged:
         for f in Path(path).parent.glob(Path(path).name + ".*"):
             shutil.move(str(f), str(target / f.name))
-    state = tf.train.get_checkpoint_state(str(save_dir))
-    if state is None:
-        return
-    pairs = list(zip(state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps, strict=False))
-    kept = [(Path(p).name, t) for p, t in pairs if p not in damaged and Path(p).name not in bad_names]
-    if not kept:
-        (save_dir / "checkpoint").unlink(missing_ok=True)
-        return
-    # Rewrite TF's state file (a text proto) without them; the timestamps keep the rest in
-    # the rotation (TF preserves for ever checkpoints it finds without one).
-    del state.all_model_checkpoint_paths[:]
-    del state.all_model_checkpoint_timestamps[:]
-    state.all_model_checkpoint_paths.extend(name for name, _ in kept)
-    state.all_model_checkpoint_timestamps.extend(t for _, t in kept)
-    state.model_checkpoint_path = kept[-1][0]
-    files.atomic_write_text(save_dir / "checkpoint", text_format.MessageToString(state))
 
 
 def _take(cfg: RunConfig) -> FolderLock:
@@ -90,7 +70,6 @@ def _tidy(save_dir: Path, plan: record.Plan) -> None:
     leftovers = record.clean_leftovers(save_dir)
     if leftovers:
         _say(f"note: removed what an interrupted save left: {', '.join(p.name for p in leftovers)}")
-
     if plan.start_over:
         moved = record.move_aside(save_dir, keep=(LOCK_NAME,))
         _say(f"starting over in {save_dir}: the previous run was moved into {moved}")
@@ -102,15 +81,16 @@ def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> lis
     for path in skipped:
         _say(f"warning: {path} could not be read (damaged); resumed from the checkpoint before it")
     # Only once a checkpoint has restored: a run refused here leaves the folder as it was.
-    lacking = checkpoints.rebuild_state(cfg.save_dir) if restored and chief else []
-    if lacking:
-        _say(
-            f"note: {Path(cfg.save_dir) / 'checkpoint'} did not list the checkpoints of step "
-            f"{', '.join(lacking)} (it was missing, damaged or behind); rewritten from the "
-            "ckpt-*.index files there"
-        )
-    if skipped and chief:
-        _set_aside_damaged(Path(cfg.save_dir), skipped)
+    if restored and chief:
+        if skipped:
+            _set_aside_damaged(Path(cfg.save_dir), skipped)
+        lacking = checkpoints.rewrite_state(cfg.save_dir, drop=skipped)
+        if lacking:
+            _say(
+                f"note: {Path(cfg.save_dir) / 'checkpoint'} did not list the checkpoints of step "
+                f"{', '.join(lacking)} (it was missing, damaged or behind); rewritten from the "
+                "ckpt-*.index files there"
+            )
     return skipped if restored else None
 
 
