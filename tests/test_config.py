@@ -53,6 +53,17 @@ def test_unknown_key_exits_cleanly_from_the_parser(tmp_path: Path) -> None:
         flags.parse_args(ClassifierConfig, ["--config", str(user)], "d")
 
 
+def test_a_key_set_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    # safe_load alone keeps the last value: the run would not be the one its file reads as.
+    user = tmp_path / "twice.yaml"
+    user.write_text("epochs: 5\nseed: 1\n# later, forgotten\nepochs: 50\n")
+    with pytest.raises(ConfigError, match=r"twice.yaml: key 'epochs' is set twice \(lines 1 and 4\)"):
+        flags.parse_args(ClassifierConfig, ["--config", str(user)], "d")
+    fine = tmp_path / "fine.yaml"
+    fine.write_text("epochs: 5\nseed: 1\n")
+    assert config.load(ClassifierConfig, fine).epochs == 5
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -92,7 +92,32 @@ def load_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of key: value, got {type(data).__name__}")
+    twice = _duplicate_key(text)
+    if twice is not None:
+        key, first, again = twice
+        raise ConfigError(f"{path}: key {key!r} is set twice (lines {first} and {again}); keep one of them")
     return data
+
+
+def _duplicate_key(text: str) -> tuple[str, int, int] | None:
+    """The first key a mapping sets twice, with both lines. ``safe_load`` keeps the last
+    value silently, so a config would run with a setting its reader did not see; composing
+    the node tree builds no objects, so this stays as safe as ``safe_load`` itself."""
+    stack = [yaml.compose(text, Loader=yaml.SafeLoader)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if key.value in seen:
+                        return key.value, seen[key.value], line
+                    seen[key.value] = line
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return None
 
 
 def _yaml_problem(e: yaml.YAMLError) -> str:
