@@ -204,7 +204,7 @@ def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: st
         "evaluate.py",
         *("--checkpoint-dir", str(run_dir / "gan"), "--classifier-dir", str(cls)),
         *("--data-dir", args.data_dir, "--eval-samples", str(args.num_samples)),
-        *("--seed", str(seed), "--output", str(metrics)),
+        *("--seed", str(seed), "--output", str(metrics), "--overwrite"),  # a rerun in --work
     )
     report = json.loads(metrics.read_text())
     return {

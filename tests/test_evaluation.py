@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -321,7 +322,11 @@ def test_generated_fid_and_floor_use_the_same_sample_size() -> None:
     assert sum(drawn) == 30 and scores["fid_floor"] == scorer.floor
 
 
-def test_evaluate_takes_data_and_classifier_from_the_run(tiny_real_gan: Path, sample_dir: Path) -> None:
+def test_evaluate_takes_data_and_classifier_from_the_run(
+    tiny_real_gan: Path, sample_dir: Path, tmp_path: Path
+) -> None:
+    # A copy: the metrics go into the run's folder, which other tests share.
+    tiny_real_gan = Path(shutil.copytree(tiny_real_gan, tmp_path / "gan"))
     result = run_script("evaluate.py", "--checkpoint-dir", str(tiny_real_gan), "--no-cas")
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"--data-dir {sample_dir}" in result.stdout
@@ -334,6 +339,12 @@ def test_evaluate_takes_data_and_classifier_from_the_run(tiny_real_gan: Path, sa
     assert payload["config"]["eval_samples"] == 1000
     assert payload["config"]["data_dir"] == str(sample_dir)
     assert "cas" not in payload["metrics"]
+    # Asked again, it keeps the first evaluation: one error line, nothing scored or written.
+    before = metrics.read_bytes()
+    again = run_script("evaluate.py", "--checkpoint-dir", str(tiny_real_gan), "--eval-samples", "50")
+    assert again.returncode == 2 and again.stdout == ""
+    assert again.stderr.startswith(f"error: {metrics} holds an earlier evaluation; pass --overwrite")
+    assert metrics.read_bytes() == before
 
 
 def test_evaluate_error_found_after_reading_the_run_is_the_only_line(

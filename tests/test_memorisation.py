@@ -224,6 +224,15 @@ def test_check_outputs_refuses_a_folder_and_writes_nothing_for_no_output(tmp_pat
         report.check_outputs(str(tmp_path / "taken" / "m.json"))
 
 
+@pytest.mark.parametrize("earlier", ["m.json", "m-nearest.png"])
+def test_check_outputs_keeps_an_earlier_evaluation_unless_told(tmp_path: Path, earlier: str) -> None:
+    (tmp_path / earlier).write_text("{}")
+    with pytest.raises(report.ConfigError, match=rf"{earlier} holds an earlier evaluation; pass --overwrite"):
+        report.check_outputs(str(tmp_path / "m.json"))
+    assert report.check_outputs(str(tmp_path / "m.json"), overwrite=True) == tmp_path / "m-nearest.png"
+    assert (tmp_path / earlier).read_text() == "{}"  # checking touches nothing
+
+
 def test_evaluate_script_writes_memorisation_block_and_nearest_png(
     sample_dir: Path, trained_classifier: Path, tiny_real_gan: Path, tmp_path: Path
 ) -> None:

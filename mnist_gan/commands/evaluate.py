@@ -82,6 +82,8 @@ def write_outputs(judged: Any, payload: dict[str, Any], output: Path | None, nea
         print("the digits most at risk: not drawn (--output -: no folder for the picture)")
     elif report.write_nearest(judged, nearest):
         print(f"generated digits most at risk beside their nearest training digits: {nearest}")
+    elif nearest.exists():  # replaced with --overwrite: an earlier picture must not pass for this one
+        nearest.unlink()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,11 +99,12 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg, notes = from_run(cfg, checkpoints.saved_config(cfg.checkpoint_dir, GanConfig.SAVED_AS))
     if cfg.output not in ("", "-"):  # a path the user chose: checked before anything else
-        report.check_outputs(cfg.output)
+        report.check_outputs(cfg.output, cfg.overwrite)
     # The GAN next: without one, "no trained GAN here" is the error worth reading.
     generator, gan_cfg, path, _, run = generation.load_generator(cfg.checkpoint_dir, cfg.step)
     output = metrics_path(cfg, path)
-    nearest = report.check_outputs(str(output)) if output is not None else None  # before the work
+    # Checked before the work, as every output path is.
+    nearest = report.check_outputs(str(output), cfg.overwrite) if output is not None else None
     # The GAN's own split and class names of its data, and a classifier of the same classes.
     data = sources.load(cfg.data_dir, gan_cfg.test_fraction, gan_cfg.class_names)
     class_names = record.classes(run, data.class_names)

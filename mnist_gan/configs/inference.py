@@ -83,6 +83,7 @@ class EvaluateConfig(Config):
     output: str = option(
         "JSON file for the metrics; default: CHECKPOINT_DIR/eval/metrics-<step>.json; '-': write none"
     )
+    overwrite: bool = option("replace the metrics JSON (and its picture) of an earlier evaluation")
 
     def validate(self) -> None:
         limits.check_step(self.step)

@@ -267,8 +267,9 @@ def nearest_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}-nearest.png")
 
 
-def check_outputs(output: str) -> Path | None:
-    """Refuse an unusable JSON path before any work; return where the picture goes beside it.
+def check_outputs(output: str, overwrite: bool = False) -> Path | None:
+    """Refuse an unusable JSON path, or the metrics of an earlier evaluation without
+    ``overwrite``, before any work; return where the picture goes beside it.
 
     None when no JSON is written ('' ): the picture then has no folder to go to.
     """
@@ -279,6 +280,13 @@ def check_outputs(output: str) -> Path | None:
     for p in (path, nearest):
         if p.is_dir():
             raise ConfigError(f"{p} is a folder; --output names the JSON file, {nearest.name} goes beside it")
+    if not overwrite:
+        earlier = next((p for p in (path, nearest) if p.exists()), None)
+        if earlier is not None:
+            raise ConfigError(
+                f"{earlier} holds an earlier evaluation; pass --overwrite to replace it (and "
+                f"{nearest.name if earlier == path else path.name} beside it), or another --output"
+            )
     files.check_writable_target(path, "--output")
     return nearest
 
