@@ -33,13 +33,13 @@ process.configure_tensorflow(gradient_penalty=True)  # as train.py does
 
 
 def run_script(
-    *args: str, timeout: float = 600, env: dict[str, str] | None = None
+    *args: str, timeout: float = 600, env: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
-    """Run one of the project's scripts as a user would, from the repository root."""
-    command = [sys.executable, *args] if args[0].endswith(".py") else list(args)
+    """Run one of the project's scripts as a user would, from the repository root (or ``cwd``)."""
+    command = [sys.executable, str(ROOT / args[0]), *args[1:]] if args[0].endswith(".py") else list(args)
     return subprocess.run(
         command,
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -51,6 +51,20 @@ def test_rerun_of_a_finished_run_does_nothing(classifier_run: tuple[Path, str], 
     assert sorted((save.parent / "logs").iterdir()) == logs
 
 
+def test_rerun_without_data_dir_takes_the_runs_data(classifier_run: tuple[Path, str], tmp_path: Path) -> None:
+    # After make demo a bare ./classifier.py should find the sample it trained on, not look
+    # for datasets/MNIST; a new folder still gets datasets/MNIST (and says it is missing).
+    save, _ = classifier_run
+    before = {p: p.read_bytes() for p in save.iterdir() if p.is_file()}
+    logs = ["--log-dir", str(save.parent / "logs")]
+    result = run_script("classifier.py", "--save-dir", str(save), *logs, "--epochs", "10", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "already at step 310; raise --epochs to continue" in result.stdout
+    assert {p: p.read_bytes() for p in save.iterdir() if p.is_file()} == before
+    new = run_script("classifier.py", "--save-dir", str(tmp_path / "new"), *logs, cwd=tmp_path)
+    assert new.returncode == 2 and "datasets/MNIST" in new.stderr
+
+
 def test_checkpoint_of_other_architecture_refused(classifier_run: tuple[Path, str], sample_dir: Path) -> None:
     save, _ = classifier_run
     result = run_script(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from mnist_gan import bootstrap
 from mnist_gan.runtime import cli, process
@@ -58,37 +57,18 @@ EPILOG = """examples:
 """
 
 
-def the_runs_data(cfg: Any) -> Any:
-    """Resuming needs no --data-dir: ``cfg`` with the run's own data (folder, split and class
-    names) as its config-gan.yaml names them; values given differently are kept."""
-    from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig
-    from mnist_gan.runtime import checkpoints
-    from mnist_gan.runtime.config import defaults
-
-    if cfg.data_dir:
-        return cfg
-    saved = checkpoints.saved_config(cfg.save_dir, cfg.SAVED_AS) or {}
-    untouched = defaults(GanConfig)
-    same_data = {
-        k: saved[k]
-        for k in ("test_fraction", "class_names")
-        if k in saved and getattr(cfg, k) == getattr(untouched, k)
-    }
-    return cfg.replace(data_dir=saved.get("data_dir") or DEFAULT_DATA_DIR, **same_data)
-
-
 def main(argv: list[str] | None = None) -> int:
-    from mnist_gan.configs import GanConfig
+    from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig
     from mnist_gan.runtime.flags import parse_args
 
     groups = {**GROUPS, "model": GanConfig.ARCHITECTURE_KEYS}
     cfg, _ = parse_args(GanConfig, argv, __doc__, groups, EPILOG)
     process.setup(deterministic=cfg.deterministic, gradient_penalty=True)
-    from mnist_gan.runtime import distribute, precision
+    from mnist_gan.runtime import distribute, precision, record
     from mnist_gan.training.gan import train_gan
     from mnist_gan.training.run import print_result
 
-    cfg = the_runs_data(cfg)
+    cfg = record.with_the_runs_data(cfg, DEFAULT_DATA_DIR)
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
     print(precision.describe(cfg.mixed_precision))

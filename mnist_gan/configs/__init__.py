@@ -37,7 +37,8 @@ class RunConfig(Config):
 
     data_dir: str = option(
         "the dataset: a folder with the four IDX files (gzipped or not), or a folder of images "
-        "with one sub-folder per class (ROOT/<class>/*.png, or ROOT/train/<class>/ and ROOT/test/<class>/)"
+        "with one sub-folder per class (ROOT/<class>/*.png, or ROOT/train/<class>/ and ROOT/test/<class>/); "
+        f"default: the one the run in --save-dir was trained on, for a new run {DEFAULT_DATA_DIR}"
     )
     test_fraction: float = option(
         "an image folder without train/ and test/: the share of each class held out as test images "
@@ -170,10 +171,6 @@ class GanConfig(RunConfig):
         "eval_samples": (1, 10_000_000, True),
     }
 
-    data_dir: str = option(
-        "the dataset: a folder with the four IDX files, or one sub-folder of images per class; "
-        f"default: the one the run in --save-dir was trained on, for a new run {DEFAULT_DATA_DIR}"
-    )
     save_dir: str = option("checkpoint folder; a checkpoint there is resumed")
     seed: int = option("random seed (weights, noise, data order)")
     keep_checkpoints: int = option(

@@ -16,7 +16,7 @@ import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import yaml
@@ -24,6 +24,11 @@ import yaml
 from mnist_gan.runtime import config as config_lib
 from mnist_gan.runtime import flags
 from mnist_gan.runtime.files import atomic_write_text, timestamp
+
+if TYPE_CHECKING:
+    from mnist_gan.configs import RunConfig
+
+R = TypeVar("R", bound="RunConfig")
 
 RUN_KEY = "run"
 
@@ -237,3 +242,20 @@ def clean_leftovers(folder: str | Path) -> list[Path]:
             p.unlink(missing_ok=True)
         removed.append(p)
     return removed
+
+
+def with_the_runs_data(cfg: R, default_dir: str) -> R:
+    """Resuming needs no --data-dir: ``cfg`` with the data (folder, split and class names) its
+    ``save_dir``'s saved config names, or ``default_dir`` for a new run. Values given
+    differently from the defaults are kept, so a changed split is still refused as such."""
+    if cfg.data_dir:
+        return cfg
+    found = read(cfg.save_dir, cfg.SAVED_AS)
+    saved = found[0] if found is not None else {}
+    untouched = config_lib.defaults(type(cfg))
+    same_data = {
+        k: saved[k]
+        for k in ("test_fraction", "class_names")
+        if k in saved and getattr(cfg, k) == getattr(untouched, k)
+    }
+    return cfg.replace(data_dir=saved.get("data_dir") or default_dir, **same_data)
