@@ -132,6 +132,10 @@ def test_best_checkpoint_read_from_its_state_file_and_its_scoring(tmp_path: Path
     assert checkpoints.best_score(tmp_path, "1000 digits") == 1.5
     assert checkpoints.best_score(tmp_path, "4000 digits") is None
     assert sorted(p.name for p in best.glob("ckpt-*")) == ["ckpt-8.data-00000-of-00001", "ckpt-8.index"]
+    # A crash after the state file named a new best and before best.yaml did: the FID on
+    # record is another checkpoint's, so none is trusted (the next score becomes the best).
+    (best / "best.yaml").write_text('step: 4\nfid: 2.5\nscoring: "1000 digits"\n')
+    assert checkpoints.best_score(tmp_path, "1000 digits") is None
 
 
 def test_sigterm_saves_and_says_how_to_resume(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -232,13 +232,18 @@ def holds_object(path: str, name: str) -> bool:
 
 
 def best_score(folder: str | Path, scoring: str) -> float | None:
-    """The FID of the best checkpoint kept in ``folder/best``, or None if there is none or it
-    was scored another way than ``scoring`` says (its FID would not compare with new ones)."""
+    """The FID of the best checkpoint kept in ``folder/best``, or None if there is none, it
+    was scored another way than ``scoring`` says (its FID would not compare with new ones), or
+    best.yaml speaks of another step than the checkpoint kept (a crash between the two writes
+    of :func:`keep_best`): a record that does not match is not trusted."""
     path = Path(folder) / BEST_DIR / "best.yaml"
     if not path.is_file():
         return None
     kept = config_lib.load_yaml(path)
-    return float(kept["fid"]) if kept.get("scoring") == scoring else None
+    named = _best(path.parent)
+    if kept.get("scoring") != scoring or not named or _step(named[0]) != kept.get("step"):
+        return None
+    return float(kept["fid"])
 
 
 def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, scoring: str) -> Path:
