@@ -442,7 +442,7 @@ def test_event_files_hold_scalars_and_image(tiny_run: dict) -> None:
 def test_rerun_resumes_from_checkpoint(tiny_run: dict) -> None:
     second = tiny_run["second"]
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "resumed from step 4" in second.stdout
+    assert "resumed from step 4 in " in second.stdout and "; training to step 6 (--steps)" in second.stdout
     assert (tiny_run["root"] / "ckpt" / "ckpt-6.index").is_file()
 
 

@@ -146,7 +146,10 @@ def open_run(
         for line in plan.notes:
             _say(line)
         if skipped is not None:
-            _say(f"resumed from step {resumed_from} in {save_dir}")
+            # The length may come from the defaults, not the command that made the folder:
+            # say where this run stops, before the bar's total is the only sign.
+            to = f"training to step {total_steps:,} ({length_flag})"
+            _say(f"resumed from step {resumed_from} in {save_dir}; {to}")
         return _open_outputs(
             folder, cfg, strategy, checkpoint, _recorder(cfg, fingerprint, classes, plan), plan, lock
         )
