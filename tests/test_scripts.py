@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -125,3 +126,32 @@ def test_make_help_lists_the_targets() -> None:
     assert result.returncode == 0, result.stderr
     for target in ("venv", "sample", "demo", "test", "lint", "clean"):
         assert f"  {target} " in result.stdout, target
+
+
+def test_printed_lines_reach_a_pipe_in_step_with_stderr() -> None:
+    # Piped (make demo tees train.py), stdout was block-buffered: the evaluation lines arrived
+    # in one burst at the end, glued to the progress bar that stderr had drawn meanwhile.
+    import subprocess
+
+    from conftest import ROOT
+
+    program = (
+        "import sys\n"
+        "from mnist_gan.runtime import cli\n"
+        "def main():\n"
+        "    print('step 125: fid 9')\n"
+        "    sys.stderr.write('bar\\n'); sys.stderr.flush()\n"
+        "    return 0\n"
+        "cli.run(main)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as in most shells
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0 and result.stdout == "step 125: fid 9\nbar\n"

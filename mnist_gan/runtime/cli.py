@@ -53,6 +53,10 @@ def run(main: Callable[[], int], hold: bool = False) -> None:
     """
     from mnist_gan.runtime.errors import TrainingDiverged, UserError
 
+    # Each line as soon as it is printed, into a pipe too (tee, a log file): in step with the
+    # progress bar on stderr instead of glued to it in one burst later, and kept on a crash.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     if hold:
         hold_output()
     try:
