@@ -36,5 +36,5 @@ lint: venv  ## every pre-commit hook on every file
 demo: sample  ## classifier + GAN on the 5k sample (2 cores: 4-10 min with AVX-512, 20 with AVX2), then digits in outputs/
 	PYTHON=$(PY) DATA=$(SAMPLE) ./scripts/demo.sh
 
-clean:  ## remove checkpoints, logs and outputs (not the datasets)
-	rm -rf checkpoints logs outputs
+clean:  ## remove checkpoints, logs, outputs and exported (not the datasets)
+	rm -rf checkpoints logs outputs exported
