@@ -256,7 +256,7 @@ def test_evaluate_script_writes_memorisation_block_and_nearest_png(
     assert block["training_digits"]["flagged"] is True
     assert block["held_out_test_digits"]["flagged"] is False
     picture = Image.open(out.parent / "m-nearest.png")
-    assert picture.size == (4 * (59 + 6) + 6, 8 * (30 + 6) + 6)  # 32 pairs, 4 to a row
+    assert picture.size == (4 * (59 + 6) + 6, 14 + 8 * (30 + 6) + 6)  # 32 pairs, 4 to a row, a caption
     assert "memorisation: C_T" in result.stdout and str(out.parent / "m-nearest.png") in result.stdout
 
     refused = run_script(

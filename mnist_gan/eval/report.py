@@ -297,4 +297,8 @@ def write_nearest(report: Report, path: Path, per_row: int = 4) -> Path | None:
     if report.at_risk is None:
         return None
     generated, train = (pipeline.from_model_range(x) for x in report.at_risk)
-    return pictures.save_png(path, pictures.pairs(generated, train, per_row))
+    # Named on the picture itself: it is often opened far from the README that explains it.
+    picture = pictures.caption(
+        pictures.pairs(generated, train, per_row), "generated | nearest training digit"
+    )
+    return pictures.save_png(path, picture)
