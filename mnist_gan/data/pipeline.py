@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from mnist_gan.data.idx import Split
 
-__all__ = ["Split", "eval_dataset", "from_model_range", "to_model_range", "train_dataset"]
+__all__ = ["Split", "from_model_range", "to_model_range", "train_dataset"]
 
 
 def to_model_range(images: tf.Tensor) -> tf.Tensor:
@@ -76,11 +76,4 @@ def train_dataset(
         ds = ds.batch(global_batch, drop_remainder=True)
         ds = ds.map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
     ds = ds.map(lambda x, y: (to_model_range(x), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def eval_dataset(split: Split, batch: int) -> tf.data.Dataset:
-    """All examples once, in order, scaled; the last batch may be short."""
-    ds = tf.data.Dataset.from_tensor_slices((split.images, split.labels.astype(np.int32)))
-    ds = ds.batch(batch).map(lambda x, y: (to_model_range(x), y))
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -19,7 +19,6 @@ from mnist_gan.data.idx import Split
 from mnist_gan.runtime.errors import DataError
 
 CLASSES_FILE = "classes.txt"
-DIGITS = [str(d) for d in range(10)]
 # The image-folder split is the same for every run on the same data and fraction, so the
 # classifier and the GAN never see each other's test images as training images.
 SPLIT_SEED = 0

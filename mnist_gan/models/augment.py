@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-# DiffAugment's defaults for 32x32 images: shifts of up to 1/8 of the side, a cutout of half.
+# DiffAugment's proportions (shifts of up to 1/8 of the side, a cutout of half) at 28x28.
 SHIFT = 3
 CUTOUT = 14
 BACKGROUND = -1.0  # black in the [-1, 1] model range

@@ -1,8 +1,8 @@
-"""Checkpoints: resume, restore for inference, and refusing ones from another architecture.
+"""Checkpoints on disk: finding them (with or without TF's state file), restoring them
+(skipping damaged ones), repairing the state file, and the best one kept apart in ``best/``.
 
-A checkpoint folder holds TF checkpoints plus the YAML config of the run that wrote them;
-the YAML says which architecture the weights belong to, so a mismatch is reported by key
-instead of as a shape error deep inside TensorFlow.
+Whether a run may resume a folder at all (its data, architecture, settings) is decided
+before, from the YAML record beside the checkpoints: :mod:`mnist_gan.runtime.record`.
 """
 
 from __future__ import annotations

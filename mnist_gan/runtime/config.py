@@ -23,7 +23,6 @@ from mnist_gan.runtime.errors import ConfigError
 from mnist_gan.runtime.files import atomic_write_text
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-_SCALARS = (bool, int, float, str)
 
 
 def option(help: str, choices: tuple[Any, ...] | None = None) -> Any:

@@ -1,7 +1,10 @@
 """Choosing the tf.distribute strategy, and splitting the CPU into logical replicas.
 
-Swapping the strategy touches only this file: every step is written against the generic
-``strategy.run`` / ``strategy.reduce`` API.
+The steps, the weight average and the batch norms use only the generic ``strategy.run`` /
+``strategy.reduce`` / cross-replica API, so they run under any strategy. A new one is made in
+:func:`make_strategy` (and named in ``configs.STRATEGIES``, which the flags check); the
+multi-worker specifics (who is the chief, where workers save) are the ``isinstance`` checks
+of :func:`describe`, :func:`is_chief` and :func:`save_dir_for`.
 """
 
 from __future__ import annotations
