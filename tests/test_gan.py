@@ -499,3 +499,17 @@ def test_best_checkpoint_by_fid_kept_apart(tiny_run: dict) -> None:
     assert sorted(p.name for p in (ckpt / "best").glob("*.index")) == [f"ckpt-{best_step}.index"]
     path = generation.load_generator(ckpt, "best").path
     assert path == str(ckpt / "best" / f"ckpt-{best_step}")
+
+
+def test_a_critic_metric_reported_but_not_named_stops_the_trace(tiny_dataset: Path) -> None:
+    # The step's metric sums are set up from _critic_metrics before the loop; a name added to
+    # critic_update alone would be dropped without a word.
+    trainer = _trainer(tf.distribute.get_strategy(), tiny_dataset)
+    plain = trainer.critic_update
+
+    def more(batch: dict[str, tf.Tensor], update: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {**plain(batch, update), "new_metric": tf.constant(1.0)}
+
+    trainer.critic_update = more  # type: ignore[method-assign]
+    with pytest.raises(ValueError, match=r"critic_update reports .*new_metric"):
+        trainer.train(tf.constant(1))

@@ -198,6 +198,8 @@ class GanTrainer:
             batch = next(self.iterator)
             update = step * self.cfg.crit_steps + i
             out = self.strategy.run(self.critic_update, args=(batch, update))
+            if set(out) != set(sums):  # at trace time: a metric added in one place only is an error
+                raise ValueError(f"critic_update reports {sorted(out)}, _critic_metrics names {sorted(sums)}")
             sums = {name: total + self._sum(out[name]) for name, total in sums.items()}
         out = self.strategy.run(self.generator_update, args=(batch,))
         return {**sums, "generator_loss": self._sum(out["generator_loss"])}
