@@ -77,7 +77,9 @@ def to_uint8(images: tf.Tensor) -> tf.Tensor:
 
 
 def seeded_noise(seed: tf.Tensor | int, count: tf.Tensor | int, noise_dim: int, stream: int = 0) -> tf.Tensor:
-    """Noise (count, noise_dim) fixed by (seed, stream) alone."""
+    """Noise (count, noise_dim) fixed by (seed, stream) alone, drawn in the graph so that the
+    SavedModel's ``sample`` signature gives ``generate.py``'s bytes; the scores use NumPy's
+    :func:`mnist_gan.models.networks.fixed_noise` instead."""
     key = tf.stack([tf.cast(seed, tf.int64), tf.constant(stream, tf.int64)])
     return tf.random.stateless_normal(tf.stack([tf.cast(count, tf.int32), noise_dim]), seed=key)
 

@@ -28,7 +28,11 @@ def _initializer(init: str) -> str:
 
 
 def fixed_noise(seed: int, count: int, noise_dim: int) -> np.ndarray:
-    """Generator noise that depends only on ``seed``: the same digits at every call and resume."""
+    """Generator noise that depends only on ``seed``: the same digits at every call and resume.
+
+    NumPy's, for the training grids and the scored digits (in training and ``evaluate.py``);
+    ``generate.py`` and the SavedModel draw theirs in the graph
+    (:func:`mnist_gan.generation.seeded_noise`), so one ``--seed`` gives other noise there."""
     return np.random.default_rng(seed).standard_normal((count, noise_dim)).astype(np.float32)
 
 
