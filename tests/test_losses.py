@@ -57,6 +57,10 @@ def test_wasserstein_losses_signs() -> None:
     real, fake = tf.constant([[2.0], [3.0]]), tf.constant([[1.0], [0.0]])
     np.testing.assert_allclose(losses.critic_loss(real, fake).numpy(), [-1.0, -3.0])
     np.testing.assert_allclose(losses.generator_loss(fake).numpy(), [-1.0, -0.0])
+    # What the loss reports beside itself, under the names the trainer logs and shows.
+    shown = losses.reported(real, fake)
+    assert tuple(shown) == losses.REPORTED
+    np.testing.assert_allclose(shown["wasserstein"].numpy(), [1.0, 3.0])
 
 
 def test_consistency_is_the_squared_change_per_example() -> None:

@@ -2,6 +2,8 @@
 
 Everything here is per example: the caller averages over the *global* batch with
 ``tf.nn.compute_average_loss`` so that summing gradients across replicas is exact.
+Swapping the adversarial loss touches only this file: :func:`critic_loss`,
+:func:`generator_loss` and what the critic's loss reports beside itself (:func:`reported`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,16 @@ GP_EPSILON = 1e-12
 def critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
     """Per-example critic loss D(fake) - D(real): minimising it widens the gap."""
     return tf.reshape(fake_scores - real_scores, [-1])
+
+
+# The names :func:`reported` returns: logged with the step's metrics, shown on the progress bar.
+REPORTED = ("wasserstein",)
+
+
+def reported(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Per-example estimates the loss reports beside itself: D(real) - D(fake), whose mean is
+    the critic's estimate of the Wasserstein distance (what a WGAN's progress is read by)."""
+    return {"wasserstein": tf.reshape(real_scores - fake_scores, [-1])}
 
 
 def generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:

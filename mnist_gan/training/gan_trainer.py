@@ -27,7 +27,7 @@ STATISTICS_SAMPLES = 1000
 class GanTrainer:
     """Generator, critic, their optimizers and the step counter, trained inside ``strategy``."""
 
-    shown: tuple[str, ...] = ("critic_loss", "generator_loss", "wasserstein")
+    shown: tuple[str, ...] = ("critic_loss", "generator_loss", *losses.REPORTED)
 
     def __init__(
         self,
@@ -145,11 +145,8 @@ class GanTrainer:
             loss = self._average(per_example)
             scaled = self._scaled(self.critic_opt, loss)
         self._apply(self.critic_opt, tape, scaled, self.critic)
-        metrics = {
-            "critic_loss": loss,
-            "gradient_penalty": self._average(gp),
-            "wasserstein": self._average(-wloss),
-        }
+        metrics = {"critic_loss": loss, "gradient_penalty": self._average(gp)}
+        metrics.update({k: self._average(v) for k, v in losses.reported(real_scores, fake_scores).items()})
         if consistency:
             metrics["consistency"] = self._average(cr)
         return metrics
@@ -187,7 +184,7 @@ class GanTrainer:
 
     def _critic_metrics(self) -> tuple[str, ...]:
         """What :meth:`critic_update` reports (the consistency term only where it is on)."""
-        names = ("critic_loss", "gradient_penalty", "wasserstein")
+        names = ("critic_loss", "gradient_penalty", *losses.REPORTED)
         return (*names, "consistency") if self.cfg.critic_consistency > 0 else names
 
     def _generator_step(self, step: tf.Tensor) -> dict[str, tf.Tensor]:
