@@ -62,6 +62,20 @@ def test_a_key_set_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
     fine = tmp_path / "fine.yaml"
     fine.write_text("epochs: 5\nseed: 1\n")
     assert config.load(ClassifierConfig, fine).epochs == 5
+    merged = tmp_path / "merged.yaml"  # one merge key may be overridden; two in a mapping clash
+    merged.write_text("<<: {width: 8}\n<<: {width: 9}\n")
+    with pytest.raises(ConfigError, match=r"key '<<' is set twice \(lines 1 and 2\)"):
+        config.load(ClassifierConfig, merged)
+
+
+def test_nested_aliases_are_read_once_each(tmp_path: Path) -> None:
+    # Ten levels of ten aliases each: walked as a tree, 10^10 nodes; as a graph, eleven.
+    levels = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 10)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(levels) + "\n")
+    with pytest.raises(ConfigError, match="unknown config key 'l0'"):
+        config.load(ClassifierConfig, bomb)
 
 
 @pytest.mark.parametrize(

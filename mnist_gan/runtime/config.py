@@ -103,12 +103,17 @@ def _duplicate_key(text: str) -> tuple[str, int, int] | None:
     value silently, so a config would run with a setting its reader did not see; composing
     the node tree builds no objects, so this stays as safe as ``safe_load`` itself."""
     stack = [yaml.compose(text, Loader=yaml.SafeLoader)]
+    visited: set[int] = set()  # an alias is the node it names: each node once, or aliases nest exponentially
     while stack:
         node = stack.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
             for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                # A merge key '<<' too: two in one mapping leave one of them unused.
+                if isinstance(key, yaml.ScalarNode):
                     line = key.start_mark.line + 1
                     if key.value in seen:
                         return key.value, seen[key.value], line
