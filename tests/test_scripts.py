@@ -155,3 +155,60 @@ def test_printed_lines_reach_a_pipe_in_step_with_stderr() -> None:
         check=False,
     )
     assert result.returncode == 0 and result.stdout == "step 125: fid 9\nbar\n"
+
+
+# A command that prints its report, then writes its file (as evaluate.py does), waiting in
+# between until the test has closed the pipe it prints into.
+_REPORT_THEN_FILE = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "from mnist_gan.runtime import cli\n"
+    "out = Path(sys.argv[1])\n"
+    "def main():\n"
+    "    print('fid 1.4')\n"
+    "    while not (out.parent / 'reader-gone').exists():\n"
+    "        time.sleep(0.01)\n"
+    "    for i in range(1000):\n"
+    "        print(f'line {i}')\n"
+    "    out.write_text('{}')\n"
+    "    return 0\n"
+    "cli.run(main)\n"
+)
+
+
+def test_a_reader_that_leaves_early_costs_no_output_file(tmp_path: Path) -> None:
+    # `./evaluate.py ... | grep -m1 fid`: the reader leaves after one line. The command used
+    # to stop at its next print with 'error: [Errno 32] Broken pipe', before writing its JSON.
+    import subprocess
+
+    from conftest import ROOT
+
+    out = tmp_path / "metrics.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    command = [sys.executable, "-c", _REPORT_THEN_FILE, str(out)]
+    with subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline() == "fid 1.4\n"
+        process.stdout.close()
+        (tmp_path / "reader-gone").touch()
+        stderr = process.stderr.read()
+        status = process.wait(timeout=60)
+    assert status == 0 and stderr == "" and out.read_text() == "{}"
+
+
+def test_a_closed_stdout_is_no_crash(tmp_path: Path) -> None:
+    # `./train.py >&-`: Python starts with sys.stdout None; the first print was an
+    # AttributeError that left the run's lock behind.
+    import subprocess
+
+    from conftest import ROOT
+
+    out = tmp_path / "metrics.json"
+    (tmp_path / "reader-gone").touch()
+    holding = _REPORT_THEN_FILE.replace("cli.run(main)", "cli.run(main, hold=True)")  # as train.py
+    command = [sys.executable, "-c", holding, str(out)]
+    result = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            check=False, preexec_fn=lambda: os.close(1))  # fmt: skip
+    assert result.returncode == 0 and result.stderr == "" and out.read_text() == "{}"

@@ -36,7 +36,8 @@ def from_run(cfg: Any, saved: dict[str, Any] | None) -> tuple[Any, list[str]]:
             changes[key] = run.get(key) or default
             notes.append(flags.setting(key, changes[key]))
     if notes:
-        notes = [f"as the GAN was trained: {', '.join(notes)} (from {cfg.checkpoint_dir}/config-gan.yaml)"]
+        source = Path(cfg.checkpoint_dir) / GanConfig.SAVED_AS
+        notes = [f"as the GAN was trained: {', '.join(notes)} (from {source})"]
     return cfg.replace(**changes), notes
 
 

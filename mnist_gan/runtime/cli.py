@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -35,6 +36,56 @@ def _drop_output() -> None:
         sys.stdout = _real_stdout.pop()
 
 
+class _ReaderMayLeave(io.TextIOBase):
+    """stdout that outlives its reader: once a pipe's reader has gone (``| head -1``), what is
+    printed goes to /dev/null and the command finishes its work and its files, where a
+    ``BrokenPipeError`` would have stopped it before them."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def _gone(self) -> None:
+        # The descriptor itself, so the buffered rest flushed at exit goes nowhere quietly too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stream.encoding
+
+
+def _stdout() -> None:
+    """Line-buffered stdout that survives its reader, or /dev/null where there is none."""
+    if sys.stdout is None:  # started with stdout closed (>&-)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+        return
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # Each line as soon as it is printed, into a pipe too (tee, a log file): in step with
+        # the progress bar on stderr instead of glued to it in one burst later, kept on a crash.
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stdout = _ReaderMayLeave(sys.stdout)
+
+
 def _mute_tensorflow_logs() -> None:
     """No TensorFlow warnings after an error line (e.g. the dozens of unrestored values a
     refused checkpoint lists when its objects are deleted at exit)."""
@@ -53,10 +104,7 @@ def run(main: Callable[[], int], hold: bool = False) -> None:
     """
     from mnist_gan.runtime.errors import TrainingDiverged, UserError
 
-    # Each line as soon as it is printed, into a pipe too (tee, a log file): in step with the
-    # progress bar on stderr instead of glued to it in one burst later, and kept on a crash.
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(line_buffering=True)
+    _stdout()
     if hold:
         hold_output()
     try:
