@@ -370,3 +370,23 @@ def test_evaluate_says_which_scores_read_fewer_digits_than_asked() -> None:
     assert "read all 10,000" in notes[0]
     assert "are the first set of 4,000" in sample_size(6000, 1000, 4000)[1][0]
     assert sample_size(0, 1000, 4000)[0] == 1000  # the test split's size, with its note
+
+
+def test_data_and_classifier_taken_from_the_run_must_still_be_there(tmp_path: Path) -> None:
+    from mnist_gan.commands.evaluate import from_run
+    from mnist_gan.runtime.errors import DataError
+
+    cfg = config.defaults(configs.EvaluateConfig).replace(checkpoint_dir=str(tmp_path / "gan"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "cls").mkdir()
+    saved = {"data_dir": str(tmp_path / "data"), "classifier_dir": str(tmp_path / "cls")}
+    filled, notes = from_run(cfg, saved)
+    assert (filled.data_dir, filled.classifier_dir) == (saved["data_dir"], saved["classifier_dir"])
+    assert len(notes) == 1 and "config-gan.yaml" in notes[0]
+    (tmp_path / "cls").rmdir()
+    with pytest.raises(
+        DataError,
+        match=r"the classifier the GAN was trained with \(named in .*\) is not there; pass --classifier-dir",
+    ):
+        from_run(cfg, saved)
+    assert from_run(cfg.replace(classifier_dir="other"), saved)[0].classifier_dir == "other"

@@ -25,18 +25,26 @@ def from_run(cfg: Any, saved: dict[str, Any] | None) -> tuple[Any, list[str]]:
     """``cfg`` with the data and classifier left empty filled from the GAN's saved config;
     returns it and the notes to print about what was taken from the run."""
     from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig
-    from mnist_gan.runtime.config import defaults
+    from mnist_gan.runtime.config import check_value, defaults
+    from mnist_gan.runtime.errors import DataError
 
     run = saved or {}
     fallback = defaults(GanConfig)
+    source = Path(cfg.checkpoint_dir) / GanConfig.SAVED_AS
     notes = []
     changes = {}
     for key, default in (("data_dir", DEFAULT_DATA_DIR), ("classifier_dir", fallback.classifier_dir)):
         if not getattr(cfg, key):
-            changes[key] = run.get(key) or default
+            named = check_value(type(cfg), key, run[key], str(source)) if run.get(key) else ""
+            if named and not Path(named).exists():
+                what = "data" if key == "data_dir" else "classifier"
+                raise DataError(
+                    f"{named}: the {what} the GAN was trained with (named in {source}) is not there; "
+                    f"pass {flags.flag(key)}"
+                )
+            changes[key] = named or default
             notes.append(flags.setting(key, changes[key]))
     if notes:
-        source = Path(cfg.checkpoint_dir) / GanConfig.SAVED_AS
         notes = [f"as the GAN was trained: {', '.join(notes)} (from {source})"]
     return cfg.replace(**changes), notes
 

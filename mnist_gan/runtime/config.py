@@ -141,7 +141,9 @@ def field_types(cls: type[Config]) -> dict[str, type]:
 _YAML11_FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+")
 
 
-def _check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
+def check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
+    """``value`` of ``key`` as ``cls`` types it (a YAML int for a float, a list for a list
+    key, ...), or a :class:`ConfigError` naming ``source`` and the key."""
     kind = field_types(cls)[key]
     if kind is str and key in cls.LIST_KEYS and isinstance(value, list):
         value = ",".join(str(v) for v in value)  # classes: [3, 5] in YAML means "3,5"
@@ -178,7 +180,7 @@ def from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
     missing = [k for k in field_types(cls) if k not in data]
     if missing:
         raise ConfigError(f"{source}: missing config keys: {', '.join(missing)}")
-    values = {k: _check_value(cls, k, v, source) for k, v in data.items()}
+    values = {k: check_value(cls, k, v, source) for k, v in data.items()}
     try:
         return cls(**values)
     except ConfigError as e:

@@ -247,15 +247,27 @@ def clean_leftovers(folder: str | Path) -> list[Path]:
 def with_the_runs_data(cfg: R, default_dir: str) -> R:
     """Resuming needs no --data-dir: ``cfg`` with the data (folder, split and class names) its
     ``save_dir``'s saved config names, or ``default_dir`` for a new run. Values given
-    differently from the defaults are kept, so a changed split is still refused as such."""
+    differently from the defaults are kept, so a changed split is still refused as such.
+    A folder named there that is gone is an error that says where the name came from."""
+    from mnist_gan.runtime.errors import DataError
+
     if cfg.data_dir:
         return cfg
     found = read(cfg.save_dir, cfg.SAVED_AS)
-    saved = found[0] if found is not None else {}
-    untouched = config_lib.defaults(type(cfg))
+    if found is None or not found[0].get("data_dir"):
+        return cfg.replace(data_dir=default_dir)
+    saved, source = found[0], str(Path(cfg.save_dir) / cfg.SAVED_AS)
+    kind, untouched = type(cfg), config_lib.defaults(type(cfg))
+    data_dir = config_lib.check_value(kind, "data_dir", saved["data_dir"], source)
+    if not Path(data_dir).exists():
+        where = "moved, or named relative to another folder" if not Path(data_dir).is_absolute() else "moved"
+        raise DataError(
+            f"{data_dir}: the data this run trained on (named in {source}) is not there ({where}); "
+            "pass --data-dir"
+        )
     same_data = {
-        k: saved[k]
+        k: config_lib.check_value(kind, k, saved[k], source)
         for k in ("test_fraction", "class_names")
         if k in saved and getattr(cfg, k) == getattr(untouched, k)
     }
-    return cfg.replace(data_dir=saved.get("data_dir") or default_dir, **same_data)
+    return cfg.replace(data_dir=data_dir, **same_data)
