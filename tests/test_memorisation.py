@@ -227,7 +227,10 @@ def test_check_outputs_refuses_a_folder_and_writes_nothing_for_no_output(tmp_pat
 @pytest.mark.parametrize("earlier", ["m.json", "m-nearest.png"])
 def test_check_outputs_keeps_an_earlier_evaluation_unless_told(tmp_path: Path, earlier: str) -> None:
     (tmp_path / earlier).write_text("{}")
-    with pytest.raises(report.ConfigError, match=rf"{earlier} holds an earlier evaluation; pass --overwrite"):
+    with pytest.raises(
+        report.ConfigError,
+        match=rf"{earlier} holds an earlier evaluation; pass --overwrite to replace it, or",
+    ):
         report.check_outputs(str(tmp_path / "m.json"))
     assert report.check_outputs(str(tmp_path / "m.json"), overwrite=True) == tmp_path / "m-nearest.png"
     assert (tmp_path / earlier).read_text() == "{}"  # checking touches nothing

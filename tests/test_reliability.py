@@ -136,6 +136,14 @@ def test_best_checkpoint_read_from_its_state_file_and_its_scoring(tmp_path: Path
     # record is another checkpoint's, so none is trusted (the next score becomes the best).
     (best / "best.yaml").write_text('step: 4\nfid: 2.5\nscoring: "1000 digits"\n')
     assert checkpoints.best_score(tmp_path, "1000 digits") is None
+    # Damaged: no FID, text for one, not YAML at all. Not trusted, and no traceback mid-run.
+    for text in (
+        'step: 8\nscoring: "1000 digits"\n',
+        'step: 8\nfid: abc\nscoring: "1000 digits"\n',
+        "step: [8\n",
+    ):
+        (best / "best.yaml").write_text(text)
+        assert checkpoints.best_score(tmp_path, "1000 digits") is None
 
 
 def test_sigterm_saves_and_says_how_to_resume(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -281,11 +281,12 @@ def check_outputs(output: str, overwrite: bool = False) -> Path | None:
         if p.is_dir():
             raise ConfigError(f"{p} is a folder; --output names the JSON file, {nearest.name} goes beside it")
     if not overwrite:
-        earlier = next((p for p in (path, nearest) if p.exists()), None)
-        if earlier is not None:
+        earlier = [p for p in (path, nearest) if p.exists()]
+        if earlier:
+            also = f" (and {earlier[1].name} beside it)" if len(earlier) > 1 else ""
             raise ConfigError(
-                f"{earlier} holds an earlier evaluation; pass --overwrite to replace it (and "
-                f"{nearest.name if earlier == path else path.name} beside it), or another --output"
+                f"{earlier[0]} holds an earlier evaluation; pass --overwrite to replace it{also}, "
+                "or another --output"
             )
     files.check_writable_target(path, "--output")
     return nearest

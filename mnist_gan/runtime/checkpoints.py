@@ -17,7 +17,7 @@ import tensorflow as tf
 from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
 
 from mnist_gan.runtime import config as config_lib
-from mnist_gan.runtime.errors import CheckpointError
+from mnist_gan.runtime.errors import CheckpointError, ConfigError
 
 
 def saved_config(folder: str | Path, filename: str) -> dict[str, Any] | None:
@@ -239,11 +239,15 @@ def best_score(folder: str | Path, scoring: str) -> float | None:
     path = Path(folder) / BEST_DIR / "best.yaml"
     if not path.is_file():
         return None
-    kept = config_lib.load_yaml(path)
+    try:
+        kept = config_lib.load_yaml(path)
+    except ConfigError:  # damaged: as untrustworthy as a mismatched one
+        return None
     named = _best(path.parent)
+    fid = kept.get("fid")
     if kept.get("scoring") != scoring or not named or _step(named[0]) != kept.get("step"):
         return None
-    return float(kept["fid"])
+    return float(fid) if isinstance(fid, int | float) and not isinstance(fid, bool) else None
 
 
 def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, scoring: str) -> Path:

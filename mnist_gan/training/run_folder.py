@@ -148,7 +148,7 @@ def open_run(
         if skipped is not None:
             # The length may come from the defaults, not the command that made the folder:
             # say where this run stops, before the bar's total is the only sign.
-            to = f"training to step {total_steps:,} ({length_flag})"
+            to = f"training to step {total_steps} ({length_flag})"
             _say(f"resumed from step {resumed_from} in {save_dir}; {to}")
         return _open_outputs(
             folder, cfg, strategy, checkpoint, _recorder(cfg, fingerprint, classes, plan), plan, lock
