@@ -13,7 +13,6 @@ evaluation, where and how it runs) may differ.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -208,40 +207,6 @@ def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: li
         "or --continue-with-changes to continue it with the new values, or --start-over to start "
         f"afresh there (its checkpoints are moved aside){_as_it_was(cfg, never, changeable)}"
     )
-
-
-def move_aside(folder: str | Path, keep: tuple[str, ...]) -> Path | None:
-    """Move everything in ``folder`` but ``keep`` and earlier set-asides into ``replaced-<time>/``."""
-    folder = Path(folder)
-    items = [
-        p for p in folder.iterdir() if p.name not in keep and not p.name.startswith(("replaced-", "damaged-"))
-    ]
-    if not items:
-        return None
-    target = folder / f"replaced-{timestamp()}"
-    n = 1
-    while target.exists():
-        n += 1
-        target = folder / f"replaced-{timestamp()}-{n}"
-    target.mkdir()
-    for p in items:
-        shutil.move(str(p), str(target / p.name))
-    return target
-
-
-def clean_leftovers(folder: str | Path) -> list[Path]:
-    """Remove what an interrupted save leaves: TF's ``*_temp`` folders and our ``.*.tmp`` files."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    removed = []
-    for p in sorted(folder.glob("*_temp")) + sorted(folder.glob(".*.tmp")):
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-        removed.append(p)
-    return removed
 
 
 def with_the_runs_data(cfg: R, default_dir: str) -> R:

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from mnist_gan.configs import RunConfig
 from mnist_gan.runtime import checkpoints, distribute, files, record
+from mnist_gan.runtime.files import timestamp
 from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
 
 
@@ -67,12 +68,46 @@ def _take(cfg: RunConfig) -> FolderLock:
 
 def _tidy(save_dir: Path, plan: record.Plan) -> None:
     """The chief removes leftovers of crashed saves and, starting over, moves the old run aside."""
-    leftovers = record.clean_leftovers(save_dir)
+    leftovers = _clean_leftovers(save_dir)
     if leftovers:
         _say(f"note: removed what an interrupted save left: {', '.join(p.name for p in leftovers)}")
     if plan.start_over:
-        moved = record.move_aside(save_dir, keep=(LOCK_NAME,))
+        moved = _move_aside(save_dir, keep=(LOCK_NAME,))
         _say(f"starting over in {save_dir}: the previous run was moved into {moved}")
+
+
+def _move_aside(folder: str | Path, keep: tuple[str, ...]) -> Path | None:
+    """Move everything in ``folder`` but ``keep`` and earlier set-asides into ``replaced-<time>/``."""
+    folder = Path(folder)
+    items = [
+        p for p in folder.iterdir() if p.name not in keep and not p.name.startswith(("replaced-", "damaged-"))
+    ]
+    if not items:
+        return None
+    target = folder / f"replaced-{timestamp()}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"replaced-{timestamp()}-{n}"
+    target.mkdir()
+    for p in items:
+        shutil.move(str(p), str(target / p.name))
+    return target
+
+
+def _clean_leftovers(folder: str | Path) -> list[Path]:
+    """Remove what an interrupted save leaves: TF's ``*_temp`` folders and our ``.*.tmp`` files."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in sorted(folder.glob("*_temp")) + sorted(folder.glob(".*.tmp")):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
 
 
 def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> list[str] | None:
