@@ -186,6 +186,8 @@ def test_a_run_saved_before_a_key_keeps_what_it_trained_with() -> None:
         (GanConfig, {"epochs": 1e30}, r"epochs must be <= 1000000, got 1e\+30"),
         (GanConfig, {"keep_checkpoints": 0}, r"keep_checkpoints must be >= 1, got 0"),
         (ClassifierConfig, {"dropout": 1.0}, r"dropout must be < 1, got 1.0"),
+        (GanConfig, {"test_fraction": 1.0}, r"test_fraction must be < 1, got 1.0"),
+        (GanConfig, {"test_fraction": 0.0}, r"test_fraction must be > 0, got 0.0"),
         (ClassifierConfig, {"seed": -1}, r"seed must be >= 0, got -1"),
         (configs.EvaluateConfig, {"eval_samples": -5}, r"eval_samples must be >= 0, got -5"),
         (configs.GenerateConfig, {"step": "-2"}, r"step must be newest, best or a step number, got .-2."),

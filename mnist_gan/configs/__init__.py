@@ -32,7 +32,7 @@ class RunConfig(Config):
         "cpu_replicas": (0, 1024, True),
         "collective_timeout": (0, None, False),
         "keep_checkpoints": (1, 10_000, True),
-        "test_fraction": (0, 1, False),
+        "test_fraction": (0, 1, False, False),
     }
 
     data_dir: str = option(
@@ -80,7 +80,7 @@ class ClassifierConfig(RunConfig):
         **RunConfig.RANGES,
         "epochs": (1, 1_000_000, True),
         "learning_rate": (0, None, False),
-        "dropout": (0, 1, True),
+        "dropout": (0, 1, True, False),
         "width": (1, 4096, True),
         "feature_dim": (1, 65536, True),
     }
@@ -158,11 +158,11 @@ class GanConfig(RunConfig):
         "critic_lr": (0, None, False),
         "gen_lr_early_factor": (0, None, False),
         "gen_lr_early_steps": (0, 2**53, True),
-        "beta_1": (0, 1, True),
-        "beta_1_early": (0, 1, True),
+        "beta_1": (0, 1, True, False),
+        "beta_1_early": (0, 1, True, False),
         "beta_1_early_steps": (0, 2**53, True),
-        "beta_2": (0, 1, True),
-        "ema_decay": (0, 1, True),
+        "beta_2": (0, 1, True, False),
+        "ema_decay": (0, 1, True, False),
         "critic_consistency": (0, None, True),
         "lr_decay_to": (0, 1, True),
         "steps_per_call": (1, 2**31 - 1, True),

@@ -17,13 +17,12 @@ from typing import Any
 INT64_MAX = 2**63 - 1
 SEED_MAX = 2**32 - 1
 
-# (lowest, highest, lowest allowed itself?); None: unbounded on that side.
-Range = tuple[float | None, float | None, bool]
+# (lowest, highest, lowest allowed itself?[, highest allowed itself?]); None: unbounded on
+# that side. The highest is allowed unless a fourth value says not (Adam's betas, dropout,
+# the average's decay and the test share stay below 1).
+Range = tuple[float | None, float | None, bool] | tuple[float | None, float | None, bool, bool]
 # Every config's seed feeds NumPy, whose seeds are uint32.
 COMMON: dict[str, Range] = {"seed": (0, SEED_MAX, True)}
-# Keys whose upper bound is excluded (Adam's betas, dropout, the average's decay and the test
-# share stay below 1).
-BELOW = frozenset({"beta_1", "beta_1_early", "beta_2", "dropout", "ema_decay", "test_fraction"})
 
 
 def _fmt(x: float) -> str:
@@ -50,11 +49,12 @@ def check_value(name: str, value: Any, limits: Range | None) -> None:
         raise ConfigError(f"{name} is too large ({value:.3g}); it must fit in 64 bits")
     if limits is None:
         return
-    low, high, low_ok = limits
+    low, high, low_ok, *rest = limits
+    high_ok = rest[0] if rest else True
     if low is not None and (value < low or (value == low and not low_ok)):
         raise ConfigError(f"{name} must be {'>=' if low_ok else '>'} {_fmt(low)}, got {value}")
-    if high is not None and (value > high or (value == high and name in BELOW)):
-        raise ConfigError(f"{name} must be {'<' if name in BELOW else '<='} {_fmt(high)}, got {value}")
+    if high is not None and (value > high or (value == high and not high_ok)):
+        raise ConfigError(f"{name} must be {'<=' if high_ok else '<'} {_fmt(high)}, got {value}")
 
 
 def check(cfg: Any, ranges: dict[str, Range]) -> None:
