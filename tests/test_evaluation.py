@@ -294,6 +294,9 @@ def test_evaluate_script_prints_and_writes_json(
     assert "train vs test images (the floor)" in result.stdout
     assert "a reader the GAN never trained against" in result.stdout
     assert "note:" not in result.stdout  # everything was given
+    # Its progress, stage by stage, on stderr: CAS is the slow one.
+    assert "stage 4/6: CAS: a classifier trained on generated digits" in result.stderr
+    assert "evaluate: 6 stages done" in result.stderr
 
 
 def test_generated_fid_and_floor_use_the_same_sample_size() -> None:
@@ -339,6 +342,7 @@ def test_evaluate_takes_data_and_classifier_from_the_run(
     assert payload["config"]["eval_samples"] == 1000
     assert payload["config"]["data_dir"] == str(sample_dir)
     assert "cas" not in payload["metrics"]
+    assert "stage 4/5: the independent reader" in result.stderr and "CAS" not in result.stderr
     # Asked again, it keeps the first evaluation: one error line, nothing scored or written.
     before = metrics.read_bytes()
     again = run_script("evaluate.py", "--checkpoint-dir", str(tiny_real_gan), "--eval-samples", "50")

@@ -95,6 +95,25 @@ def write_outputs(judged: Any, payload: dict[str, Any], output: Path | None, nea
         nearest.unlink()
 
 
+class Stages:
+    """A progress line over :data:`~mnist_gan.eval.report.STAGES` on stderr: minutes of CAS
+    training or neighbour search are otherwise minutes of silence."""
+
+    def __init__(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self.total, self.done = total, 0
+        self.bar = tqdm(total=total, desc="evaluate", bar_format="{desc} [{elapsed}]")
+
+    def __call__(self, name: str) -> None:
+        self.done += 1
+        self.bar.set_description_str(f"evaluate, stage {self.done}/{self.total}: {name}")
+
+    def close(self) -> None:
+        self.bar.set_description_str(f"evaluate: {self.done} stages done")
+        self.bar.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     from mnist_gan.configs import EvaluateConfig, GanConfig
     from mnist_gan.runtime.flags import parse_args
@@ -127,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes + more:
         print(f"note: {note}")
     print(f"scoring {path} with {samples} generated digits...")
+    stages = Stages(total=len(report.STAGES) - (0 if cfg.cas else 1))
     judged = report.evaluate_generator(
         lambda z, y: generator([z, y], training=False),
         classifier,
@@ -140,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         class_names=class_names,
         cas=cfg.cas,
         cas_epochs=cfg.cas_epochs,
+        stage=stages,
     )
+    stages.close()
     print(report.format_report(judged))
     payload = {"checkpoint": path, "config": cfg.replace(eval_samples=samples).to_dict()}
     write_outputs(judged, payload, output, nearest)

@@ -3,6 +3,7 @@ table and as JSON, and the picture of the digits most at risk of being copies.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,7 @@ def _other_readers(
     real_train: tuple[np.ndarray, np.ndarray],
     real_test: tuple[np.ndarray, np.ndarray],
     cas_options: dict[str, int] | None,
+    stage: Callable[[str], None] = lambda _: None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Scores from readers other than the evaluating classifier, for the generated digits and
     for the real training digits given: CAS (unless ``cas_options`` is None), trained on as
@@ -122,13 +124,26 @@ def _other_readers(
     metrics: dict[str, float] = {}
     references: dict[str, float] = {}
     if cas_options is not None:
+        stage(STAGES["cas"])
         test_x, test_y = real_test
         count = len(real_train[1])
         for scores, (x, y) in ((metrics, generated), (references, real_train)):
             scores["cas"] = classification_accuracy_score(x[:count], y[:count], test_x, test_y, **cas_options)
+    stage(STAGES["independent"])
     metrics["independent_accuracy"] = independent.knn_accuracy(*real_test, *generated)
     references["independent_accuracy"] = independent.knn_accuracy(*real_test, *real_train)
     return metrics, references
+
+
+# What :func:`evaluate_generator` does, in order, as its ``stage`` callback hears it.
+STAGES = {
+    "draw": "drawing the digits",
+    "read": "reading them with the classifier",
+    "distances": "FID, precision and recall",
+    "cas": "CAS: a classifier trained on generated digits, one on real",
+    "independent": "the independent reader",
+    "memorisation": "the memorisation check",
+}
 
 
 def evaluate_generator(
@@ -144,6 +159,7 @@ def evaluate_generator(
     cas: bool = True,
     cas_epochs: int = 5,
     check_memorisation: bool = True,
+    stage: Callable[[str], None] = lambda _: None,
 ) -> Report:
     """The full judgement of a generator; images in [-1, 1], labels int.
 
@@ -155,7 +171,8 @@ def evaluate_generator(
     every whole set of that many, CAS and memorisation the first set; accuracy, the
     classifier score and the independent reader read them all. The
     memorisation check searches all of ``real_train`` for each image's nearest training
-    image, so pass the whole training split.
+    image, so pass the whole training split. ``stage`` hears each of :data:`STAGES` as it
+    begins (the command's progress bar).
     """
     (train_x, train_y), (test_x, test_y) = real_train, real_test
     if num_samples < 20:
@@ -163,21 +180,27 @@ def evaluate_generator(
     k, count = len(class_names), min(num_samples, len(train_x))
     scorer = Scorer(networks.feature_extractor(classifier))
     fake_labels = GeneratorScorer.labels_like(train_y[:count], num_samples, k)
+    stage(STAGES["draw"])
     generated = GeneratorScorer.draw(sample_fn, fake_labels, noise_dim, seed, scorer.batch_size)
+    stage(STAGES["read"])
     test_f, test_logits = scorer.features_and_logits(test_x)
     all_train_f = scorer.features_and_logits(train_x if check_memorisation else train_x[:count])[0]
     fake_f, fake_logits = scorer.features_and_logits(generated)
+    stage(STAGES["distances"])
     test_moments = moments(test_f)  # the yardstick of both FIDs, computed once
     distances, per_set = _distances_per_set(fake_f, count, test_f, test_moments)
     metrics = {**distances, **_reading(fake_logits, fake_labels)}
     references = {**_distances(all_train_f[:count], test_f, test_moments), **_reading(test_logits, test_y)}
     options = {"epochs": cas_epochs, "seed": seed, "num_classes": k} if cas else None
-    others = _other_readers((generated, fake_labels), (train_x[:count], train_y[:count]), real_test, options)
+    others = _other_readers(
+        (generated, fake_labels), (train_x[:count], train_y[:count]), real_test, options, stage
+    )
     metrics.update(others[0])
     references.update(others[1])
     per_class = _per_class(class_names, (fake_logits, fake_labels), (test_logits, test_y))
     if not check_memorisation:
         return Report(metrics=metrics, references=references, per_class=per_class, per_set=per_set)
+    stage(STAGES["memorisation"])
     copying = memorisation.check(
         {"pixels": (train_x, test_x, generated[:count]), "features": (all_train_f, test_f, fake_f[:count])},
         copies=count,
