@@ -7,6 +7,8 @@ import fcntl
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +202,17 @@ def checkpoint_variables(checkpoint: Path) -> dict[str, np.ndarray]:
         n for n in reader.get_variable_to_shape_map() if "save_counter" not in n and "OBJECT_GRAPH" not in n
     ]
     return {n: reader.get_tensor(n) for n in names}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_files_in_the_sessions_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """TensorFlow's autograph writes a module per converted function into the temporary folder
+    and deletes it at exit, which :func:`pytest_unconfigure` skips: without this, every run
+    left a few hundred files in /tmp. In pytest's own folder they go with its old runs."""
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tempfiles"))
+    yield
+    tempfile.tempdir = previous
 
 
 _EXIT_STATUS = {"status": 0}
