@@ -388,9 +388,7 @@ def test_data_and_classifier_taken_from_the_run_must_still_be_there(tmp_path: Pa
     assert (filled.data_dir, filled.classifier_dir) == (saved["data_dir"], saved["classifier_dir"])
     assert len(notes) == 1 and "config-gan.yaml" in notes[0]
     (tmp_path / "cls").rmdir()
-    with pytest.raises(
-        DataError,
-        match=r"the classifier the GAN was trained with \(named in .*\) is not there; pass --classifier-dir",
-    ):
+    gone = r"the classifier the GAN was trained with \(named in .*\) is not there \(moved\)"
+    with pytest.raises(DataError, match=gone + "; pass --classifier-dir"):
         from_run(cfg, saved)
     assert from_run(cfg.replace(classifier_dir="other"), saved)[0].classifier_dir == "other"

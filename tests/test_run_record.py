@@ -173,23 +173,25 @@ def test_two_locks_on_one_folder(tmp_path: Path) -> None:
 
 def test_the_runs_data_comes_from_its_record_or_says_where_it_was_named(tmp_path: Path) -> None:
     from mnist_gan.configs import ClassifierConfig
-    from mnist_gan.runtime import config, record
+    from mnist_gan.runtime import config
     from mnist_gan.runtime.errors import ConfigError, DataError
+    from mnist_gan.training.run_folder import with_the_runs_data
 
     save, data = tmp_path / "cls", tmp_path / "data"
     save.mkdir()
     data.mkdir()
     cfg = config.defaults(ClassifierConfig).replace(save_dir=str(save))
-    assert record.with_the_runs_data(cfg, "datasets/MNIST").data_dir == "datasets/MNIST"  # a new run
+    assert with_the_runs_data(cfg, "datasets/MNIST").data_dir == "datasets/MNIST"  # a new run
     (save / "config-cls.yaml").write_text(f"data_dir: {data}\ntest_fraction: 0.1\n")
-    resumed = record.with_the_runs_data(cfg, "datasets/MNIST")
+    resumed = with_the_runs_data(cfg, "datasets/MNIST")
     assert resumed.data_dir == str(data) and resumed.test_fraction == 0.1
-    assert record.with_the_runs_data(cfg.replace(data_dir="mine"), "datasets/MNIST").data_dir == "mine"
+    assert with_the_runs_data(cfg.replace(data_dir="mine"), "datasets/MNIST").data_dir == "mine"
     data.rmdir()
     with pytest.raises(
-        DataError, match=r"the data this run trained on \(named in .*config-cls.yaml\) is not there"
+        DataError,
+        match=r"the data this run trained on \(named in .*cls.yaml\) is not there \(moved\); pass --data-dir",
     ):
-        record.with_the_runs_data(cfg, "datasets/MNIST")
+        with_the_runs_data(cfg, "datasets/MNIST")
     (save / "config-cls.yaml").write_text("data_dir: [a, b]\n")  # a damaged record: one error line
     with pytest.raises(ConfigError, match=r"config-cls.yaml: 'data_dir' must be str"):
-        record.with_the_runs_data(cfg, "datasets/MNIST")
+        with_the_runs_data(cfg, "datasets/MNIST")

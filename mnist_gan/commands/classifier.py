@@ -14,11 +14,12 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg, _ = parse_args(ClassifierConfig, argv, __doc__)
     process.setup()
-    from mnist_gan.runtime import distribute, record
+    from mnist_gan.runtime import distribute
+    from mnist_gan.training import run_folder
     from mnist_gan.training.classifier import train_classifier
     from mnist_gan.training.run import print_result
 
-    cfg = record.with_the_runs_data(cfg, DEFAULT_DATA_DIR)
+    cfg = run_folder.with_the_runs_data(cfg, DEFAULT_DATA_DIR)
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
     with distribute.collective_errors():

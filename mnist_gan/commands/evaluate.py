@@ -25,8 +25,8 @@ def from_run(cfg: Any, saved: dict[str, Any] | None) -> tuple[Any, list[str]]:
     """``cfg`` with the data and classifier left empty filled from the GAN's saved config;
     returns it and the notes to print about what was taken from the run."""
     from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig
-    from mnist_gan.runtime.config import check_value, defaults
-    from mnist_gan.runtime.errors import DataError
+    from mnist_gan.runtime import record
+    from mnist_gan.runtime.config import defaults, typed_value
 
     run = saved or {}
     fallback = defaults(GanConfig)
@@ -35,13 +35,10 @@ def from_run(cfg: Any, saved: dict[str, Any] | None) -> tuple[Any, list[str]]:
     changes = {}
     for key, default in (("data_dir", DEFAULT_DATA_DIR), ("classifier_dir", fallback.classifier_dir)):
         if not getattr(cfg, key):
-            named = check_value(type(cfg), key, run[key], str(source)) if run.get(key) else ""
-            if named and not Path(named).exists():
+            named = typed_value(type(cfg), key, run[key], str(source)) if run.get(key) else ""
+            if named:
                 what = "data" if key == "data_dir" else "classifier"
-                raise DataError(
-                    f"{named}: the {what} the GAN was trained with (named in {source}) is not there; "
-                    f"pass {flags.flag(key)}"
-                )
+                record.named_folder(named, source, f"{what} the GAN was trained with", flags.flag(key))
             changes[key] = named or default
             notes.append(flags.setting(key, changes[key]))
     if notes:

@@ -64,11 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     groups = {**GROUPS, "model": GanConfig.ARCHITECTURE_KEYS}
     cfg, _ = parse_args(GanConfig, argv, __doc__, groups, EPILOG)
     process.setup(deterministic=cfg.deterministic, gradient_penalty=True)
-    from mnist_gan.runtime import distribute, precision, record
+    from mnist_gan.runtime import distribute, precision
+    from mnist_gan.training import run_folder
     from mnist_gan.training.gan import train_gan
     from mnist_gan.training.run import print_result
 
-    cfg = record.with_the_runs_data(cfg, DEFAULT_DATA_DIR)
+    cfg = run_folder.with_the_runs_data(cfg, DEFAULT_DATA_DIR)
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
     print(precision.describe(cfg.mixed_precision))

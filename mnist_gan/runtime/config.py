@@ -141,7 +141,7 @@ def field_types(cls: type[Config]) -> dict[str, type]:
 _YAML11_FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+")
 
 
-def check_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
+def typed_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
     """``value`` of ``key`` as ``cls`` types it (a YAML int for a float, a list for a list
     key, ...), or a :class:`ConfigError` naming ``source`` and the key."""
     kind = field_types(cls)[key]
@@ -180,7 +180,7 @@ def from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
     missing = [k for k in field_types(cls) if k not in data]
     if missing:
         raise ConfigError(f"{source}: missing config keys: {', '.join(missing)}")
-    values = {k: check_value(cls, k, v, source) for k, v in data.items()}
+    values = {k: typed_value(cls, k, v, source) for k, v in data.items()}
     try:
         return cls(**values)
     except ConfigError as e:

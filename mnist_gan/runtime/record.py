@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import numpy as np
 import yaml
@@ -23,11 +23,6 @@ import yaml
 from mnist_gan.runtime import config as config_lib
 from mnist_gan.runtime import flags
 from mnist_gan.runtime.files import atomic_write_text, timestamp
-
-if TYPE_CHECKING:
-    from mnist_gan.configs import RunConfig
-
-R = TypeVar("R", bound="RunConfig")
 
 RUN_KEY = "run"
 
@@ -209,30 +204,12 @@ def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: li
     )
 
 
-def with_the_runs_data(cfg: R, default_dir: str) -> R:
-    """Resuming needs no --data-dir: ``cfg`` with the data (folder, split and class names) its
-    ``save_dir``'s saved config names, or ``default_dir`` for a new run. Values given
-    differently from the defaults are kept, so a changed split is still refused as such.
-    A folder named there that is gone is an error that says where the name came from."""
+def named_folder(value: str, source: str | Path, what: str, flag: str) -> str:
+    """``value``, a folder that the record ``source`` names, if it is still there; otherwise an
+    error that says where the name came from and which flag to pass instead."""
     from mnist_gan.runtime.errors import DataError
 
-    if cfg.data_dir:
-        return cfg
-    found = read(cfg.save_dir, cfg.SAVED_AS)
-    if found is None or not found[0].get("data_dir"):
-        return cfg.replace(data_dir=default_dir)
-    saved, source = found[0], str(Path(cfg.save_dir) / cfg.SAVED_AS)
-    kind, untouched = type(cfg), config_lib.defaults(type(cfg))
-    data_dir = config_lib.check_value(kind, "data_dir", saved["data_dir"], source)
-    if not Path(data_dir).exists():
-        where = "moved, or named relative to another folder" if not Path(data_dir).is_absolute() else "moved"
-        raise DataError(
-            f"{data_dir}: the data this run trained on (named in {source}) is not there ({where}); "
-            "pass --data-dir"
-        )
-    same_data = {
-        k: config_lib.check_value(kind, k, saved[k], source)
-        for k in ("test_fraction", "class_names")
-        if k in saved and getattr(cfg, k) == getattr(untouched, k)
-    }
-    return cfg.replace(data_dir=data_dir, **same_data)
+    if not Path(value).exists():
+        where = "moved" if Path(value).is_absolute() else "moved, or named relative to another folder"
+        raise DataError(f"{value}: the {what} (named in {source}) is not there ({where}); pass {flag}")
+    return value

@@ -13,14 +13,16 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tensorflow as tf
 
 from mnist_gan.configs import RunConfig
 from mnist_gan.runtime import checkpoints, distribute, files, record
-from mnist_gan.runtime.files import timestamp
+from mnist_gan.runtime import config as config_lib
 from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
+
+R = TypeVar("R", bound=RunConfig)
 
 
 @dataclass
@@ -84,11 +86,11 @@ def _move_aside(folder: str | Path, keep: tuple[str, ...]) -> Path | None:
     ]
     if not items:
         return None
-    target = folder / f"replaced-{timestamp()}"
+    target = folder / f"replaced-{files.timestamp()}"
     n = 1
     while target.exists():
         n += 1
-        target = folder / f"replaced-{timestamp()}-{n}"
+        target = folder / f"replaced-{files.timestamp()}-{n}"
     target.mkdir()
     for p in items:
         shutil.move(str(p), str(target / p.name))
@@ -108,6 +110,27 @@ def _clean_leftovers(folder: str | Path) -> list[Path]:
             p.unlink(missing_ok=True)
         removed.append(p)
     return removed
+
+
+def with_the_runs_data(cfg: R, default_dir: str) -> R:
+    """Resuming needs no --data-dir: ``cfg`` with the data (folder, split and class names) its
+    ``save_dir``'s record names, or ``default_dir`` for a new run. Values given differently
+    from the defaults are kept, so a changed split is still refused as such."""
+    if cfg.data_dir:
+        return cfg
+    found = record.read(cfg.save_dir, cfg.SAVED_AS)
+    if found is None or not found[0].get("data_dir"):
+        return cfg.replace(data_dir=default_dir)
+    saved, source = found[0], str(Path(cfg.save_dir) / cfg.SAVED_AS)
+    kind, untouched = type(cfg), config_lib.defaults(type(cfg))
+    data_dir = config_lib.typed_value(kind, "data_dir", saved["data_dir"], source)
+    record.named_folder(data_dir, source, "data this run trained on", "--data-dir")
+    same_data = {
+        k: config_lib.typed_value(kind, k, saved[k], source)
+        for k in ("test_fraction", "class_names")
+        if k in saved and getattr(cfg, k) == getattr(untouched, k)
+    }
+    return cfg.replace(data_dir=data_dir, **same_data)
 
 
 def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> list[str] | None:
