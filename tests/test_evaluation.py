@@ -296,7 +296,7 @@ def test_evaluate_script_prints_and_writes_json(
     assert "note:" not in result.stdout  # everything was given
     # Its progress, stage by stage, on stderr: CAS is the slow one.
     assert "stage 4/6: CAS: a classifier trained on generated digits" in result.stderr
-    assert "evaluate: 6 stages done" in result.stderr
+    assert "stage 6/6: the memorisation check" in result.stderr and "evaluate: done in" in result.stderr
 
 
 def test_generated_fid_and_floor_use_the_same_sample_size() -> None:

@@ -166,7 +166,8 @@ _REPORT_THEN_FILE = (
     "out = Path(sys.argv[1])\n"
     "def main():\n"
     "    print('fid 1.4')\n"
-    "    while not (out.parent / 'reader-gone').exists():\n"
+    "    deadline = time.monotonic() + 60\n"  # a regression fails the test, never hangs it
+    "    while not (out.parent / 'reader-gone').exists() and time.monotonic() < deadline:\n"
     "        time.sleep(0.01)\n"
     "    for i in range(1000):\n"
     "        print(f'line {i}')\n"
@@ -212,3 +213,22 @@ def test_a_closed_stdout_is_no_crash(tmp_path: Path) -> None:
     result = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             check=False, preexec_fn=lambda: os.close(1))  # fmt: skip
     assert result.returncode == 0 and result.stderr == "" and out.read_text() == "{}"
+
+
+@pytest.mark.parametrize("resumes", [False, True])
+def test_an_interrupt_says_resume_only_where_there_is_a_checkpoint(resumes: bool) -> None:
+    import subprocess
+
+    from conftest import ROOT
+
+    program = (
+        "from mnist_gan.runtime import cli\n"
+        "def main():\n"
+        "    raise KeyboardInterrupt\n"
+        f"cli.run(main, resumes={resumes})\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 130 and result.stderr.startswith("interrupted (SIGINT)")
+    assert ("run the same command again to resume" in result.stderr) == resumes

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,21 +94,26 @@ def write_outputs(judged: Any, payload: dict[str, Any], output: Path | None, nea
 
 
 class Stages:
-    """A progress line over :data:`~mnist_gan.eval.report.STAGES` on stderr: minutes of CAS
-    training or neighbour search are otherwise minutes of silence."""
+    """A progress line on stderr naming the stage of the evaluation under way: minutes of CAS
+    training or neighbour search are otherwise minutes of silence. A context manager, so
+    that an interrupt or a traceback starts on a line of its own."""
 
     def __init__(self, total: int) -> None:
         from tqdm import tqdm
 
-        self.total, self.done = total, 0
-        self.bar = tqdm(total=total, desc="evaluate", bar_format="{desc} [{elapsed}]")
+        self.total, self.done, self.start = total, 0, time.monotonic()
+        self.bar = tqdm(total=total, desc="evaluate", bar_format="{desc}")
 
     def __call__(self, name: str) -> None:
         self.done += 1
         self.bar.set_description_str(f"evaluate, stage {self.done}/{self.total}: {name}")
 
-    def close(self) -> None:
-        self.bar.set_description_str(f"evaluate: {self.done} stages done")
+    def __enter__(self) -> Stages:
+        return self
+
+    def __exit__(self, *error: object) -> None:
+        if error[0] is None:
+            self.bar.set_description_str(f"evaluate: done in {time.monotonic() - self.start:.0f} s")
         self.bar.close()
 
 
@@ -123,13 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_gan.runtime import checkpoints, record
 
     cfg, notes = from_run(cfg, checkpoints.saved_config(cfg.checkpoint_dir, GanConfig.SAVED_AS))
-    if cfg.output not in ("", "-"):  # a path the user chose: checked before anything else
-        report.check_outputs(cfg.output, cfg.overwrite)
+    chosen = cfg.output not in ("", "-")
+    if chosen:  # a path the user chose: checked before anything else
+        nearest = report.check_outputs(cfg.output, cfg.overwrite)
     # The GAN next: without one, "no trained GAN here" is the error worth reading.
     generator, gan_cfg, path, _, run = generation.load_generator(cfg.checkpoint_dir, cfg.step)
     output = metrics_path(cfg, path)
-    # Checked before the work, as every output path is.
-    nearest = report.check_outputs(str(output), cfg.overwrite) if output is not None else None
+    if not chosen:  # the default path names the checkpoint's step, known only now
+        nearest = report.check_outputs(str(output), cfg.overwrite) if output is not None else None
     # The GAN's own split and class names of its data, and a classifier of the same classes.
     data = sources.load(cfg.data_dir, gan_cfg.test_fraction, gan_cfg.class_names)
     class_names = record.classes(run, data.class_names)
@@ -143,23 +150,23 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes + more:
         print(f"note: {note}")
     print(f"scoring {path} with {samples} generated digits...")
-    stages = Stages(total=len(report.STAGES) - (0 if cfg.cas else 1))
-    judged = report.evaluate_generator(
-        lambda z, y: generator([z, y], training=False),
-        classifier,
-        # All train digits: the memorisation check searches them all for each digit's nearest;
-        # the other references use as many as samples are scored.
-        (pipeline.to_model_range(train.images).numpy(), train.labels),
-        (pipeline.to_model_range(test.images).numpy(), test.labels),
-        num_samples=samples,
-        noise_dim=gan_cfg.noise_dim,
-        seed=cfg.seed,
-        class_names=class_names,
-        cas=cfg.cas,
-        cas_epochs=cfg.cas_epochs,
-        stage=stages,
-    )
-    stages.close()
+    with Stages(total=len(report.stages(cfg.cas, check_memorisation=True))) as stages:
+        judged = report.evaluate_generator(
+            lambda z, y: generator([z, y], training=False),
+            classifier,
+            # All train digits: the memorisation check searches them all for each digit's
+            # nearest; the other references use as many as samples are scored.
+            (pipeline.to_model_range(train.images).numpy(), train.labels),
+            (pipeline.to_model_range(test.images).numpy(), test.labels),
+            num_samples=samples,
+            noise_dim=gan_cfg.noise_dim,
+            seed=cfg.seed,
+            class_names=class_names,
+            cas=cfg.cas,
+            cas_epochs=cfg.cas_epochs,
+            check_memorisation=True,
+            stage=stages,
+        )
     print(report.format_report(judged))
     payload = {"checkpoint": path, "config": cfg.replace(eval_samples=samples).to_dict()}
     write_outputs(judged, payload, output, nearest)

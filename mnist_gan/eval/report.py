@@ -146,6 +146,12 @@ STAGES = {
 }
 
 
+def stages(cas: bool, check_memorisation: bool) -> list[str]:
+    """The :data:`STAGES` an evaluation with these options goes through, in order."""
+    skipped = {"cas": not cas, "memorisation": not check_memorisation}
+    return [name for key, name in STAGES.items() if not skipped.get(key, False)]
+
+
 def evaluate_generator(
     sample_fn: SampleFn,
     classifier: keras.Model,

@@ -94,13 +94,14 @@ def _mute_tensorflow_logs() -> None:
     logging.getLogger("tensorflow").setLevel(logging.CRITICAL)
 
 
-def run(main: Callable[[], int], hold: bool = False) -> None:
+def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> None:
     """Run ``main``; known errors become one line on stderr and an exit status.
 
     2: bad input (file, flag, config, checkpoint, or an OS error such as a read-only
     folder); 3: training diverged; 128 + N: stopped by signal N after saving. With ``hold``,
     stdout is held until ``main`` calls :func:`release_output` (or ends): a bad input found
-    before then prints its error line alone.
+    before then prints its error line alone. ``resumes``: an interrupted run saved a
+    checkpoint to resume from, and the interrupt's line says so.
     """
     from mnist_gan.runtime.errors import TrainingDiverged, UserError
 
@@ -121,11 +122,8 @@ def run(main: Callable[[], int], hold: bool = False) -> None:
     except KeyboardInterrupt as e:
         release_output()
         signum = getattr(e, "signum", signal.SIGINT)
-        print(
-            f"interrupted ({signal.Signals(signum).name}); run the same command again to resume "
-            "from the last checkpoint",
-            file=sys.stderr,
-        )
+        resume = "; run the same command again to resume from the last checkpoint" if resumes else ""
+        print(f"interrupted ({signal.Signals(signum).name}){resume}", file=sys.stderr)
         sys.exit(128 + signum)
     finally:
         release_output()  # a crash's traceback after the lines that led up to it

@@ -99,9 +99,10 @@ def load_yaml(path: Path) -> dict[str, Any]:
 
 
 def _duplicate_key(text: str) -> tuple[str, int, int] | None:
-    """The first key a mapping sets twice, with both lines. ``safe_load`` keeps the last
-    value silently, so a config would run with a setting its reader did not see; composing
-    the node tree builds no objects, so this stays as safe as ``safe_load`` itself."""
+    """A key some mapping sets twice (compared as written: config keys are plain names),
+    with both lines. ``safe_load`` keeps the last value silently, so a config would run with
+    a setting its reader did not see; composing the node tree builds no objects, so this
+    stays as safe as ``safe_load`` itself."""
     stack = [yaml.compose(text, Loader=yaml.SafeLoader)]
     visited: set[int] = set()  # an alias is the node it names: each node once, or aliases nest exponentially
     while stack:
