@@ -365,7 +365,7 @@ def test_evaluate_error_found_after_reading_the_run_is_the_only_line(
 
 
 def test_evaluate_says_which_scores_read_fewer_digits_than_asked() -> None:
-    from mnist_gan.commands.evaluate import sample_size
+    from mnist_gan.eval.run import sample_size
 
     assert sample_size(2000, 1000, 4000) == (2000, [])
     samples, notes = sample_size(10_000, 1000, 4000)
@@ -377,7 +377,7 @@ def test_evaluate_says_which_scores_read_fewer_digits_than_asked() -> None:
 
 
 def test_data_and_classifier_taken_from_the_run_must_still_be_there(tmp_path: Path) -> None:
-    from mnist_gan.commands.evaluate import from_run
+    from mnist_gan.eval.run import from_run
     from mnist_gan.runtime.errors import DataError
 
     cfg = config.defaults(configs.EvaluateConfig).replace(checkpoint_dir=str(tmp_path / "gan"))

@@ -1,0 +1,157 @@
+"""An ``evaluate.py`` run, top to bottom: the GAN, its data and classifier (by default those
+its record names), every output checked before the work, the judgement of
+:mod:`mnist_gan.eval.report` with a progress line, then the report, the JSON and the picture."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from mnist_gan import generation
+from mnist_gan.configs import DEFAULT_DATA_DIR, EvaluateConfig, GanConfig
+from mnist_gan.data import pipeline, sources
+from mnist_gan.eval import features, report
+from mnist_gan.runtime import checkpoints, files, flags, record
+from mnist_gan.runtime.config import defaults, typed_value
+
+# The sample size of the default when the test split is larger (full MNIST: its 10,000).
+MAX_DEFAULT_SAMPLES = 10_000
+
+
+def from_run(cfg: EvaluateConfig, saved: dict[str, Any] | None) -> tuple[EvaluateConfig, list[str]]:
+    """``cfg`` with the data and classifier left empty filled from the GAN's saved config;
+    returns it and the notes to print about what was taken from the run."""
+    run = saved or {}
+    fallback = defaults(GanConfig)
+    source = Path(cfg.checkpoint_dir) / GanConfig.SAVED_AS
+    notes = []
+    changes = {}
+    for key, default in (("data_dir", DEFAULT_DATA_DIR), ("classifier_dir", fallback.classifier_dir)):
+        if not getattr(cfg, key):
+            named = typed_value(type(cfg), key, run[key], str(source)) if run.get(key) else ""
+            if named:
+                what = "data" if key == "data_dir" else "classifier"
+                record.named_folder(named, source, f"{what} the GAN was trained with", flags.flag(key))
+            changes[key] = named or default
+            notes.append(flags.setting(key, changes[key]))
+    if notes:
+        notes = [f"as the GAN was trained: {', '.join(notes)} (from {source})"]
+    return cfg.replace(**changes), notes
+
+
+def sample_size(asked: int, test_size: int, train_size: int) -> tuple[int, list[str]]:
+    """The number of digits to score (0: the test split's size, capped) and notes saying so."""
+    samples = asked or min(test_size, MAX_DEFAULT_SAMPLES)
+    notes = []
+    if not asked:
+        notes.append(
+            f"scoring {samples:,} generated digits, the size of the test split (at most "
+            f"{MAX_DEFAULT_SAMPLES:,}); FID falls with the sample size, so compare scores "
+            "at the same --eval-samples"
+        )
+    if samples > train_size:
+        sets = samples // train_size
+        which = f"the mean over {sets:,} disjoint sets" if sets > 1 else "the first set"
+        notes.append(
+            f"the training split holds {train_size:,} digits: FID and precision/recall are {which} "
+            f"of {train_size:,} generated digits, each beside as many real ones; CAS and the "
+            f"memorisation check take the first set; accuracy, the classifier score and the "
+            f"independent reader read all {samples:,}"
+        )
+    return samples, notes
+
+
+def metrics_path(cfg: EvaluateConfig, checkpoint: str) -> Path | None:
+    """Where the JSON goes: --output, CHECKPOINT_DIR/eval/metrics-<step>.json, or nowhere ('-')."""
+    if cfg.output == "-":
+        return None
+    step = checkpoint.rsplit("-", 1)[-1]
+    return Path(cfg.output or Path(cfg.checkpoint_dir) / "eval" / f"metrics-{step}.json")
+
+
+def write_outputs(
+    judged: report.Report, payload: dict[str, Any], output: Path | None, nearest: Path | None
+) -> None:
+    """The JSON and the picture beside it, each announced."""
+    if output is not None:
+        files.atomic_write_text(output, json.dumps({**payload, **judged.to_json()}, indent=2) + "\n")
+        print(f"metrics: {output}")
+    if nearest is None:
+        print("the digits most at risk: not drawn (--output -: no folder for the picture)")
+    elif report.write_nearest(judged, nearest):
+        print(f"generated digits most at risk beside their nearest training digits: {nearest}")
+    elif nearest.exists():  # replaced with --overwrite: an earlier picture must not pass for this one
+        nearest.unlink()
+
+
+class Stages:
+    """A progress line on stderr naming the stage of the evaluation under way: minutes of CAS
+    training or neighbour search are otherwise minutes of silence. A context manager, so
+    that an interrupt or a traceback starts on a line of its own."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.start = total, 0, time.monotonic()
+        self.bar = tqdm(total=total, desc="evaluate", bar_format="{desc}")
+
+    def __call__(self, name: str) -> None:
+        self.done += 1
+        self.bar.set_description_str(f"evaluate, stage {self.done}/{self.total}: {name}")
+
+    def __enter__(self) -> Stages:
+        return self
+
+    def __exit__(self, *error: object) -> None:
+        if error[0] is None:
+            self.bar.set_description_str(f"evaluate: done in {time.monotonic() - self.start:.0f} s")
+        self.bar.close()
+
+
+def evaluate(cfg: EvaluateConfig) -> None:
+    """Everything ``evaluate.py`` does, every output path checked before the work: the notes,
+    the progress line, the report on stdout, the JSON and its picture."""
+    cfg, notes = from_run(cfg, checkpoints.saved_config(cfg.checkpoint_dir, GanConfig.SAVED_AS))
+    chosen = cfg.output not in ("", "-")
+    if chosen:  # a path the user chose: checked before anything else
+        nearest = report.check_outputs(cfg.output, cfg.overwrite)
+    # The GAN next: without one, "no trained GAN here" is the error worth reading.
+    generator, gan_cfg, path, _, run = generation.load_generator(cfg.checkpoint_dir, cfg.step)
+    output = metrics_path(cfg, path)
+    if not chosen:  # the default path names the checkpoint's step, known only now
+        nearest = report.check_outputs(str(output), cfg.overwrite) if output is not None else None
+    # The GAN's own split and class names of its data, and a classifier of the same classes.
+    data = sources.load(cfg.data_dir, gan_cfg.test_fraction, gan_cfg.class_names)
+    class_names = record.classes(run, data.class_names)
+    sources.check_classes(class_names, data.class_names, f"the GAN in {cfg.checkpoint_dir}")
+    train, test = data.splits
+    classifier = features.load_classifier(cfg.classifier_dir, class_names)
+    fingerprint = record.data_fingerprint(train.images, train.labels)
+    other_data = features.other_data_note(cfg.classifier_dir, fingerprint)
+    notes += [other_data] if other_data is not None else []
+    samples, more = sample_size(cfg.eval_samples, len(test), len(train))
+    for note in notes + more:
+        print(f"note: {note}")
+    print(f"scoring {path} with {samples} generated digits...")
+    with Stages(total=len(report.stages(cfg.cas, check_memorisation=True))) as stages:
+        judged = report.evaluate_generator(
+            lambda z, y: generator([z, y], training=False),
+            classifier,
+            # All train digits: the memorisation check searches them all for each digit's
+            # nearest; the other references use as many as samples are scored.
+            (pipeline.to_model_range(train.images).numpy(), train.labels),
+            (pipeline.to_model_range(test.images).numpy(), test.labels),
+            num_samples=samples,
+            noise_dim=gan_cfg.noise_dim,
+            seed=cfg.seed,
+            class_names=class_names,
+            cas=cfg.cas,
+            cas_epochs=cfg.cas_epochs,
+            check_memorisation=True,
+            stage=stages,
+        )
+    print(report.format_report(judged))
+    payload = {"checkpoint": path, "config": cfg.replace(eval_samples=samples).to_dict()}
+    write_outputs(judged, payload, output, nearest)
