@@ -54,15 +54,16 @@ class FileNames:
 
 
 def check_output_dir(path: str | Path, overwrite: bool = False, flag: str = "--output-dir") -> list[Path]:
-    """Refuse an output path that is a file, or a folder holding anything but an earlier
+    """Refuse an output path that is a file, or a folder holding other files than an earlier
     run's pictures, or those pictures without ``overwrite``. Returns the earlier pictures,
-    to be removed before writing so that the folder holds one run only."""
+    to be removed before writing so that the folder holds one run only. Sub-folders are left
+    alone (``outputs/mine`` for another set beside the demo's pictures in ``outputs``)."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise config.ConfigError(f"{p} is a file, not a folder; pass another {flag}")
     if not p.is_dir():
         return []
-    entries = [e for e in p.iterdir() if not e.name.startswith(".")]
+    entries = [e for e in p.iterdir() if not e.name.startswith(".") and not e.is_dir()]
     foreign = [e for e in entries if not (e.is_file() and OWN_FILES.fullmatch(e.name))]
     if foreign:
         raise config.ConfigError(

@@ -222,6 +222,10 @@ def test_second_run_into_the_same_folder_refused_or_replaces_only_its_own(
     assert replaced.returncode == 0, replaced.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == ["digit7_0000.png", "digit7_0001.png", "grid.png"]
 
+    (out / "mine").mkdir()  # another set of pictures beside these: left alone
+    (out / "mine" / "grid.png").write_text("kept")
+    beside = _generate(tiny_gan, out, "--classes", "7", "--count", "2", "--overwrite")
+    assert beside.returncode == 0 and (out / "mine" / "grid.png").read_text() == "kept"
     (out / "notes.txt").write_text("mine")
     foreign = _generate(tiny_gan, out, "--overwrite")
     assert foreign.returncode == 2 and "notes.txt" in foreign.stderr
