@@ -37,9 +37,9 @@ def _drop_output() -> None:
 
 
 class _ReaderMayLeave(io.TextIOBase):
-    """stdout that outlives its reader: once a pipe's reader has gone (``| head -1``), what is
-    printed goes to /dev/null and the command finishes its work and its files, where a
-    ``BrokenPipeError`` would have stopped it before them."""
+    """An output stream that outlives its reader: once a pipe's reader has gone (``| head
+    -1``), what is printed goes to /dev/null and the command finishes its work and its files,
+    where a ``BrokenPipeError`` would have stopped it before them."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
@@ -74,16 +74,18 @@ class _ReaderMayLeave(io.TextIOBase):
         return self._stream.encoding
 
 
-def _stdout() -> None:
-    """Line-buffered stdout that survives its reader, or /dev/null where there is none."""
-    if sys.stdout is None:  # started with stdout closed (>&-)
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
-        return
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        # Each line as soon as it is printed, into a pipe too (tee, a log file): in step with
-        # the progress bar on stderr instead of glued to it in one burst later, kept on a crash.
-        sys.stdout.reconfigure(line_buffering=True)
-        sys.stdout = _ReaderMayLeave(sys.stdout)
+def _outputs() -> None:
+    """Line-buffered stdout and stderr that survive their readers, or /dev/null where there
+    is none (started with ``>&-`` or ``2>&-``)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - for the life of the process
+        elif isinstance(stream, io.TextIOWrapper):
+            # Each line as soon as it is printed, into a pipe too (tee, a log file): in step
+            # with the progress bar on stderr instead of glued to it later, kept on a crash.
+            stream.reconfigure(line_buffering=True)
+            setattr(sys, name, _ReaderMayLeave(stream))
 
 
 def _mute_tensorflow_logs() -> None:
@@ -105,7 +107,7 @@ def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> N
     """
     from mnist_gan.runtime.errors import TrainingDiverged, UserError
 
-    _stdout()
+    _outputs()
     if hold:
         hold_output()
     try:
