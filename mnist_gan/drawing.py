@@ -57,13 +57,18 @@ def check_output_dir(path: str | Path, overwrite: bool = False, flag: str = "--o
     """Refuse an output path that is a file, or a folder holding other files than an earlier
     run's pictures, or those pictures without ``overwrite``. Returns the earlier pictures,
     to be removed before writing so that the folder holds one run only. Sub-folders are left
-    alone (``outputs/mine`` for another set beside the demo's pictures in ``outputs``)."""
+    alone (``outputs/mine`` for another set beside the demo's pictures in ``outputs``), but
+    not one named like a picture it writes (``grid.png/``): that is in the way."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise config.ConfigError(f"{p} is a file, not a folder; pass another {flag}")
     if not p.is_dir():
         return []
-    entries = [e for e in p.iterdir() if not e.name.startswith(".") and not e.is_dir()]
+    entries = [
+        e
+        for e in p.iterdir()
+        if not e.name.startswith(".") and not (e.is_dir() and not OWN_FILES.fullmatch(e.name))
+    ]
     foreign = [e for e in entries if not (e.is_file() and OWN_FILES.fullmatch(e.name))]
     if foreign:
         raise config.ConfigError(

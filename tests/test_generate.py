@@ -226,6 +226,11 @@ def test_second_run_into_the_same_folder_refused_or_replaces_only_its_own(
     (out / "mine" / "grid.png").write_text("kept")
     beside = _generate(tiny_gan, out, "--classes", "7", "--count", "2", "--overwrite")
     assert beside.returncode == 0 and (out / "mine" / "grid.png").read_text() == "kept"
+    (out / "mine").rename(out / "digit3_0000.png")  # a folder named like a picture is in the way
+    in_the_way = _generate(tiny_gan, out, "--classes", "7", "--count", "2", "--overwrite")
+    assert in_the_way.returncode == 2 and "digit3_0000.png" in in_the_way.stderr
+    assert (out / "digit7_0001.png").exists()  # refused before removing anything
+    (out / "digit3_0000.png").rename(out / "mine")
     (out / "notes.txt").write_text("mine")
     foreign = _generate(tiny_gan, out, "--overwrite")
     assert foreign.returncode == 2 and "notes.txt" in foreign.stderr
