@@ -238,3 +238,36 @@ def test_an_interrupt_says_resume_only_where_there_is_a_checkpoint(resumes: bool
     )
     assert result.returncode == 130 and result.stderr.startswith("interrupted (SIGINT)")
     assert ("run the same command again to resume" in result.stderr) == resumes
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_an_unwritable_stdout_or_no_stderr_costs_no_output_file(tmp_path: Path) -> None:
+    # stdout on a full disk stopped a command with 'error: [Errno 28] ...' after its work and
+    # before the rest of its files; stdin and stderr both closed left descriptor 2 closed, and
+    # TensorFlow's quieting failed on it.
+    import subprocess
+
+    from conftest import ROOT
+
+    out = tmp_path / "metrics.json"
+    (tmp_path / "reader-gone").touch()
+    command = [sys.executable, "-c", _REPORT_THEN_FILE, str(out)]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            command, cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, check=False
+        )
+    assert result.returncode == 0 and out.read_text() == "{}"
+    assert "warning: cannot write to stdout (No space left on device)" in result.stderr
+    out.unlink()
+    # As TensorFlow's quieting does, the command duplicates descriptor 2 while it works.
+    needs_fd2 = _REPORT_THEN_FILE.replace(
+        "def main():\n", "def main():\n    import os; os.close(os.dup(2))\n"
+    )
+
+    def close_stdin_and_stderr() -> None:
+        os.close(0)
+        os.close(2)
+
+    closed = subprocess.run([sys.executable, "-c", needs_fd2, str(out)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            check=False, preexec_fn=close_stdin_and_stderr)  # fmt: skip
+    assert closed.returncode == 0 and out.read_text() == "{}"

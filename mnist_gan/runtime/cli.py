@@ -37,31 +37,35 @@ def _drop_output() -> None:
 
 
 class _ReaderMayLeave(io.TextIOBase):
-    """An output stream that outlives its reader: once a pipe's reader has gone (``| head
-    -1``), what is printed goes to /dev/null and the command finishes its work and its files,
-    where a ``BrokenPipeError`` would have stopped it before them."""
+    """An output stream that outlives its reader: once it cannot be written (a pipe's reader
+    has gone, ``| head -1``; a full disk; a descriptor opened for reading), what is printed
+    goes to /dev/null and the command finishes its work and its files, where the error would
+    have stopped it before them. Any other loss than a reader leaving is said once on stderr."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
+    def __init__(self, stream: TextIO, name: str) -> None:
+        self._stream, self._name = stream, name
 
-    def _gone(self) -> None:
+    def _gone(self, error: OSError) -> None:
         # The descriptor itself, so the buffered rest flushed at exit goes nowhere quietly too.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, self._stream.fileno())
         os.close(devnull)
+        if not isinstance(error, BrokenPipeError) and self._name == "stdout":
+            lost = f"warning: cannot write to stdout ({error.strerror}); the command goes on without it"
+            print(lost, file=sys.stderr)
 
     def write(self, text: str) -> int:
         try:
             return self._stream.write(text)
-        except BrokenPipeError:
-            self._gone()
+        except OSError as e:
+            self._gone(e)
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
-        except BrokenPipeError:
-            self._gone()
+        except OSError as e:
+            self._gone(e)
 
     def fileno(self) -> int:
         return self._stream.fileno()
@@ -75,17 +79,23 @@ class _ReaderMayLeave(io.TextIOBase):
 
 
 def _outputs() -> None:
-    """Line-buffered stdout and stderr that survive their readers, or /dev/null where there
-    is none (started with ``>&-`` or ``2>&-``)."""
-    for name in ("stdout", "stderr"):
+    """Line-buffered stdout and stderr that survive their readers, or /dev/null on their own
+    descriptors where the command started without them (``>&-``, ``2>&-``)."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
         stream = getattr(sys, name)
         if stream is None:
-            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - for the life of the process
+            # On descriptor 1 or 2 itself: the lowest free one may be 0, and TensorFlow's
+            # quieting duplicates descriptor 2.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+            setattr(sys, name, open(fd, "w", closefd=False))  # noqa: SIM115 - for the life of the process
         elif isinstance(stream, io.TextIOWrapper):
             # Each line as soon as it is printed, into a pipe too (tee, a log file): in step
             # with the progress bar on stderr instead of glued to it later, kept on a crash.
             stream.reconfigure(line_buffering=True)
-            setattr(sys, name, _ReaderMayLeave(stream))
+            setattr(sys, name, _ReaderMayLeave(stream, name))
 
 
 def _mute_tensorflow_logs() -> None:
