@@ -240,6 +240,31 @@ def test_an_interrupt_says_resume_only_where_there_is_a_checkpoint(resumes: bool
     assert ("run the same command again to resume" in result.stderr) == resumes
 
 
+def test_sigterm_ends_a_command_as_ctrl_c_does() -> None:
+    # evaluate.py and generate.py died of SIGTERM mid-line, their progress line unended.
+    import subprocess
+
+    from conftest import ROOT
+
+    program = (
+        "import os, signal, sys, time\n"
+        "from mnist_gan.runtime import cli\n"
+        "def main():\n"
+        "    try:\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(30)\n"
+        "    finally:\n"
+        "        sys.stderr.write('progress line ended\\n')\n"
+        "    return 0\n"
+        "cli.run(main)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 128 + 15
+    assert result.stderr == "progress line ended\ninterrupted (SIGTERM)\n"
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_an_unwritable_stdout_or_no_stderr_costs_no_output_file(tmp_path: Path) -> None:
     # stdout on a full disk stopped a command with 'error: [Errno 28] ...' after its work and

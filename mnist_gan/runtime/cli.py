@@ -98,6 +98,13 @@ def _outputs() -> None:
             setattr(sys, name, _ReaderMayLeave(stream, name))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: progress lines end, what is open is closed, one line says why."""
+    error = KeyboardInterrupt(signal.Signals(signum).name)
+    error.signum = signum  # type: ignore[attr-defined]
+    raise error
+
+
 def _mute_tensorflow_logs() -> None:
     """No TensorFlow warnings after an error line (e.g. the dozens of unrestored values a
     refused checkpoint lists when its objects are deleted at exit)."""
@@ -118,6 +125,8 @@ def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> N
     from mnist_gan.runtime.errors import TrainingDiverged, UserError
 
     _outputs()
+    if not resumes:  # training turns SIGTERM into a save and a stop of its own
+        signal.signal(signal.SIGTERM, _interrupt)
     if hold:
         hold_output()
     try:
