@@ -67,7 +67,7 @@ def check_output_dir(path: str | Path, overwrite: bool = False, flag: str = "--o
     entries = [
         e
         for e in p.iterdir()
-        if not e.name.startswith(".") and not (e.is_dir() and not OWN_FILES.fullmatch(e.name))
+        if not e.name.startswith(".") and (OWN_FILES.fullmatch(e.name) or not e.is_dir())
     ]
     foreign = [e for e in entries if not (e.is_file() and OWN_FILES.fullmatch(e.name))]
     if foreign:

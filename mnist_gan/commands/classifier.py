@@ -9,7 +9,7 @@ from mnist_gan.runtime import cli, process
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mnist_gan.configs import DEFAULT_DATA_DIR, ClassifierConfig
+    from mnist_gan.configs import ClassifierConfig
     from mnist_gan.runtime.flags import parse_args
 
     cfg, _ = parse_args(ClassifierConfig, argv, __doc__)
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_gan.training.classifier import train_classifier
     from mnist_gan.training.run import print_result
 
-    cfg = run_folder.with_the_runs_data(cfg, DEFAULT_DATA_DIR)
+    cfg = run_folder.with_the_runs_data(cfg)
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
     with distribute.collective_errors():

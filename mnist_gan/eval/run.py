@@ -16,7 +16,7 @@ from mnist_gan.configs import DEFAULT_DATA_DIR, EvaluateConfig, GanConfig
 from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, report
 from mnist_gan.runtime import checkpoints, files, flags, record
-from mnist_gan.runtime.config import defaults, typed_value
+from mnist_gan.runtime.config import defaults
 
 # The sample size of the default when the test split is larger (full MNIST: its 10,000).
 MAX_DEFAULT_SAMPLES = 10_000
@@ -32,11 +32,12 @@ def from_run(cfg: EvaluateConfig, saved: dict[str, Any] | None) -> tuple[Evaluat
     changes = {}
     for key, default in (("data_dir", DEFAULT_DATA_DIR), ("classifier_dir", fallback.classifier_dir)):
         if not getattr(cfg, key):
-            named = typed_value(type(cfg), key, run[key], str(source)) if run.get(key) else ""
-            if named:
-                what = "data" if key == "data_dir" else "classifier"
-                record.named_folder(named, source, f"{what} the GAN was trained with", flags.flag(key))
-            changes[key] = named or default
+            what = "data" if key == "data_dir" else "classifier"
+            changes[key] = (
+                record.named_folder(type(cfg), key, run[key], source, f"{what} the GAN was trained with")
+                if run.get(key)
+                else default
+            )
             notes.append(flags.setting(key, changes[key]))
     if notes:
         notes = [f"as the GAN was trained: {', '.join(notes)} (from {source})"]
@@ -95,7 +96,7 @@ class Stages:
 
     def __init__(self, total: int) -> None:
         self.total, self.done, self.start = total, 0, time.monotonic()
-        self.bar = tqdm(total=total, desc="evaluate", bar_format="{desc}")
+        self.bar = tqdm(desc="evaluate", bar_format="{desc}")
 
     def __call__(self, name: str) -> None:
         self.done += 1

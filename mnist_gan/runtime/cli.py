@@ -100,9 +100,9 @@ def _outputs() -> None:
 
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM as Ctrl-C: progress lines end, what is open is closed, one line says why."""
-    error = KeyboardInterrupt(signal.Signals(signum).name)
-    error.signum = signum  # type: ignore[attr-defined]
-    raise error
+    from mnist_gan.runtime.errors import Interrupted
+
+    raise Interrupted(signum)
 
 
 def _mute_tensorflow_logs() -> None:
@@ -117,7 +117,7 @@ def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> N
     """Run ``main``; known errors become one line on stderr and an exit status.
 
     2: bad input (file, flag, config, checkpoint, or an OS error such as a read-only
-    folder); 3: training diverged; 128 + N: stopped by signal N after saving. With ``hold``,
+    folder); 3: training diverged; 128 + N: stopped by signal N (training saves first). With ``hold``,
     stdout is held until ``main`` calls :func:`release_output` (or ends): a bad input found
     before then prints its error line alone. ``resumes``: an interrupted run saved a
     checkpoint to resume from, and the interrupt's line says so.

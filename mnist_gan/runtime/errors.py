@@ -5,6 +5,8 @@ Kept free of TensorFlow so the scripts can report them (and answer --help) quick
 
 from __future__ import annotations
 
+import signal
+
 
 class UserError(Exception):
     """Bad input: a file, flag, config or checkpoint that cannot be used as given (exit 2)."""
@@ -32,3 +34,11 @@ class DistributionError(UserError, ValueError):
 
 class TrainingDiverged(RuntimeError):
     """A loss or a weight became NaN or infinite; nothing was saved from that point on (exit 3)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) arrived: the command stops (training saves first), exit 128 + N."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum

@@ -204,11 +204,14 @@ def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: li
     )
 
 
-def named_folder(value: str, source: str | Path, what: str, flag: str) -> str:
-    """``value``, a folder that the record ``source`` names, if it is still there; otherwise an
-    error that says where the name came from and which flag to pass instead."""
+def named_folder(cls: type[config_lib.Config], key: str, saved: Any, source: str | Path, what: str) -> str:
+    """The folder ``key`` of the record ``source`` names (``saved``, typed as ``cls`` types
+    it), if it is still there; otherwise an error that says where the name came from and
+    which flag to pass instead."""
     from mnist_gan.runtime.errors import DataError
 
+    value = config_lib.typed_value(cls, key, saved, str(source))
+    flag = flags.flag(key)
     if not Path(value).exists():
         where = "moved" if Path(value).is_absolute() else "moved, or named relative to another folder"
         raise DataError(f"{value}: the {what} (named in {source}) is not there ({where}); pass {flag}")

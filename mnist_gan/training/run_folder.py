@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import tensorflow as tf
 
-from mnist_gan.configs import RunConfig
+from mnist_gan.configs import DEFAULT_DATA_DIR, RunConfig
 from mnist_gan.runtime import checkpoints, distribute, files, record
 from mnist_gan.runtime import config as config_lib
 from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
@@ -112,19 +112,18 @@ def _clean_leftovers(folder: str | Path) -> list[Path]:
     return removed
 
 
-def with_the_runs_data(cfg: R, default_dir: str) -> R:
+def with_the_runs_data(cfg: R, default_dir: str = DEFAULT_DATA_DIR) -> R:
     """Resuming needs no --data-dir: ``cfg`` with the data (folder, split and class names) its
     ``save_dir``'s record names, or ``default_dir`` for a new run. Values given differently
     from the defaults are kept, so a changed split is still refused as such."""
     if cfg.data_dir:
         return cfg
-    found = record.read(cfg.save_dir, cfg.SAVED_AS)
-    if found is None or not found[0].get("data_dir"):
+    saved = checkpoints.saved_config(cfg.save_dir, cfg.SAVED_AS) or {}
+    if not saved.get("data_dir"):
         return cfg.replace(data_dir=default_dir)
-    saved, source = found[0], str(Path(cfg.save_dir) / cfg.SAVED_AS)
+    source = str(Path(cfg.save_dir) / cfg.SAVED_AS)
     kind, untouched = type(cfg), config_lib.defaults(type(cfg))
-    data_dir = config_lib.typed_value(kind, "data_dir", saved["data_dir"], source)
-    record.named_folder(data_dir, source, "data this run trained on", "--data-dir")
+    data_dir = record.named_folder(kind, "data_dir", saved["data_dir"], source, "data this run trained on")
     same_data = {
         k: config_lib.typed_value(kind, k, saved[k], source)
         for k in ("test_fraction", "class_names")

@@ -8,13 +8,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM (or SIGINT) arrived; the loop saves a checkpoint and stops."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+from mnist_gan.runtime.errors import Interrupted
 
 
 @contextmanager
