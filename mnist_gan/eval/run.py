@@ -70,7 +70,7 @@ def metrics_path(cfg: EvaluateConfig, checkpoint: str) -> Path | None:
     """Where the JSON goes: --output, CHECKPOINT_DIR/eval/metrics-<step>.json, or nowhere ('-')."""
     if cfg.output == "-":
         return None
-    step = checkpoint.rsplit("-", 1)[-1]
+    step = checkpoints.step_of(checkpoint)
     return Path(cfg.output or Path(cfg.checkpoint_dir) / "eval" / f"metrics-{step}.json")
 
 

@@ -68,7 +68,7 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
         ) from e
 
 
-def _step(path: str | Path) -> int | None:
+def step_of(path: str | Path) -> int | None:
     """The step of ``ckpt-<step>`` (a path or name, with or without a suffix), else None."""
     tail = Path(path).name.split(".", 1)[0][len(CHECKPOINT_NAME) + 1 :]
     digits = tail.isascii() and tail.isdecimal()  # not '²', which isdigit() takes and int() refuses
@@ -100,11 +100,11 @@ def found(folder: str | Path) -> list[str]:
     steps: dict[int, str] = {}
     state = _state(folder)
     for listed in list(state.all_model_checkpoint_paths) if state is not None else []:
-        step = _step(listed)
+        step = step_of(listed)
         if step is not None:
             steps[step] = str(folder / Path(listed).name)
     for index in folder.glob(f"{CHECKPOINT_NAME}-*.index"):
-        step = _step(index)
+        step = step_of(index)
         if step is not None:
             steps.setdefault(step, str(folder / index.name.removesuffix(".index")))
     return [steps[step] for step in sorted(steps)]
@@ -133,10 +133,10 @@ def rewrite_state(folder: str | Path, drop: list[str] | tuple[str, ...] = ()) ->
     names = [Path(p).name for p in found(folder) if Path(p).name not in dropped]
     if names == listed:
         return []
-    lacking = [str(_step(name)) for name in names if name not in listed]
     if not names:
         (folder / "checkpoint").unlink(missing_ok=True)
-        return lacking
+        return []
+    lacking = [str(step_of(name)) for name in names if name not in listed]
     rebuilt = CheckpointState(model_checkpoint_path=names[-1])
     for name in names:
         index = folder / f"{name}.index"
@@ -155,19 +155,19 @@ def restore_newest_good(checkpoint: tf.train.Checkpoint, folder: str | Path) -> 
     so a run never stays stuck on a damaged file.
     """
     skipped: list[str] = []
-    reasons: list[str] = []
+    newest_reason = ""
     for path in reversed(found(folder)):
         try:
             restore(checkpoint, path)
             return path, skipped
         except CheckpointError as e:
+            newest_reason = newest_reason or str(e)
             skipped.append(path)
-            reasons.append(str(e))
     if skipped:
         # Every one refused: more likely another model (a config file lost or replaced) than
         # every file damaged; the newest's reason says which.
         raise CheckpointError(
-            f"{folder}: no checkpoint could be read ({', '.join(skipped)}); the newest: {reasons[0]}; "
+            f"{folder}: no checkpoint could be read ({', '.join(skipped)}); the newest: {newest_reason}; "
             "resume with the settings that wrote them, or move the folder aside (or pass another "
             "--save-dir) to start afresh"
         )
@@ -192,7 +192,7 @@ def _best(folder: Path) -> list[str]:
     writes the state file last, so it names the copy that is complete even when a crash
     left the next one half-copied beside it; without a state file, what :func:`found` finds."""
     state = _state(folder)
-    if state is not None and _step(state.model_checkpoint_path) is not None:
+    if state is not None and step_of(state.model_checkpoint_path) is not None:
         return [str(folder / Path(state.model_checkpoint_path).name)]
     return found(folder)[-1:]
 
@@ -213,9 +213,9 @@ def latest(folder: str | Path, step: int | str | None = None) -> str | None:
             )
         return _intact(best[-1]) if best else None
     for path in every:
-        if _step(path) == int(step):
+        if step_of(path) == int(step):
             return _intact(path)
-    available = ", ".join(str(_step(p)) for p in every) or "none"
+    available = ", ".join(str(step_of(p)) for p in every) or "none"
     raise CheckpointError(f"{folder}: no checkpoint at step {int(step)} (steps saved: {available})")
 
 
@@ -245,7 +245,7 @@ def best_score(folder: str | Path, scoring: str) -> float | None:
         return None
     named = _best(path.parent)
     fid = kept.get("fid")
-    if kept.get("scoring") != scoring or not named or _step(named[0]) != kept.get("step"):
+    if kept.get("scoring") != scoring or not named or step_of(named[0]) != kept.get("step"):
         return None
     return float(fid) if isinstance(fid, int | float) and not isinstance(fid, bool) else None
 

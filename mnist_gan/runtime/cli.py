@@ -98,7 +98,7 @@ def _outputs() -> None:
             setattr(sys, name, _ReaderMayLeave(stream, name))
 
 
-def _interrupt(signum: int, frame: object) -> None:
+def interrupt(signum: int, frame: object) -> None:
     """SIGTERM as Ctrl-C: progress lines end, what is open is closed, one line says why."""
     from mnist_gan.runtime.errors import Interrupted
 
@@ -126,7 +126,7 @@ def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> N
 
     _outputs()
     if not resumes:  # training turns SIGTERM into a save and a stop of its own
-        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGTERM, interrupt)
     if hold:
         hold_output()
     try:

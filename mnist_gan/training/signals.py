@@ -5,10 +5,9 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import FrameType
 from typing import Any
 
-from mnist_gan.runtime.errors import Interrupted
+from mnist_gan.runtime import cli
 
 
 @contextmanager
@@ -28,13 +27,10 @@ def signals_held() -> Iterator[None]:
 
 @contextmanager
 def stop_on_sigterm() -> Iterator[None]:
-    """Turn SIGTERM into :class:`Interrupted` while training (only in the main thread)."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(signum)
-
+    """Turn SIGTERM into :class:`~mnist_gan.runtime.errors.Interrupted` while training (only
+    in the main thread), as :func:`mnist_gan.runtime.cli.interrupt` does for the other commands."""
     try:
-        previous: Any = signal.signal(signal.SIGTERM, handler)
+        previous: Any = signal.signal(signal.SIGTERM, cli.interrupt)
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
