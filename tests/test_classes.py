@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +190,90 @@ def test_runs_recorded_before_class_names_take_the_datas_ten_names() -> None:
     assert record.classes({}, fashion) == fashion  # ten unnamed classes, named by the data
     assert record.classes({}, ["a", "b", "c"]) == record.DIGITS  # which then differ: refused
     assert record.classes({"classes": ["a", "b"]}, fashion) == ["a", "b"]
+
+
+def test_classes_txt_from_notepad_and_its_mistakes(tmp_path: Path) -> None:
+    from conftest import synthetic_digits, write_dataset
+
+    x, y = synthetic_digits(20)
+    write_dataset(tmp_path, x, y, x, y)
+    names = [f"n{d}" for d in range(10)]
+    listed = tmp_path / "classes.txt"
+    listed.write_bytes(
+        b"\xef\xbb\xbf" + "\r\n".join(names).encode() + b"\r\n\r\n"
+    )  # BOM, CRLF, trailing blank
+    assert sources.load(tmp_path).class_names == names
+    listed.write_text("\n".join([*names[:3], "", *names[3:]]) + "\n")
+    with pytest.raises(
+        sources.DataError, match=r"classes.txt: line 4 is blank, which would shift every name after"
+    ):
+        sources.load(tmp_path)
+    listed.write_text("\n".join([*names[:9], "n0"]) + "\n")
+    with pytest.raises(
+        sources.DataError, match=r"classes.txt: names 'n0' more than once; class names must differ"
+    ):
+        sources.load(tmp_path)
+    with pytest.raises(sources.DataError, match=r"^--class-names: names 'a', 'b' more than once"):
+        sources.load(tmp_path, class_names="a,b,a,b,c,d,e,f,g,h")
+
+
+def test_a_data_dir_that_is_a_file_says_so(tmp_path: Path) -> None:
+    archive = tmp_path / "digits.zip"
+    archive.write_bytes(b"PK\x03\x04")
+    with pytest.raises(
+        sources.DataError, match=r"digits.zip: is a file, not a folder \(an archive\? unpack it"
+    ):
+        sources.load(archive)
+
+
+def test_evaluate_on_the_same_classes_as_a_folder_and_on_changed_data(
+    image_folder: Path, tmp_path: Path
+) -> None:
+    from conftest import write_dataset
+
+    data = sources.load(image_folder)
+    write_dataset(tmp_path / "idx", data.train.images, data.train.labels, data.test.images, data.test.labels)
+    trained = run_classifier(image_folder, tmp_path, "--epochs", "1", "--batch-size", "16")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    gan = run_train(
+        tmp_path / "idx",
+        tmp_path,
+        "--steps",
+        "2",
+        "--no-eval",
+        "--class-names",
+        ",".join(NAMES),
+        *TINY_GAN_FLAGS,
+    )
+    assert gan.returncode == 0, gan.stderr[-3000:]
+
+    def evaluate(data_dir: Path) -> subprocess.CompletedProcess[str]:
+        return run_script(
+            "evaluate.py", "--checkpoint-dir", str(tmp_path / "ckpt"),
+            "--classifier-dir", str(tmp_path / "classifier"), "--data-dir", str(data_dir),
+            "--eval-samples", "30", "--no-cas", "--output", "-",
+        )  # fmt: skip
+
+    # IDX files named with --class-names, then the same images as a folder of those classes:
+    # the folder's classes are its folders (no --class-names to refuse), the data the same.
+    same = evaluate(image_folder)
+    assert same.returncode == 0, same.stderr[-3000:]
+    assert "other training images" not in same.stdout
+    changed = tmp_path / "changed"
+    shutil.copytree(image_folder, changed)
+    shutil.copy(image_folder / "zed" / "002.png", changed / "zed" / "extra.png")
+    other = evaluate(changed)
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert f"note: the GAN in {tmp_path / 'ckpt'} was trained on other training images (" in other.stdout
+    assert "its copying check compares with these" in other.stdout
+
+
+def test_a_test_fraction_the_data_does_not_use_is_noted(tmp_path: Path) -> None:
+    from conftest import synthetic_digits, write_dataset
+
+    x, y = synthetic_digits(20)
+    write_dataset(tmp_path, x, y, x, y)
+    assert sources.load(tmp_path).notes == []
+    assert sources.load(tmp_path, test_fraction=0.5).notes == [
+        "--test-fraction 0.5 does not apply to this data: the IDX files hold their own split"
+    ]

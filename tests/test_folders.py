@@ -7,6 +7,7 @@ Each image of the small dataset built here has a unique gray level in its top-le
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -345,3 +346,49 @@ def test_refuses_a_test_fraction_outside_0_1(
     with pytest.raises(ValueError, match=r"test fraction must be between 0 and 1.*--test-fraction") as caught:
         read_image_folder(class_root[0], test_fraction=fraction)
     assert isinstance(caught.value, DataError)
+
+
+@pytest.mark.parametrize("names", [("Train", "Test"), ("training", "testing"), ("Training", "Validation")])
+def test_a_split_spelt_otherwise_is_refused_not_read_as_two_classes(
+    tmp_path: Path, names: tuple[str, str]
+) -> None:
+    _write_split(tmp_path, {names[0]: {"a": 2, "b": 2}, names[1]: {"a": 1, "b": 1}})
+    with pytest.raises(
+        DataError, match=rf"{min(names)} and {max(names)} hold folders, as a train/test split would"
+    ):
+        read_image_folder(tmp_path)
+
+
+def test_two_classes_named_like_splits_that_hold_images_are_classes(tmp_path: Path) -> None:
+    for name in ("Train", "Test"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            _gray(40 * i).save(tmp_path / name / f"{i}.png")
+    assert read_image_folder(tmp_path, 0.34).class_names == ["Test", "Train"]
+
+
+def test_a_class_folder_name_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    make_class_folders(tmp_path / "digits")
+    root = tmp_path / "digits"
+    os.rename(os.fsencode(root / "zeta"), os.fsencode(root) + b"/caf\xe9")  # Latin-1, from an old zip
+    with pytest.raises(DataError, match=r"caf\\udce9'?: this name is not UTF-8 text .*; rename it"):
+        read_image_folder(root)
+
+
+def test_linked_folders_are_read_once_and_a_link_back_up_ends(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    for name, count in (("a", 3), ("b", 3)):
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            _gray(signature(i)).save(root / name / f"{i}.png")
+    more = tmp_path / "elsewhere"
+    more.mkdir()
+    for i in range(2):
+        _gray(signature(10 + i)).save(more / f"{i}.png")
+    (root / "a" / "more").symlink_to(more, target_is_directory=True)  # as ImageFolder, followed
+    (root / "b" / "loop").symlink_to(root / "b", target_is_directory=True)  # back up: read once
+    (root / "c").mkdir()
+    (root / "c" / "only-a-link").symlink_to(more, target_is_directory=True)
+    data = read_image_folder(root, 0.34)
+    counts = np.bincount(np.concatenate([data.train.labels, data.test.labels]))
+    assert data.class_names == ["a", "b", "c"] and counts.tolist() == [5, 3, 2]

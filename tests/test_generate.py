@@ -336,5 +336,16 @@ def test_savedmodel_carries_the_class_names(named_gan: Path, tmp_path: Path) -> 
 def test_numbered_class_names_take_names_not_indices() -> None:
     names = [str(n) for n in range(1, 11)]  # folders 1..10: "0" would be index 0, class "1"
     assert parse_classes("10,1", names) == [9, 0]
-    with pytest.raises(ConfigError, match="'0' is neither a class"):
+    with pytest.raises(
+        ConfigError, match="'0' is not a class of this run, whose classes are named by numbers other"
+    ):
         parse_classes("0", names)
+
+
+def test_a_name_that_matches_two_classes_but_for_case_is_refused_naming_both() -> None:
+    names = ["Été", "été", "hiver"]
+    assert parse_classes("été,HIVER", names) == [1, 2]
+    with pytest.raises(
+        ConfigError, match="'ÉTÉ' matches 'Été' and 'été' but for case; write it as one of them"
+    ):
+        parse_classes("ÉTÉ", names)

@@ -195,3 +195,48 @@ def test_the_runs_data_comes_from_its_record_or_says_where_it_was_named(tmp_path
     (save / "config-cls.yaml").write_text("data_dir: [a, b]\n")  # a damaged record: one error line
     with pytest.raises(ConfigError, match=r"config-cls.yaml: 'data_dir' must be str"):
         with_the_runs_data(cfg, "datasets/MNIST")
+
+
+def test_a_resumed_gan_scores_with_its_runs_classifier(tmp_path: Path) -> None:
+    from mnist_gan.configs import GanConfig
+    from mnist_gan.runtime import config
+    from mnist_gan.runtime.errors import DataError
+    from mnist_gan.training.run_folder import with_the_runs_classifier
+
+    save, theirs = tmp_path / "gan", tmp_path / "their-classifier"
+    save.mkdir()
+    theirs.mkdir()
+    cfg = config.defaults(GanConfig).replace(save_dir=str(save))
+    assert with_the_runs_classifier(cfg).classifier_dir == cfg.classifier_dir  # a new run: the default
+    (save / "config-gan.yaml").write_text(f"classifier_dir: {theirs}\n")
+    assert with_the_runs_classifier(cfg).classifier_dir == str(theirs)  # not the default's, silently
+    given = cfg.replace(classifier_dir="mine")
+    assert with_the_runs_classifier(given).classifier_dir == "mine"  # one given is used
+    theirs.rmdir()
+    assert with_the_runs_classifier(cfg.replace(eval=False)) == cfg.replace(eval=False)  # no scoring, no need
+    with pytest.raises(
+        DataError, match=r"the classifier this run scored with \(named in .*gan.yaml\).*--classifier-dir"
+    ):
+        with_the_runs_classifier(cfg)
+
+
+def test_a_best_fid_read_by_another_classifier_does_not_compare() -> None:
+    import numpy as np
+
+    from mnist_gan.eval import features, generator_scorer
+    from mnist_gan.models import networks
+
+    def scoring(seed: int) -> str:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        extractor = networks.feature_extractor(networks.build_classifier(4, 8, 0.0))
+        real = np.zeros((20, 28, 28, 1), np.float32)
+        scorer = generator_scorer.GeneratorScorer(
+            features.Scorer(extractor), real, (real, np.arange(20) % 10), 20, 4, 0
+        )
+        return scorer.scoring
+
+    assert scoring(0) == scoring(0)
+    assert scoring(0) != scoring(1)  # same sample size, another classifier's weights
+    assert scoring(0).startswith("20 digits asked for the classes of as many real ones, classifier ")

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_gan.training.gan import train_gan
     from mnist_gan.training.run import print_result
 
-    cfg = run_folder.with_the_runs_data(cfg)
+    cfg = run_folder.with_the_runs_classifier(run_folder.with_the_runs_data(cfg))
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
     print(precision.describe(cfg.mixed_precision))

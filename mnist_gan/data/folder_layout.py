@@ -6,6 +6,7 @@ starting with '.' are skipped; other files are counted for the notes.
 """
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mnist_gan.data import image_files
@@ -40,6 +41,22 @@ def _subfolders(folder: Path) -> list[str]:
     return [e.name for e in visible(folder) if e.is_dir()]
 
 
+def _walk(folder: Path, onerror: Callable[[OSError], None] | None = None) -> Iterator[tuple[str, list[str]]]:
+    """(folder, file names) for ``folder`` and every folder under it, linked ones too (as
+    torchvision's ImageFolder follows them), each real folder once (a link back up would
+    never end); hidden folders skipped, sub-folders in sorted order."""
+    seen = {os.path.realpath(folder)}
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=onerror, followlinks=True):
+        kept = []
+        for name in sorted(d for d in dirnames if not d.startswith(".")):
+            real = os.path.realpath(os.path.join(dirpath, name))
+            if real not in seen:
+                seen.add(real)
+                kept.append(name)
+        dirnames[:] = kept
+        yield dirpath, filenames
+
+
 def is_image_folder(root: Path) -> bool:
     """Cheap check, no image opened: does ``root`` look like either layout?
 
@@ -55,7 +72,7 @@ def is_image_folder(root: Path) -> bool:
         if {"train", "test"} <= set(subfolders):
             return True
         for name in subfolders:
-            for _, _, files in os.walk(root / name):
+            for _, files in _walk(root / name):
                 if any(is_image_name(f) and not f.startswith(".") for f in files):
                     return True
     except (OSError, DataError):
@@ -70,8 +87,7 @@ def _raise_unlistable(error: OSError) -> None:
 def _images_under(folder: Path, tally: image_files.Tally) -> list[Path]:
     """Image files anywhere under ``folder`` (hidden ones skipped), sorted; others are tallied."""
     images: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder, onerror=_raise_unlistable):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    for dirpath, filenames in _walk(folder, onerror=_raise_unlistable):
         for name in filenames:
             if not name.startswith("."):
                 path = Path(dirpath) / name
@@ -95,6 +111,14 @@ def _neither_layout(root: Path, entries: list[os.DirEntry[str]]) -> DataError:
 def class_folders(base: Path, tally: image_files.Tally) -> dict[str, list[Path]]:
     """The image files of each class folder of ``base`` (sorted by class), checked for use."""
     entries = visible(base)
+    for entry in entries:
+        try:
+            entry.name.encode("utf-8")
+        except UnicodeEncodeError:  # a name in another encoding (an old zip): it could not be recorded
+            raise DataError(
+                f"{os.path.join(base, entry.name)!a}: this name is not UTF-8 text (from an archive "
+                "made with another encoding?); rename it"
+            ) from None
     classes = {entry.name: _images_under(Path(entry.path), tally) for entry in entries if entry.is_dir()}
     for entry in entries:
         if not entry.is_dir():  # loose files beside the class folders belong to no class
@@ -122,6 +146,10 @@ def class_folders(base: Path, tally: image_files.Tally) -> dict[str, list[Path]]
     return classes
 
 
+# Other spellings of a split's folders: refused by name rather than read as two classes.
+_SPLIT_SPELLINGS = frozenset({"train", "test", "training", "testing", "validation", "val", "valid"})
+
+
 def layout(root: Path) -> str:
     """'folders' for ROOT/train + ROOT/test holding class folders, else 'seeded'; refuse a mix."""
     if not root.exists():
@@ -129,6 +157,12 @@ def layout(root: Path) -> str:
     if not root.is_dir():
         raise DataError(f"{root}: is a file, not a folder; {EXPECTED}")
     subfolders = _subfolders(root)
+    spelt = [n for n in subfolders if n.lower() in _SPLIT_SPELLINGS and _subfolders(root / n)]
+    if len(spelt) >= 2 and not {"train", "test"} & set(subfolders):
+        raise DataError(
+            f"{root}: {' and '.join(spelt)} hold folders, as a train/test split would, but the split is "
+            "read from folders named train/ and test/ (lower case); rename them"
+        )
     # train/ or test/ holding folders means the user's split was meant, not classes called so.
     splits = [name for name in ("train", "test") if name in subfolders and _subfolders(root / name)]
     if not splits:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,12 +62,15 @@ def _reason(error: Exception) -> str:
 def _open(path: Path) -> tuple[Image.Image, bool]:
     """Decode ``path`` (its first frame) and say whether it is animated; refuse it by name."""
     try:
-        with Image.open(path) as image:
-            animated = bool(getattr(image, "is_animated", False))
-            if animated:
-                image.seek(0)
-            image.load()  # decode now, inside the try: a truncated file fails here
-            return image, animated
+        # A very large image is read all the same; Pillow's warning about it is noise here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                animated = bool(getattr(image, "is_animated", False))
+                if animated:
+                    image.seek(0)
+                image.load()  # decode now, inside the try: a truncated file fails here
+                return image, animated
     except PermissionError as e:
         raise DataError(f"{path}: cannot read this image (permission denied); check its permissions") from e
     except _UNREADABLE as e:

@@ -56,12 +56,19 @@ def parse_names(text: str) -> list[str]:
 def _read_names(listed: Path) -> list[str]:
     """The names in a classes.txt, one per line."""
     try:
-        text = listed.read_text(encoding="utf-8")
+        text = listed.read_text(encoding="utf-8-sig")  # -sig: Notepad's byte-order mark is no name
     except UnicodeDecodeError as e:
         raise DataError(f"{listed}: not UTF-8 text (byte {e.start}); save it as UTF-8") from e
     except OSError as e:
         raise DataError(f"{listed}: cannot read it ({e.strerror or e})") from e
-    names = [line.strip() for line in text.splitlines() if line.strip()]
+    names = [line.strip() for line in text.splitlines()]
+    while names and not names[-1]:
+        names.pop()
+    if "" in names:
+        raise DataError(
+            f"{listed}: line {names.index('') + 1} is blank, which would shift every name after it "
+            "onto the wrong label; write one name per line, in label order"
+        )
     if not names:
         raise DataError(f"{listed}: holds no class names; write one per line, in label order")
     return names
@@ -74,8 +81,11 @@ def _idx_names(folder: Path, given: list[str], labels: int) -> list[str]:
     if not names and listed.is_file():
         names = _read_names(listed)
     names = names or [str(label) for label in range(labels)]
-    if len(set(names)) != len(names):
-        raise DataError(f"class names must differ from each other, got {names}")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        source = "--class-names" if given else listed
+        shown = ", ".join(map(repr, twice))
+        raise DataError(f"{source}: names {shown} more than once; class names must differ")
     if labels > len(names):
         source = "--class-names" if given else listed if listed.is_file() else "the labels"
         raise DataError(
@@ -111,22 +121,39 @@ def _from_folder(root: Path, test_fraction: float, given: list[str]) -> Dataset:
     return Dataset(found.train, found.test, found.class_names, "image folder", found.notes)
 
 
-def _is_idx(folder: Path) -> bool:
+def is_idx(folder: Path) -> bool:
+    """Does ``folder`` hold IDX files (rather than an image folder, or nothing)?"""
     names = {p.name.removesuffix(".gz") for p in folder.iterdir()} if folder.is_dir() else set()
     return any(stem in names for pair in idx.SPLIT_FILES.values() for stem in pair)
 
 
-def load(data_dir: str | Path, test_fraction: float = 0.2, class_names: str = "") -> Dataset:
+# The configs' test_fraction: another value is noted where the data brings its own split.
+DEFAULT_TEST_FRACTION = 0.2
+
+
+def load(
+    data_dir: str | Path, test_fraction: float = DEFAULT_TEST_FRACTION, class_names: str = ""
+) -> Dataset:
     """The dataset at ``data_dir``: IDX files or an image folder, whichever it holds."""
     folder, given = Path(data_dir), parse_names(class_names)
-    if _is_idx(folder) or not folder.is_dir():
-        return _from_idx(folder, given)  # a missing folder: the IDX reader says how to get MNIST
-    if folders.is_image_folder(folder):
-        return _from_folder(folder, test_fraction, given)
-    raise DataError(
-        f"{folder}: holds neither the four IDX files ({idx.SPLIT_FILES['train'][0]}[.gz], ...) nor "
-        f"an image folder ({folder_layout.EXPECTED}); {idx.GET_DATA_HINT}"
-    )
+    if folder.is_file():
+        raise DataError(f"{folder}: is a file, not a folder (an archive? unpack it and pass the folder)")
+    if is_idx(folder) or not folder.is_dir():
+        data = _from_idx(folder, given)  # a missing folder: the IDX reader says how to get MNIST
+        own = "the IDX files hold their own split"
+    elif folders.is_image_folder(folder):
+        data = _from_folder(folder, test_fraction, given)
+        own = (
+            "its train/ and test/ folders are its split" if folder_layout.layout(folder) == "folders" else ""
+        )
+    else:
+        raise DataError(
+            f"{folder}: holds neither the four IDX files ({idx.SPLIT_FILES['train'][0]}[.gz], ...) nor "
+            f"an image folder ({folder_layout.EXPECTED}); {idx.GET_DATA_HINT}"
+        )
+    if own and test_fraction != DEFAULT_TEST_FRACTION:
+        data.notes.append(f"--test-fraction {test_fraction:g} does not apply to this data: {own}")
+    return data
 
 
 def check_classes(

@@ -10,6 +10,7 @@ import numpy as np
 from mnist_gan.eval.features import Scorer
 from mnist_gan.eval.metrics import accuracy, frechet_distance, moments
 from mnist_gan.models import networks
+from mnist_gan.runtime import distribute
 
 # (noise, labels) -> images in [-1, 1]
 SampleFn = Callable[[np.ndarray, np.ndarray], Any]
@@ -55,7 +56,9 @@ class GeneratorScorer:
     @property
     def scoring(self) -> str:
         """How the FID is read, for comparing it with FIDs read before (the best checkpoint)."""
-        return f"{self.num_samples} digits asked for the classes of as many real ones"
+        reader = distribute.fingerprint([self.scorer.extractor])
+        # The classifier too: a resumed run scored by another one keeps no best from before.
+        return f"{self.num_samples} digits asked for the classes of as many real ones, classifier {reader}"
 
     @staticmethod
     def labels_like(reference: np.ndarray, num_samples: int, num_classes: int) -> np.ndarray:

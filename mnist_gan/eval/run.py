@@ -124,7 +124,9 @@ def evaluate(cfg: EvaluateConfig) -> None:
     if not chosen:  # the default path names the checkpoint's step, known only now
         nearest = report.check_outputs(str(output), cfg.overwrite) if output is not None else None
     # The GAN's own split and class names of its data, and a classifier of the same classes.
-    data = sources.load(cfg.data_dir, gan_cfg.test_fraction, gan_cfg.class_names)
+    # Names given for IDX files (an image folder's classes are its folders, and are checked below).
+    named = gan_cfg.class_names if sources.is_idx(Path(cfg.data_dir)) else ""
+    data = sources.load(cfg.data_dir, gan_cfg.test_fraction, named)
     class_names = record.classes(run, data.class_names)
     sources.check_classes(class_names, data.class_names, f"the GAN in {cfg.checkpoint_dir}")
     train, test = data.splits
@@ -132,6 +134,12 @@ def evaluate(cfg: EvaluateConfig) -> None:
     fingerprint = record.data_fingerprint(train.images, train.labels)
     other_data = features.other_data_note(cfg.classifier_dir, fingerprint)
     notes += [other_data] if other_data is not None else []
+    trained_on = run.get("data_fingerprint")
+    if trained_on is not None and trained_on != fingerprint:
+        notes.append(
+            f"the GAN in {cfg.checkpoint_dir} was trained on other training images ({trained_on}) "
+            f"than these ({fingerprint}); its copying check compares with these"
+        )
     samples, more = sample_size(cfg.eval_samples, len(test), len(train))
     for note in notes + more:
         print(f"note: {note}")

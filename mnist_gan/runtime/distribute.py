@@ -92,14 +92,16 @@ def check_batch(global_batch: int, strategy: tf.distribute.Strategy, available: 
     larger than the ``available`` examples (``what`` names them)."""
     replicas = strategy.num_replicas_in_sync
     if global_batch < 1:
-        raise DistributionError(f"batch size must be >= 1, got {global_batch}")
+        raise DistributionError(f"batch size must be >= 1, got {global_batch}; pass --batch-size 1 or more")
     if global_batch % replicas:
         raise DistributionError(
             f"batch size {global_batch} does not divide by the {replicas} replicas; "
             f"use a multiple of {replicas}, e.g. {replicas * max(1, global_batch // replicas)}"
         )
     if global_batch > available:
-        raise DistributionError(f"batch size {global_batch} exceeds the {available} {what}")
+        raise DistributionError(
+            f"batch size {global_batch} exceeds the {available} {what}; pass --batch-size {available} or less"
+        )
     return global_batch // replicas
 
 

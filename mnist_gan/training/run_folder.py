@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import tensorflow as tf
 
-from mnist_gan.configs import DEFAULT_DATA_DIR, RunConfig
+from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig, RunConfig
 from mnist_gan.runtime import checkpoints, distribute, files, record
 from mnist_gan.runtime import config as config_lib
 from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
@@ -130,6 +130,23 @@ def with_the_runs_data(cfg: R, default_dir: str = DEFAULT_DATA_DIR) -> R:
         if k in saved and getattr(cfg, k) == getattr(untouched, k)
     }
     return cfg.replace(data_dir=data_dir, **same_data)
+
+
+def with_the_runs_classifier(cfg: GanConfig) -> GanConfig:
+    """Resuming scores with the run's classifier: ``cfg`` with the ``classifier_dir`` its
+    ``save_dir``'s record names when none other than the default was given (another
+    classifier's FIDs would not compare with the run's best)."""
+    untouched = config_lib.defaults(type(cfg))
+    if not cfg.eval or cfg.classifier_dir != untouched.classifier_dir:
+        return cfg
+    saved = checkpoints.saved_config(cfg.save_dir, cfg.SAVED_AS) or {}
+    if not saved.get("classifier_dir") or saved["classifier_dir"] == cfg.classifier_dir:
+        return cfg
+    source = str(Path(cfg.save_dir) / cfg.SAVED_AS)
+    kind = type(cfg)
+    what = "classifier this run scored with"
+    folder = record.named_folder(kind, "classifier_dir", saved["classifier_dir"], source, what)
+    return cfg.replace(classifier_dir=folder)
 
 
 def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> list[str] | None:
