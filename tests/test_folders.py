@@ -10,6 +10,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -392,3 +393,14 @@ def test_linked_folders_are_read_once_and_a_link_back_up_ends(tmp_path: Path) ->
     data = read_image_folder(root, 0.34)
     counts = np.bincount(np.concatenate([data.train.labels, data.test.labels]))
     assert data.class_names == ["a", "b", "c"] and counts.tolist() == [5, 3, 2]
+
+
+def test_a_very_large_image_is_read_without_pillows_warning(
+    class_root: tuple[Path, dict[int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = class_root
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 600)  # 784 and 1,024 pixels: past it, below twice it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = read_image_folder(root)
+    assert len(data.train) + len(data.test) > 0
