@@ -111,10 +111,10 @@ def _neither_layout(root: Path, entries: list[os.DirEntry[str]]) -> DataError:
 def class_folders(base: Path, tally: image_files.Tally) -> dict[str, list[Path]]:
     """The image files of each class folder of ``base`` (sorted by class), checked for use."""
     entries = visible(base)
-    for entry in entries:
+    for entry in (e for e in entries if e.is_dir()):
         try:
             entry.name.encode("utf-8")
-        except UnicodeEncodeError:  # a name in another encoding (an old zip): it could not be recorded
+        except UnicodeEncodeError:  # a class name in another encoding (an old zip) cannot be recorded
             raise DataError(
                 f"{os.path.join(base, entry.name)!a}: this name is not UTF-8 text (from an archive "
                 "made with another encoding?); rename it"

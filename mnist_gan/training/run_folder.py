@@ -143,10 +143,10 @@ def with_the_runs_classifier(cfg: GanConfig) -> GanConfig:
     if not saved.get("classifier_dir") or saved["classifier_dir"] == cfg.classifier_dir:
         return cfg
     source = str(Path(cfg.save_dir) / cfg.SAVED_AS)
-    kind = type(cfg)
     what = "classifier this run scored with"
-    folder = record.named_folder(kind, "classifier_dir", saved["classifier_dir"], source, what)
-    return cfg.replace(classifier_dir=folder)
+    return cfg.replace(
+        classifier_dir=record.named_folder(type(cfg), "classifier_dir", saved["classifier_dir"], source, what)
+    )
 
 
 def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> list[str] | None:
