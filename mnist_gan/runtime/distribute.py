@@ -185,11 +185,13 @@ def collective_errors() -> Iterator[None]:
 
 
 def fingerprint(models: list[Any]) -> str:
-    """A short hash of every weight: equal on every worker of a healthy multi-worker run."""
+    """A short hash of every weight: equal on every worker of a healthy multi-worker run, and
+    for the same weights in any process (``weights``, not ``variables``: a Dropout layer's
+    random-number state is a variable, and starts anew in each process)."""
     import hashlib
 
     digest = hashlib.sha256()
     for model in models:
-        for variable in model.variables:
+        for variable in model.weights:
             digest.update(np.asarray(variable.value).tobytes())
     return digest.hexdigest()[:16]
