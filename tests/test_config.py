@@ -285,7 +285,7 @@ def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
     names = [str(d) for d in range(10)]
 
     with pytest.raises(CheckpointError) as info:
-        record.plan(now, tmp_path, "sha256:x", names)
+        record.plan(now, tmp_path, "sha256:x", names, ["ckpt-3"])
     message = str(info.value)
     assert "crit_steps 2 -> 1" in message and "lr_decay_to 0.0 -> 0.25" in message
     hint = message.split("or continue it as it was: ")[1]
@@ -296,7 +296,7 @@ def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
 
     # Those flags, given as a user would, make a config that continues the run unchanged.
     again, _ = flags.parse_args(GanConfig, shlex.split(hint), "")
-    assert record.plan(again, tmp_path, "sha256:x", names) == record.Plan()  # no difference left
+    assert record.plan(again, tmp_path, "sha256:x", names, ["ckpt-3"]) == record.Plan()  # no difference left
 
 
 def test_a_setting_without_effect_is_not_a_difference(tmp_path: Path) -> None:
@@ -306,8 +306,8 @@ def test_a_setting_without_effect_is_not_a_difference(tmp_path: Path) -> None:
     saved = (tmp_path / "config-gan.yaml").read_text().splitlines()
     (tmp_path / "config-gan.yaml").write_text("\n".join(s for s in saved if not s.startswith("lr_decay_to")))
     names = [str(d) for d in range(10)]
-    assert record.plan(now, tmp_path, "sha256:x", names) == record.Plan()
-    assert record.plan(now.replace(lr_decay_to=0.5), tmp_path, "sha256:x", names) == record.Plan()
+    assert record.plan(now, tmp_path, "sha256:x", names, ["ckpt-3"]) == record.Plan()
+    assert record.plan(now.replace(lr_decay_to=0.5), tmp_path, "sha256:x", names, ["ckpt-3"]) == record.Plan()
     # Where it takes effect, it is named like any other difference.
     with pytest.raises(CheckpointError, match=r"lr_decay 'none' -> 'linear', lr_decay_to 0.0 -> 0.5"):
-        record.plan(now.replace(lr_decay="linear", lr_decay_to=0.5), tmp_path, "sha256:x", names)
+        record.plan(now.replace(lr_decay="linear", lr_decay_to=0.5), tmp_path, "sha256:x", names, ["ckpt-3"])

@@ -100,7 +100,10 @@ def test_checkpoints_of_another_model_without_their_config_named_as_such(
 ) -> None:
     assert _train(tiny_dataset, tmp_path, "--steps", "2").returncode == 0
     (tmp_path / "ckpt" / "config-gan.yaml").unlink()  # nothing left to say what wrote them
-    result = _train(tiny_dataset, tmp_path, "--steps", "4", "--gen-width", "16")
+    refused = _train(tiny_dataset, tmp_path, "--steps", "4", "--gen-width", "16")
+    assert refused.returncode == 2 and "holds checkpoints (ckpt-2) but no config-gan.yaml" in refused.stderr
+    # Told to continue them with these settings: they are another model's, and say so.
+    result = _train(tiny_dataset, tmp_path, "--steps", "4", "--gen-width", "16", "--continue-with-changes")
     assert result.returncode == 2 and result.stdout == ""
     assert (
         "no checkpoint could be read" in result.stderr

@@ -246,3 +246,67 @@ def test_a_best_fid_read_by_another_classifier_does_not_compare() -> None:
     assert scoring(0) == scoring(0, rng_state=12345)
     assert scoring(0) != scoring(1)  # same sample size, another classifier's weights
     assert scoring(0).startswith("20 digits asked for the classes of as many real ones, classifier ")
+
+
+def test_checkpoints_without_their_record_are_not_resumed_under_new_settings(
+    finished: dict[str, Path], tmp_path: Path
+) -> None:
+    run = _copy(finished, tmp_path)
+    (run / "ckpt" / "config-gan.yaml").unlink()
+    before = _hashes(run)
+    refused = _train(finished["data"], run, "--steps", "6", "--gen-lr", "0.0004", "--seed", "7")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.startswith(
+        f"error: {run / 'ckpt'} holds checkpoints (ckpt-2, ckpt-4) but no config-gan.yaml"
+    )
+    assert "--continue-with-changes to continue them with these settings" in refused.stderr
+    assert _hashes(run) == before
+    go_on = _train(finished["data"], run, "--steps", "6", "--continue-with-changes")
+    assert go_on.returncode == 0, go_on.stderr[-3000:]
+    assert "note: continuing checkpoints that had no config-gan.yaml" in go_on.stdout
+    assert "resumed from step 4" in go_on.stdout
+    history = yaml.safe_load((run / "ckpt" / "config-gan.yaml").read_text())["run"]["history"]
+    assert history[0]["continued_unrecorded"] == "ckpt-4"
+
+
+def test_a_record_whose_checkpoints_are_gone_is_not_a_new_run(
+    finished: dict[str, Path], tmp_path: Path
+) -> None:
+    run = _copy(finished, tmp_path)
+    for path in (run / "ckpt").glob("ckpt-*"):
+        path.unlink()
+    (run / "ckpt" / "checkpoint").unlink()
+    refused = _train(finished["data"], run, "--steps", "6")
+    assert refused.returncode == 2
+    assert "config-gan.yaml records a run at step 4, but no checkpoint of it is left" in refused.stderr
+    fresh = _train(finished["data"], run, "--steps", "2", "--start-over")
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    history = yaml.safe_load((run / "ckpt" / "config-gan.yaml").read_text())["run"]["history"]
+    assert history[-1]["started_over"] == "no checkpoint of step 4 left"
+
+
+def test_a_change_is_recorded_at_the_step_actually_resumed(finished: dict[str, Path], tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path)
+    (run / "ckpt" / "ckpt-4.index").unlink()  # the record still says step 4
+    go_on = _train(finished["data"], run, "--steps", "6", "--gen-lr", "0.0004", "--continue-with-changes")
+    assert go_on.returncode == 0, go_on.stderr[-3000:]
+    assert "resumed from step 2" in go_on.stdout
+    history = yaml.safe_load((run / "ckpt" / "config-gan.yaml").read_text())["run"]["history"]
+    assert history[-1]["step"] == 2 and history[-1]["continued_with"] == {"gen_lr": [0.0008, 0.0004]}
+
+
+def test_float16_cannot_continue_another_precisions_checkpoints() -> None:
+    from mnist_gan.configs import GanConfig
+    from mnist_gan.runtime import config, record
+
+    saved = config.defaults(GanConfig).replace(mixed_precision="bfloat16")
+    names = [str(d) for d in range(10)]
+    run = {"data_fingerprint": "sha256:x", "classes": names}
+    never, changeable = record.compare(
+        saved.replace(mixed_precision="float16"), saved.to_dict(), run, "sha256:x", names
+    )
+    assert never == {"mixed_precision": ("bfloat16", "float16")} and changeable == {}
+    never, changeable = record.compare(
+        saved.replace(mixed_precision="off"), saved.to_dict(), run, "sha256:x", names
+    )
+    assert never == {} and changeable == {"mixed_precision": ("bfloat16", "off")}

@@ -147,6 +147,11 @@ def compare(
         before = then.get(key, now[key])
         if before != now[key]:
             never[key] = (before, now[key])
+    # float16 alone scales the loss, which adds the scale's variables to the checkpoint: to or
+    # from float16 the checkpoints no longer match (between bfloat16 and float32 they do).
+    precisions = (then.get("mixed_precision", now.get("mixed_precision")), now.get("mixed_precision"))
+    if precisions[0] != precisions[1] and "float16" in precisions:
+        never["mixed_precision"] = precisions
     skip = {*FREE_KEYS, *never, "data_dir"}
     changed = {k: (then[k], v) for k, v in now.items() if k in then and k not in skip and then[k] != v}
     changeable = {k: d for k, d in changed.items() if not config_lib.without_effect(type(cfg), k, then, now)}
@@ -162,25 +167,69 @@ def _as_it_was(cfg: config_lib.Config, never: dict[str, Any], changeable: dict[s
     return f", or continue it as it was: {words}"
 
 
-def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: list[str]) -> Plan:
-    """Decide, before anything is written, whether this run may use ``folder``.
+def _without_record(cfg: config_lib.Config, folder: str | Path, held: list[str]) -> Plan:
+    """A folder with no record: a new run, unless checkpoints are there that nothing explains."""
+    from mnist_gan.runtime.errors import CheckpointError
+
+    if not held:
+        return Plan()
+    if getattr(cfg, "start_over", False):
+        return Plan(
+            start_over=True, history=[{"time": timestamp(), "started_over": "checkpoints unrecorded"}]
+        )
+    if getattr(cfg, "continue_with_changes", False):
+        entry = {"time": timestamp(), "continued_unrecorded": Path(held[-1]).name}
+        note = f"note: continuing checkpoints that had no {cfg.SAVED_AS}; it records this run's settings now"
+        return Plan(history=[entry], notes=[note])
+    shown = ", ".join(Path(p).name for p in held)
+    raise CheckpointError(
+        f"{folder} holds checkpoints ({shown}) but no {cfg.SAVED_AS} to say what made them; put it "
+        "back, or pass --continue-with-changes to continue them with these settings, or --start-over "
+        "to start afresh there (they are moved aside), or another --save-dir"
+    )
+
+
+def _without_checkpoints(cfg: config_lib.Config, folder: str | Path, step: int, history: list[Any]) -> Plan:
+    """A record of a run at ``step`` whose checkpoints are all gone: starting at 0 under it
+    (and beside its best/) would be another run claiming its history."""
+    from mnist_gan.runtime.errors import CheckpointError
+
+    if getattr(cfg, "start_over", False):
+        entry = {"time": timestamp(), "started_over": f"no checkpoint of step {step} left"}
+        return Plan(start_over=True, history=[*history, entry])
+    raise CheckpointError(
+        f"{folder}: its {cfg.SAVED_AS} records a run at step {step}, but no checkpoint of it is left; "
+        "pass --start-over to start afresh there (the record and best/ are moved aside), or another "
+        "--save-dir"
+    )
+
+
+def plan(
+    cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: list[str], held: list[str]
+) -> Plan:
+    """Decide, before anything is written, whether this run may use ``folder``, which holds
+    the checkpoints ``held``.
 
     Raises :class:`CheckpointError` listing every difference, with the ways out, when the
     folder holds another run and neither ``--continue-with-changes`` nor ``--start-over``
-    allows it.
+    allows it; and when its checkpoints have no record, or its record no checkpoints.
     """
     from mnist_gan.runtime.errors import CheckpointError
 
     found = read(folder, cfg.SAVED_AS)
     if found is None:
-        return Plan()
+        return _without_record(cfg, folder, held)
     saved, run = found
     history = list(run.get("history") or [])
+    recorded_step = run.get("step")
+    if not held and isinstance(recorded_step, int) and recorded_step > 0:
+        return _without_checkpoints(cfg, folder, recorded_step, history)
     never, changeable = compare(cfg, saved, run, fingerprint, names)
     if not never and not changeable:
         return Plan(history=history)
+    entry: dict[str, Any]
     if getattr(cfg, "start_over", False):
-        entry: dict[str, Any] = {"time": timestamp(), "started_over": _show({**never, **changeable})}
+        entry = {"time": timestamp(), "started_over": _show({**never, **changeable})}
         return Plan(start_over=True, history=[*history, entry])
     if never:
         raise CheckpointError(
@@ -192,7 +241,7 @@ def plan(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: li
     if getattr(cfg, "continue_with_changes", False):
         entry = {
             "time": timestamp(),
-            "step": run.get("step"),
+            "step": recorded_step,  # the step resumed from, once known (the run's folder sets it)
             "continued_with": {k: [o, n] for k, (o, n) in changeable.items()},
         }
         notes = [f"note: continuing with {k} changed from {o!r} to {n!r}" for k, (o, n) in changeable.items()]

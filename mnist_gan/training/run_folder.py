@@ -199,11 +199,13 @@ def open_run(
     save_dir, chief = Path(cfg.save_dir), distribute.is_chief(strategy)
     lock = _take(cfg) if chief else None
     try:
-        plan = record.plan(cfg, save_dir, fingerprint, classes)
+        plan = record.plan(cfg, save_dir, fingerprint, classes, checkpoints.found(save_dir))
         if chief:
             _tidy(save_dir, plan)
         skipped = None if plan.start_over else _resume(checkpoint, cfg, chief)
         resumed_from = int(step.numpy()) if skipped is not None else 0
+        if plan.changed:  # an older checkpoint than the record's step may be the one resumed
+            plan.history[-1]["step"] = resumed_from
         folder = RunFolder(
             manager=checkpoints.manager(checkpoint, save_dir, cfg.keep_checkpoints),
             own_dir=save_dir,
