@@ -65,7 +65,13 @@ def parse() -> argparse.Namespace:
         help="comma-separated PRECISION:STEPS_PER_CALL[:KEY=VALUE...], the first is the reference "
         "(default: off:1 and train.py's defaults)",
     )
-    p.add_argument("--iterations", type=int, default=200, help="timed iterations per repeat (default: 200)")
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=200,
+        help="timed iterations per repeat, in whole graph calls of a variant's steps per call (at "
+        "least one call) (default: 200)",
+    )
     p.add_argument("--repeats", type=int, default=5, help="timed repeats, median reported (default: 5)")
     p.add_argument("--profile", action="store_true", help="also print the op-time breakdown per precision")
     p.add_argument("--end-to-end", type=int, default=0, metavar="N", help="also time train.py --steps N")
@@ -251,6 +257,12 @@ def parse_variants(spec: str, base: Any) -> list[Variant]:
             key, sep, value = pair.partition("=")
             if not sep:
                 raise ValueError(f"--variants: {pair!r} in {item!r} is not KEY=VALUE")
+            if key in ("mixed_precision", "steps_per_call"):
+                raise ValueError(f"--variants: {key} in {item!r} is set by PRECISION:STEPS_PER_CALL")
+            if key == "batch_size":  # the table's images/s and speed-up compare one batch
+                raise ValueError(
+                    f"--variants: {item!r}: the batch is one for every variant; pass --batch-size"
+                )
             settings.append((key, yaml.safe_load(value)))
         checked = config.from_dict(type(base), {**base.to_dict(), **dict(settings)}, "--variants")
         variants.append(Variant(mode, int(spc), tuple((k, getattr(checked, k)) for k, _ in settings)))
@@ -299,6 +311,27 @@ def main() -> int:
     from mnist_gan import configs
     from mnist_gan.runtime import config, flags
 
+    # The default data is the repository's; a path given is the user's, from where they are.
+    data = Path(args.data_dir)
+    if not data.is_absolute() and args.data_dir == "datasets/MNIST-5k":
+        data = ROOT / data
+    wrong = [
+        f"--{name.replace('_', '-')} must be >= {low}"
+        for name, low in (
+            ("iterations", 1),
+            ("repeats", 1),
+            ("batch_size", 0),
+            ("cpu_replicas", 0),
+            ("end_to_end", 0),
+        )
+        if getattr(args, name) < low
+    ]
+    if not data.exists():
+        wrong.append(f"--data-dir {data.resolve()}: no such folder")
+    if wrong:
+        print(f"error: {'; '.join(wrong)}", file=sys.stderr)
+        return 2
+    args.data_dir = str(data.resolve())
     trained = config.defaults(configs.GanConfig)
     base = trained.replace(batch_size=args.batch_size or trained.batch_size, data_dir=args.data_dir)
     try:  # every value checked before anything is built

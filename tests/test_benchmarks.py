@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,9 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
         ("auto:0", "steps per call must be a whole number >= 1"),
         ("float8:50", "unknown precision 'float8'"),
         ("auto:50:gen_width", "'gen_width' in 'auto:50:gen_width' is not KEY=VALUE"),
+        ("off:1:mixed_precision=bfloat16", "mixed_precision in 'off:1:mixed_precision=bfloat16' is set by"),
+        # images/s and the speed-up compare iterations of one batch
+        ("off:1:batch_size=32", "the batch is one for every variant; pass --batch-size"),
     ],
 )
 def test_throughput_benchmark_refuses_a_bad_variant_before_it_builds_anything(
@@ -172,12 +176,21 @@ def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pyte
     table = capsys.readouterr().out
     times = "| no (1.60 min) | yes (1.40 min) | no (never) | n/a |"
     assert f"| 95 % accuracy in training <= 1.5 min {times}" in table
-    assert "| FID <= 1.5 x floor | no (3.5000 vs 2.0000) |" in table
-    assert "| accuracy >= real - 0.5 pt | yes (0.9790 vs 0.9800) |" in table
-    assert "| independent reader >= real - 3 pt | no (0.8600 vs 0.9000) |" in table
+    assert "| FID <= 1.5 x floor | no (3.5000; line <= 3.0000) |" in table
+    assert "| accuracy >= real - 0.5 pt | yes (0.9790; line >= 0.9750) |" in table
+    assert "| independent reader >= real - 3 pt | no (0.8600; line >= 0.8700) |" in table
     # Every metric evaluate.py wrote is printed per seed beside its reference, the new one too.
     quality.print_metrics({"v": [{"metrics": good, "references": ref}]}, [0])
     assert "| independent_accuracy | 0.8800 | 0.8800 | 0.8800 | 0.9000 |" in capsys.readouterr().out
+
+    # CAS's reference moves with the seed (it trains a classifier per seed): each seed is held
+    # to its own, so a seed below its own line fails though it is above another seed's.
+    first = {"metrics": {**good, "cas": 0.945}, "references": {**ref, "cas": 0.948}, "progress": fast}
+    second = {"metrics": {**good, "cas": 0.950}, "references": {**ref, "cas": 0.965}, "progress": fast}
+    quality.print_goals({"v": [first, second]})
+    assert "| CAS >= real - 1 pt | no (0.9500; line >= 0.9550) |" in capsys.readouterr().out
+    quality.print_metrics({"v": [first, second]}, [0, 1])
+    assert "| cas | 0.9450 | 0.9500 | 0.9475 | 0.9450 | 0.9480–0.9650 |" in capsys.readouterr().out
 
     quality.PEAK_MB.update({"classifier": 900.0, "gan v seed 0": 1500.0, "evaluate v seed 0": 2048.0})
     run = {"seconds": 600.0, "startup": 12.0, "progress": quality.progress(out.replace("250", "500"))}
@@ -274,3 +287,31 @@ def test_onednn_benchmark_times_the_step_with_onednn_off_and_on(sample_dir: Path
     assert re.findall(timed, out, re.M) == [("0", "off"), ("1", "on")]
     median = r"^float32:1 defaults: median [\d.]+ ms with oneDNN off, [\d.]+ ms on: [\d.]+x as fast on$"
     assert re.search(median, out, re.M)
+
+
+def test_quality_benchmark_refuses_before_any_run(tmp_path: Path) -> None:
+    (tmp_path / "work" / "default-seed0").mkdir(parents=True)  # an earlier benchmark's runs
+    script = str(ROOT / "benchmarks" / "quality.py")
+    for flags, message in (
+        (["--work", str(tmp_path / "work")], f"error: --work {tmp_path / 'work'}: holds earlier runs"),
+        (["--data-dir", "nowhere"], f"error: --data-dir {tmp_path / 'nowhere'}: no such folder"),
+        (["--classifier-epochs", "0"], "error: --classifier-epochs >= 1 and --num-samples >= 20"),
+    ):
+        result = subprocess.run(
+            [sys.executable, script, *flags], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 2 and result.stderr.startswith(message), result.stderr
+        assert result.stdout == ""
+    assert list((tmp_path / "work").iterdir()) == [tmp_path / "work" / "default-seed0"]
+
+
+def test_throughput_benchmark_refuses_bad_counts_and_a_missing_folder_in_one_line(tmp_path: Path) -> None:
+    result = run_script(
+        "benchmarks/throughput.py", "--repeats", "0", "--iterations", "-1", "--data-dir", "nowhere",
+        cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"error: --iterations must be >= 1; --repeats must be >= 1; --data-dir {tmp_path / 'nowhere'}: "
+        "no such folder\n"
+    )
