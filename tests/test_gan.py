@@ -513,3 +513,16 @@ def test_a_critic_metric_reported_but_not_named_stops_the_trace(tiny_dataset: Pa
     trainer.critic_update = more  # type: ignore[method-assign]
     with pytest.raises(ValueError, match=r"critic_update reports .*new_metric"):
         trainer.train(tf.constant(1))
+
+
+def test_epochs_over_a_given_steps_is_noted() -> None:
+    from mnist_gan.configs import GanConfig
+    from mnist_gan.runtime.config import defaults
+    from mnist_gan.training.gan import length_note, total_steps
+
+    cfg = defaults(GanConfig).replace(epochs=0.5, batch_size=10)
+    assert total_steps(cfg, 1000) == 50 and length_note(cfg, 50) is None  # --steps left at its default
+    given = cfg.replace(steps=40)
+    assert total_steps(given, 1000) == 50
+    assert length_note(given, 50) == "note: --epochs 0.5 sets the length (50 steps); --steps 40 is unused"
+    assert length_note(given.replace(epochs=0), 40) is None

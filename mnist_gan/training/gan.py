@@ -29,6 +29,17 @@ def total_steps(cfg: GanConfig, train_size: int) -> int:
     return cfg.steps
 
 
+def length_note(cfg: GanConfig, steps: int) -> str | None:
+    """What a run says when ``--epochs`` sets its length over a ``--steps`` also given."""
+    from mnist_gan.runtime.config import defaults
+
+    if cfg.epochs > 0 and cfg.steps != defaults(GanConfig).steps:
+        return (
+            f"note: --epochs {cfg.epochs:g} sets the length ({steps:,} steps); --steps {cfg.steps} is unused"
+        )
+    return None
+
+
 def grid_image(trainer: GanTrainer, noise: np.ndarray, class_names: list[str]) -> np.ndarray:
     """A uint8 grid, one row per class labelled with its name; columns share their noise."""
     rows = len(class_names)
@@ -133,6 +144,9 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
     # Only the chief scores; the classifier is loaded first, so a missing one stops the run early.
     scorer = _scorer(cfg, data, fingerprint) if cfg.eval and distribute.is_chief(strategy) else None
     steps = total_steps(cfg, len(train))
+    note = length_note(cfg, steps)
+    if note is not None:
+        print(note)
     trainer = GanTrainer(cfg, strategy, steps, num_classes=data.num_classes)
 
     def actions(folder: RunFolder) -> Actions:  # the chief's, once its folders are open
