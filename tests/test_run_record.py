@@ -310,3 +310,35 @@ def test_float16_cannot_continue_another_precisions_checkpoints() -> None:
         saved.replace(mixed_precision="off"), saved.to_dict(), run, "sha256:x", names
     )
     assert never == {} and changeable == {"mixed_precision": ("bfloat16", "off")}
+
+
+def test_other_data_from_another_split_names_the_fraction_too() -> None:
+    from mnist_gan.configs import GanConfig
+    from mnist_gan.runtime import config, record
+
+    now = config.defaults(GanConfig).replace(data_dir="images", test_fraction=0.5)
+    saved = {**now.to_dict(), "test_fraction": 0.2}
+    names = ["a", "b"]
+    never, _ = record.compare(
+        now, saved, {"data_fingerprint": "sha256:old", "classes": names}, "sha256:new", names
+    )
+    assert never == {"data": ("images sha256:old", "images sha256:new"), "test_fraction": (0.2, 0.5)}
+    never, _ = record.compare(
+        now,
+        {**saved, "test_fraction": 0.5},
+        {"data_fingerprint": "sha256:old", "classes": names},
+        "sha256:new",
+        names,
+    )
+    assert list(never) == ["data"]  # the same split of other images: the data alone
+
+
+def test_a_class_name_holding_a_comma_is_quoted_in_the_data_line(capsys: pytest.CaptureFixture) -> None:
+    import numpy as np
+
+    from mnist_gan.data import idx, sources
+    from mnist_gan.training.run import announce
+
+    split = idx.Split(np.zeros((2, 28, 28), np.uint8), np.array([0, 1], np.uint8))
+    announce(sources.Dataset(split, split, ["a, b", "c"], "image folder"))
+    assert "2 classes: 'a, b', c" in capsys.readouterr().out

@@ -142,6 +142,8 @@ def compare(
             never["data_dir"] = (saved.get("data_dir"), now.get("data_dir"))
     elif saved_print != fingerprint:
         never["data"] = (f"{saved.get('data_dir')} {saved_print}", f"{now.get('data_dir')} {fingerprint}")
+        if "test_fraction" in saved and saved["test_fraction"] != now.get("test_fraction"):
+            never["test_fraction"] = (saved["test_fraction"], now.get("test_fraction"))  # the likely why
     then = config_lib.as_trained(type(cfg), saved)
     for key in cfg.ARCHITECTURE_KEYS:
         before = then.get(key, now[key])

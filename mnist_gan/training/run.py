@@ -109,7 +109,8 @@ def _result(folder: RunFolder, trainer: Trainer, scores: dict[str, float], summa
 
 def announce(data: sources.Dataset) -> None:
     """What a run says of its data before it trains: the classes and what was converted."""
-    names = ", ".join(data.class_names)
+    # A name holding a comma is quoted: 'a, b' would read as two classes.
+    names = ", ".join(repr(name) if "," in name else name for name in data.class_names)
     print(
         f"data: {data.source}, {len(data.train):,} train and {len(data.test):,} test images, "
         f"{data.num_classes} classes: {names}"
