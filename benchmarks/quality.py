@@ -358,15 +358,12 @@ def print_goals(results: dict[str, list[dict]]) -> None:
                 continue
             # Each seed against the line from its own references (CAS's move with the seed):
             # the cell shows the seed furthest below its line, or above it for FID.
-            sign = -1.0 if name in LOWER_IS_BETTER else 1.0
-            margins = [
-                (sign * (r["metrics"][name] - line_of(r["references"][name])), r["metrics"][name], r)
-                for r in runs
-            ]
-            margin, value, run = min(margins, key=lambda m: m[0])
-            line = line_of(run["references"][name])
-            bound = "<=" if name in LOWER_IS_BETTER else ">="
-            cells.append(f"{'yes' if margin >= 0 else 'no'} ({value:.4f}; line {bound} {line:.4f})")
+            lower = name in LOWER_IS_BETTER
+            sign = -1.0 if lower else 1.0
+            run = min(runs, key=lambda r: sign * (r["metrics"][name] - line_of(r["references"][name])))
+            value, line = run["metrics"][name], line_of(run["references"][name])
+            met = value <= line if lower else value >= line
+            cells.append(f"{'yes' if met else 'no'} ({value:.4f}; line {'<=' if lower else '>='} {line:.4f})")
         print(f"| {label} | " + " | ".join(cells) + " |")
     times = " | ".join(_time_goal(runs) for runs in results.values())
     print(f"| {TIME_GOAL_LABEL} accuracy in training <= {TIME_GOAL_MINUTES:g} min | {times} |")
@@ -477,6 +474,8 @@ def main() -> int:
     if not data.exists():
         parser.error(f"--data-dir {data}: no such folder")
     args.data_dir = str(data)
+    if args.work is not None and args.work.is_file():
+        parser.error(f"--work {args.work}: is a file; pass an empty or a new folder")
     if args.work is not None and args.work.exists() and any(args.work.iterdir()):
         # The scripts would resume its runs and this script print their old scores as new.
         parser.error(f"--work {args.work}: holds earlier runs; pass an empty or a new folder")

@@ -31,16 +31,16 @@ def _resolve(item: str, class_names: list[str]) -> list[int] | None:
         shown = " and ".join(repr(class_names[i]) for i in folded)
         raise config.ConfigError(f"classes: '{item}' matches {shown} but for case; write it as one of them")
     match = re.fullmatch(r"(\d+)(?:-(\d+))?", item)
+    if match is None:
+        return None
     # Classes named by numbers other than their own indices (folders 1..10): a number that is
     # not a name would be read as an index of another class, so only names are taken.
     numbered = any(name.isdigit() for name in class_names)
-    if match is not None and numbered and class_names != [str(i) for i in range(len(class_names))]:
+    if numbered and class_names != [str(i) for i in range(len(class_names))]:
         raise config.ConfigError(
             f"classes: '{item}' is not a class of this run, whose classes are named by numbers other "
             f"than their indices, so it is not read as an index; its classes: {_show_classes(class_names)}"
         )
-    if match is None:
-        return None
     low, high = int(match[1]), int(match[2] or match[1])
     return list(range(low, high + 1)) if low <= high < len(class_names) else None
 

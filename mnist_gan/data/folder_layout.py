@@ -111,15 +111,16 @@ def _neither_layout(root: Path, entries: list[os.DirEntry[str]]) -> DataError:
 def class_folders(base: Path, tally: image_files.Tally) -> dict[str, list[Path]]:
     """The image files of each class folder of ``base`` (sorted by class), checked for use."""
     entries = visible(base)
-    for entry in (e for e in entries if e.is_dir()):
+    dirs = [entry for entry in entries if entry.is_dir()]
+    for entry in dirs:
         try:
             entry.name.encode("utf-8")
         except UnicodeEncodeError:  # a class name in another encoding (an old zip) cannot be recorded
             raise DataError(
-                f"{os.path.join(base, entry.name)!a}: this name is not UTF-8 text (from an archive "
-                "made with another encoding?); rename it"
+                f"{entry.path!a}: this name is not UTF-8 text (from an archive made with another "
+                "encoding?); rename it"
             ) from None
-    classes = {entry.name: _images_under(Path(entry.path), tally) for entry in entries if entry.is_dir()}
+    classes = {entry.name: _images_under(Path(entry.path), tally) for entry in dirs}
     for entry in entries:
         if not entry.is_dir():  # loose files beside the class folders belong to no class
             (tally.loose if is_image_name(entry.name) else tally.ignored).append(Path(entry.path))
@@ -157,8 +158,9 @@ def layout(root: Path) -> str:
     if not root.is_dir():
         raise DataError(f"{root}: is a file, not a folder; {EXPECTED}")
     subfolders = _subfolders(root)
-    spelt = [n for n in subfolders if n.lower() in _SPLIT_SPELLINGS and _subfolders(root / n)]
-    if len(spelt) >= 2 and not {"train", "test"} & set(subfolders):
+    exact = {"train", "test"} & set(subfolders)
+    spelt = [n for n in subfolders if not exact and n.lower() in _SPLIT_SPELLINGS and _subfolders(root / n)]
+    if len(spelt) >= 2:
         raise DataError(
             f"{root}: {' and '.join(spelt)} hold folders, as a train/test split would, but the split is "
             "read from folders named train/ and test/ (lower case); rename them"

@@ -138,7 +138,11 @@ def _check_fraction(test_fraction: float) -> None:
         )
 
 
-def read_image_folder(root: Path, test_fraction: float = 0.2, seed: int = 0) -> FolderData:
+# The configs' test_fraction; another value is noted where the data brings its own split.
+DEFAULT_TEST_FRACTION = 0.2
+
+
+def read_image_folder(root: Path, test_fraction: float = DEFAULT_TEST_FRACTION, seed: int = 0) -> FolderData:
     """Read a labelled image folder (either layout, see the module docstring) into train and test.
 
     ``test_fraction`` and ``seed`` choose the split of the one-folder-per-class layout; ``seed``

@@ -62,15 +62,12 @@ def _reason(error: Exception) -> str:
 def _open(path: Path) -> tuple[Image.Image, bool]:
     """Decode ``path`` (its first frame) and say whether it is animated; refuse it by name."""
     try:
-        # A very large image is read all the same; Pillow's warning about it is noise here.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                animated = bool(getattr(image, "is_animated", False))
-                if animated:
-                    image.seek(0)
-                image.load()  # decode now, inside the try: a truncated file fails here
-                return image, animated
+        with Image.open(path) as image:
+            animated = bool(getattr(image, "is_animated", False))
+            if animated:
+                image.seek(0)
+            image.load()  # decode now, inside the try: a truncated file fails here
+            return image, animated
     except PermissionError as e:
         raise DataError(f"{path}: cannot read this image (permission denied); check its permissions") from e
     except _UNREADABLE as e:
@@ -119,8 +116,11 @@ def read_all(paths: list[Path], tally: Tally) -> np.ndarray:
     progress = tqdm(
         paths, desc="reading images", unit="image", file=sys.stderr, disable=len(paths) <= PROGRESS_ABOVE
     )
-    for i, path in enumerate(progress):
-        images[i] = _read_image(path, tally)
+    # A very large image is read all the same; Pillow's warning about it is noise here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        for i, path in enumerate(progress):
+            images[i] = _read_image(path, tally)
     return images
 
 

@@ -76,18 +76,19 @@ def _read_names(listed: Path) -> list[str]:
 
 def _idx_names(folder: Path, given: list[str], labels: int) -> list[str]:
     """Class names of an IDX set: ``given``, else its classes.txt, else the label numbers."""
-    names = given
     listed = folder / CLASSES_FILE
-    if not names and listed.is_file():
-        names = _read_names(listed)
-    names = names or [str(label) for label in range(labels)]
+    source: str | Path
+    if given:
+        source, names = "--class-names", given
+    elif listed.is_file():
+        source, names = listed, _read_names(listed)
+    else:
+        return [str(label) for label in range(labels)]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        source = "--class-names" if given else listed
         shown = ", ".join(map(repr, twice))
         raise DataError(f"{source}: names {shown} more than once; class names must differ")
     if labels > len(names):
-        source = "--class-names" if given else listed if listed.is_file() else "the labels"
         raise DataError(
             f"{folder}: labels go up to {labels - 1} but {source} names {len(names)} classes; "
             "name every class, in label order"
@@ -118,7 +119,17 @@ def _from_folder(root: Path, test_fraction: float, given: list[str]) -> Dataset:
     if given:
         raise DataError(f"{root}: --class-names is for IDX files; an image folder's classes are its folders")
     found = folders.read_image_folder(root, test_fraction, SPLIT_SEED)
-    return Dataset(found.train, found.test, found.class_names, "image folder", found.notes)
+    notes = list(found.notes)
+    if found.split == "folders":
+        notes += _unused_fraction(test_fraction, "its train/ and test/ folders are its split")
+    return Dataset(found.train, found.test, found.class_names, "image folder", notes)
+
+
+def _unused_fraction(test_fraction: float, why: str) -> list[str]:
+    """The note for a --test-fraction the data's own split overrides (none at the default)."""
+    if test_fraction == folders.DEFAULT_TEST_FRACTION:
+        return []
+    return [f"--test-fraction {test_fraction:g} does not apply to this data: {why}"]
 
 
 def is_idx(folder: Path) -> bool:
@@ -127,12 +138,8 @@ def is_idx(folder: Path) -> bool:
     return any(stem in names for pair in idx.SPLIT_FILES.values() for stem in pair)
 
 
-# The configs' test_fraction: another value is noted where the data brings its own split.
-DEFAULT_TEST_FRACTION = 0.2
-
-
 def load(
-    data_dir: str | Path, test_fraction: float = DEFAULT_TEST_FRACTION, class_names: str = ""
+    data_dir: str | Path, test_fraction: float = folders.DEFAULT_TEST_FRACTION, class_names: str = ""
 ) -> Dataset:
     """The dataset at ``data_dir``: IDX files or an image folder, whichever it holds."""
     folder, given = Path(data_dir), parse_names(class_names)
@@ -140,20 +147,14 @@ def load(
         raise DataError(f"{folder}: is a file, not a folder (an archive? unpack it and pass the folder)")
     if is_idx(folder) or not folder.is_dir():
         data = _from_idx(folder, given)  # a missing folder: the IDX reader says how to get MNIST
-        own = "the IDX files hold their own split"
-    elif folders.is_image_folder(folder):
-        data = _from_folder(folder, test_fraction, given)
-        own = (
-            "its train/ and test/ folders are its split" if folder_layout.layout(folder) == "folders" else ""
-        )
-    else:
-        raise DataError(
-            f"{folder}: holds neither the four IDX files ({idx.SPLIT_FILES['train'][0]}[.gz], ...) nor "
-            f"an image folder ({folder_layout.EXPECTED}); {idx.GET_DATA_HINT}"
-        )
-    if own and test_fraction != DEFAULT_TEST_FRACTION:
-        data.notes.append(f"--test-fraction {test_fraction:g} does not apply to this data: {own}")
-    return data
+        data.notes.extend(_unused_fraction(test_fraction, "the IDX files hold their own split"))
+        return data
+    if folders.is_image_folder(folder):
+        return _from_folder(folder, test_fraction, given)
+    raise DataError(
+        f"{folder}: holds neither the four IDX files ({idx.SPLIT_FILES['train'][0]}[.gz], ...) nor "
+        f"an image folder ({folder_layout.EXPECTED}); {idx.GET_DATA_HINT}"
+    )
 
 
 def check_classes(

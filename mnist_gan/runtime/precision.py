@@ -1,7 +1,8 @@
 """Which floating-point policy a run computes in; ``auto`` picks it from the hardware.
 
 Variables stay float32 under every policy (Keras' mixed policies), so checkpoints do not
-depend on the precision they were trained in.
+depend on the precision they were trained in, except float16's, which also hold its loss
+scale (a run goes on in float16 only if it began in it: :func:`mnist_gan.runtime.record.compare`).
 """
 
 from __future__ import annotations
