@@ -36,12 +36,16 @@ def other_data_note(folder: str | Path, fingerprint: str) -> str | None:
 
     found = record.read(folder, configs.ClassifierConfig.SAVED_AS)
     theirs = found[1].get("data_fingerprint") if found is not None else None
+    why = "scores compare like with like only with the same data and split"
+    return other_images_note(f"the classifier in {folder}", theirs, fingerprint, why)
+
+
+def other_images_note(who: str, theirs: str | None, fingerprint: str, why: str) -> str | None:
+    """A note when ``who``, whose record holds the data fingerprint ``theirs``, was trained on
+    other training images than those of ``fingerprint`` (none when unrecorded or the same)."""
     if theirs is None or theirs == fingerprint:
         return None
-    return (
-        f"the classifier in {folder} was trained on other training images ({theirs}) than "
-        f"these ({fingerprint}); scores compare like with like only with the same data and split"
-    )
+    return f"{who} was trained on other training images ({theirs}) than these ({fingerprint}); {why}"
 
 
 def load_classifier(folder: str | Path, classes: list[str] | None = None) -> Any:

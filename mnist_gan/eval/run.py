@@ -132,14 +132,11 @@ def evaluate(cfg: EvaluateConfig) -> None:
     train, test = data.splits
     classifier = features.load_classifier(cfg.classifier_dir, class_names)
     fingerprint = record.data_fingerprint(train.images, train.labels)
-    other_data = features.other_data_note(cfg.classifier_dir, fingerprint)
-    notes += [other_data] if other_data is not None else []
-    trained_on = run.get("data_fingerprint")
-    if trained_on is not None and trained_on != fingerprint:
-        notes.append(
-            f"the GAN in {cfg.checkpoint_dir} was trained on other training images ({trained_on}) "
-            f"than these ({fingerprint}); its copying check compares with these"
-        )
+    gan_note = features.other_images_note(
+        f"the GAN in {cfg.checkpoint_dir}", run.get("data_fingerprint"), fingerprint,
+        "its copying check compares with these",
+    )  # fmt: skip
+    notes += [n for n in (features.other_data_note(cfg.classifier_dir, fingerprint), gan_note) if n]
     samples, more = sample_size(cfg.eval_samples, len(test), len(train))
     for note in notes + more:
         print(f"note: {note}")

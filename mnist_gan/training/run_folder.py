@@ -118,10 +118,9 @@ def with_the_runs_data(cfg: R, default_dir: str = DEFAULT_DATA_DIR) -> R:
     from the defaults are kept, so a changed split is still refused as such."""
     if cfg.data_dir:
         return cfg
-    saved = checkpoints.saved_config(cfg.save_dir, cfg.SAVED_AS) or {}
+    saved, source = _the_runs_record(cfg)
     if not saved.get("data_dir"):
         return cfg.replace(data_dir=default_dir)
-    source = str(Path(cfg.save_dir) / cfg.SAVED_AS)
     kind, untouched = type(cfg), config_lib.defaults(type(cfg))
     data_dir = record.named_folder(kind, "data_dir", saved["data_dir"], source, "data this run trained on")
     same_data = {
@@ -136,17 +135,20 @@ def with_the_runs_classifier(cfg: GanConfig) -> GanConfig:
     """Resuming scores with the run's classifier: ``cfg`` with the ``classifier_dir`` its
     ``save_dir``'s record names when none other than the default was given (another
     classifier's FIDs would not compare with the run's best)."""
-    untouched = config_lib.defaults(type(cfg))
-    if not cfg.eval or cfg.classifier_dir != untouched.classifier_dir:
+    if not cfg.eval or cfg.classifier_dir != config_lib.defaults(type(cfg)).classifier_dir:
         return cfg
-    saved = checkpoints.saved_config(cfg.save_dir, cfg.SAVED_AS) or {}
+    saved, source = _the_runs_record(cfg)
     if not saved.get("classifier_dir") or saved["classifier_dir"] == cfg.classifier_dir:
         return cfg
-    source = str(Path(cfg.save_dir) / cfg.SAVED_AS)
     what = "classifier this run scored with"
     return cfg.replace(
         classifier_dir=record.named_folder(type(cfg), "classifier_dir", saved["classifier_dir"], source, what)
     )
+
+
+def _the_runs_record(cfg: RunConfig) -> tuple[dict[str, Any], str]:
+    """The config saved in ``cfg.save_dir`` ({} for a new run), and its path for messages."""
+    return checkpoints.saved_config(cfg.save_dir, cfg.SAVED_AS) or {}, str(Path(cfg.save_dir) / cfg.SAVED_AS)
 
 
 def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> list[str] | None:
