@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script, run_train
 
-from mnist_gan.runtime.errors import CheckpointError, TrainingDiverged
+from mnist_gan.runtime.errors import CheckpointError, Interrupted, TrainingDiverged
 from mnist_gan.training.loop import Actions, Controller, Schedule
 
 
@@ -238,6 +238,27 @@ def test_the_loop_settles_the_trainer_before_each_evaluation_and_checkpoint(tmp_
         *(("settle", 2), ("evaluate", 2), ("settle", 3), ("save", 3), ("settle", 4), ("evaluate", 4)),
         *(("settle", 6), ("evaluate", 6), ("settle", 6), ("save", 6)),
     ]
+
+
+def test_sigterm_during_a_save_lets_the_save_and_its_after_save_writes_finish(tmp_path: Path) -> None:
+    # Cut between the checkpoint and the writes after it (the record, best/), the interrupt's
+    # own save found the step saved and skipped them: the record named an older step.
+    t = _FakeTrainer({"critic_loss": 1.0})
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path), 5)
+    written: list[int] = []
+
+    def record(step: int) -> None:
+        if step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)  # as from outside, after the checkpoint
+            time.sleep(0.05)  # Python would run the handler here, between two writes
+        written.append(step)
+
+    actions = Actions(after_save=[record])
+    schedule = Schedule(total_steps=10, steps_per_call=2, save_every=2, eval_every=0, images_per_step=1)
+    with pytest.raises(Interrupted):
+        Controller(t, schedule, manager, writer=None, actions=actions, progress=False).run()
+    assert written == [2, 4]
+    assert manager.latest_checkpoint == str(tmp_path / "ckpt-4") and int(t.step.numpy()) == 4
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,13 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY_GAN_FLAGS, run_train, synthetic_digits, write_dataset
+from conftest import ROOT, TINY_GAN_FLAGS, run_train, synthetic_digits, write_dataset
 
 from mnist_gan.runtime.errors import CheckpointError
 from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
@@ -148,6 +150,58 @@ def test_lock_taken_over_from_a_dead_process(tmp_path: Path) -> None:
     assert yaml.safe_load((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
     lock.release()
     assert not (tmp_path / LOCK_NAME).exists()
+
+
+_CONTENDER = """
+import sys, time
+from pathlib import Path
+from mnist_gan.runtime.errors import CheckpointError
+from mnist_gan.runtime.lock import FolderLock
+folder, me = Path(sys.argv[1]), sys.argv[2]
+(folder.parent / f"ready-{me}").touch()
+while not (folder.parent / "go").exists():
+    time.sleep(0.001)
+lock = FolderLock(folder)
+try:
+    lock.acquire()
+    result = "won"
+except CheckpointError as e:
+    result = "refused: " + str(e)
+(folder.parent / f"result-{me}").write_text(result)
+while not (folder.parent / "done").exists():  # hold it until every contender has tried
+    time.sleep(0.01)
+lock.release()
+"""
+
+
+def test_a_dead_holders_lock_goes_to_one_of_several_runs_started_at_once(tmp_path: Path) -> None:
+    # Read, check, unlink and create left gaps: two of four runs restarted together after a
+    # kill -9 could both take the lock over (about one trial in three before the kernel lock).
+    probe = subprocess.Popen(["true"])
+    probe.wait()
+    stale = yaml.safe_dump({"pid": probe.pid, "host": socket.gethostname(), "started": "20260101T000000Z"})
+    for trial in range(8):
+        root = tmp_path / str(trial)
+        (root / "ckpt").mkdir(parents=True)
+        (root / "ckpt" / LOCK_NAME).write_text(stale)
+        runs = [
+            subprocess.Popen([sys.executable, "-c", _CONTENDER, str(root / "ckpt"), str(i)], cwd=ROOT)
+            for i in range(4)
+        ]
+        while len(list(root.glob("ready-*"))) < 4:
+            assert all(r.poll() is None for r in runs), "a contender died before the start"
+            time.sleep(0.01)
+        (root / "go").touch()
+        while len(list(root.glob("result-*"))) < 4:
+            assert all(r.poll() is None for r in runs), "a contender died before its result"
+            time.sleep(0.01)
+        results = [(root / f"result-{i}").read_text() for i in range(4)]
+        (root / "done").touch()
+        assert all(r.wait(timeout=30) == 0 for r in runs)
+        winners = [r for r in results if r == "won"]
+        assert len(winners) == 1, (trial, results)
+        assert all("in use by another run" in r for r in results if r != "won")
+        assert not (root / "ckpt" / LOCK_NAME).exists()  # the winner released it
 
 
 def test_lock_of_another_host_is_never_taken_over(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from mnist_gan.runtime import checkpoints
 from mnist_gan.runtime.errors import CheckpointError, TrainingDiverged
-from mnist_gan.training.signals import signals_held, stop_on_sigterm
+from mnist_gan.training.signals import signals_deferred, signals_held, stop_on_sigterm
 
 
 class Steps(Protocol):
@@ -201,12 +201,13 @@ class Controller:
         bad = first_bad_weight(self.trainer.models)
         if bad is not None:
             raise TrainingDiverged(self._diverged(step, f"weight {bad} holds NaN or Inf"))
-        try:
-            self.manager.save(checkpoint_number=step)
-        except (tf.errors.OpError, OSError) as e:
-            raise self._save_failed(step, e) from e
-        for action in self.actions.after_save:
-            action(step)
+        with signals_deferred():
+            try:
+                self.manager.save(checkpoint_number=step)
+            except (tf.errors.OpError, OSError) as e:
+                raise self._save_failed(step, e) from e
+            for action in self.actions.after_save:
+                action(step)
 
     def _save_failed(self, step: int, error: Exception) -> CheckpointError:
         """Remove the partial save; say which path failed and which checkpoint is still good."""

@@ -1,4 +1,5 @@
-"""Signals while training: SIGTERM stops the loop (which saves first); a second one waits."""
+"""Signals while training: SIGTERM stops the loop (which saves first); a second one waits;
+one that arrives during a save waits for the save and what follows it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,32 @@ def signals_held() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT until the block ends, then deliver the first to its handler.
+
+    A save and the writes that follow it (the run's record, best/) then finish together: cut
+    between them, the interrupt's own save finds the step saved and skips them.
+    """
+    arrived: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        arrived.append(signum)
+
+    try:
+        previous = {sig: signal.signal(sig, note) for sig in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if arrived:
+        signal.raise_signal(arrived[0])  # its own handler again: a stop, or nothing if held
 
 
 @contextmanager
