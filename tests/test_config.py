@@ -240,13 +240,26 @@ def test_saved_run_config_usable_as_config_file(tmp_path: Path) -> None:
 
 
 def test_evaluate_old_flag_names_still_accepted() -> None:
-    cfg, parser = flags.parse_args(configs.EvaluateConfig, ["--num-samples", "300", "--skip-cas"], "")
-    assert cfg.eval_samples == 300 and cfg.cas is False
+    cfg, given = flags.parse_args(configs.EvaluateConfig, ["--num-samples", "300", "--skip-cas"], "")
+    assert cfg.eval_samples == 300 and cfg.cas is False and given == {"eval_samples", "cas"}
     assert flags.parse_args(configs.EvaluateConfig, ["--no-skip-cas"], "")[0].cas is True
     assert flags.parse_args(configs.EvaluateConfig, ["--no-cas"], "")[0].cas is False
-    help_text = parser.format_help()
+    kind = configs.EvaluateConfig
+    help_text = flags.build_parser(kind, config.defaults(kind), "").format_help()
     assert "--num-samples" not in help_text and "--skip-cas" not in help_text  # hidden
     assert "--eval-samples" in help_text and "--no-cas" in help_text
+
+
+def test_the_keys_given_are_those_the_command_line_or_its_file_set(tmp_path: Path) -> None:
+    # A value equal to its default is still given: a resume must not swap it for the run's.
+    default = config.defaults(configs.GanConfig)
+    user = tmp_path / "my.yaml"
+    user.write_text("batch_size: 32\nrun: {step: 5}\n")  # a saved config's record is no setting
+    argv = ["--config", str(user), "--classifier-dir", default.classifier_dir, "--no-eval"]
+    cfg, given = flags.parse_args(configs.GanConfig, argv, "")
+    assert given == {"batch_size", "classifier_dir", "eval"}
+    assert cfg.classifier_dir == default.classifier_dir and cfg.batch_size == 32 and cfg.eval is False
+    assert flags.parse_args(configs.GanConfig, [], "")[1] == frozenset()
 
 
 def test_installed_defaults_live_in_the_package() -> None:

@@ -235,20 +235,22 @@ def test_the_runs_data_comes_from_its_record_or_says_where_it_was_named(tmp_path
     save.mkdir()
     data.mkdir()
     cfg = config.defaults(ClassifierConfig).replace(save_dir=str(save))
-    assert with_the_runs_data(cfg, "datasets/MNIST").data_dir == "datasets/MNIST"  # a new run
+    assert with_the_runs_data(cfg, (), "datasets/MNIST").data_dir == "datasets/MNIST"  # a new run
     (save / "config-cls.yaml").write_text(f"data_dir: {data}\ntest_fraction: 0.1\n")
-    resumed = with_the_runs_data(cfg, "datasets/MNIST")
+    resumed = with_the_runs_data(cfg, (), "datasets/MNIST")
     assert resumed.data_dir == str(data) and resumed.test_fraction == 0.1
-    assert with_the_runs_data(cfg.replace(data_dir="mine"), "datasets/MNIST").data_dir == "mine"
+    # The default's value given on the command line is given: kept, so the resume refuses it.
+    assert with_the_runs_data(cfg, {"test_fraction"}, "datasets/MNIST").test_fraction == 0.2
+    assert with_the_runs_data(cfg.replace(data_dir="mine"), (), "datasets/MNIST").data_dir == "mine"
     data.rmdir()
     with pytest.raises(
         DataError,
         match=r"the data this run trained on \(named in .*cls.yaml\) is not there \(moved\); pass --data-dir",
     ):
-        with_the_runs_data(cfg, "datasets/MNIST")
+        with_the_runs_data(cfg, (), "datasets/MNIST")
     (save / "config-cls.yaml").write_text("data_dir: [a, b]\n")  # a damaged record: one error line
     with pytest.raises(ConfigError, match=r"config-cls.yaml: 'data_dir' must be str"):
-        with_the_runs_data(cfg, "datasets/MNIST")
+        with_the_runs_data(cfg, (), "datasets/MNIST")
 
 
 def test_a_resumed_gan_scores_with_its_runs_classifier(tmp_path: Path) -> None:
@@ -261,17 +263,20 @@ def test_a_resumed_gan_scores_with_its_runs_classifier(tmp_path: Path) -> None:
     save.mkdir()
     theirs.mkdir()
     cfg = config.defaults(GanConfig).replace(save_dir=str(save))
-    assert with_the_runs_classifier(cfg).classifier_dir == cfg.classifier_dir  # a new run: the default
+    assert with_the_runs_classifier(cfg, ()).classifier_dir == cfg.classifier_dir  # a new run: the default
     (save / "config-gan.yaml").write_text(f"classifier_dir: {theirs}\n")
-    assert with_the_runs_classifier(cfg).classifier_dir == str(theirs)  # not the default's, silently
+    assert with_the_runs_classifier(cfg, ()).classifier_dir == str(theirs)  # not the default's, silently
     given = cfg.replace(classifier_dir="mine")
-    assert with_the_runs_classifier(given).classifier_dir == "mine"  # one given is used
+    assert with_the_runs_classifier(given, {"classifier_dir"}).classifier_dir == "mine"  # one given is used
+    default_given = with_the_runs_classifier(cfg, {"classifier_dir"})  # even the default's
+    assert default_given.classifier_dir == cfg.classifier_dir
     theirs.rmdir()
-    assert with_the_runs_classifier(cfg.replace(eval=False)) == cfg.replace(eval=False)  # no scoring, no need
+    unscored = cfg.replace(eval=False)
+    assert with_the_runs_classifier(unscored, ()) == unscored  # no scoring, no need
     with pytest.raises(
         DataError, match=r"the classifier this run scored with \(named in .*gan.yaml\).*--classifier-dir"
     ):
-        with_the_runs_classifier(cfg)
+        with_the_runs_classifier(cfg, ())
 
 
 def test_a_best_fid_read_by_another_classifier_does_not_compare() -> None:

@@ -12,14 +12,14 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_gan.configs import ClassifierConfig
     from mnist_gan.runtime.flags import parse_args
 
-    cfg, _ = parse_args(ClassifierConfig, argv, __doc__)
+    cfg, given = parse_args(ClassifierConfig, argv, __doc__)
     process.setup()
     from mnist_gan.runtime import distribute
     from mnist_gan.training import run_folder
     from mnist_gan.training.classifier import train_classifier
     from mnist_gan.training.run import print_result
 
-    cfg = run_folder.with_the_runs_data(cfg)
+    cfg = run_folder.with_the_runs_data(cfg, given)
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
     with distribute.collective_errors():

@@ -62,14 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_gan.runtime.flags import parse_args
 
     groups = {**GROUPS, "model": GanConfig.ARCHITECTURE_KEYS}
-    cfg, _ = parse_args(GanConfig, argv, __doc__, groups, EPILOG)
+    cfg, given = parse_args(GanConfig, argv, __doc__, groups, EPILOG)
     process.setup(deterministic=cfg.deterministic, gradient_penalty=True)
     from mnist_gan.runtime import distribute, precision
     from mnist_gan.training import run_folder
     from mnist_gan.training.gan import train_gan
     from mnist_gan.training.run import print_result
 
-    cfg = run_folder.with_the_runs_classifier(run_folder.with_the_runs_data(cfg))
+    cfg = run_folder.with_the_runs_classifier(run_folder.with_the_runs_data(cfg, given), given)
     strategy = distribute.make_strategy(cfg.strategy, cfg.cpu_replicas, cfg.collective_timeout)
     print(distribute.describe(strategy))
     print(precision.describe(cfg.mixed_precision))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mnist_gan import __version__
-from mnist_gan.runtime.config import C, Config, field_types, from_dict, load
+from mnist_gan.runtime.config import C, Config, field_types, from_dict, load, settings_in
 
 
 def flag(key: str) -> str:
@@ -72,11 +72,12 @@ def build_parser(
     description: str,
     groups: dict[str, tuple[str, ...]] | None = None,
     epilog: str | None = None,
+    defaults: bool = True,
 ) -> argparse.ArgumentParser:
     """An argparse parser with one flag per config key, defaulting to ``base``'s values.
 
     ``groups`` (title -> keys) sorts the flags under headings in ``--help``; keys in no group
-    stay under "options".
+    stay under "options". Without ``defaults`` a flag not given is absent from the result.
     """
     parser = Parser(description=description, epilog=epilog, formatter_class=_HelpFormatter)
     # One heading per title (a group per key printed the title once per flag).
@@ -91,7 +92,7 @@ def build_parser(
     parser.add_argument("--version", action="version", version=f"%(prog)s (mnist-gan) {__version__}")
     kinds = field_types(cls)
     for f in dataclasses.fields(cls):
-        kwargs = _key_flag(f, kinds[f.name], getattr(base, f.name))
+        kwargs = _key_flag(f, kinds[f.name], getattr(base, f.name) if defaults else argparse.SUPPRESS)
         sections.get(f.name, parser).add_argument(flag(f.name), **kwargs)
     _add_hidden_flags(parser, cls)
     return parser
@@ -103,8 +104,9 @@ def parse_args(
     description: str,
     groups: dict[str, tuple[str, ...]] | None = None,
     epilog: str | None = None,
-) -> tuple[C, argparse.ArgumentParser]:
-    """Defaults, then ``--config FILE``, then flags. Returns the config and the parser."""
+) -> tuple[C, frozenset[str]]:
+    """Defaults, then ``--config FILE``, then flags. Returns the config and the keys the
+    command line or the file set: a value given equal to its default is still given."""
     pre = Parser(add_help=False)
     pre.add_argument("--config", type=Path, default=None)
     known, _ = pre.parse_known_args(argv)
@@ -112,4 +114,8 @@ def parse_args(
     parser = build_parser(cls, base, description, groups, epilog)
     args = vars(parser.parse_args(argv))
     args.pop("config")
-    return from_dict(cls, args, "command line"), parser
+    cfg = from_dict(cls, args, "command line")
+    bare = build_parser(cls, base, description, groups, epilog, defaults=False)
+    flagged = set(vars(bare.parse_args(argv))) - {"config"}
+    in_file = set(settings_in(cls, known.config)) if known.config is not None else set()
+    return cfg, frozenset(flagged | in_file)

@@ -10,7 +10,7 @@ keeps checkpoints, the log folder and the record; other workers save to a tempor
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -112,30 +112,30 @@ def _clean_leftovers(folder: str | Path) -> list[Path]:
     return removed
 
 
-def with_the_runs_data(cfg: R, default_dir: str = DEFAULT_DATA_DIR) -> R:
+def with_the_runs_data(cfg: R, given: Collection[str], default_dir: str = DEFAULT_DATA_DIR) -> R:
     """Resuming needs no --data-dir: ``cfg`` with the data (folder, split and class names) its
-    ``save_dir``'s record names, or ``default_dir`` for a new run. Values given differently
-    from the defaults are kept, so a changed split is still refused as such."""
+    ``save_dir``'s record names, or ``default_dir`` for a new run. The keys in ``given`` (set
+    by the command line or a --config file) are kept, so a changed split is refused as such."""
     if cfg.data_dir:
         return cfg
     saved, source = _the_runs_record(cfg)
     if not saved.get("data_dir"):
         return cfg.replace(data_dir=default_dir)
-    kind, untouched = type(cfg), config_lib.defaults(type(cfg))
+    kind = type(cfg)
     data_dir = record.named_folder(kind, "data_dir", saved["data_dir"], source, "data this run trained on")
     same_data = {
         k: config_lib.typed_value(kind, k, saved[k], source)
         for k in ("test_fraction", "class_names")
-        if k in saved and getattr(cfg, k) == getattr(untouched, k)
+        if k in saved and k not in given
     }
     return cfg.replace(data_dir=data_dir, **same_data)
 
 
-def with_the_runs_classifier(cfg: GanConfig) -> GanConfig:
+def with_the_runs_classifier(cfg: GanConfig, given: Collection[str]) -> GanConfig:
     """Resuming scores with the run's classifier: ``cfg`` with the ``classifier_dir`` its
-    ``save_dir``'s record names when none other than the default was given (another
-    classifier's FIDs would not compare with the run's best)."""
-    if not cfg.eval or cfg.classifier_dir != config_lib.defaults(type(cfg)).classifier_dir:
+    ``save_dir``'s record names unless ``given`` holds one (another classifier's FIDs would
+    not compare with the run's best)."""
+    if not cfg.eval or "classifier_dir" in given:
         return cfg
     saved, source = _the_runs_record(cfg)
     if not saved.get("classifier_dir") or saved["classifier_dir"] == cfg.classifier_dir:
