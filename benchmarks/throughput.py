@@ -499,8 +499,13 @@ def end_to_end(base: Any, v: Variant, steps: int) -> float:
         for key, value in v.settings:
             command += shlex.split(flags.setting(key, value))
         start = time.perf_counter()
-        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-        return time.perf_counter() - start
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+    if done.returncode != 0:  # its own error line, not a CalledProcessError's traceback
+        said = done.stderr.strip().splitlines() or [f"exit status {done.returncode}, nothing on stderr"]
+        print(f"error: the end-to-end run of train.py failed: {said[-1]}", file=sys.stderr)
+        raise SystemExit(done.returncode)
+    return wall
 
 
 if __name__ == "__main__":

@@ -129,6 +129,22 @@ def test_throughput_variants_keep_commas_inside_a_value() -> None:
     assert throughput.describe(found[1].settings) == "critic_augment=translation,cutout gen_width=96"
 
 
+def test_a_failed_end_to_end_run_is_train_pys_error_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from mnist_gan import configs
+    from mnist_gan.runtime import config
+
+    throughput = _benchmark("throughput")
+    base = config.defaults(configs.GanConfig).replace(data_dir=str(tmp_path))  # an empty folder
+    with pytest.raises(SystemExit) as info:
+        throughput.end_to_end(base, throughput.Variant("auto", 50), 2)
+    assert info.value.code == 2  # train.py's own status for a user error
+    said = capsys.readouterr().err
+    assert said.startswith("error: the end-to-end run of train.py failed: error: ")
+    assert str(tmp_path) in said and len(said.strip().splitlines()) == 1
+
+
 def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pytest.CaptureFixture) -> None:
     quality = _benchmark("quality")
     out = "gan: 10%|\nstep 250 (0.50 min of training): fid 40.1, fid_floor 2.4, accuracy 0.9\n"

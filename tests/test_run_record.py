@@ -204,6 +204,50 @@ def test_a_dead_holders_lock_goes_to_one_of_several_runs_started_at_once(tmp_pat
         assert not (root / "ckpt" / LOCK_NAME).exists()  # the winner released it
 
 
+def test_without_kernel_locks_the_process_id_decides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import fcntl
+
+    def unsupported(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")  # as some network file systems say
+
+    monkeypatch.setattr(fcntl, "flock", unsupported)
+    first = FolderLock(tmp_path)
+    assert first.acquire() is None
+    with pytest.raises(CheckpointError, match=rf"in use by another run \(process {os.getpid()} on"):
+        FolderLock(tmp_path).acquire()  # alive: refused
+    first.release()
+    probe = subprocess.Popen(["true"])
+    probe.wait()
+    (tmp_path / LOCK_NAME).write_text(
+        yaml.safe_dump({"pid": probe.pid, "host": socket.gethostname(), "started": "20260101T000000Z"})
+    )
+    lock = FolderLock(tmp_path)
+    assert "took over the lock of process" in (lock.acquire() or "")  # gone: taken over
+    lock.release()
+
+
+def test_another_users_lock_is_refused_with_its_holder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mnist_gan.runtime import lock as lock_module
+
+    (tmp_path / LOCK_NAME).write_text(
+        yaml.safe_dump({"pid": 1, "host": socket.gethostname(), "started": "20260101T000000Z"})
+    )
+
+    real_open = os.open
+
+    def not_ours(path: str, flags: int, *args: int, **kwargs: int) -> int:
+        if str(path).endswith(LOCK_NAME):  # the lock file alone: its temp files still open
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(lock_module.os, "open", not_ours)
+    with pytest.raises(CheckpointError, match=r"in use by another run \(process 1 on"):
+        FolderLock(tmp_path).acquire()
+
+
 def test_lock_of_another_host_is_never_taken_over(tmp_path: Path) -> None:
     (tmp_path / LOCK_NAME).write_text(
         yaml.safe_dump({"pid": 1, "host": "elsewhere.example", "started": "20260101T000000Z"})

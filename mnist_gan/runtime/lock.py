@@ -66,10 +66,15 @@ def _alive(pid: int) -> bool:
 
 
 def _kernel_lock(fd: int) -> bool:
+    """Take the kernel lock without waiting; False if another process holds it. Where the
+    file system has no such locks (some network file systems), True: the process id alone
+    then decides whether a holder is gone."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError:  # not supported here
+        return True
     return True
 
 
@@ -78,7 +83,7 @@ def _try_create(path: Path, me: Holder) -> int | None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.write(fd, me.text().encode("utf-8"))
-        fcntl.flock(fd, fcntl.LOCK_EX)  # our own new file: nobody else can hold it yet
+        _kernel_lock(fd)  # our own new file: nobody else can hold it yet
         os.link(tmp, path)
         return fd
     except (FileExistsError, FileNotFoundError):  # taken, or our temp file swept by its holder
@@ -101,6 +106,8 @@ def _try_take_over(path: Path, me: Holder) -> tuple[int, Holder] | None:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
         return None
+    except PermissionError:  # another user's lock: not ours to take over
+        raise _in_use(path, _read(path) or Holder(-1, *_UNKNOWN)) from None
     try:
         if not _kernel_lock(fd):
             raise _in_use(path, _settled_holder(path))
