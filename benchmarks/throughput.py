@@ -504,7 +504,7 @@ def end_to_end(base: Any, v: Variant, steps: int) -> float:
     if done.returncode != 0:  # its own error line, not a CalledProcessError's traceback
         said = done.stderr.strip().splitlines() or [f"exit status {done.returncode}, nothing on stderr"]
         print(f"error: the end-to-end run of train.py failed: {said[-1]}", file=sys.stderr)
-        raise SystemExit(done.returncode)
+        raise SystemExit(done.returncode if done.returncode > 0 else 128 - done.returncode)  # killed: 128 + N
     return wall
 
 

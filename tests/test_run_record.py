@@ -204,6 +204,49 @@ def test_a_dead_holders_lock_goes_to_one_of_several_runs_started_at_once(tmp_pat
         assert not (root / "ckpt" / LOCK_NAME).exists()  # the winner released it
 
 
+def test_a_run_refused_during_a_takeover_names_the_run_taking_it(tmp_path: Path) -> None:
+    import fcntl
+    import threading
+
+    path = tmp_path / LOCK_NAME
+    path.write_text("")  # what a reader may see while the new holder rewrites the file
+    taking = os.open(path, os.O_RDWR)
+    fcntl.flock(taking, fcntl.LOCK_EX)
+    me = yaml.safe_dump({"pid": os.getpid(), "host": socket.gethostname(), "started": "now"})
+    threading.Timer(0.2, lambda: path.write_text(me)).start()
+    try:
+        with pytest.raises(CheckpointError, match=rf"in use by another run \(process {os.getpid()} on"):
+            FolderLock(tmp_path).acquire()
+    finally:
+        os.close(taking)
+
+
+def test_a_takeover_cut_short_leaves_no_lock_naming_no_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from mnist_gan.runtime import lock as lock_module
+
+    probe = subprocess.Popen(["true"])
+    probe.wait()
+    (tmp_path / LOCK_NAME).write_text(
+        yaml.safe_dump({"pid": probe.pid, "host": socket.gethostname(), "started": "20260101T000000Z"})
+    )
+
+    def full_disk(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(lock_module.os, "pwrite", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        FolderLock(tmp_path).acquire()
+    assert not (tmp_path / LOCK_NAME).exists()  # not a file keeping every later run out
+    monkeypatch.undo()
+    lock = FolderLock(tmp_path)
+    assert lock.acquire() is None
+    lock.release()
+
+
 def test_without_kernel_locks_the_process_id_decides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
     import fcntl

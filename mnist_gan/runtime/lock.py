@@ -123,24 +123,34 @@ def _try_take_over(path: Path, me: Holder) -> tuple[int, Holder] | None:
         # tool, or a process id reused since); the process id is all there is to go on.
         if holder.host != me.host or holder.pid <= 0 or _alive(holder.pid):
             raise _in_use(path, holder)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, me.text().encode("utf-8"), 0)
-        os.fsync(fd)
-        return fd, holder
     except BaseException:
         os.close(fd)
         raise
+    try:
+        # Written over, then cut to length: the file is never empty, only briefly mixed.
+        text = me.text().encode("utf-8")
+        os.pwrite(fd, text, 0)
+        os.ftruncate(fd, len(text))
+        os.fsync(fd)
+    except BaseException:
+        # Half rewritten, the file would name nobody and keep every later run out: removed
+        # (under our kernel lock, so no other run is rewriting it), the next run starts anew.
+        path.unlink(missing_ok=True)
+        os.close(fd)
+        raise
+    return fd, holder
 
 
 def _settled_holder(path: Path) -> Holder:
     """The holder named in a file under someone's kernel lock, given a moment to be rewritten.
 
     Another run taking over a dead holder's lock rewrites the file just after locking it; read
-    too early, the file names the dead process as the one in the way.
+    too early, the file names the dead process as the one in the way, or (mid-write) no one.
     """
     holder = _read(path) or Holder(-1, *_UNKNOWN)
     for _ in range(20):
-        if holder.host != socket.gethostname() or (holder.pid > 0 and _alive(holder.pid)):
+        named = holder.pid > 0  # a file being rewritten reads as no one
+        if named and (holder.host != socket.gethostname() or _alive(holder.pid)):
             break
         time.sleep(0.05)
         holder = _read(path) or Holder(-1, *_UNKNOWN)

@@ -31,7 +31,9 @@ def signals_deferred() -> Iterator[None]:
     """Hold SIGTERM and SIGINT until the block ends, then deliver the first to its handler.
 
     A save and the writes that follow it (the run's record, best/) then finish together: cut
-    between them, the interrupt's own save finds the step saved and skips them.
+    between them, the interrupt's own save finds the step saved and skips them. If the block
+    fails, its error goes on and the signal is dropped: the command stops either way, and the
+    error (a full disk, say) is what the user must act on.
     """
     arrived: list[int] = []
 
