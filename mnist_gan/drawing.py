@@ -100,7 +100,8 @@ def write_outputs(cfg: configs.GenerateConfig) -> dict[str, list[Path]]:
     """Everything ``generate.py`` writes, checked before a single file is touched.
 
     With ``export`` set only the SavedModel is written (the pictures are another run).
-    Returns the written paths by kind: 'images', 'grid', 'interpolation', 'export'.
+    Returns the written paths by kind: 'images', 'grid', 'interpolation', 'export', and under
+    'checkpoint' the one drawn from.
     """
     out = Path(cfg.output_dir)
     earlier: list[Path] = []
@@ -114,7 +115,10 @@ def write_outputs(cfg: configs.GenerateConfig) -> dict[str, list[Path]]:
     # Only the run knows its classes: parsed once it is loaded, still before any writing.
     classes = generation.parse_classes(cfg.classes, loaded.class_names)
     sampler = generation.ClassSampler(loaded.generator, loaded.cfg.noise_dim, loaded.class_names)
-    written: dict[str, list[Path]] = {"images": [], "grid": [], "interpolation": [], "export": []}
+    written: dict[str, list[Path]] = {
+        "checkpoint": [Path(loaded.path)],
+        **{kind: [] for kind in ("images", "grid", "interpolation", "export")},
+    }
     if cfg.export:
         written["export"].append(sampler.export(cfg.export))
         return written

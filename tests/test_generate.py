@@ -39,6 +39,7 @@ def test_files_and_grid_match_the_flags(tiny_gan: Path, tmp_path: Path) -> None:
     assert grid.size == (12 + 4 * 30 + 2, 2 * 30 + 2)
     assert "grid: " in result.stdout and str(tmp_path / "out") in result.stdout
     assert f"8 images: {tmp_path / 'out'}/digit*.png" in result.stdout
+    assert result.stdout.startswith(f"drawn from {tiny_gan}/ckpt-")  # which checkpoint, first
 
 
 def test_same_seed_same_bytes(tiny_gan: Path, tmp_path: Path) -> None:

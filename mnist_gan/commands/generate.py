@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_gan.drawing import write_outputs
 
     written = write_outputs(cfg)
+    print(f"drawn from {written['checkpoint'][0]}")  # which of the folder's checkpoints
     if written["images"]:
         first = written["images"][0]
         pattern = "digit*.png" if first.name.startswith("digit") else "class-*.png"
