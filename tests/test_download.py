@@ -259,3 +259,42 @@ def test_warns_of_an_unverified_decompressed_file(tmp_path: Path, mirror: tuple[
     code, out = _fetch(tmp_path / "data", f"file://{folder}/", manifest)
     assert code == 0, out
     assert "t10k-labels-idx1-ubyte is not verified, and the tools read it before" in out
+
+
+def test_a_target_that_cannot_be_a_dataset_folder_is_one_error_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    env = {"MNIST_MIRRORS": "file:///x/"}
+    assert "afile is a file, not a folder" in _refused(str(tmp_path / "afile"), env=env)
+    assert "afile is a file, not a folder" in _refused("--sample", str(tmp_path / "afile"))
+    assert "DIR is empty" in _refused("", env=env)  # not silently the default folder
+    assert "names no mirror" in _refused(str(tmp_path / "d"), env={"MNIST_MIRRORS": ""})  # not the internet's
+    (tmp_path / "d" / NAMES[1]).mkdir(parents=True)  # mv would put the file inside it
+    assert f"d/{NAMES[1]} is a folder; move it away" in _refused(str(tmp_path / "d"), env=env)
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [NAMES[1]]
+
+
+def test_an_interrupted_download_leaves_no_empty_folder(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from conftest import ROOT
+
+    # A mirror that never answers: curl waits on the fifo until the run is stopped.
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    os.mkfifo(slow / NAMES[0])
+    _, manifest = mirror
+    env = {**os.environ, "MNIST_MIRRORS": f"file://{slow}/", "MNIST_MANIFEST": str(manifest)}
+    run = subprocess.Popen(
+        ["bash", str(ROOT / "download_mnist.sh"), str(tmp_path / "data")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not list((tmp_path / "data").glob(".*.part")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list((tmp_path / "data").glob(".*.part")), "the download never started"
+    os.killpg(run.pid, signal.SIGTERM)
+    run.wait(timeout=30)
+    assert not (tmp_path / "data").exists()  # neither its temporary file nor the empty folder
