@@ -122,8 +122,6 @@ def write_outputs(cfg: configs.GenerateConfig) -> dict[str, list[Path]]:
     if cfg.export:
         written["export"].append(sampler.export(cfg.export))
         return written
-    for path in earlier:
-        path.unlink()
     names = FileNames(loaded.class_names)
     drawn = sampler.draw(classes, cfg.count, cfg.seed)
     written["images"] = _write_images(out, names, classes, drawn)
@@ -132,6 +130,12 @@ def write_outputs(cfg: configs.GenerateConfig) -> dict[str, list[Path]]:
         for label in dict.fromkeys(classes):
             frames = sampler.walk(label, cfg.interpolation_frames, cfg.seed)
             written["interpolation"] += _write_walk(out, names, label, frames)
+    # The earlier run's pictures go only now: interrupted, the folder still held them (with
+    # some new ones), not half of the new set alone.
+    new = {p.name for kind in ("images", "grid", "interpolation") for p in written[kind]}
+    for path in earlier:
+        if path.name not in new:
+            path.unlink(missing_ok=True)
     return written
 
 

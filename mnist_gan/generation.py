@@ -8,6 +8,8 @@ same seed.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -109,6 +111,12 @@ def load_generator(checkpoint_dir: str | Path, step: int | str = "newest") -> Lo
     itself in checkpoints written before the average existed.
     """
     found = record.read(checkpoint_dir, configs.GanConfig.SAVED_AS)
+    if found is None and checkpoints.found(checkpoint_dir):
+        raise checkpoints.CheckpointError(
+            f"{Path(checkpoint_dir) / configs.GanConfig.SAVED_AS} is missing beside the checkpoints: "
+            "it says how the networks were built; put it back (or point --checkpoint-dir at a "
+            "whole --save-dir of train.py)"
+        )
     path = checkpoints.latest(checkpoint_dir, step) if found is not None else None
     if found is None or path is None:
         raise checkpoints.CheckpointError(
@@ -123,6 +131,11 @@ def load_generator(checkpoint_dir: str | Path, step: int | str = "newest") -> Lo
     name = "generator_ema" if checkpoints.holds_object(path, "generator_ema") else "generator"
     checkpoints.restore(tf.train.Checkpoint(**{name: generator}), path, partial=True)
     return Loaded(generator, cfg, path, names, found[1])
+
+
+# Images per pass of the generator when drawing: its activations for a whole large --count
+# at once would not fit in memory.
+DRAW_BATCH = 1000
 
 
 class ClassSampler(tf.Module):
@@ -162,9 +175,18 @@ class ClassSampler(tf.Module):
         return self._generate(labels, seeded_noise(seed, tf.size(labels), self.noise_dim))
 
     def draw(self, classes: list[int], count: int, seed: int) -> np.ndarray:
-        """uint8 (len(classes), count, 28, 28): row i holds ``count`` samples of class classes[i]."""
+        """uint8 (len(classes), count, 28, 28): row i holds ``count`` samples of class classes[i].
+
+        The noise of ``sample`` for the whole label vector, drawn through the generator
+        :data:`DRAW_BATCH` images at a time (in one pass, large counts ran out of memory)."""
         labels = tf.constant(np.repeat(np.asarray(classes, np.int32), count))
-        images = self.sample(labels, tf.constant(seed, tf.int64))["images"].numpy()
+        noise = seeded_noise(tf.constant(seed, tf.int64), tf.size(labels), self.noise_dim)
+        images = np.concatenate(
+            [
+                self.generate(labels[i : i + DRAW_BATCH], noise[i : i + DRAW_BATCH])["images"].numpy()
+                for i in range(0, int(labels.shape[0]), DRAW_BATCH)
+            ]
+        )
         return images.reshape(len(classes), count, 28, 28)
 
     def walk(self, label: int, frames: int, seed: int) -> np.ndarray:
@@ -179,7 +201,22 @@ class ClassSampler(tf.Module):
 
     def export(self, folder: str | Path) -> Path:
         """Write a SavedModel: signatures 'serving_default' (labels, noise), 'sample' (labels,
-        seed) and 'classes' (the class names in label order)."""
+        seed) and 'classes' (the class names in label order).
+
+        Written beside ``folder`` and moved into place whole (replacing an earlier SavedModel
+        there), so an interrupted export leaves the folder as it was."""
         signatures = {"serving_default": self.generate, "sample": self.sample, "classes": self.classes}
-        tf.saved_model.save(self, str(folder), signatures=signatures)
+        target = Path(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+        try:
+            tf.saved_model.save(self, str(partial), signatures=signatures)
+            earlier = partial.with_name(partial.name + "-replaced") if target.exists() else None
+            if earlier is not None:
+                target.rename(earlier)  # aside, not deleted, until the new one is in place
+            partial.rename(target)
+            if earlier is not None:
+                shutil.rmtree(earlier)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)  # nothing left once moved into place
         return Path(folder)

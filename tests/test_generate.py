@@ -351,3 +351,75 @@ def test_a_name_that_matches_two_classes_but_for_case_is_refused_naming_both() -
         ConfigError, match="'ÉTÉ' matches 'Été' and 'été' but for case; write it as one of them"
     ):
         parse_classes("ÉTÉ", names)
+
+
+def _drawing(tiny_gan: Path, out: Path, **changes: object) -> configs.GenerateConfig:
+    base = config.defaults(configs.GenerateConfig).replace(checkpoint_dir=str(tiny_gan), output_dir=str(out))
+    return base.replace(**changes)
+
+
+def test_an_interrupted_overwrite_keeps_the_earlier_pictures(
+    tiny_gan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mnist_gan import drawing
+
+    out = tmp_path / "out"
+    write_outputs(_drawing(tiny_gan, out, classes="3,5", count=3))
+    earlier = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def cut(*args: object) -> Path:
+        raise KeyboardInterrupt  # Ctrl-C once the new images are written, before the grid
+
+    monkeypatch.setattr(drawing, "_write_grid", cut)
+    with pytest.raises(KeyboardInterrupt):
+        write_outputs(_drawing(tiny_gan, out, classes="7", count=2, overwrite=True))
+    now = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {name: now.get(name) for name in earlier} == earlier  # none lost (deleted first before)
+    assert {"digit7_0000.png", "digit7_0001.png"} <= now.keys()
+    monkeypatch.undo()
+    write_outputs(_drawing(tiny_gan, out, classes="7", count=2, overwrite=True))
+    assert sorted(p.name for p in out.iterdir()) == ["digit7_0000.png", "digit7_0001.png", "grid.png"]
+
+
+def test_an_interrupted_export_leaves_the_folder_as_it_was(
+    tiny_gan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "model"
+    write_outputs(_drawing(tiny_gan, tmp_path / "none", export=str(model)))
+    before = {str(p.relative_to(model)): p.read_bytes() for p in model.rglob("*") if p.is_file()}
+    real_save = tf.saved_model.save
+
+    def cut(obj: object, path: str, **kwargs: object) -> None:
+        real_save(obj, path, **kwargs)
+        raise KeyboardInterrupt  # written, not yet in place
+
+    monkeypatch.setattr(tf.saved_model, "save", cut)
+    with pytest.raises(KeyboardInterrupt):
+        write_outputs(_drawing(tiny_gan, tmp_path / "none", export=str(model), overwrite=True))
+    after = {str(p.relative_to(model)): p.read_bytes() for p in model.rglob("*") if p.is_file()}
+    assert after == before and sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no leftovers
+    with pytest.raises(KeyboardInterrupt):
+        write_outputs(_drawing(tiny_gan, tmp_path / "none", export=str(tmp_path / "new")))
+    assert not (tmp_path / "new").exists()  # not a half-written folder that blocks the next run
+
+
+def test_drawing_in_batches_gives_the_bytes_of_one_pass(
+    tiny_gan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mnist_gan import generation
+
+    loaded = generation.load_generator(tiny_gan)
+    sampler = generation.ClassSampler(loaded.generator, loaded.cfg.noise_dim, loaded.class_names)
+    labels = tf.constant(np.repeat(np.array([2, 9], np.int32), 5))
+    whole = sampler.sample(labels, tf.constant(4, tf.int64))["images"].numpy().reshape(2, 5, 28, 28)
+    monkeypatch.setattr(generation, "DRAW_BATCH", 3)  # 10 images in passes of 3, 3, 3 and 1
+    np.testing.assert_array_equal(sampler.draw([2, 9], 5, 4), whole)
+
+
+def test_checkpoints_without_their_config_say_which_file_is_missing(tiny_gan: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_gan, run)
+    (run / "config-gan.yaml").unlink()
+    with pytest.raises(CheckpointError, match=r"run/config-gan\.yaml is missing beside the checkpoints"):
+        write_outputs(_drawing(run, tmp_path / "out"))  # not "no trained GAN here; run train.py"
+    assert not (tmp_path / "out").exists()

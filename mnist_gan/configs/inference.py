@@ -10,7 +10,9 @@ from mnist_gan.runtime import limits
 from mnist_gan.runtime.config import Config, option
 from mnist_gan.runtime.errors import ConfigError
 
-STEP_HELP = "checkpoint to load: newest, best (lowest FID while training: its best/ folder) or a step number"
+STEP_HELP = (
+    "checkpoint to load: newest (or 0), best (lowest FID while training: its best/ folder) or a step number"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +25,7 @@ class GenerateConfig(Config):
     HIDDEN_FLAGS: ClassVar[tuple[tuple[str, str, Any], ...]] = (("--digits", "classes", None),)
     RENAMED_KEYS: ClassVar[dict[str, str]] = {"digits": "classes"}
     RANGES: ClassVar[dict[str, limits.Range]] = {
-        "count": (1, 1_000_000, True),
+        "count": (1, 100_000, True),
         "interpolation_frames": (2, 10_000, True),
     }
 
