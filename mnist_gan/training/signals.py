@@ -10,20 +10,30 @@ from typing import Any
 
 from mnist_gan.runtime import cli
 
+BOTH = (signal.SIGTERM, signal.SIGINT)
+
 
 @contextmanager
-def signals_held() -> Iterator[None]:
-    """Ignore SIGTERM and SIGINT for a while: a second signal must not cut the interrupt save."""
+def _handling(handler: Any, signals: tuple[signal.Signals, ...]) -> Iterator[None]:
+    """``handler`` for ``signals`` during the block, the previous ones restored after it;
+    outside the main thread (where Python cannot set them) nothing changes."""
     try:
-        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {sig: signal.signal(sig, handler) for sig in signals}
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Ignore SIGTERM and SIGINT for a while: a second signal must not cut the interrupt save."""
+    with _handling(signal.SIG_IGN, BOTH):
+        yield
 
 
 @contextmanager
@@ -36,20 +46,8 @@ def signals_deferred() -> Iterator[None]:
     error (a full disk, say) is what the user must act on.
     """
     arrived: list[int] = []
-
-    def note(signum: int, frame: object) -> None:
-        arrived.append(signum)
-
-    try:
-        previous = {sig: signal.signal(sig, note) for sig in (signal.SIGTERM, signal.SIGINT)}
-    except ValueError:  # not the main thread
+    with _handling(lambda signum, frame: arrived.append(signum), BOTH):
         yield
-        return
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     if arrived:
         signal.raise_signal(arrived[0])  # its own handler again: a stop, or nothing if held
 
@@ -58,12 +56,5 @@ def signals_deferred() -> Iterator[None]:
 def stop_on_sigterm() -> Iterator[None]:
     """Turn SIGTERM into :class:`~mnist_gan.runtime.errors.Interrupted` while training (only
     in the main thread), as :func:`mnist_gan.runtime.cli.interrupt` does for the other commands."""
-    try:
-        previous: Any = signal.signal(signal.SIGTERM, cli.interrupt)
-    except ValueError:  # not the main thread: leave signals alone
+    with _handling(cli.interrupt, (signal.SIGTERM,)):
         yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
