@@ -234,10 +234,7 @@ publish() {  # PART TARGET: the default permissions (mktemp makes 0600), then in
   mv -f -- "$1" "$2"
 }
 
-give_up() {  # STATUS MESSAGE: remove what this run left, and the folder it made if now empty; fail
-  if ((${#parts[@]})); then rm -f -- "${parts[@]}"; fi
-  # An empty folder would look like a dataset to the tools.
-  if ((created)); then rmdir -- "$dir" 2>/dev/null || true; fi
+give_up() {  # STATUS MESSAGE: fail; the EXIT trap removes what this run left
   echo "error: $2" >&2
   exit "$1"
 }

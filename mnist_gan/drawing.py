@@ -23,6 +23,8 @@ OWN_FILES = re.compile(
     rf"digit\d_\d{{4,}}\.png|class-{_SLUG}_\d{{4,}}\.png|grid\.png|interpolation_{_SLUG}\.(?:png|gif)"
 )
 GIF_SCALE = 4
+# What write_outputs returns of the pictures it writes, by kind.
+PICTURES = ("images", "grid", "interpolation")
 
 
 def slugs(class_names: list[str]) -> list[str]:
@@ -56,7 +58,7 @@ class FileNames:
 def check_output_dir(path: str | Path, overwrite: bool = False, flag: str = "--output-dir") -> list[Path]:
     """Refuse an output path that is a file, or a folder holding other files than an earlier
     run's pictures, or those pictures without ``overwrite``. Returns the earlier pictures,
-    to be removed before writing so that the folder holds one run only. Sub-folders are left
+    to be removed once the new ones are written, so that the folder holds one run only. Sub-folders are left
     alone (``outputs/mine`` for another set beside the demo's pictures in ``outputs``), but
     not one named like a picture it writes (``grid.png/``): that is in the way."""
     p = Path(path)
@@ -100,8 +102,8 @@ def write_outputs(cfg: configs.GenerateConfig) -> dict[str, list[Path]]:
     """Everything ``generate.py`` writes, checked before a single file is touched.
 
     With ``export`` set only the SavedModel is written (the pictures are another run).
-    Returns the written paths by kind: 'images', 'grid', 'interpolation', 'export', and under
-    'checkpoint' the one drawn from.
+    Returns the written paths by kind (:data:`PICTURES`, 'export') and, under 'checkpoint',
+    the checkpoint drawn from (read, not written).
     """
     out = Path(cfg.output_dir)
     earlier: list[Path] = []
@@ -117,7 +119,7 @@ def write_outputs(cfg: configs.GenerateConfig) -> dict[str, list[Path]]:
     sampler = generation.ClassSampler(loaded.generator, loaded.cfg.noise_dim, loaded.class_names)
     written: dict[str, list[Path]] = {
         "checkpoint": [Path(loaded.path)],
-        **{kind: [] for kind in ("images", "grid", "interpolation", "export")},
+        **{kind: [] for kind in (*PICTURES, "export")},
     }
     if cfg.export:
         written["export"].append(sampler.export(cfg.export))
@@ -132,7 +134,7 @@ def write_outputs(cfg: configs.GenerateConfig) -> dict[str, list[Path]]:
             written["interpolation"] += _write_walk(out, names, label, frames)
     # The earlier run's pictures go only now: interrupted, the folder still held them (with
     # some new ones), not half of the new set alone.
-    new = {p.name for kind in ("images", "grid", "interpolation") for p in written[kind]}
+    new = {p.name for kind in PICTURES for p in written[kind]}
     for path in earlier:
         if path.name not in new:
             path.unlink(missing_ok=True)

@@ -110,20 +110,22 @@ def load_generator(checkpoint_dir: str | Path, step: int | str = "newest") -> Lo
     It is the moving average of the trained generator's weights, or the trained generator
     itself in checkpoints written before the average existed.
     """
-    found = record.read(checkpoint_dir, configs.GanConfig.SAVED_AS)
-    if found is None and checkpoints.found(checkpoint_dir):
-        raise checkpoints.CheckpointError(
-            f"{Path(checkpoint_dir) / configs.GanConfig.SAVED_AS} is missing beside the checkpoints: "
-            "it says how the networks were built; put it back (or point --checkpoint-dir at a "
-            "whole --save-dir of train.py)"
-        )
-    path = checkpoints.latest(checkpoint_dir, step) if found is not None else None
-    if found is None or path is None:
-        raise checkpoints.CheckpointError(
-            f"{checkpoint_dir}: no trained GAN here; run ./train.py first "
-            "(or point --checkpoint-dir at its --save-dir)"
-        )
     source = str(Path(checkpoint_dir) / configs.GanConfig.SAVED_AS)
+    nothing_here = checkpoints.CheckpointError(
+        f"{checkpoint_dir}: no trained GAN here; run ./train.py first "
+        "(or point --checkpoint-dir at its --save-dir)"
+    )
+    found = record.read(checkpoint_dir, configs.GanConfig.SAVED_AS)
+    if found is None:
+        if checkpoints.found(checkpoint_dir):
+            raise checkpoints.CheckpointError(
+                f"{source} is missing beside the checkpoints: it says how the networks were "
+                "built; put it back (or point --checkpoint-dir at a whole --save-dir of train.py)"
+            )
+        raise nothing_here
+    path = checkpoints.latest(checkpoint_dir, step)
+    if path is None:
+        raise nothing_here
     cfg = config.from_saved(configs.GanConfig, found[0], source)
     names = record.classes(found[1])
     generator = networks.generator_for(cfg, len(names))
@@ -171,8 +173,12 @@ class ClassSampler(tf.Module):
         with tf.control_dependencies(checks):
             return {"images": to_uint8(self.generator([noise, tf.identity(labels)], training=False))}
 
+    def _noise(self, labels: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """The noise of ``sample``, one vector a label, fixed by the seed and the label count."""
+        return seeded_noise(seed, tf.size(labels), self.noise_dim)
+
     def _sample(self, labels: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self._generate(labels, seeded_noise(seed, tf.size(labels), self.noise_dim))
+        return self._generate(labels, self._noise(labels, seed))
 
     def draw(self, classes: list[int], count: int, seed: int) -> np.ndarray:
         """uint8 (len(classes), count, 28, 28): row i holds ``count`` samples of class classes[i].
@@ -180,7 +186,7 @@ class ClassSampler(tf.Module):
         The noise of ``sample`` for the whole label vector, drawn through the generator
         :data:`DRAW_BATCH` images at a time (in one pass, large counts ran out of memory)."""
         labels = tf.constant(np.repeat(np.asarray(classes, np.int32), count))
-        noise = seeded_noise(tf.constant(seed, tf.int64), tf.size(labels), self.noise_dim)
+        noise = self._noise(labels, tf.constant(seed, tf.int64))
         images = np.concatenate(
             [
                 self.generate(labels[i : i + DRAW_BATCH], noise[i : i + DRAW_BATCH])["images"].numpy()

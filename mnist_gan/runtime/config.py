@@ -223,21 +223,23 @@ def rename_keys(cls: type[Config], data: dict[str, Any], source: str) -> dict[st
     return out
 
 
-def settings_in(cls: type[Config], path: Path) -> dict[str, Any]:
-    """The settings the (possibly partial) YAML file at ``path`` makes, by today's key names."""
-    user = load_yaml(path)
-    user.pop("run", None)  # the record of a saved run's config: not settings
-    user = rename_keys(cls, user, str(path))
-    check_keys(cls, user, str(path))
-    return user
+def load_with_keys(cls: type[C], path: Path | None = None) -> tuple[C, frozenset[str]]:
+    """Defaults overlaid with the (possibly partial) YAML file at ``path``, and the keys the
+    file set (by today's names)."""
+    base = defaults(cls).to_dict()
+    user: dict[str, Any] = {}
+    if path is not None:
+        user = load_yaml(path)
+        user.pop("run", None)  # the record of a saved run's config: not settings
+        user = rename_keys(cls, user, str(path))
+        check_keys(cls, user, str(path))
+        base.update(user)
+    return from_dict(cls, base, str(path or CONFIG_DIR / cls.DEFAULTS_FILE)), frozenset(user)
 
 
 def load(cls: type[C], path: Path | None = None) -> C:
     """Defaults overlaid with the (possibly partial) YAML file at ``path``."""
-    base = defaults(cls).to_dict()
-    if path is not None:
-        base.update(settings_in(cls, path))
-    return from_dict(cls, base, str(path or CONFIG_DIR / cls.DEFAULTS_FILE))
+    return load_with_keys(cls, path)[0]
 
 
 def to_yaml(cfg: Config) -> str:

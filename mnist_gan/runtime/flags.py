@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mnist_gan import __version__
-from mnist_gan.runtime.config import C, Config, field_types, from_dict, load, settings_in
+from mnist_gan.runtime.config import C, Config, field_types, from_dict, load_with_keys
 
 
 def flag(key: str) -> str:
@@ -110,12 +110,11 @@ def parse_args(
     pre = Parser(add_help=False)
     pre.add_argument("--config", type=Path, default=None)
     known, _ = pre.parse_known_args(argv)
-    base = load(cls, known.config)
+    base, in_file = load_with_keys(cls, known.config)
     parser = build_parser(cls, base, description, groups, epilog)
     args = vars(parser.parse_args(argv))
     args.pop("config")
     cfg = from_dict(cls, args, "command line")
     bare = build_parser(cls, base, description, groups, epilog, defaults=False)
     flagged = set(vars(bare.parse_args(argv))) - {"config"}
-    in_file = set(settings_in(cls, known.config)) if known.config is not None else set()
-    return cfg, frozenset(flagged | in_file)
+    return cfg, frozenset(flagged) | in_file

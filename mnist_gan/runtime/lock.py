@@ -25,7 +25,6 @@ from mnist_gan.runtime.errors import CheckpointError
 from mnist_gan.runtime.files import timestamp
 
 LOCK_NAME = "run.lock"
-_UNKNOWN = ("unknown host", "unknown time")
 
 
 @dataclass(frozen=True)
@@ -43,16 +42,18 @@ class Holder:
         return yaml.safe_dump({"pid": self.pid, "host": self.host, "started": self.started})
 
 
-def _read(path: Path) -> Holder | None:
+_NOBODY = Holder(-1, "unknown host", "unknown time")
+
+
+def _read(path: Path) -> Holder:
+    """Who the lock file names; no one (process -1, unknown host) if it is gone or unreadable."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return Holder(int(data["pid"]), str(data["host"]), str(data["started"]))
-    except FileNotFoundError:
-        return None
     except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
         # Written whole through a link, or rewritten under the kernel lock by a run taking it
         # over: unreadable means someone else's file, or one being taken over. Keep out.
-        return Holder(-1, *_UNKNOWN)
+        return _NOBODY
 
 
 def _alive(pid: int) -> bool:
@@ -107,10 +108,10 @@ def _try_take_over(path: Path, me: Holder) -> tuple[int, Holder] | None:
     except FileNotFoundError:
         return None
     except PermissionError:  # another user's lock: not ours to take over
-        raise _in_use(path, _read(path) or Holder(-1, *_UNKNOWN)) from None
+        raise _in_use(path, _read(path)) from None
     try:
         if not _kernel_lock(fd):
-            raise _in_use(path, _settled_holder(path))
+            raise _in_use(path, _settled_holder(path, me.host))
         try:
             same_file = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:
@@ -118,7 +119,7 @@ def _try_take_over(path: Path, me: Holder) -> tuple[int, Holder] | None:
         if not same_file:  # released and removed between our open and our lock
             os.close(fd)
             return None
-        holder = _read(path) or Holder(-1, *_UNKNOWN)
+        holder = _read(path)
         # A kernel lock free but a live process named: a file written without one (another
         # tool, or a process id reused since); the process id is all there is to go on.
         if holder.host != me.host or holder.pid <= 0 or _alive(holder.pid):
@@ -141,19 +142,19 @@ def _try_take_over(path: Path, me: Holder) -> tuple[int, Holder] | None:
     return fd, holder
 
 
-def _settled_holder(path: Path) -> Holder:
+def _settled_holder(path: Path, host: str) -> Holder:
     """The holder named in a file under someone's kernel lock, given a moment to be rewritten.
 
     Another run taking over a dead holder's lock rewrites the file just after locking it; read
     too early, the file names the dead process as the one in the way, or (mid-write) no one.
     """
-    holder = _read(path) or Holder(-1, *_UNKNOWN)
+    holder = _read(path)
     for _ in range(20):
         named = holder.pid > 0  # a file being rewritten reads as no one
-        if named and (holder.host != socket.gethostname() or _alive(holder.pid)):
+        if named and (holder.host != host or _alive(holder.pid)):
             break
         time.sleep(0.05)
-        holder = _read(path) or Holder(-1, *_UNKNOWN)
+        holder = _read(path)
     return holder
 
 
@@ -185,7 +186,7 @@ class FolderLock:
             if taken is not None:
                 self._fd, dead = taken
                 return f"note: took over the lock of {dead.describe()}, which is no longer running"
-        raise _in_use(self.path, _read(self.path) or Holder(-1, *_UNKNOWN))
+        raise _in_use(self.path, _read(self.path))
 
     def release(self) -> None:
         """Remove the lock if this process still holds it."""
