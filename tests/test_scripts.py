@@ -240,6 +240,32 @@ def test_an_interrupt_says_resume_only_where_there_is_a_checkpoint(resumes: bool
     assert ("run the same command again to resume" in result.stderr) == resumes
 
 
+@pytest.mark.parametrize(
+    ("raised", "said"),
+    [
+        ("raise MemoryError", "error: out of memory; ask for less at once"),
+        (
+            "import tensorflow as tf\n"
+            "    raise tf.errors.ResourceExhaustedError(None, None, 'OOM allocating shape[9]')",
+            "error: TensorFlow ran out of memory (OOM allocating shape[9]); ask for less",
+        ),
+    ],
+)
+def test_running_out_of_memory_is_one_error_line_not_a_traceback(raised: str, said: str) -> None:
+    # generate.py --count 1000000 died with a page of TensorFlow traceback.
+    import subprocess
+
+    from conftest import ROOT
+
+    program = f"from mnist_gan.runtime import cli\ndef main():\n    {raised}\ncli.run(main)\n"
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]  # after TensorFlow's own start-up lines
+    assert last.startswith(said) and "--batch-size" in last and "Traceback" not in result.stderr
+
+
 def test_sigterm_ends_a_command_as_ctrl_c_does() -> None:
     # evaluate.py and generate.py died of SIGTERM mid-line, their progress line unended.
     import subprocess

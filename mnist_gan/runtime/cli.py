@@ -113,14 +113,26 @@ def _mute_tensorflow_logs() -> None:
     logging.getLogger("tensorflow").setLevel(logging.CRITICAL)
 
 
+def _out_of_memory(error: Exception) -> str | None:
+    """What ran out, in one line, if ``error`` is Python's or TensorFlow's out-of-memory."""
+    if isinstance(error, MemoryError):
+        return "out of memory"
+    tf = sys.modules.get("tensorflow")  # never imported here for this: light tools lack it
+    if tf is not None and isinstance(error, tf.errors.ResourceExhaustedError):
+        first = (error.message or "").strip().splitlines()
+        return "TensorFlow ran out of memory" + (f" ({first[0][:160]})" if first else "")
+    return None
+
+
 def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> None:
     """Run ``main``; known errors become one line on stderr and an exit status.
 
     2: bad input (file, flag, config, checkpoint, or an OS error such as a read-only
-    folder); 3: training diverged; 128 + N: stopped by signal N (training saves first). With ``hold``,
-    stdout is held until ``main`` calls :func:`release_output` (or ends): a bad input found
-    before then prints its error line alone. ``resumes``: an interrupted run saved a
-    checkpoint to resume from, and the interrupt's line says so.
+    folder), or more asked of memory than there is; 3: training diverged; 128 + N: stopped
+    by signal N (training saves first). With ``hold``, stdout is held until ``main`` calls
+    :func:`release_output` (or ends): a bad input found before then prints its error line
+    alone. ``resumes``: an interrupted run saved a checkpoint to resume from, and the
+    interrupt's line says so.
     """
     from mnist_gan.runtime.errors import TrainingDiverged, UserError
 
@@ -140,6 +152,17 @@ def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> N
         release_output()
         print(f"error: {e}", file=sys.stderr)
         sys.exit(3)
+    except Exception as e:
+        said = _out_of_memory(e)
+        if said is None:
+            raise
+        release_output()  # the progress so far stays: it says how far the work got
+        _mute_tensorflow_logs()
+        print(
+            f"error: {said}; ask for less at once (a smaller --batch-size, --eval-samples or --count)",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     except KeyboardInterrupt as e:
         release_output()
         signum = getattr(e, "signum", signal.SIGINT)
