@@ -17,7 +17,7 @@ import tensorflow as tf
 from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
 
 from mnist_gan.runtime import config as config_lib
-from mnist_gan.runtime.errors import CheckpointError, ConfigError
+from mnist_gan.runtime.errors import CheckpointError, ConfigError, first_line
 
 
 def saved_config(folder: str | Path, filename: str) -> dict[str, Any] | None:
@@ -63,7 +63,7 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
             # after the one-line error.
             status.expect_partial()
         raise CheckpointError(
-            f"{path}: cannot restore ({str(e).splitlines()[0][:300]}); it was written by a "
+            f"{path}: cannot restore ({first_line(e, 300)}); it was written by a "
             "different model or is damaged"
         ) from e
 

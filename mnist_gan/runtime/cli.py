@@ -117,10 +117,11 @@ def _out_of_memory(error: Exception) -> str | None:
     """What ran out, in one line, if ``error`` is Python's or TensorFlow's out-of-memory."""
     if isinstance(error, MemoryError):
         return "out of memory"
+    from mnist_gan.runtime.errors import first_line
+
     tf = sys.modules.get("tensorflow")  # never imported here for this: light tools lack it
     if tf is not None and isinstance(error, tf.errors.ResourceExhaustedError):
-        first = (error.message or "").strip().splitlines()
-        return "TensorFlow ran out of memory" + (f" ({first[0][:160]})" if first else "")
+        return f"TensorFlow ran out of memory ({first_line(error, 160)})"
     return None
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from mnist_gan.runtime.errors import DistributionError
+from mnist_gan.runtime.errors import DistributionError, first_line
 
 
 def split_cpu(replicas: int) -> list[str]:
@@ -177,9 +177,8 @@ def collective_errors() -> Iterator[None]:
     try:
         yield
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError) as e:
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise DistributionError(
-            f"lost contact with another worker ({type(e).__name__}: {first}); restart every worker "
+            f"lost contact with another worker ({type(e).__name__}: {first_line(e)}); restart every worker "
             "with the same command to resume from the chief's last checkpoint"
         ) from e
 

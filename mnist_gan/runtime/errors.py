@@ -8,6 +8,13 @@ from __future__ import annotations
 import signal
 
 
+def first_line(error: BaseException, most: int = 200) -> str:
+    """The first line of what ``error`` says (TensorFlow's run on for pages), at most ``most``
+    characters; its type's name if it says nothing."""
+    lines = str(error).strip().splitlines()
+    return lines[0][:most] if lines else type(error).__name__
+
+
 class UserError(Exception):
     """Bad input: a file, flag, config or checkpoint that cannot be used as given (exit 2)."""
 

@@ -21,7 +21,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from mnist_gan.runtime import checkpoints
-from mnist_gan.runtime.errors import CheckpointError, TrainingDiverged
+from mnist_gan.runtime.errors import CheckpointError, TrainingDiverged, first_line
 from mnist_gan.training.signals import signals_deferred, signals_held, stop_on_sigterm
 
 
@@ -217,10 +217,7 @@ class Controller:
             shutil.rmtree(partial, ignore_errors=True)
         for partial in path.parent.glob(f"{path.name}.*"):
             partial.unlink(missing_ok=True)
-        if isinstance(error, tf.errors.OpError) and error.message.strip():
-            reason = error.message.strip().splitlines()[0][:200]
-        else:
-            reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        reason = getattr(error, "strerror", None) or first_line(error)
         kept = self.manager.latest_checkpoint or "none"
         return CheckpointError(
             f"{path}: cannot write the checkpoint ({reason}); the newest good checkpoint "
