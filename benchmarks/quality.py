@@ -224,7 +224,7 @@ def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: st
 
 def _reference(runs: list[dict], name: str) -> str:
     """The real-data reference of ``name`` over the seeds' evaluations: one value, or the range
-    where it moves with the seed (CAS trains a classifier of its own per seed)."""
+    where it moves with the seed (CAS trains its classifiers with seeds from the run's)."""
     refs = [r["references"].get(name, float("nan")) for r in runs]
     low, high = min(refs), max(refs)
     return f"{low:.4f}" if high - low < 5e-5 else f"{low:.4f}–{high:.4f}"

@@ -212,6 +212,44 @@ def test_scores_that_depend_on_the_sample_size_compare_equal_counts() -> None:
     assert judged.metrics["accuracy"] == pytest.approx(metrics.accuracy(fake_logits, asked))
 
 
+def test_cas_is_the_mean_of_classifiers_each_its_own_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    classifier = networks.build_classifier(4, 8, 0.0)
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (70, 28, 28, 1)).astype(np.float32)
+    labels = np.arange(70) % 10
+    trained: list[tuple[str, int, int]] = []
+
+    def fake_cas(x: np.ndarray, y: np.ndarray, tx: np.ndarray, ty: np.ndarray, **options: int) -> float:
+        side = "real" if np.array_equal(x, real[:30]) else "generated"
+        trained.append((side, options["seed"], len(x)))
+        return options["seed"] / 100 + (0.5 if side == "real" else 0.0)
+
+    monkeypatch.setattr(report, "classification_accuracy_score", fake_cas)
+
+    def sample(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.tanh(np.resize(z, (len(z), 28 * 28))).reshape(-1, 28, 28, 1).astype(np.float32)
+
+    judged = report.evaluate_generator(
+        sample, classifier, (real[:30], labels[:30]), (real[30:], labels[30:]), num_samples=60, noise_dim=4,
+        seed=7, cas_readings=3, check_memorisation=False,
+    )  # fmt: skip
+    # Three classifiers a side, seeds 7, 8 and 9, each on as many digits as the real reference.
+    assert sorted(trained) == [(side, s, 30) for side in ("generated", "real") for s in (7, 8, 9)]
+    assert judged.cas_readings["generated"] == pytest.approx([0.07, 0.08, 0.09])
+    assert judged.cas_readings["real"] == pytest.approx([0.57, 0.58, 0.59])
+    assert judged.metrics["cas"] == pytest.approx(0.08)
+    assert judged.references["cas"] == pytest.approx(0.58)
+    assert judged.to_json()["cas_readings"]["real"] == pytest.approx([0.57, 0.58, 0.59])
+    assert "the mean of 3 classifiers a side" in report.format_report(judged)
+    trained.clear()
+    one = report.evaluate_generator(
+        sample, classifier, (real[:30], labels[:30]), (real[30:], labels[30:]), num_samples=30, noise_dim=4,
+        seed=7, cas_readings=1, check_memorisation=False,
+    )  # fmt: skip
+    assert sorted(trained) == [("generated", 7, 30), ("real", 7, 30)]
+    assert one.metrics["cas"] == pytest.approx(0.07) and "classifiers a side" not in report.format_report(one)
+
+
 def test_a_class_absent_from_the_reference_is_reported_unread() -> None:
     classifier = networks.build_classifier(4, 8, 0.0)
     rng = np.random.default_rng(0)
@@ -273,6 +311,8 @@ def test_evaluate_script_prints_and_writes_json(
         "200",
         "--cas-epochs",
         "1",
+        "--cas-readings",
+        "2",
         "--output",
         str(out),
     )
@@ -280,6 +320,10 @@ def test_evaluate_script_prints_and_writes_json(
     payload = json.loads(out.read_text())
     names = {"fid", "accuracy", "classifier_score", "precision", "recall", "cas", "independent_accuracy"}
     assert set(payload["metrics"]) == names == set(payload["real_references"])
+    # CAS the mean of two real classifiers a side, each trained for real.
+    for side, scores in (("generated", payload["metrics"]), ("real", payload["real_references"])):
+        assert len(payload["cas_readings"][side]) == 2
+        assert scores["cas"] == pytest.approx(np.mean(payload["cas_readings"][side]))
     # The independent reader: real training digits are read mostly right; a 4-step GAN's
     # digits are not digits yet.
     generated, real = (
@@ -295,7 +339,7 @@ def test_evaluate_script_prints_and_writes_json(
     assert "a reader the GAN never trained against" in result.stdout
     assert "note:" not in result.stdout  # everything was given
     # Its progress, stage by stage, on stderr: CAS is the slow one.
-    assert "stage 4/6: CAS: a classifier trained on generated digits" in result.stderr
+    assert "stage 4/6: CAS: classifiers trained on generated digits" in result.stderr
     assert "stage 6/6: the memorisation check" in result.stderr and "evaluate: done in" in result.stderr
 
 

@@ -64,7 +64,7 @@ def test_report_fits_the_reader_on_the_test_digits() -> None:
     # Overlapping classes: unseen digits are read about 70 % right.
     (train_x, train_y), (test_x, test_y) = _clusters(500, 0.4, seed=1), _clusters(500, 0.4, seed=2)
     copies = (train_x[:300], train_y[:300])  # a "generator" returning training digits
-    metrics, references = report._other_readers(copies, copies, (test_x, test_y), cas_options=None)
+    metrics, references, _ = report._other_readers(copies, copies, (test_x, test_y), cas_options=None)
     assert set(metrics) == set(references) == {"independent_accuracy"}
     # Copying earns nothing: copies are read exactly as the real training digits are, well
     # short of what the same reader fitted on the training digits gives them (one of the

@@ -64,6 +64,7 @@ class EvaluateConfig(Config):
     RANGES: ClassVar[dict[str, limits.Range]] = {
         "eval_samples": (0, 10_000_000, True),
         "cas_epochs": (1, 10_000, True),
+        "cas_readings": (1, 100, True),
     }
 
     checkpoint_dir: str = option("GAN checkpoint folder (./train.py --save-dir)")
@@ -80,8 +81,12 @@ class EvaluateConfig(Config):
         "does); 0: as many as the test split holds, at most 10,000"
     )
     seed: int = option("random seed of the generated digits and of CAS training")
-    cas: bool = option("also score CAS (it trains two classifiers: the slow part)")
+    cas: bool = option("also score CAS (it trains classifiers: the slow part)")
     cas_epochs: int = option("epochs of each CAS classifier")
+    cas_readings: int = option(
+        "CAS classifiers trained on each side (generated, real), each with its own seed; CAS is "
+        "their mean (one classifier's reading moves with its seed by about a point)"
+    )
     output: str = option(
         "JSON file for the metrics; default: CHECKPOINT_DIR/eval/metrics-<step>.json; '-': write none"
     )

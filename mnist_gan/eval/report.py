@@ -48,6 +48,8 @@ class Report:
     # FID, precision and recall of each disjoint set of generated digits the size of the real
     # reference ('size': that size); the metrics above are their means.
     per_set: dict[str, Any] = field(default_factory=dict)
+    # CAS of each classifier trained ('generated' and 'real', one per seed); CAS is their mean.
+    cas_readings: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -59,6 +61,8 @@ class Report:
         }
         if self.per_set:
             out["per_set"] = self.per_set
+        if self.cas_readings:
+            out["cas_readings"] = self.cas_readings
         if self.memorisation is not None:
             out["memorisation"] = self.memorisation.to_json()
         return out
@@ -110,29 +114,49 @@ def _per_class(
     return {name: (value(fake_per[c]), value(real_per[c])) for c, name in enumerate(class_names)}
 
 
+def _cas_readings(
+    train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], options: dict[str, int]
+) -> list[float]:
+    """CAS of ``options['readings']`` classifiers trained on ``train``, seeds ``options['seed']``
+    and up: one classifier's CAS moves with its seed by about as much as a point."""
+    return [
+        classification_accuracy_score(
+            *train,
+            *test,
+            epochs=options["epochs"],
+            seed=options["seed"] + i,
+            num_classes=options["num_classes"],
+        )
+        for i in range(options["readings"])
+    ]
+
+
 def _other_readers(
     generated: tuple[np.ndarray, np.ndarray],
     real_train: tuple[np.ndarray, np.ndarray],
     real_test: tuple[np.ndarray, np.ndarray],
     cas_options: dict[str, int] | None,
     stage: Callable[[str], None] = lambda _: None,
-) -> tuple[dict[str, float], dict[str, float]]:
+) -> tuple[dict[str, float], dict[str, float], dict[str, list[float]]]:
     """Scores from readers other than the evaluating classifier, for the generated digits and
-    for the real training digits given: CAS (unless ``cas_options`` is None), trained on as
-    many generated digits as there are real ones, and the independent k-NN reader, fitted on
-    the test digits, never on the training digits, which reads every generated digit."""
+    for the real training digits given, and CAS's readings: CAS (unless ``cas_options`` is
+    None), the mean of classifiers trained on as many generated digits as there are real
+    ones, and the independent k-NN reader, fitted on the test digits, never on the training
+    digits, which reads every generated digit."""
     metrics: dict[str, float] = {}
     references: dict[str, float] = {}
+    readings: dict[str, list[float]] = {}
     if cas_options is not None:
         stage(STAGES["cas"])
-        test_x, test_y = real_test
         count = len(real_train[1])
-        for scores, (x, y) in ((metrics, generated), (references, real_train)):
-            scores["cas"] = classification_accuracy_score(x[:count], y[:count], test_x, test_y, **cas_options)
+        for side, (x, y) in (("generated", generated), ("real", real_train)):
+            readings[side] = _cas_readings((x[:count], y[:count]), real_test, cas_options)
+        metrics["cas"] = float(np.mean(readings["generated"]))
+        references["cas"] = float(np.mean(readings["real"]))
     stage(STAGES["independent"])
     metrics["independent_accuracy"] = independent.knn_accuracy(*real_test, *generated)
     references["independent_accuracy"] = independent.knn_accuracy(*real_test, *real_train)
-    return metrics, references
+    return metrics, references, readings
 
 
 # What :func:`evaluate_generator` does, in order, as its ``stage`` callback hears it.
@@ -140,7 +164,7 @@ STAGES = {
     "draw": "drawing the digits",
     "read": "reading them with the classifier",
     "distances": "FID, precision and recall",
-    "cas": "CAS: a classifier trained on generated digits, one on real",
+    "cas": "CAS: classifiers trained on generated digits, as many on real",
     "independent": "the independent reader",
     "memorisation": "the memorisation check",
 }
@@ -164,6 +188,7 @@ def evaluate_generator(
     class_names: list[str] = DIGITS,
     cas: bool = True,
     cas_epochs: int = 5,
+    cas_readings: int = 3,
     check_memorisation: bool = True,
     stage: Callable[[str], None] = lambda _: None,
 ) -> Report:
@@ -175,7 +200,8 @@ def evaluate_generator(
     past them). Where the training split holds fewer, the scores that depend on the sample
     size take as many generated digits as real ones: FID and precision/recall the mean over
     every whole set of that many, CAS and memorisation the first set; accuracy, the
-    classifier score and the independent reader read them all. The
+    classifier score and the independent reader read them all. CAS, real and generated, is
+    the mean of ``cas_readings`` classifiers (seeds ``seed`` and up). The
     memorisation check searches all of ``real_train`` for each image's nearest training
     image, so pass the whole training split. ``stage`` hears each of :data:`STAGES` as it
     begins (the command's progress bar).
@@ -197,15 +223,19 @@ def evaluate_generator(
     distances, per_set = _distances_per_set(fake_f, count, test_f, test_moments)
     metrics = {**distances, **_reading(fake_logits, fake_labels)}
     references = {**_distances(all_train_f[:count], test_f, test_moments), **_reading(test_logits, test_y)}
-    options = {"epochs": cas_epochs, "seed": seed, "num_classes": k} if cas else None
-    others = _other_readers(
-        (generated, fake_labels), (train_x[:count], train_y[:count]), real_test, options, stage
+    options = {"epochs": cas_epochs, "seed": seed, "num_classes": k, "readings": cas_readings}
+    others, other_references, cas_readings_of = _other_readers(
+        (generated, fake_labels),
+        (train_x[:count], train_y[:count]),
+        real_test,
+        options if cas else None,
+        stage,
     )
-    metrics.update(others[0])
-    references.update(others[1])
+    metrics.update(others)
+    references.update(other_references)
     per_class = _per_class(class_names, (fake_logits, fake_labels), (test_logits, test_y))
     if not check_memorisation:
-        return Report(metrics=metrics, references=references, per_class=per_class, per_set=per_set)
+        return Report(metrics, references, per_class, per_set=per_set, cas_readings=cas_readings_of)
     stage(STAGES["memorisation"])
     copying = memorisation.check(
         {"pixels": (train_x, test_x, generated[:count]), "features": (all_train_f, test_f, fake_f[:count])},
@@ -214,7 +244,9 @@ def evaluate_generator(
         train_labels=np.asarray(train_y),
     )
     at_risk = (generated[copying.at_risk], train_x[copying.nearest_train])
-    return Report(metrics, references, per_class, memorisation=copying, at_risk=at_risk, per_set=per_set)
+    return Report(
+        metrics, references, per_class, copying, at_risk, per_set=per_set, cas_readings=cas_readings_of
+    )
 
 
 REFERENCE_NOTES = {
@@ -237,7 +269,7 @@ def format_report(report: Report) -> str:
     for name, value in report.metrics.items():
         ref = report.references.get(name, float("nan"))
         lines.append(f"{name:<{w}}{value:>12.4f}{ref:>12.4f}  {REFERENCE_NOTES.get(name, '')}")
-    lines += format_sets(report.per_set)
+    lines += format_sets(report.per_set) + format_cas(report.cas_readings)
     lines += ["", f"{'class':<{w}}{'generated':>12}{'real data':>12}  (accuracy on the asked-for class)"]
     unread = False
     for name, (gen, real) in report.per_class.items():
@@ -262,6 +294,17 @@ def format_sets(per_set: dict[str, Any]) -> list[str]:
     return [
         f"(fid, precision, recall: the mean over {len(per_set['fid'])} disjoint sets of "
         f"{per_set['size']:,} generated digits, the real reference's size; FID per set {fids})"
+    ]
+
+
+def format_cas(readings: dict[str, list[float]]) -> list[str]:
+    """One line under the table when CAS is the mean of several classifiers' readings."""
+    if len(readings.get("generated", [])) < 2:
+        return []
+    each = {side: ", ".join(f"{v:.3f}" for v in values) for side, values in readings.items()}
+    return [
+        f"(cas: the mean of {len(readings['generated'])} classifiers a side, each its own seed; "
+        f"generated {each['generated']}; real {each['real']})"
     ]
 
 

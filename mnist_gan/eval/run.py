@@ -155,6 +155,7 @@ def evaluate(cfg: EvaluateConfig) -> None:
             class_names=class_names,
             cas=cfg.cas,
             cas_epochs=cfg.cas_epochs,
+            cas_readings=cfg.cas_readings,
             check_memorisation=True,
             stage=stages,
         )
