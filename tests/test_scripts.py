@@ -249,9 +249,14 @@ def test_an_interrupt_says_resume_only_where_there_is_a_checkpoint(resumes: bool
             "    raise tf.errors.ResourceExhaustedError(None, None, 'OOM allocating shape[9]')",
             "error: TensorFlow ran out of memory (OOM allocating shape[9]); ask for less",
         ),
+        (  # not memory: the line must not say it is (it did)
+            "import tensorflow as tf\n"
+            "    raise tf.errors.ResourceExhaustedError(None, None, 'ckpt-4_temp; No space left on device')",
+            "error: TensorFlow ran out of a resource (ckpt-4_temp; No space left on device); free what",
+        ),
     ],
 )
-def test_running_out_of_memory_is_one_error_line_not_a_traceback(raised: str, said: str) -> None:
+def test_running_out_of_memory_or_disk_is_one_error_line_not_a_traceback(raised: str, said: str) -> None:
     # generate.py --count 1000000 died with a page of TensorFlow traceback.
     import subprocess
 
@@ -263,7 +268,9 @@ def test_running_out_of_memory_is_one_error_line_not_a_traceback(raised: str, sa
     )
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]  # after TensorFlow's own start-up lines
-    assert last.startswith(said) and "--batch-size" in last and "Traceback" not in result.stderr
+    assert last.startswith(said) and "Traceback" not in result.stderr
+    # Memory's line names the flags that ask for less; a full disk's does not.
+    assert ("--batch-size" in last) == ("memory" in said)
 
 
 def test_sigterm_ends_a_command_as_ctrl_c_does() -> None:

@@ -113,27 +113,36 @@ def _mute_tensorflow_logs() -> None:
     logging.getLogger("tensorflow").setLevel(logging.CRITICAL)
 
 
-def _out_of_memory(error: Exception) -> str | None:
-    """What ran out, in one line, if ``error`` is Python's or TensorFlow's out-of-memory."""
+# What to do about each kind of exhaustion, after the line that names it.
+_LESS_AT_ONCE = "ask for less at once (a smaller --batch-size, --eval-samples or --count)"
+_FREE_IT = "free what it names and run the same command again"
+
+
+def _exhausted(error: Exception) -> str | None:
+    """What ran out and what to do, in one line, if ``error`` is Python's or TensorFlow's
+    out-of-memory, or another resource TensorFlow ran out of (a full disk, say)."""
     if isinstance(error, MemoryError):
-        return "out of memory"
+        return f"out of memory; {_LESS_AT_ONCE}"
     from mnist_gan.runtime.errors import first_line
 
     tf = sys.modules.get("tensorflow")  # never imported here for this: light tools lack it
-    if tf is not None and isinstance(error, tf.errors.ResourceExhaustedError):
-        return f"TensorFlow ran out of memory ({first_line(error, 160)})"
-    return None
+    if tf is None or not isinstance(error, tf.errors.ResourceExhaustedError):
+        return None
+    said = first_line(error, 160)
+    if "oom" in said.lower() or "memory" in said.lower():
+        return f"TensorFlow ran out of memory ({said}); {_LESS_AT_ONCE}"
+    return f"TensorFlow ran out of a resource ({said}); {_FREE_IT}"
 
 
 def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> None:
     """Run ``main``; known errors become one line on stderr and an exit status.
 
     2: bad input (file, flag, config, checkpoint, or an OS error such as a read-only
-    folder), or more asked of memory than there is; 3: training diverged; 128 + N: stopped
-    by signal N (training saves first). With ``hold``, stdout is held until ``main`` calls
-    :func:`release_output` (or ends): a bad input found before then prints its error line
-    alone. ``resumes``: an interrupted run saved a checkpoint to resume from, and the
-    interrupt's line says so.
+    folder), or more asked of memory (or of another resource TensorFlow names) than there
+    is; 3: training diverged; 128 + N: stopped by signal N (training saves first). With
+    ``hold``, stdout is held until ``main`` calls :func:`release_output` (or ends): a bad
+    input found before then prints its error line alone. ``resumes``: an interrupted run
+    saved a checkpoint to resume from, and the interrupt's line says so.
     """
     from mnist_gan.runtime.errors import TrainingDiverged, UserError
 
@@ -154,15 +163,12 @@ def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> N
         print(f"error: {e}", file=sys.stderr)
         sys.exit(3)
     except Exception as e:
-        said = _out_of_memory(e)
+        said = _exhausted(e)
         if said is None:
             raise
         release_output()  # the progress so far stays: it says how far the work got
         _mute_tensorflow_logs()
-        print(
-            f"error: {said}; ask for less at once (a smaller --batch-size, --eval-samples or --count)",
-            file=sys.stderr,
-        )
+        print(f"error: {said}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt as e:
         release_output()
