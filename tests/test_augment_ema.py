@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from mnist_gan import configs, generation
 from mnist_gan.data import sources
-from mnist_gan.models import augment, networks
+from mnist_gan.models import augment, losses, networks
 from mnist_gan.runtime import checkpoints, config
 from mnist_gan.training.ema import WeightAverage
 from mnist_gan.training.gan_inputs import gan_dataset
@@ -249,3 +249,28 @@ def test_checkpoint_without_the_average_resumes_and_loads(tiny_dataset: Path, tm
     np.testing.assert_array_equal(
         generator([z, y], training=False).numpy(), trainer.generator([z, y], training=False).numpy()
     )
+
+
+def test_mode_seeking_pairs_classes_and_adds_its_weighted_term(tiny_dataset: Path) -> None:
+    weight = 0.5
+    seeking = _tiny_trainer(tiny_dataset, gen_mode_seeking=weight)
+    without, probe = (_tiny_trainer(tiny_dataset, gen_mode_seeking=0.0) for _ in range(2))
+    batch, plain = next(seeking.iterator), next(without.iterator)
+    # Neighbours share a class, the first of each pair the class drawn without the term;
+    # every other draw is what a run without it draws.
+    labels = batch["gen_labels"].numpy()
+    np.testing.assert_array_equal(labels[0::2], labels[1::2])
+    np.testing.assert_array_equal(labels[0::2], plain["gen_labels"].numpy()[0::2])
+    for key in plain:
+        if key != "gen_labels":
+            np.testing.assert_array_equal(batch[key].numpy(), plain[key].numpy(), err_msg=key)
+    # The term as the paper writes it, from a third copy of the same generator before its update.
+    drawn = probe.generator([batch["gen_noise"], batch["gen_labels"]], training=True).numpy()
+    z = batch["gen_noise"].numpy()
+    gaps = np.abs(drawn[0::2] - drawn[1::2]).mean(axis=(1, 2, 3)) / np.abs(z[0::2] - z[1::2]).mean(axis=1)
+    term = np.mean(1 / (gaps + losses.MODE_SEEKING_EPSILON))
+    same = {**plain, "gen_labels": batch["gen_labels"]}  # the same classes, without the term
+    difference = float(seeking.generator_update(batch)["generator_loss"]) - float(
+        without.generator_update(same)["generator_loss"]
+    )
+    np.testing.assert_allclose(difference, weight * term, rtol=1e-3)

@@ -57,6 +57,8 @@ OTHER_OPTIONS = dict(
 )
 # ... and the critic's consistency under shifts on top, its spectral norm off (the defaults).
 CONSISTENCY = {**OTHER_OPTIONS, "critic_consistency": 1.0, "critic_spectral_norm": False}
+# ... and the generator's mode-seeking term, whose pairs each replica must hold whole.
+MODE_SEEKING = {**CONSISTENCY, "gen_mode_seeking": 1.0}
 
 
 # The networks of the first version (its step had neither average nor augmentation; here
@@ -73,7 +75,9 @@ FIRST_NETWORKS = {
 
 
 @pytest.mark.parametrize(
-    "variant", [FIRST_NETWORKS, OTHER_OPTIONS, CONSISTENCY], ids=["first", "options", "consistency"]
+    "variant",
+    [FIRST_NETWORKS, OTHER_OPTIONS, CONSISTENCY, MODE_SEEKING],
+    ids=["first", "options", "consistency", "mode-seeking"],
 )
 def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant: dict) -> None:
     # With augmentation and the weight average: their random numbers come from the pipeline too.
@@ -97,7 +101,7 @@ def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant
     # nothing else, only the generator loss's reading (-D(fake) includes it). Both are left
     # out there; the generator's weights, which that loss trains, are compared as all others.
     consistency = "consistency" in m1
-    assert m1.keys() == m2.keys() and consistency == (variant is CONSISTENCY)
+    assert m1.keys() == m2.keys() and consistency == (variant["critic_consistency"] > 0)
     dead = {v.path for v in one.critic.variables if v.path.endswith("bias") and v.shape == (1,)}
     assert len(dead) == 1
     for key in m1:
@@ -470,6 +474,14 @@ def test_indivisible_batch_refused(tiny_dataset: Path, tmp_path: Path) -> None:
     result = run_train(tiny_dataset, tmp_path, "--no-eval", "--batch-size", "15", "--cpu-replicas", "2")
     assert result.returncode == 2
     assert "batch size 15 does not divide by the 2 replicas" in result.stderr
+
+
+def test_mode_seeking_with_an_odd_batch_per_replica_refused(tiny_dataset: Path, tmp_path: Path) -> None:
+    flags = ("--no-eval", "--gen-mode-seeking", "0.1", "--batch-size", "6", "--cpu-replicas", "2")
+    result = run_train(tiny_dataset, tmp_path, *flags)
+    assert result.returncode == 2 and result.stderr.startswith("error: ")
+    assert "--gen-mode-seeking pairs the digits of each replica's batch, which holds 3" in result.stderr
+    assert "--batch-size 4" in result.stderr and not (tmp_path / "ckpt").exists()
 
 
 def test_two_replica_run_without_eval(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -71,6 +71,26 @@ def test_consistency_is_the_squared_change_per_example() -> None:
     np.testing.assert_allclose(out.numpy(), [0.0, 2.25, 4.0])
 
 
+def test_mode_seeking_is_one_over_the_image_gap_per_noise_gap_of_each_pair() -> None:
+    # Two pairs of 2x2 images: gaps 0.5 and 0.1 in the images, 1.0 and 0.5 in the noise.
+    images = np.zeros((4, 2, 2, 1), np.float32)
+    images[1] += 0.5
+    images[3] += 0.1
+    noise = np.array([[0.0, 0.0], [1.0, -1.0], [0.0, 0.0], [0.5, 0.5]], np.float32)
+    out = losses.mode_seeking(tf.constant(images, tf.bfloat16), tf.constant(noise))
+    assert out.dtype == tf.float32 and out.shape == (4,)
+    eps = losses.MODE_SEEKING_EPSILON
+    expected = [1 / (0.5 / 1.0 + eps)] * 2 + [1 / (0.1 / 0.5 + eps)] * 2
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-2)  # bfloat16 images: 0.1 to 3 digits
+    # Minimising it pushes the images of a pair apart, the nearer pair the harder.
+    x = tf.Variable(images)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(losses.mode_seeking(x, tf.constant(noise)))
+    grad = tape.gradient(loss, x).numpy()
+    assert np.all(grad[1] < 0) and np.all(grad[0] > 0)  # descent raises image 1, lowers image 0
+    assert np.abs(grad[3]).max() > 10 * np.abs(grad[1]).max()
+
+
 def test_spectral_norm_keeps_sigma_near_one() -> None:
     keras.utils.set_random_seed(0)
     critic = networks.build_critic(16)

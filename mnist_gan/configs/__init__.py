@@ -126,6 +126,7 @@ class GanConfig(RunConfig):
         "ema_decay": 0.0,
         "critic_augment": "none",
         "critic_consistency": 0.0,
+        "gen_mode_seeking": 0.0,
         "lr_decay_to": 0.0,  # a linear decay ended at zero
         "beta_1_early_steps": 0,
         "gen_lr_early_steps": 0,
@@ -164,6 +165,7 @@ class GanConfig(RunConfig):
         "beta_2": (0, 1, True, False),
         "ema_decay": (0, 1, True, False),
         "critic_consistency": (0, None, True),
+        "gen_mode_seeking": (0, None, True),
         "lr_decay_to": (0, 1, True),
         "steps_per_call": (1, 2**31 - 1, True),
         "save_every": (0, limits.INT64_MAX, True),
@@ -245,6 +247,11 @@ class GanConfig(RunConfig):
     critic_consistency: float = option(
         "weight of the critic's consistency under shifts of its real and generated inputs "
         "(bCR, Zhao et al. 2021): (D(x) - D(shifted x))^2; 0: none"
+    )
+    gen_mode_seeking: float = option(
+        "weight of the generator's mode-seeking term (MSGAN, Mao et al. 2019): 1 / the ratio of "
+        "two same-class digits' difference to their noise's, so a class's digits spread as their "
+        "noise does; 0: none; the batch per replica must be even"
     )
     ema_decay: float = option(
         "decay of the generator's weight average, the copy scored and drawn from (0: the last weights)"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 GP_EPSILON = 1e-12
+MODE_SEEKING_EPSILON = 1e-5
 
 
 def critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
@@ -40,6 +41,19 @@ def consistency(scores: tf.Tensor, shifted_scores: tf.Tensor) -> tf.Tensor:
     Zhao et al. 2021), in float32 whatever the scores' precision."""
     diff = tf.cast(scores, tf.float32) - tf.cast(shifted_scores, tf.float32)
     return tf.reshape(tf.square(diff), [-1])
+
+
+def mode_seeking(images: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
+    """Per-example 1 / (ratio + epsilon) of the pairs of neighbours (0, 1), (2, 3), ...: the
+    ratio the mean absolute difference of a pair's images over that of its noise (MSGAN,
+    Mao et al. 2019). The pairs share their class (the input pipeline draws them so), and the
+    generator minimising it draws the digits of a class as far apart as their noise lies,
+    against collapsing them onto a few modes. Both images of a pair carry the pair's value,
+    so the mean over a batch is the mean over its pairs. In float32."""
+    x, z = tf.cast(images, tf.float32), tf.cast(noise, tf.float32)
+    image_gap = tf.reduce_mean(tf.abs(x[0::2] - x[1::2]), axis=[1, 2, 3])
+    noise_gap = tf.reduce_mean(tf.abs(z[0::2] - z[1::2]), axis=1)
+    return tf.repeat(1.0 / (image_gap / noise_gap + MODE_SEEKING_EPSILON), 2)
 
 
 def interpolate(real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:

@@ -140,6 +140,8 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
     train = data.train
     per_replica = distribute.check_batch(cfg.batch_size, strategy, len(train), "training images")
     distribute.check_groups(per_replica, cfg.critic_stddev_group, "--critic-stddev-group")
+    if cfg.gen_mode_seeking > 0:
+        distribute.check_pairs(per_replica, strategy.num_replicas_in_sync, "--gen-mode-seeking")
     fingerprint = record.data_fingerprint(train.images, train.labels)
     # Only the chief scores; the classifier is loaded first, so a missing one stops the run early.
     scorer = _scorer(cfg, data, fingerprint) if cfg.eval and distribute.is_chief(strategy) else None

@@ -38,6 +38,9 @@ def gan_dataset(
             "aug_fake": augment.draws(aug[1], b),
             "aug_gen": augment.draws(aug[2], b),
         }
+        if cfg.gen_mode_seeking > 0:
+            # Neighbours (0, 1), (2, 3), ... share a class, the pairs of the mode-seeking term.
+            out["gen_labels"] = tf.repeat(out["gen_labels"][::2], 2)[:b]
         if cfg.critic_consistency > 0:
             # Keys of their own again: a run without consistency draws what it always drew.
             key = tf.random.experimental.stateless_fold_in(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 1)

@@ -170,11 +170,16 @@ class GanTrainer:
         """One generator update on this replica's share of ``batch``."""
         labels = batch["gen_labels"]
         with tf.GradientTape() as tape:
-            fake = self.generator([batch["gen_noise"], labels], training=True)
-            fake = augment.apply(self.cfg.critic_augment, fake, batch["aug_gen"])
+            drawn = self.generator([batch["gen_noise"], labels], training=True)
+            fake = augment.apply(self.cfg.critic_augment, drawn, batch["aug_gen"])
             # The critic is not being trained here: no power iteration, no kernel update.
             scores = self.critic([fake, labels], training=False)
-            loss = self._average(losses.generator_loss(scores))
+            per_example = losses.generator_loss(scores)
+            if self.cfg.gen_mode_seeking > 0:
+                # Of the digits as drawn: augmentation's shifts would count as variety.
+                seeking = losses.mode_seeking(drawn, batch["gen_noise"])
+                per_example += self.cfg.gen_mode_seeking * tf.cast(seeking, per_example.dtype)
+            loss = self._average(per_example)
             scaled = self._scaled(self.gen_opt, loss)
         self._apply(self.gen_opt, tape, scaled, self.generator)
         return {"generator_loss": loss}
