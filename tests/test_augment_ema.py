@@ -270,7 +270,12 @@ def test_mode_seeking_pairs_classes_and_adds_its_weighted_term(tiny_dataset: Pat
     gaps = np.abs(drawn[0::2] - drawn[1::2]).mean(axis=(1, 2, 3)) / np.abs(z[0::2] - z[1::2]).mean(axis=1)
     term = np.mean(1 / (gaps + losses.MODE_SEEKING_EPSILON))
     same = {**plain, "gen_labels": batch["gen_labels"]}  # the same classes, without the term
-    difference = float(seeking.generator_update(batch)["generator_loss"]) - float(
-        without.generator_update(same)["generator_loss"]
-    )
+    reported, plain_reported = seeking.generator_update(batch), without.generator_update(same)
+    difference = float(reported["generator_loss"]) - float(plain_reported["generator_loss"])
     np.testing.assert_allclose(difference, weight * term, rtol=1e-3)
+    # Logged on its own, unweighted, as the consistency term is; not where it is off.
+    np.testing.assert_allclose(float(reported["mode_seeking"]), term, rtol=1e-3)
+    assert "mode_seeking" not in plain_reported
+    assert "mode_seeking" in seeking.train(tf.constant(1)) and "mode_seeking" not in without.train(
+        tf.constant(1)
+    )

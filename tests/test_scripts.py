@@ -249,10 +249,10 @@ def test_an_interrupt_says_resume_only_where_there_is_a_checkpoint(resumes: bool
             "    raise tf.errors.ResourceExhaustedError(None, None, 'OOM allocating shape[9]')",
             "error: TensorFlow ran out of memory (OOM allocating shape[9]); ask for less",
         ),
-        (  # not memory: the line must not say it is (it did)
+        (  # not memory, though its path holds "oom": the line must not say it is (it did)
             "import tensorflow as tf\n"
-            "    raise tf.errors.ResourceExhaustedError(None, None, 'ckpt-4_temp; No space left on device')",
-            "error: TensorFlow ran out of a resource (ckpt-4_temp; No space left on device); free what",
+            "    raise tf.errors.ResourceExhaustedError(None, None, 'room/ckpt-4; No space left on device')",
+            "error: TensorFlow ran out of a resource (room/ckpt-4; No space left on device); free",
         ),
     ],
 )

@@ -23,6 +23,7 @@ GROUPS = {
         "gp_center",
         "critic_augment",
         "critic_consistency",
+        "gen_mode_seeking",
         "weight_init",
         "gen_lr",
         "gen_lr_early_factor",

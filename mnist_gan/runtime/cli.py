@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -129,7 +130,7 @@ def _exhausted(error: Exception) -> str | None:
     if tf is None or not isinstance(error, tf.errors.ResourceExhaustedError):
         return None
     said = first_line(error, 160)
-    if "oom" in said.lower() or "memory" in said.lower():
+    if re.search(r"\bOOM\b|memory", said, re.IGNORECASE):
         return f"TensorFlow ran out of memory ({said}); {_LESS_AT_ONCE}"
     return f"TensorFlow ran out of a resource ({said}); {_FREE_IT}"
 

@@ -175,14 +175,15 @@ class GanTrainer:
             # The critic is not being trained here: no power iteration, no kernel update.
             scores = self.critic([fake, labels], training=False)
             per_example = losses.generator_loss(scores)
-            if self.cfg.gen_mode_seeking > 0:
+            seeking = self.cfg.gen_mode_seeking > 0
+            if seeking:
                 # Of the digits as drawn: augmentation's shifts would count as variety.
-                seeking = losses.mode_seeking(drawn, batch["gen_noise"])
-                per_example += self.cfg.gen_mode_seeking * tf.cast(seeking, per_example.dtype)
+                term = losses.mode_seeking(drawn, batch["gen_noise"])
+                per_example += self.cfg.gen_mode_seeking * tf.cast(term, per_example.dtype)
             loss = self._average(per_example)
             scaled = self._scaled(self.gen_opt, loss)
         self._apply(self.gen_opt, tape, scaled, self.generator)
-        return {"generator_loss": loss}
+        return {"generator_loss": loss, **({"mode_seeking": self._average(term)} if seeking else {})}
 
     def _sum(self, per_replica: tf.Tensor) -> tf.Tensor:
         return self.strategy.reduce("SUM", per_replica, axis=None)
@@ -191,6 +192,10 @@ class GanTrainer:
         """What :meth:`critic_update` reports (the consistency term only where it is on)."""
         names = ("critic_loss", "gradient_penalty", *losses.REPORTED)
         return (*names, "consistency") if self.cfg.critic_consistency > 0 else names
+
+    def _generator_metrics(self) -> tuple[str, ...]:
+        """What :meth:`generator_update` reports (the mode-seeking term only where it is on)."""
+        return ("generator_loss", "mode_seeking") if self.cfg.gen_mode_seeking > 0 else ("generator_loss",)
 
     def _generator_step(self, step: tf.Tensor) -> dict[str, tf.Tensor]:
         """Generator step number ``step`` (from 0): ``crit_steps`` critic updates then one
@@ -204,7 +209,7 @@ class GanTrainer:
                 raise ValueError(f"critic_update reports {sorted(out)}, _critic_metrics names {sorted(sums)}")
             sums = {name: total + self._sum(out[name]) for name, total in sums.items()}
         out = self.strategy.run(self.generator_update, args=(batch,))
-        return {**sums, "generator_loss": self._sum(out["generator_loss"])}
+        return {**sums, **{name: self._sum(out[name]) for name in self._generator_metrics()}}
 
     @tf.function
     def train(self, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -213,7 +218,7 @@ class GanTrainer:
         The average's batch-norm statistics are left as they were: :meth:`settle` brings
         them up to date before anything reads the average.
         """
-        sums = {name: tf.constant(0.0) for name in (*self._critic_metrics(), "generator_loss")}
+        sums = {name: tf.constant(0.0) for name in (*self._critic_metrics(), *self._generator_metrics())}
         for i in tf.range(num_steps):
             out = self._generator_step(self.step + tf.cast(i, tf.int64))
             self.ema.update(self.step + tf.cast(i, tf.int64) + 1)
@@ -222,7 +227,7 @@ class GanTrainer:
         n = tf.cast(num_steps, tf.float32)
         critic_updates = n * self.cfg.crit_steps
         metrics = {name: total / critic_updates for name, total in sums.items()}
-        metrics["generator_loss"] = sums["generator_loss"] / n
+        metrics.update({name: sums[name] / n for name in self._generator_metrics()})
         metrics["gen_lr"] = tf.cast(self.gen_opt.learning_rate, tf.float32)
         metrics["critic_lr"] = tf.cast(self.critic_opt.learning_rate, tf.float32)
         return metrics
