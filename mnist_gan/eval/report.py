@@ -224,7 +224,7 @@ def evaluate_generator(
     metrics = {**distances, **_reading(fake_logits, fake_labels)}
     references = {**_distances(all_train_f[:count], test_f, test_moments), **_reading(test_logits, test_y)}
     options = {"epochs": cas_epochs, "seed": seed, "num_classes": k, "readings": cas_readings}
-    others, other_references, cas_readings_of = _other_readers(
+    others, other_references, readings = _other_readers(
         (generated, fake_labels),
         (train_x[:count], train_y[:count]),
         real_test,
@@ -235,7 +235,7 @@ def evaluate_generator(
     references.update(other_references)
     per_class = _per_class(class_names, (fake_logits, fake_labels), (test_logits, test_y))
     if not check_memorisation:
-        return Report(metrics, references, per_class, per_set=per_set, cas_readings=cas_readings_of)
+        return Report(metrics, references, per_class, per_set=per_set, cas_readings=readings)
     stage(STAGES["memorisation"])
     copying = memorisation.check(
         {"pixels": (train_x, test_x, generated[:count]), "features": (all_train_f, test_f, fake_f[:count])},
@@ -244,9 +244,7 @@ def evaluate_generator(
         train_labels=np.asarray(train_y),
     )
     at_risk = (generated[copying.at_risk], train_x[copying.nearest_train])
-    return Report(
-        metrics, references, per_class, copying, at_risk, per_set=per_set, cas_readings=cas_readings_of
-    )
+    return Report(metrics, references, per_class, copying, at_risk, per_set=per_set, cas_readings=readings)
 
 
 REFERENCE_NOTES = {
