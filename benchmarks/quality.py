@@ -20,9 +20,10 @@ penalty and the networks, step and schedule before the quality issue's architect
 optimiser changes; 'original' also before the weight average and augmentation; 'batch32'
 the defaults with half the batch; 'gp8' the penalty on every 8th critic update, not every
 4th; 'orthogonal' every kernel starting orthogonal, not as Keras's glorot; 'consistency-sn'
-the consistency term with the critic spectrally normalised. Every variant sees
-the same number of digits: --steps and --eval-every count steps of the default batch, and a
-variant with another batch takes as many more or fewer steps.
+the consistency term with the critic spectrally normalised; 'longer' 1.5 times the steps;
+'longer-seeking' 1.5 times the steps with the generator's mode-seeking term at 0.005. Every
+other variant sees the same number of digits: --steps and --eval-every count steps of the
+default batch, and a variant with another batch takes as many more or fewer steps.
 
     python benchmarks/quality.py                       # 3 seeds, default beside previous
     python benchmarks/quality.py --seeds 1 --variants default --steps 1000
@@ -30,6 +31,7 @@ variant with another batch takes as many more or fewer steps.
     python benchmarks/quality.py --variants default,gp8       # the lazier penalty
     python benchmarks/quality.py --variants default,orthogonal  # orthogonal initial weights
     python benchmarks/quality.py --variants default,consistency-sn  # bCR, critic normalised
+    python benchmarks/quality.py --variants default,longer,longer-seeking  # 4,500 steps
 """
 
 from __future__ import annotations
@@ -92,6 +94,12 @@ ORTHOGONAL = ["--weight-init", "orthogonal"]
 # The consistency term with the critic spectrally normalised: measured on three seeds and
 # not kept (recall down; docs/tuning.md, Screens of 2026-12-04 (night)).
 CONSISTENCY_SN = ["--critic-spectral-norm"]
+# The generator's mode-seeking term (MSGAN) at weight 0.005 for 1.5 times the steps, and the
+# longer run alone: the run's gain in precision set against the term's in recall (docs/tuning.md,
+# Longer, with mode seeking). The extra steps are part of the variant (LONGER_BY).
+LONGER: list[str] = []
+LONGER_SEEKING = ["--gen-mode-seeking", "0.005"]
+LONGER_BY = {"longer": 1.5, "longer-seeking": 1.5}
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
@@ -102,6 +110,8 @@ VARIANTS = {
     "gp8": GP8,
     "orthogonal": ORTHOGONAL,
     "consistency-sn": CONSISTENCY_SN,
+    "longer": LONGER,
+    "longer-seeking": LONGER_SEEKING,
 }
 # The bar's time to quality: this accuracy in training within this many minutes of training.
 TIME_GOAL_ACCURACY, TIME_GOAL_MINUTES = 0.95, 1.5
@@ -159,7 +169,12 @@ def worst(name: str, values: list[float]) -> float:
 
 def describe_variants(variants: list[str]) -> str:
     """The train.py flags of each variant run, for the report's header."""
-    return "; ".join(f"{v} = train.py {' '.join(VARIANTS[v]) or 'as configured'}" for v in variants)
+
+    def one(v: str) -> str:
+        longer = f" for {LONGER_BY[v]:g} times the steps" if v in LONGER_BY else ""
+        return f"{v} = train.py {' '.join(VARIANTS[v]) or 'as configured'}{longer}"
+
+    return "; ".join(one(v) for v in variants)
 
 
 def batch_of(variant: str) -> int:
@@ -175,10 +190,15 @@ def steps_for(steps: int, variant: str) -> int:
     return max(1, round(steps * DEFAULT_BATCH / batch_of(variant)))
 
 
+def run_steps(steps: int, variant: str) -> int:
+    """The length of a variant's run: :func:`steps_for`, times its ``LONGER_BY`` if it trains longer."""
+    return max(1, round(steps_for(steps, variant) * LONGER_BY.get(variant, 1.0)))
+
+
 def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: str, seed: int) -> dict:
     """One GAN run and its evaluation: {'metrics', 'references', 'progress', 'seconds'}."""
     run_dir = work / f"{variant}-seed{seed}"
-    steps, every = steps_for(args.steps, variant), steps_for(args.eval_every, variant)
+    steps, every = run_steps(args.steps, variant), steps_for(args.eval_every, variant)
     gan_seconds, out = run(
         f"gan {variant} seed {seed}",
         "train.py",
@@ -429,7 +449,7 @@ def main() -> int:
         type=int,
         default=3000,
         help="GAN generator steps of the default batch; a variant with another batch takes as many "
-        "digits (default: %(default)s)",
+        "digits, a longer one (longer, longer-seeking) 1.5 times the steps (default: %(default)s)",
     )
     parser.add_argument(
         "--seeds", type=int, default=3, help="GAN seeds 0..N-1 per variant (default: %(default)s)"

@@ -225,7 +225,8 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     made = {name: parse_args(GanConfig, flags, "")[0] for name, flags in quality.VARIANTS.items()}
     assert made["default"] == defaults(GanConfig)
     # Each step back changes what the defaults train with; none is the same run as another.
-    assert len({repr(cfg) for cfg in made.values()}) == len(made)
+    runs = {(repr(cfg), quality.run_steps(3000, name)) for name, cfg in made.items()}
+    assert len(runs) == len(made)
     assert made["previous"].critic_consistency == 0.0 and made["default"].critic_consistency == 1.0
     assert made["previous"].critic_spectral_norm and not made["default"].critic_spectral_norm
     assert made["previous"].gp_every == made["default"].gp_every == 4
@@ -244,9 +245,15 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     # The report's header names the flags of the variants run, and only those.
     header = quality.describe_variants(["default", "gp8"])
     assert header == "default = train.py as configured; gp8 = train.py --gp-every 8"
+    assert quality.describe_variants(["longer"]) == "longer = train.py as configured for 1.5 times the steps"
     # A variant with another batch sees as many digits: half the batch, twice the steps.
     assert quality.steps_for(3000, "default") == 3000 and quality.steps_for(3000, "batch32") == 6000
     assert quality.steps_for(250, "previous") == quality.steps_for(250, "lazy") == 250
+    # The longer variants train 1.5 times the steps, scored as often as the rest.
+    assert quality.run_steps(3000, "longer") == quality.run_steps(3000, "longer-seeking") == 4500
+    assert quality.run_steps(3000, "default") == 3000 and quality.run_steps(3000, "batch32") == 6000
+    assert quality.steps_for(125, "longer-seeking") == 125
+    assert made["longer-seeking"].gen_mode_seeking == 0.005 and made["default"].gen_mode_seeking == 0.0
     assert made["earlier"].gp_center == 1.0 and made["earlier"].gen_conditioning == "input"
     assert made["earlier"].beta_1 == 0.5
 
