@@ -195,30 +195,27 @@ def run_steps(steps: int, variant: str) -> int:
     return max(1, round(steps_for(steps, variant) * LONGER_BY.get(variant, 1.0)))
 
 
+def train_args(args: argparse.Namespace, run_dir: Path, cls: Path, variant: str, seed: int) -> list[str]:
+    """train.py's arguments for one run of ``variant``: its length from :func:`run_steps`,
+    its scores every --eval-every steps of its own batch."""
+    steps, every = run_steps(args.steps, variant), steps_for(args.eval_every, variant)
+    return [
+        "train.py",
+        *("--data-dir", args.data_dir, "--save-dir", str(run_dir / "gan"), "--classifier-dir", str(cls)),
+        *("--log-dir", str(run_dir / "logs"), "--steps", str(steps)),
+        *("--eval-every", str(every), "--eval-samples", str(args.num_samples)),
+        *("--seed", str(seed), "--mixed-precision", args.mixed_precision),
+        *VARIANTS[variant],
+    ]
+
+
 def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: str, seed: int) -> dict:
     """One GAN run and its evaluation: {'metrics', 'references', 'progress', 'seconds'}."""
     run_dir = work / f"{variant}-seed{seed}"
-    steps, every = run_steps(args.steps, variant), steps_for(args.eval_every, variant)
-    gan_seconds, out = run(
-        f"gan {variant} seed {seed}",
-        "train.py",
-        *("--data-dir", args.data_dir, "--save-dir", str(run_dir / "gan"), "--classifier-dir", str(cls)),
-        *("--log-dir", str(run_dir / "logs"), "--steps", str(steps)),
-        *("--eval-every", str(every), "--eval-samples", str(args.num_samples)),
-        *("--seed", str(seed), "--mixed-precision", args.mixed_precision),
-        *VARIANTS[variant],
-    )
+    gan_seconds, out = run(f"gan {variant} seed {seed}", *train_args(args, run_dir, cls, variant, seed))
     # The same command again has nothing to train: it loads the data, builds the models,
     # restores the checkpoint and stops. Its wall time is the run's start-up.
-    startup, _ = run(
-        f"gan {variant} seed {seed} start-up",
-        "train.py",
-        *("--data-dir", args.data_dir, "--save-dir", str(run_dir / "gan"), "--classifier-dir", str(cls)),
-        *("--log-dir", str(run_dir / "logs"), "--steps", str(steps)),
-        *("--eval-every", str(every), "--eval-samples", str(args.num_samples)),
-        *("--seed", str(seed), "--mixed-precision", args.mixed_precision),
-        *VARIANTS[variant],
-    )
+    startup, _ = run(f"gan {variant} seed {seed} start-up", *train_args(args, run_dir, cls, variant, seed))
     metrics = run_dir / "metrics.json"
     run(
         f"evaluate {variant} seed {seed}",

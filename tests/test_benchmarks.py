@@ -3,6 +3,7 @@ quality aggregates seeds into mean and worst and judges the bar on the worst."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import re
 import subprocess
@@ -252,7 +253,14 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     # The longer variants train 1.5 times the steps, scored as often as the rest.
     assert quality.run_steps(3000, "longer") == quality.run_steps(3000, "longer-seeking") == 4500
     assert quality.run_steps(3000, "default") == 3000 and quality.run_steps(3000, "batch32") == 6000
-    assert quality.steps_for(125, "longer-seeking") == 125
+    assert made["longer"] == made["default"] and set(quality.LONGER_BY) <= set(quality.VARIANTS)
+    # What train.py is asked: the longer length, scores as often as the default's.
+    args = argparse.Namespace(
+        steps=3000, eval_every=125, data_dir="d", num_samples=100, mixed_precision="auto"
+    )
+    asked = quality.train_args(args, Path("w"), Path("c"), "longer-seeking", 1)
+    assert asked[asked.index("--steps") + 1] == "4500" and asked[asked.index("--eval-every") + 1] == "125"
+    assert asked[-2:] == ["--gen-mode-seeking", "0.005"] and asked[asked.index("--seed") + 1] == "1"
     assert made["longer-seeking"].gen_mode_seeking == 0.005 and made["default"].gen_mode_seeking == 0.0
     assert made["earlier"].gp_center == 1.0 and made["earlier"].gen_conditioning == "input"
     assert made["earlier"].beta_1 == 0.5
