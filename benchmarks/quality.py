@@ -97,9 +97,8 @@ CONSISTENCY_SN = ["--critic-spectral-norm"]
 # The generator's mode-seeking term (MSGAN) at weight 0.005 for 1.5 times the steps, and the
 # longer run alone: the run's gain in precision set against the term's in recall (docs/tuning.md,
 # Longer, with mode seeking). The extra steps are part of the variant (LONGER_BY).
-LONGER: list[str] = []
 LONGER_SEEKING = ["--gen-mode-seeking", "0.005"]
-LONGER_BY = {"longer": 1.5, "longer-seeking": 1.5}
+LONGER_BY = dict.fromkeys(("longer", "longer-seeking"), 1.5)
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
@@ -110,7 +109,7 @@ VARIANTS = {
     "gp8": GP8,
     "orthogonal": ORTHOGONAL,
     "consistency-sn": CONSISTENCY_SN,
-    "longer": LONGER,
+    "longer": [],
     "longer-seeking": LONGER_SEEKING,
 }
 # The bar's time to quality: this accuracy in training within this many minutes of training.
@@ -212,10 +211,11 @@ def train_args(args: argparse.Namespace, run_dir: Path, cls: Path, variant: str,
 def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: str, seed: int) -> dict:
     """One GAN run and its evaluation: {'metrics', 'references', 'progress', 'seconds'}."""
     run_dir = work / f"{variant}-seed{seed}"
-    gan_seconds, out = run(f"gan {variant} seed {seed}", *train_args(args, run_dir, cls, variant, seed))
+    command = train_args(args, run_dir, cls, variant, seed)
+    gan_seconds, out = run(f"gan {variant} seed {seed}", *command)
     # The same command again has nothing to train: it loads the data, builds the models,
     # restores the checkpoint and stops. Its wall time is the run's start-up.
-    startup, _ = run(f"gan {variant} seed {seed} start-up", *train_args(args, run_dir, cls, variant, seed))
+    startup, _ = run(f"gan {variant} seed {seed} start-up", *command)
     metrics = run_dir / "metrics.json"
     run(
         f"evaluate {variant} seed {seed}",
@@ -446,7 +446,8 @@ def main() -> int:
         type=int,
         default=3000,
         help="GAN generator steps of the default batch; a variant with another batch takes as many "
-        "digits, a longer one (longer, longer-seeking) 1.5 times the steps (default: %(default)s)",
+        f"digits; {', '.join(f'{v} {by:g}' for v, by in LONGER_BY.items())} times the steps "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--seeds", type=int, default=3, help="GAN seeds 0..N-1 per variant (default: %(default)s)"

@@ -169,21 +169,24 @@ class GanTrainer:
     def generator_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """One generator update on this replica's share of ``batch``."""
         labels = batch["gen_labels"]
+        seeking = self.cfg.gen_mode_seeking > 0
         with tf.GradientTape() as tape:
             drawn = self.generator([batch["gen_noise"], labels], training=True)
             fake = augment.apply(self.cfg.critic_augment, drawn, batch["aug_gen"])
             # The critic is not being trained here: no power iteration, no kernel update.
             scores = self.critic([fake, labels], training=False)
             per_example = losses.generator_loss(scores)
-            seeking = self.cfg.gen_mode_seeking > 0
             if seeking:
                 # Of the digits as drawn: augmentation's shifts would count as variety.
                 term = losses.mode_seeking(drawn, batch["gen_noise"])
-                per_example += self.cfg.gen_mode_seeking * tf.cast(term, per_example.dtype)
+                per_example += self.cfg.gen_mode_seeking * term
             loss = self._average(per_example)
             scaled = self._scaled(self.gen_opt, loss)
         self._apply(self.gen_opt, tape, scaled, self.generator)
-        return {"generator_loss": loss, **({"mode_seeking": self._average(term)} if seeking else {})}
+        metrics = {"generator_loss": loss}
+        if seeking:
+            metrics["mode_seeking"] = self._average(term)
+        return metrics
 
     def _sum(self, per_replica: tf.Tensor) -> tf.Tensor:
         return self.strategy.reduce("SUM", per_replica, axis=None)
