@@ -244,6 +244,10 @@ def test_classes_as_a_yaml_list_and_the_old_key(tmp_path: Path) -> None:
     (tmp_path / "old.yaml").write_text("digits: [3, 5]\ncount: 1\n")
     cfg = config.load(configs.GenerateConfig, tmp_path / "old.yaml")
     assert cfg.classes == "3,5" and parse_classes(cfg.classes, DIGITS) == [3, 5]
+    (tmp_path / "comma.yaml").write_text('classes: [Trouser, "Bag, small"]\n')
+    held = r"comma.yaml: 'classes' item 'Bag, small' holds a comma.*by its index"
+    with pytest.raises(ConfigError, match=held):
+        config.load(configs.GenerateConfig, tmp_path / "comma.yaml")
 
 
 def test_digits_flag_is_a_hidden_alias() -> None:

@@ -147,6 +147,12 @@ def typed_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
     key, ...), or a :class:`ConfigError` naming ``source`` and the key."""
     kind = field_types(cls)[key]
     if kind is str and key in cls.LIST_KEYS and isinstance(value, list):
+        held = next((v for v in value if "," in str(v)), None)
+        if held is not None:  # joined below, its comma would split it into two items
+            raise ConfigError(
+                f"{source}: '{key}' item {str(held)!r} holds a comma, which separates the items; "
+                "give that one by its index"
+            )
         value = ",".join(str(v) for v in value)  # classes: [3, 5] in YAML means "3,5"
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
