@@ -279,3 +279,27 @@ def test_mode_seeking_pairs_classes_and_adds_its_weighted_term(tiny_dataset: Pat
     assert "mode_seeking" in seeking.train(tf.constant(1)) and "mode_seeking" not in without.train(
         tf.constant(1)
     )
+
+
+@pytest.mark.parametrize("augment", ["none", "translation"])
+def test_mode_seeking_in_the_critics_features(tiny_dataset: Path, augment: str) -> None:
+    weight, space = 0.5, dict(gen_mode_seeking_space="critic", critic_augment=augment)
+    seeking = _tiny_trainer(tiny_dataset, gen_mode_seeking=weight, **space)
+    without, probe = (_tiny_trainer(tiny_dataset, gen_mode_seeking=0.0, **space) for _ in range(2))
+    batch = next(seeking.iterator)
+    # The term from the critic's features of the digits as drawn (not as augmented for the
+    # critic's score), their gaps measured in the batch's mean absolute deviation.
+    drawn = probe.generator([batch["gen_noise"], batch["gen_labels"]], training=True)
+    _, h = networks.critic_with_features(probe.critic)([drawn, batch["gen_labels"]], training=False)
+    h, z = h.numpy().astype(np.float64), batch["gen_noise"].numpy()
+    unit = np.abs(h - h.mean(axis=0)).mean()
+    gaps = np.abs(h[0::2] - h[1::2]).mean(axis=1) / unit / np.abs(z[0::2] - z[1::2]).mean(axis=1)
+    term = np.mean(1 / (gaps + losses.MODE_SEEKING_EPSILON))
+    reported, plain_reported = seeking.generator_update(batch), without.generator_update(batch)
+    difference = float(reported["generator_loss"]) - float(plain_reported["generator_loss"])
+    np.testing.assert_allclose(difference, weight * term, rtol=1e-3)
+    np.testing.assert_allclose(float(reported["mode_seeking"]), term, rtol=1e-3)
+    # Not the images' term: the two spaces measure different things.
+    pixels = np.abs(drawn.numpy()[0::2] - drawn.numpy()[1::2]).mean(axis=(1, 2, 3))
+    image_term = np.mean(1 / (pixels / np.abs(z[0::2] - z[1::2]).mean(axis=1) + losses.MODE_SEEKING_EPSILON))
+    assert abs(image_term - term) > 0.1 * term

@@ -262,6 +262,10 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert asked[asked.index("--steps") + 1] == "4500" and asked[asked.index("--eval-every") + 1] == "125"
     assert asked[-2:] == ["--gen-mode-seeking", "0.005"] and asked[asked.index("--seed") + 1] == "1"
     assert made["longer-seeking"].gen_mode_seeking == 0.005 and made["default"].gen_mode_seeking == 0.0
+    critic_space = made["seeking-critic"]
+    assert critic_space.gen_mode_seeking == 0.025 and critic_space.gen_mode_seeking_space == "critic"
+    assert made["default"].gen_mode_seeking_space == "images"
+    assert quality.run_steps(3000, "seeking-critic") == 3000
     assert made["earlier"].gp_center == 1.0 and made["earlier"].gen_conditioning == "input"
     assert made["earlier"].beta_1 == 0.5
 

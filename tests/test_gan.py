@@ -59,6 +59,8 @@ OTHER_OPTIONS = dict(
 CONSISTENCY = {**OTHER_OPTIONS, "critic_consistency": 1.0, "critic_spectral_norm": False}
 # ... and the generator's mode-seeking term, whose pairs each replica must hold whole.
 MODE_SEEKING = {**CONSISTENCY, "gen_mode_seeking": 1.0}
+# ... measured in the critic's features, whose unit is a sum over every replica's share.
+MODE_SEEKING_CRITIC = {**MODE_SEEKING, "gen_mode_seeking_space": "critic"}
 
 
 # The networks of the first version (its step had neither average nor augmentation; here
@@ -76,8 +78,8 @@ FIRST_NETWORKS = {
 
 @pytest.mark.parametrize(
     "variant",
-    [FIRST_NETWORKS, OTHER_OPTIONS, CONSISTENCY, MODE_SEEKING],
-    ids=["first", "options", "consistency", "mode-seeking"],
+    [FIRST_NETWORKS, OTHER_OPTIONS, CONSISTENCY, MODE_SEEKING, MODE_SEEKING_CRITIC],
+    ids=["first", "options", "consistency", "mode-seeking", "mode-seeking-critic"],
 )
 def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant: dict) -> None:
     # With augmentation and the weight average: their random numbers come from the pipeline too.

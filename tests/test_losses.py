@@ -91,6 +91,41 @@ def test_mode_seeking_is_one_over_the_image_gap_per_noise_gap_of_each_pair() -> 
     assert np.abs(grad[3]).max() > 10 * np.abs(grad[1]).max()
 
 
+def test_mode_seeking_of_features_measures_them_in_their_spread() -> None:
+    # Features (N, F): a pair's gap over the unit, then over its noise's gap.
+    features = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 1.0], [1.0, 1.4]], np.float32)
+    noise = np.array([[0.0], [1.0], [0.0], [2.0]], np.float32)
+    unit = losses.mean_absolute_deviation(tf.constant(features), global_batch=4)
+    expected_unit = np.abs(features - features.mean(axis=0)).mean()
+    np.testing.assert_allclose(float(unit), expected_unit, rtol=1e-6)
+    out = losses.mode_seeking(tf.constant(features), tf.constant(noise), unit).numpy()
+    eps = losses.MODE_SEEKING_EPSILON
+    gaps = np.array([1.0, 0.2]) / expected_unit / np.array([1.0, 2.0])
+    np.testing.assert_allclose(out, np.repeat(1 / (gaps + eps), 2), rtol=1e-5)
+    # The unit is a unit, not a target: no gradient flows through it.
+    x = tf.Variable(features)
+    with tf.GradientTape() as tape:
+        spread = losses.mean_absolute_deviation(x, global_batch=4)
+    assert tape.gradient(spread, x) is None
+
+
+def test_the_features_unit_is_the_global_batchs_on_any_number_of_replicas() -> None:
+    features = tf.constant(np.random.default_rng(0).normal(size=(8, 5)), tf.float32)
+    one = float(losses.mean_absolute_deviation(features, global_batch=8))
+    strategy = tf.distribute.MirroredStrategy(
+        ["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
+    shares = strategy.experimental_distribute_values_from_function(
+        lambda context: tf.split(features, 2)[context.replica_id_in_sync_group]
+    )
+    per_replica = strategy.run(lambda h: losses.mean_absolute_deviation(h, global_batch=8), args=(shares,))
+    both = [float(v) for v in strategy.experimental_local_results(per_replica)]
+    np.testing.assert_allclose(both, [one, one], rtol=1e-6)
+    # Either half's own spread differs from the whole batch's: the sums cross the replicas.
+    half = float(losses.mean_absolute_deviation(features[:4], global_batch=4))
+    assert abs(half - one) > 1e-3
+
+
 def test_spectral_norm_keeps_sigma_near_one() -> None:
     keras.utils.set_random_seed(0)
     critic = networks.build_critic(16)

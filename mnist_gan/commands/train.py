@@ -24,6 +24,7 @@ GROUPS = {
         "critic_augment",
         "critic_consistency",
         "gen_mode_seeking",
+        "gen_mode_seeking_space",
         "weight_init",
         "gen_lr",
         "gen_lr_early_factor",

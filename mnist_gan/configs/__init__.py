@@ -19,6 +19,8 @@ STRATEGIES = ("auto", "mirrored", "default", "multiworker")
 GEN_CONDITIONING = ("input", "batchnorm")
 GEN_OUTPUT = ("transposed", "conv")
 CRITIC_EMBEDDING = ("spectral", "plain")
+# Where the mode-seeking term measures how far apart two digits lie.
+MODE_SEEKING_SPACES = ("images", "critic")
 WEIGHT_INIT = ("glorot", "orthogonal")
 # Where ./download_mnist.sh puts MNIST: the data of a new run when no --data-dir is given.
 DEFAULT_DATA_DIR = "datasets/MNIST"
@@ -127,6 +129,7 @@ class GanConfig(RunConfig):
         "critic_augment": "none",
         "critic_consistency": 0.0,
         "gen_mode_seeking": 0.0,
+        "gen_mode_seeking_space": "images",
         "lr_decay_to": 0.0,  # a linear decay ended at zero
         "beta_1_early_steps": 0,
         "gen_lr_early_steps": 0,
@@ -137,6 +140,7 @@ class GanConfig(RunConfig):
         "lr_decay_to": ("lr_decay", "none"),
         "beta_1_early": ("beta_1_early_steps", 0),
         "gen_lr_early_factor": ("gen_lr_early_steps", 0),
+        "gen_mode_seeking_space": ("gen_mode_seeking", 0.0),
     }
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
@@ -252,6 +256,12 @@ class GanConfig(RunConfig):
         "weight of the generator's mode-seeking term (MSGAN, Mao et al. 2019): 1 / the ratio of "
         "two same-class digits' difference to their noise's, so a class's digits spread as their "
         "noise does; 0: none; the batch per replica must be even"
+    )
+    gen_mode_seeking_space: str = option(
+        "where the mode-seeking term measures two digits' difference: images (their pixels, as "
+        "MSGAN) or critic (the critic's features before its score, over their mean absolute "
+        "deviation in the batch)",
+        choices=MODE_SEEKING_SPACES,
     )
     ema_decay: float = option(
         "decay of the generator's weight average, the copy scored and drawn from (0: the last weights)"

@@ -43,17 +43,29 @@ def consistency(scores: tf.Tensor, shifted_scores: tf.Tensor) -> tf.Tensor:
     return tf.reshape(tf.square(diff), [-1])
 
 
-def mode_seeking(images: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
+def mode_seeking(points: tf.Tensor, noise: tf.Tensor, scale: tf.Tensor | float = 1.0) -> tf.Tensor:
     """Per-example 1 / (ratio + epsilon) of the pairs of neighbours (0, 1), (2, 3), ...: the
-    ratio the mean absolute difference of a pair's images over that of its noise (MSGAN,
-    Mao et al. 2019). The pairs share their class (the input pipeline draws them so), and the
-    generator minimising it draws the digits of a class as far apart as their noise lies,
-    against collapsing them onto a few modes. Both images of a pair carry the pair's value,
-    so the mean over a batch is the mean over its pairs. In float32."""
-    x, z = tf.cast(images, tf.float32), tf.cast(noise, tf.float32)
-    image_gap = tf.reduce_mean(tf.abs(x[0::2] - x[1::2]), axis=[1, 2, 3])
+    ratio the mean absolute difference of a pair's points (its images, or the critic's
+    features of them) over ``scale``, over that of its noise (MSGAN, Mao et al. 2019). The
+    pairs share their class (the input pipeline draws them so), and the generator minimising
+    it draws the digits of a class as far apart as their noise lies, against collapsing them
+    onto a few modes. Both digits of a pair carry the pair's value, so the mean over a batch
+    is the mean over its pairs. In float32."""
+    x, z = tf.cast(points, tf.float32), tf.cast(noise, tf.float32)
+    gap = tf.reduce_mean(tf.abs(x[0::2] - x[1::2]), axis=tf.range(1, tf.rank(x))) / scale
     noise_gap = tf.reduce_mean(tf.abs(z[0::2] - z[1::2]), axis=1)
-    return tf.repeat(1.0 / (image_gap / noise_gap + MODE_SEEKING_EPSILON), 2)
+    return tf.repeat(1.0 / (gap / noise_gap + MODE_SEEKING_EPSILON), 2)
+
+
+def mean_absolute_deviation(features: tf.Tensor, global_batch: int) -> tf.Tensor:
+    """The mean absolute deviation of ``features`` (N, F) from their mean over the global
+    batch, all replicas' shares summed in (the same on 1 or N replicas); no gradient: a unit
+    the mode-seeking term measures the critic's features in, not something to shrink."""
+    h = tf.stop_gradient(tf.cast(features, tf.float32))
+    context = tf.distribute.get_replica_context()
+    mean = context.all_reduce("SUM", tf.reduce_sum(h, axis=0)) / global_batch
+    summed = context.all_reduce("SUM", tf.reduce_sum(tf.abs(h - mean)))
+    return summed / (global_batch * tf.cast(tf.shape(h)[1], tf.float32))
 
 
 def interpolate(real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:

@@ -18,6 +18,8 @@ from mnist_gan.models.spectral_norm import SNConv2D, SNConv2DTranspose, SNDense
 
 DIGIT_CLASSES = 10  # MNIST's, and the default of every network
 IMAGE_SHAPE = (28, 28, 1)
+# The critic's layer whose output its score and projection read (:func:`critic_with_features`).
+FEATURES = "features"
 
 
 def _initializer(init: str) -> str:
@@ -223,7 +225,7 @@ def build_critic(
     x = layers.LeakyReLU(0.2)(x)
     for _ in range(blocks_7x7):
         x = layers.LeakyReLU(0.2)(conv(2 * width, 3, padding="same")(x))
-    h = layers.Flatten()(x)
+    h = layers.Flatten(name=FEATURES)(x)
     unconditional = dense(1)(h)
     onehot = layers.Lambda(
         lambda y: keras.ops.one_hot(y, num_classes, dtype=h.dtype), output_shape=(num_classes,)
@@ -240,6 +242,12 @@ def build_critic(
     )([embedded, h])
     score = layers.Add(dtype="float32", name="score")([unconditional, projection])
     return keras.Model([images, labels], score, name="critic")
+
+
+def critic_with_features(critic: keras.Model) -> keras.Model:
+    """``critic`` (its layers shared, not copied) returning [score, features]: the features
+    its score and projection are computed from."""
+    return keras.Model(critic.inputs, [critic.output, critic.get_layer(FEATURES).output])
 
 
 def generator_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Model:

@@ -47,6 +47,7 @@ class GanTrainer:
             keras.utils.set_random_seed(cfg.seed)
             self.generator = networks.generator_for(cfg, num_classes)
             self.critic = networks.critic_for(cfg, num_classes)
+            self._critic_and_features = networks.critic_with_features(self.critic)
             scaling = self.precision == "float16"  # bfloat16 has float32's exponent range
             self.gen_opt = optimizers.adam(
                 cfg, cfg.gen_lr, total_steps, 1, scaling, cfg.gen_lr_early_factor, cfg.gen_lr_early_steps
@@ -174,11 +175,10 @@ class GanTrainer:
             drawn = self.generator([batch["gen_noise"], labels], training=True)
             fake = augment.apply(self.cfg.critic_augment, drawn, batch["aug_gen"])
             # The critic is not being trained here: no power iteration, no kernel update.
-            scores = self.critic([fake, labels], training=False)
+            scores, features = self._critic_and_features([fake, labels], training=False)
             per_example = losses.generator_loss(scores)
             if seeking:
-                # Of the digits as drawn: augmentation's shifts would count as variety.
-                term = losses.mode_seeking(drawn, batch["gen_noise"])
+                term = self._mode_seeking(drawn, features, labels, batch["gen_noise"])
                 per_example += self.cfg.gen_mode_seeking * term
             loss = self._average(per_example)
             scaled = self._scaled(self.gen_opt, loss)
@@ -187,6 +187,19 @@ class GanTrainer:
         if seeking:
             metrics["mode_seeking"] = self._average(term)
         return metrics
+
+    def _mode_seeking(
+        self, drawn: tf.Tensor, features: tf.Tensor, labels: tf.Tensor, noise: tf.Tensor
+    ) -> tf.Tensor:
+        """The mode-seeking term of the digits as ``drawn`` (augmentation's shifts would count
+        as variety), in the space ``gen_mode_seeking_space`` names; ``features``: the critic's
+        of the digits it scored."""
+        if self.cfg.gen_mode_seeking_space == "images":
+            return losses.mode_seeking(drawn, noise)
+        if self.cfg.critic_augment != "none":
+            _, features = self._critic_and_features([drawn, labels], training=False)
+        unit = losses.mean_absolute_deviation(features, self.global_batch)
+        return losses.mode_seeking(features, noise, unit)
 
     def _sum(self, per_replica: tf.Tensor) -> tf.Tensor:
         return self.strategy.reduce("SUM", per_replica, axis=None)
