@@ -324,3 +324,20 @@ def test_a_setting_without_effect_is_not_a_difference(tmp_path: Path) -> None:
     # Where it takes effect, it is named like any other difference.
     with pytest.raises(CheckpointError, match=r"lr_decay 'none' -> 'linear', lr_decay_to 0.0 -> 0.5"):
         record.plan(now.replace(lr_decay="linear", lr_decay_to=0.5), tmp_path, "sha256:x", names, ["ckpt-3"])
+
+
+def test_the_mode_seeking_space_matters_only_with_the_term_on(tmp_path: Path) -> None:
+    # A run without the term, saved before the space existed: another space is no difference.
+    off = config.defaults(GanConfig).replace(gen_mode_seeking=0.0)
+    record.write(off, tmp_path / "config-gan.yaml", step=3, fingerprint="sha256:x", classes=[], history=[])
+    saved = (tmp_path / "config-gan.yaml").read_text().splitlines()
+    (tmp_path / "config-gan.yaml").write_text(
+        "\n".join(s for s in saved if "gen_mode_seeking_space" not in s)
+    )
+    names, held = [str(d) for d in range(10)], ["ckpt-3"]
+    critic = off.replace(gen_mode_seeking_space="critic")
+    assert record.plan(critic, tmp_path, "sha256:x", names, held) == record.Plan()
+    # With the term on, the space is named like any other difference (the old run's: images).
+    on = critic.replace(gen_mode_seeking=0.025)
+    with pytest.raises(CheckpointError, match=r"gen_mode_seeking_space 'images' -> 'critic'"):
+        record.plan(on, tmp_path, "sha256:x", names, held)

@@ -234,14 +234,20 @@ def test_two_replicas_agree_in_bfloat16(tiny_dataset: Path) -> None:
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=v.path)
 
 
-def test_float16_scales_its_losses_and_makes_the_float32_update(tiny_dataset: Path) -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"gen_mode_seeking": 0.5, "gen_mode_seeking_space": "critic"}],
+    ids=["defaults", "mode-seeking-critic"],
+)
+def test_float16_scales_its_losses_and_makes_the_float32_update(tiny_dataset: Path, extra: dict) -> None:
     # What a GPU trains in: float16 with a dynamic loss scale (2**15 to start). The loss must
     # be scaled where the tape records it (it was not: every gradient came out None and the
     # first step failed), and the scale divided out of every gradient, the penalty's inner
     # one included. The defaults' step (consistency on, the critic free) on two replicas
     # against the same step in float32 on one: the same readings to float16's rounding, the
     # same update direction.
-    cfg = dict(crit_steps=1, gp_every=1)
+    # Also with the mode-seeking term in the critic's float16 features, summed across replicas.
+    cfg = dict(crit_steps=1, gp_every=1, **extra)
     half = _trainer(_mirrored(2), tiny_dataset, mixed_precision="float16", **cfg)
     full = _trainer(_mirrored(1), tiny_dataset, mixed_precision="off", **cfg)
     assert isinstance(half.critic_opt, keras.optimizers.LossScaleOptimizer)
@@ -252,7 +258,14 @@ def test_float16_scales_its_losses_and_makes_the_float32_update(tiny_dataset: Pa
     start = _flat(weights[0] + weights[1])
     m16 = half.train(tf.constant(3))
     m32 = full.train(tf.constant(3))
-    for key in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein", "consistency"):
+    for key in (
+        "critic_loss",
+        "generator_loss",
+        "gradient_penalty",
+        "wasserstein",
+        "consistency",
+        *m32.keys() & {"mode_seeking"},
+    ):
         assert np.isfinite(float(m16[key])), key
         np.testing.assert_allclose(float(m16[key]), float(m32[key]), rtol=0.05, atol=2e-3, err_msg=key)
     u16, u32 = _flat(weights[0] + weights[1]) - start, _flat(weights[2] + weights[3]) - start

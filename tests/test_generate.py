@@ -248,6 +248,9 @@ def test_classes_as_a_yaml_list_and_the_old_key(tmp_path: Path) -> None:
     held = r"comma.yaml: 'classes' item 'Bag, small' holds a comma.*by its index"
     with pytest.raises(ConfigError, match=held):
         config.load(configs.GenerateConfig, tmp_path / "comma.yaml")
+    (tmp_path / "nested.yaml").write_text("classes: [3, [1, 2]]\n")
+    with pytest.raises(ConfigError, match=r"'classes' item \[1, 2\] is not a name or a number"):
+        config.load(configs.GenerateConfig, tmp_path / "nested.yaml")
 
 
 def test_digits_flag_is_a_hidden_alias() -> None:

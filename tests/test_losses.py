@@ -107,6 +107,10 @@ def test_mode_seeking_of_features_measures_them_in_their_spread() -> None:
     with tf.GradientTape() as tape:
         spread = losses.mean_absolute_deviation(x, global_batch=4)
     assert tape.gradient(spread, x) is None
+    # A batch collapsed onto one point: a floored unit, a large finite term, not 0 / 0.
+    same = tf.zeros((4, 2))
+    collapsed = losses.mode_seeking(same, tf.constant(noise), losses.mean_absolute_deviation(same, 4))
+    assert np.all(np.isfinite(collapsed.numpy())) and np.all(collapsed.numpy() > 1e3)
 
 
 def test_the_features_unit_is_the_global_batchs_on_any_number_of_replicas() -> None:

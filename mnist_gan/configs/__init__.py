@@ -258,9 +258,9 @@ class GanConfig(RunConfig):
         "noise does; 0: none; the batch per replica must be even"
     )
     gen_mode_seeking_space: str = option(
-        "where the mode-seeking term measures two digits' difference: images (their pixels, as "
-        "MSGAN) or critic (the critic's features before its score, over their mean absolute "
-        "deviation in the batch)",
+        "with --gen-mode-seeking > 0, where its term measures two digits' difference: images "
+        "(their pixels, as MSGAN) or critic (the critic's features before its score, over their "
+        "mean absolute deviation in the batch)",
         choices=MODE_SEEKING_SPACES,
     )
     ema_decay: float = option(

@@ -65,7 +65,8 @@ def mean_absolute_deviation(features: tf.Tensor, global_batch: int) -> tf.Tensor
     context = tf.distribute.get_replica_context()
     mean = context.all_reduce("SUM", tf.reduce_sum(h, axis=0)) / global_batch
     summed = context.all_reduce("SUM", tf.reduce_sum(tf.abs(h - mean)))
-    return summed / (global_batch * tf.cast(tf.shape(h)[1], tf.float32))
+    # Floored: a batch collapsed onto one digit (the case the term is for) would give 0 / 0.
+    return tf.maximum(summed / (global_batch * tf.cast(tf.shape(h)[1], tf.float32)), MODE_SEEKING_EPSILON)
 
 
 def interpolate(real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:

@@ -147,6 +147,9 @@ def typed_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
     key, ...), or a :class:`ConfigError` naming ``source`` and the key."""
     kind = field_types(cls)[key]
     if kind is str and key in cls.LIST_KEYS and isinstance(value, list):
+        nested = next((v for v in value if isinstance(v, (list, dict))), None)
+        if nested is not None:
+            raise ConfigError(f"{source}: '{key}' item {nested!r} is not a name or a number")
         held = next((v for v in value if "," in str(v)), None)
         if held is not None:  # joined below, its comma would split it into two items
             raise ConfigError(
