@@ -146,6 +146,16 @@ def _tiny_trainer(dataset_dir: Path, **overrides: object) -> GanTrainer:
     return GanTrainer(cfg, tf.distribute.get_strategy(), total_steps=10, dataset=gan_dataset(train, cfg))
 
 
+def _paper_term(points: np.ndarray, noise: np.ndarray, unit: float = 1.0) -> float:
+    """MSGAN's term as the paper writes it, in numpy: the mean over neighbour pairs of
+    1 / (their points' mean absolute gap in ``unit``s over their noise's)."""
+    axes = tuple(range(1, points.ndim))
+    gaps = np.abs(points[0::2] - points[1::2]).mean(axis=axes) / unit
+    return float(
+        np.mean(1 / (gaps / np.abs(noise[0::2] - noise[1::2]).mean(axis=1) + losses.MODE_SEEKING_EPSILON))
+    )
+
+
 @pytest.mark.parametrize("spectral", [False, True], ids=["plain", "spectral"])
 def test_trainer_averages_and_checkpoints_the_generator(
     tiny_dataset: Path, tmp_path: Path, spectral: bool
@@ -266,9 +276,7 @@ def test_mode_seeking_pairs_classes_and_adds_its_weighted_term(tiny_dataset: Pat
             np.testing.assert_array_equal(batch[key].numpy(), plain[key].numpy(), err_msg=key)
     # The term as the paper writes it, from a third copy of the same generator before its update.
     drawn = probe.generator([batch["gen_noise"], batch["gen_labels"]], training=True).numpy()
-    z = batch["gen_noise"].numpy()
-    gaps = np.abs(drawn[0::2] - drawn[1::2]).mean(axis=(1, 2, 3)) / np.abs(z[0::2] - z[1::2]).mean(axis=1)
-    term = np.mean(1 / (gaps + losses.MODE_SEEKING_EPSILON))
+    term = _paper_term(drawn, batch["gen_noise"].numpy())
     same = {**plain, "gen_labels": batch["gen_labels"]}  # the same classes, without the term
     reported, plain_reported = seeking.generator_update(batch), without.generator_update(same)
     difference = float(reported["generator_loss"]) - float(plain_reported["generator_loss"])
@@ -292,14 +300,10 @@ def test_mode_seeking_in_the_critics_features(tiny_dataset: Path, augment: str) 
     drawn = probe.generator([batch["gen_noise"], batch["gen_labels"]], training=True)
     _, h = networks.critic_with_features(probe.critic)([drawn, batch["gen_labels"]], training=False)
     h, z = h.numpy().astype(np.float64), batch["gen_noise"].numpy()
-    unit = np.abs(h - h.mean(axis=0)).mean()
-    gaps = np.abs(h[0::2] - h[1::2]).mean(axis=1) / unit / np.abs(z[0::2] - z[1::2]).mean(axis=1)
-    term = np.mean(1 / (gaps + losses.MODE_SEEKING_EPSILON))
+    term = _paper_term(h, z, unit=np.abs(h - h.mean(axis=0)).mean())
     reported, plain_reported = seeking.generator_update(batch), without.generator_update(batch)
     difference = float(reported["generator_loss"]) - float(plain_reported["generator_loss"])
     np.testing.assert_allclose(difference, weight * term, rtol=1e-3)
     np.testing.assert_allclose(float(reported["mode_seeking"]), term, rtol=1e-3)
     # Not the images' term: the two spaces measure different things.
-    pixels = np.abs(drawn.numpy()[0::2] - drawn.numpy()[1::2]).mean(axis=(1, 2, 3))
-    image_term = np.mean(1 / (pixels / np.abs(z[0::2] - z[1::2]).mean(axis=1) + losses.MODE_SEEKING_EPSILON))
-    assert abs(image_term - term) > 0.1 * term
+    assert abs(_paper_term(drawn.numpy(), z) - term) > 0.1 * term
