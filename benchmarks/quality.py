@@ -5,7 +5,8 @@ seeds, variants side by side.
 Trains the classifier once (it is the yardstick), then for every variant and seed trains the
 GAN for a fixed number of steps, scoring it every --eval-every steps, and runs evaluate.py on
 the result. Prints every metric per seed with its real-data reference, the mean and the
-worst seed, a time-to-quality table (step, minutes of training, accuracy, FID), the goals
+worst seed, a time-to-quality table (step, minutes of training, accuracy, FID), the recall
+of each class per seed (where the digits a generator leaves out lie), the goals
 of the project's quality bar met or not by the worst seed, and what the runs cost (wall time,
 training time per 1,000 steps, start-up, peak memory of each script). A GAN result is a distribution:
 judge by the worst seed, not the best. A benchmark, not a test: it asserts nothing.
@@ -240,6 +241,7 @@ def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: st
         "metrics": report["metrics"],
         "references": report["real_references"],
         "memorisation": report.get("memorisation"),
+        "recall_per_class": report.get("per_class_recall", {}),
         "progress": progress(out),
         "seconds": gan_seconds,
         "startup": startup,
@@ -333,6 +335,28 @@ def memorisation_rows(block: dict[str, Any]) -> list[str]:
         generated, test, train = cells(key, space)
         lines.append(f"| {name} | {generated} | {test} (test digits); {train} (training digits) |")
     return lines
+
+
+def print_recall_per_class(results: dict[str, list[dict]]) -> None:
+    """evaluate.py's recall of each class's real test digits per seed: where the digits a
+    generator leaves out lie, and whether the same classes lose them on every seed."""
+    if not all(r.get("recall_per_class") for runs in results.values() for r in runs):
+        return
+    print("\n### recall per class (of its real test digits; real: the training digits')\n")
+    for variant, runs in results.items():
+        seeds = range(len(runs))
+        print(f"| {variant} | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | worst | real data |")
+        print("| --- |" + " --- |" * (len(runs) + 3))
+        for name in runs[0]["recall_per_class"]:
+            values = [r["recall_per_class"][name]["generated"] for r in runs]
+            reals = [r["recall_per_class"][name]["real"] for r in runs]
+            if None in values or None in reals:
+                continue  # no test digit of that class
+            cells = " | ".join(f"{v:.3f}" for v in values)
+            print(
+                f"| {name} | {cells} | {statistics.fmean(values):.3f} | {min(values):.3f} "
+                f"| {statistics.fmean(reals):.3f} |"
+            )
 
 
 def print_memorisation(results: dict[str, list[dict]]) -> None:
@@ -532,6 +556,7 @@ def main() -> int:
     )
     print_metrics(results, seeds)
     print_time_to_quality(results)
+    print_recall_per_class(results)
     print_memorisation(results)
     print_goals(results)
     print_cost(results, cls_seconds, cls_out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -298,6 +299,17 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
         ("batch32", "8", "256"),
     ]
     assert re.search(r"^\| FID <= 1\.5 x floor \| (yes|no) \(", out, re.M)
+    # Recall per class, each seed as its evaluation wrote it, then the mean and the lowest.
+    recalls = [
+        json.loads((tmp_path / f"default-seed{s}" / "metrics.json").read_text())["per_class_recall"]
+        for s in (0, 1)
+    ]
+    table = out.split("### recall per class")[1]
+    for digit in ("0", "7"):
+        seeds = [r[digit]["generated"] for r in recalls]
+        expected = [*seeds, sum(seeds) / 2, min(seeds), recalls[0][digit]["real"]]
+        row = printed(rf"\| default \|.*\n(?:.*\n)*?(\| {digit} \|.*)", table)
+        assert [float(v) for v in row.strip("| ").split(" | ")[1:]] == pytest.approx(expected, abs=6e-4)
     # Four steps draw no readable digit: neither variant reaches 95 % in training.
     assert "| 95 % accuracy in training <= 1.5 min | no (never) | no (never) |" in out
     assert "GAN 4 steps of 64 digits" in out and "batch32 = train.py --batch-size 32" in out

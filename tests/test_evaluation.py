@@ -88,6 +88,25 @@ def test_precision_recall_identical_and_dropped_class() -> None:
     assert p_drop >= p_all - 0.02  # not in precision
 
 
+def test_precision_recall_per_class_name_the_dropped_class() -> None:
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((10, 16)) * 10
+    labels = np.arange(2000) % 10
+    real = centres[labels] + rng.standard_normal((2000, 16))
+    keep = labels != 3  # a generator that never draws a 3
+    fake, fake_labels = (centres[labels] + rng.standard_normal((2000, 16)))[keep], labels[keep]
+    fake_inside, real_inside = metrics.manifold_membership(real, fake)
+    assert (fake_inside.mean(), real_inside.mean()) == precision_recall(real, fake)
+    recall = metrics.per_class_mean(real_inside, labels, 10)
+    precision = metrics.per_class_mean(fake_inside, fake_labels, 10)
+    assert recall[3] == 0.0 and np.delete(recall, 3).min() > 0.6  # the lost class, and only it
+    assert np.isnan(precision[3]) and np.delete(precision, 3).min() > 0.6  # none asked for
+    # Each class's share of the whole: weighted by the class counts they add up to it.
+    assert np.average(recall, weights=np.bincount(labels)) == pytest.approx(real_inside.mean())
+    counts = np.bincount(fake_labels, minlength=10)
+    assert np.nansum(precision * counts) / counts.sum() == pytest.approx(fake_inside.mean())
+
+
 def _real(sample_dir: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     train, test = sources.load(sample_dir).splits
     return (
@@ -126,8 +145,12 @@ def test_a_generator_of_the_reference_digits_scores_the_references(
     _, logits = features.Scorer(networks.feature_extractor(classifier)).features_and_logits(reference_x)
     assert judged.metrics["accuracy"] == pytest.approx(metrics.accuracy(logits, reference_y), abs=1e-9)
     per_class = metrics.per_class_accuracy(logits, reference_y)
-    for c, (gen, _) in enumerate(judged.per_class.values()):
-        assert gen == pytest.approx(per_class[c]), c
+    for c, values in enumerate(judged.per_class.values()):
+        assert values["accuracy"][0] == pytest.approx(per_class[c]), c
+        # Precision and recall of each class are the real reference's too.
+        for name in ("precision", "recall"):
+            generated, real = values[name]
+            assert generated == pytest.approx(real, abs=1e-9), (c, name)
 
 
 @pytest.mark.parametrize(
@@ -202,6 +225,13 @@ def test_scores_that_depend_on_the_sample_size_compare_equal_counts() -> None:
     assert judged.per_set["fid"] == pytest.approx(fids)
     assert judged.metrics["fid"] == pytest.approx(np.mean(fids))
     assert judged.metrics["recall"] == pytest.approx(np.mean(recalls))
+    # Per class, the mean over the same sets: the classes' shares, weighted by their counts,
+    # add up to the whole (each set asks for 3 of each class; the test digits hold 4 of each).
+    for name, counts in (("precision", np.full(10, 3)), ("recall", np.bincount(test[1]))):
+        shares = np.array([judged.per_class[str(c)][name][0] for c in range(10)])
+        assert np.average(shares, weights=counts) == pytest.approx(judged.metrics[name]), name
+    zeros = [metrics.manifold_membership(test_f, f)[1][test[1] == 0].mean() for f in sets]
+    assert judged.per_class["0"]["recall"][0] == pytest.approx(np.mean(zeros))
     assert len(set(np.round(fids, 6))) == 3  # three different draws, so the mean is not one of them
     assert judged.metrics["fid"] != pytest.approx(
         metrics.frechet_distance(metrics.moments(fake_f), test_moments)
@@ -266,8 +296,12 @@ def test_a_class_absent_from_the_reference_is_reported_unread() -> None:
         sample, classifier, (real[:30], train_y), (real[30:], labels[30:]), num_samples=30, noise_dim=4,
         seed=0, cas=False, check_memorisation=False,
     )  # fmt: skip
-    generated, real_accuracy = judged.per_class["9"]
+    generated, real_accuracy = judged.per_class["9"]["accuracy"]
     assert generated is None and real_accuracy is not None
+    # None asked for, none among the reference: no precision either side; its test digits'
+    # recall is still read, against the digits of the other classes.
+    assert judged.per_class["9"]["precision"] == (None, None)
+    assert judged.per_class["9"]["recall"][0] is not None
     json.dumps(judged.to_json(), allow_nan=False)  # null, not NaN: the JSON stays valid
     table = report.format_report(judged)
     assert "—" in table and "no digit of that class read" in table
@@ -332,7 +366,16 @@ def test_evaluate_script_prints_and_writes_json(
     )
     assert 0.0 <= generated < real and real > 0.8
     assert payload["config"]["eval_samples"] == 200
-    assert list(payload["per_class_accuracy"]) == [str(d) for d in range(10)]
+    for name in ("accuracy", "precision", "recall"):
+        per_class = payload[f"per_class_{name}"]
+        assert list(per_class) == [str(d) for d in range(10)], name
+        assert all(set(v) == {"generated", "real"} for v in per_class.values())
+    # The per-class table: a row per class, accuracy, precision and recall beside the real.
+    header = next(line for line in result.stdout.splitlines() if line.startswith("class "))
+    assert header.split() == ["class", "accuracy", "real", "precision", "real", "recall", "real"]
+    row = next(line for line in result.stdout.splitlines() if line.startswith("7 "))
+    recall_7 = payload["per_class_recall"]["7"]
+    assert row.split()[-2:] == [f"{recall_7['generated']:.3f}", f"{recall_7['real']:.3f}"]
     for name in names:
         assert name in result.stdout
     assert "train vs test images (the floor)" in result.stdout

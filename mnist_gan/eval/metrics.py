@@ -90,8 +90,7 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def per_class_accuracy(logits: np.ndarray, labels: np.ndarray, classes: int = 10) -> np.ndarray:
     """Accuracy per asked-for class (NaN for a class with no samples)."""
-    hits = np.argmax(logits, axis=-1) == labels
-    return np.array([hits[labels == c].mean() if np.any(labels == c) else np.nan for c in range(classes)])
+    return per_class_mean(np.argmax(logits, axis=-1) == labels, labels, classes)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -128,12 +127,28 @@ def _knn_radii(features: np.ndarray, k: int, chunk: int) -> np.ndarray:
     return radii
 
 
-def _coverage(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk: int) -> float:
+def _inside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk: int) -> np.ndarray:
     inside = np.zeros(len(points), dtype=bool)
     for start in range(0, len(points), chunk):
         d = np.sqrt(_pairwise_sq_distances(points[start : start + chunk], centres))
         inside[start : start + chunk] = np.any(d <= radii[None, :], axis=1)
-    return float(inside.mean())
+    return inside
+
+
+def manifold_membership(
+    real: np.ndarray, fake: np.ndarray, k: int = 3, chunk: int = 1000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which generated samples lie inside the real samples' k-NN manifold, and which real
+    samples inside the generated ones' (Kynkäänniemi et al. 2019): two boolean arrays, one
+    entry per sample, whose means are precision and recall."""
+    real = np.asarray(real, dtype=np.float64)
+    fake = np.asarray(fake, dtype=np.float64)
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"need more than k={k} samples in each set, got {len(real)} and {len(fake)}")
+    return (
+        _inside(fake, real, _knn_radii(real, k, chunk), chunk),
+        _inside(real, fake, _knn_radii(fake, k, chunk), chunk),
+    )
 
 
 def precision_recall(
@@ -145,10 +160,15 @@ def precision_recall(
     recall: share of real samples inside the generated manifold (coverage: a dropped mode
     lowers it).
     """
-    real = np.asarray(real, dtype=np.float64)
-    fake = np.asarray(fake, dtype=np.float64)
-    if min(len(real), len(fake)) <= k:
-        raise ValueError(f"need more than k={k} samples in each set, got {len(real)} and {len(fake)}")
-    precision = _coverage(fake, real, _knn_radii(real, k, chunk), chunk)
-    recall = _coverage(real, fake, _knn_radii(fake, k, chunk), chunk)
-    return precision, recall
+    fake_inside, real_inside = manifold_membership(real, fake, k, chunk)
+    return float(fake_inside.mean()), float(real_inside.mean())
+
+
+def per_class_mean(values: np.ndarray, labels: np.ndarray, classes: int) -> np.ndarray:
+    """The mean of ``values`` over the samples of each class (NaN for a class with none).
+
+    Of :func:`manifold_membership`'s arrays: precision per asked-for class, and recall per
+    class of the real digits, each still against the whole manifold of the other side, so
+    the classes' shares, weighted by their counts, add up to precision and recall."""
+    values, labels = np.asarray(values, dtype=np.float64), np.asarray(labels)
+    return np.array([values[labels == c].mean() if np.any(labels == c) else np.nan for c in range(classes)])

@@ -22,9 +22,10 @@ from mnist_gan.eval.metrics import (
     accuracy,
     classifier_score,
     frechet_distance,
+    manifold_membership,
     moments,
     per_class_accuracy,
-    precision_recall,
+    per_class_mean,
 )
 from mnist_gan.models import networks
 from mnist_gan.runtime import files
@@ -38,9 +39,10 @@ class Report:
 
     metrics: dict[str, float]
     references: dict[str, float]
-    # class name -> (generated accuracy, real accuracy); None where no digit of it was read
-    # (a class absent from the real reference is not asked of the generator).
-    per_class: dict[str, tuple[float | None, float | None]]
+    # class name -> {metric: (generated, real)} for accuracy, precision and recall (see
+    # PER_CLASS); None where no digit of it was read (a class absent from the real reference
+    # is not asked of the generator).
+    per_class: dict[str, dict[str, tuple[float | None, float | None]]]
     memorisation: memorisation.Memorisation | None = None
     # The generated digits most at risk of being copies and their nearest training digits,
     # as two aligned arrays of images in [-1, 1] (for the picture beside the JSON, :func:`nearest_path`).
@@ -55,8 +57,13 @@ class Report:
         out = {
             "metrics": self.metrics,
             "real_references": self.references,
-            "per_class_accuracy": {
-                name: {"generated": g, "real": r} for name, (g, r) in self.per_class.items()
+            **{
+                f"per_class_{metric}": {
+                    name: dict(zip(("generated", "real"), values[metric]))
+                    for name, values in self.per_class.items()
+                    if metric in values
+                }
+                for metric in PER_CLASS
             },
         }
         if self.per_set:
@@ -68,30 +75,55 @@ class Report:
         return out
 
 
-def _distances(features: np.ndarray, test_f: np.ndarray, test_moments: Moments) -> dict[str, float]:
-    """FID and precision/recall against the test features: both depend on the sample size, so
-    generated and real digits are compared at the same one."""
-    precision, recall = precision_recall(test_f, features)
-    return {
-        "fid": frechet_distance(moments(features), test_moments),
-        "precision": precision,
-        "recall": recall,
+# The per-class readings, in the order of the per-class table.
+PER_CLASS = ("accuracy", "precision", "recall")
+
+
+@dataclass(frozen=True)
+class _Test:
+    """The yardstick: the real test digits' features, labels and moments, computed once."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    moments: Moments
+
+
+def _distances(
+    features: np.ndarray, labels: np.ndarray, test: _Test, classes: int
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """FID and precision/recall against the test digits (both depend on the sample size, so
+    generated and real digits are compared at the same one), and precision and recall per
+    class: precision of the digits asked for each, recall of each class's test digits."""
+    inside_real, test_inside = manifold_membership(test.features, features)
+    scores = {
+        "fid": frechet_distance(moments(features), test.moments),
+        "precision": float(inside_real.mean()),
+        "recall": float(test_inside.mean()),
     }
+    per_class = {
+        "precision": per_class_mean(inside_real, labels, classes),
+        "recall": per_class_mean(test_inside, test.labels, classes),
+    }
+    return scores, per_class
 
 
 def _distances_per_set(
-    features: np.ndarray, size: int, test_f: np.ndarray, test_moments: Moments
-) -> tuple[dict[str, float], dict[str, Any]]:
+    features: np.ndarray, labels: np.ndarray, size: int, test: _Test, classes: int
+) -> tuple[dict[str, float], dict[str, Any], dict[str, np.ndarray]]:
     """FID and precision/recall averaged over the disjoint sets of ``size`` generated digits
-    that ``features`` holds, and each set's own: every set is the size of the real reference,
-    so the estimators' bias stays that of the floor while the noise of one draw averages out."""
+    that ``features`` holds, each set's own, and the per-class readings averaged the same
+    way: every set is the size of the real reference, so the estimators' bias stays that of
+    the floor while the noise of one draw averages out."""
     readings = [
-        _distances(features[i : i + size], test_f, test_moments)
+        _distances(features[i : i + size], labels[i : i + size], test, classes)
         for i in range(0, len(features) - size + 1, size)
     ]
+    scores = [r[0] for r in readings]
     per_set: dict[str, Any] = {"size": size}
-    per_set.update({name: [r[name] for r in readings] for name in readings[0]})
-    return {name: float(np.mean(per_set[name])) for name in readings[0]}, per_set
+    per_set.update({name: [r[name] for r in scores] for name in scores[0]})
+    # Every set asks for the same classes, so a class unread in one is unread in all (NaN).
+    per_class = {name: np.mean([r[1][name] for r in readings], axis=0) for name in readings[0][1]}
+    return {name: float(np.mean(per_set[name])) for name in scores[0]}, per_set, per_class
 
 
 def _reading(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -101,17 +133,18 @@ def _reading(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
 
 
 def _per_class(
-    class_names: list[str], generated: tuple[np.ndarray, np.ndarray], real: tuple[np.ndarray, np.ndarray]
-) -> dict[str, tuple[float | None, float | None]]:
-    """Class name -> (accuracy on generated images of it, on real test images of it); None
-    for a class with no image (NaN would make the JSON invalid)."""
-    k = len(class_names)
-    fake_per, real_per = per_class_accuracy(*generated, k), per_class_accuracy(*real, k)
+    class_names: list[str], generated: dict[str, np.ndarray], real: dict[str, np.ndarray]
+) -> dict[str, dict[str, tuple[float | None, float | None]]]:
+    """Class name -> {metric: (generated, real)} from per-class arrays of each side; None for
+    a class with no image (NaN would make the JSON invalid)."""
 
     def value(x: float) -> float | None:
         return None if np.isnan(x) else float(x)
 
-    return {name: (value(fake_per[c]), value(real_per[c])) for c, name in enumerate(class_names)}
+    return {
+        name: {m: (value(generated[m][c]), value(real[m][c])) for m in PER_CLASS if m in generated}
+        for c, name in enumerate(class_names)
+    }
 
 
 def _cas_readings(
@@ -219,10 +252,11 @@ def evaluate_generator(
     all_train_f = scorer.features_and_logits(train_x if check_memorisation else train_x[:count])[0]
     fake_f, fake_logits = scorer.features_and_logits(generated)
     stage(STAGES["distances"])
-    test_moments = moments(test_f)  # the yardstick of both FIDs, computed once
-    distances, per_set = _distances_per_set(fake_f, count, test_f, test_moments)
+    test = _Test(test_f, np.asarray(test_y), moments(test_f))  # the yardstick, computed once
+    distances, per_set, fake_per_class = _distances_per_set(fake_f, fake_labels, count, test, k)
     metrics = {**distances, **_reading(fake_logits, fake_labels)}
-    references = {**_distances(all_train_f[:count], test_f, test_moments), **_reading(test_logits, test_y)}
+    real_distances, real_per_class = _distances(all_train_f[:count], np.asarray(train_y[:count]), test, k)
+    references = {**real_distances, **_reading(test_logits, test_y)}
     options = {"epochs": cas_epochs, "seed": seed, "num_classes": k, "readings": cas_readings}
     others, other_references, readings = _other_readers(
         (generated, fake_labels),
@@ -233,7 +267,13 @@ def evaluate_generator(
     )
     metrics.update(others)
     references.update(other_references)
-    per_class = _per_class(class_names, (fake_logits, fake_labels), (test_logits, test_y))
+    # Accuracy per class is the classifier's on the real test digits; precision and recall
+    # the real training digits' against them, as for the whole.
+    per_class = _per_class(
+        class_names,
+        {"accuracy": per_class_accuracy(fake_logits, fake_labels, k), **fake_per_class},
+        {"accuracy": per_class_accuracy(test_logits, test_y, k), **real_per_class},
+    )
     if not check_memorisation:
         return Report(metrics, references, per_class, per_set=per_set, cas_readings=readings)
     stage(STAGES["memorisation"])
@@ -268,12 +308,8 @@ def format_report(report: Report) -> str:
         ref = report.references.get(name, float("nan"))
         lines.append(f"{name:<{w}}{value:>12.4f}{ref:>12.4f}  {REFERENCE_NOTES.get(name, '')}")
     lines += format_sets(report.per_set) + format_cas(report.cas_readings)
-    lines += ["", f"{'class':<{w}}{'generated':>12}{'real data':>12}  (accuracy on the asked-for class)"]
-    unread = False
-    for name, (gen, real) in report.per_class.items():
-        cells = "".join(f"{'—':>12}" if v is None else f"{v:>12.2%}" for v in (gen, real))
-        lines.append(f"{name[: w - 1]:<{w}}{cells}")
-        unread = unread or gen is None or real is None
+    lines += ["", *format_per_class(report.per_class)]
+    unread = any(None in pair for values in report.per_class.values() for pair in values.values())
     if unread:
         lines.append(
             "(—: no digit of that class read; the generator is asked for the classes of the real "
@@ -282,6 +318,32 @@ def format_report(report: Report) -> str:
     if report.memorisation is not None:
         lines += ["", *format_memorisation(report.memorisation)]
     return "\n".join(lines)
+
+
+def format_per_class(per_class: dict[str, dict[str, tuple[float | None, float | None]]]) -> list[str]:
+    """The per-class table: accuracy, precision and recall, each generated beside real."""
+    w = NAME_WIDTH
+    shown = [m for m in PER_CLASS if any(m in values for values in per_class.values())]
+    lines = [
+        f"{'class':<{w}}" + "".join(f"{m:>11}{'real':>8}" for m in shown),
+        "-" * (w + 19 * len(shown)),
+    ]
+
+    def cell(value: float | None, width: int, metric: str) -> str:
+        form = ".1%" if metric == "accuracy" else ".3f"
+        return f"{'—':>{width}}" if value is None else f"{value:>{width}{form}}"
+
+    for name, values in per_class.items():
+        pairs = [(values.get(m, (None, None)), m) for m in shown]
+        cells = "".join(cell(gen, 11, m) + cell(real, 8, m) for (gen, real), m in pairs)
+        lines.append(f"{name[: w - 1]:<{w}}{cells}")
+    if "recall" in shown:
+        lines += [
+            "(accuracy on the asked-for class; precision of the digits asked for it and recall of its real",
+            "test digits, each against the other side's digits of every class: the class's share of the",
+            "whole; real: the classifier on the test digits, the training digits against them)",
+        ]
+    return lines
 
 
 def format_sets(per_set: dict[str, Any]) -> list[str]:
