@@ -218,6 +218,27 @@ def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pyte
     assert "| v seed 0 | 10.0 | 0.50 | 1.00 | 12 | 1,500 | 2,048 |" in cost  # 0.5 min for 500 steps
 
 
+def test_quality_benchmark_prints_recall_per_class_per_seed(capsys: pytest.CaptureFixture) -> None:
+    quality = _benchmark("quality")
+
+    def recall(zero: float, one: float | None) -> dict:
+        return {"0": {"generated": zero, "real": 0.94}, "1": {"generated": one, "real": 0.9}}
+
+    quality.print_recall_per_class(
+        {"v": [{"recall_per_class": recall(0.8, 0.9)}, {"recall_per_class": recall(0.9, 0.7)}]}
+    )
+    table = capsys.readouterr().out
+    assert "| v | seed 0 | seed 1 | mean | worst | real data |" in table
+    assert "| 0 | 0.800 | 0.900 | 0.850 | 0.800 | 0.940 |" in table  # the worst is the lowest
+    assert "| 1 | 0.900 | 0.700 | 0.800 | 0.700 | 0.900 |" in table
+    # A class without test digits has no recall to print; evaluations from before the
+    # per-class reading leave the table out rather than print an empty one.
+    quality.print_recall_per_class({"v": [{"recall_per_class": recall(0.8, None)}]})
+    assert "| 1 |" not in capsys.readouterr().out
+    quality.print_recall_per_class({"v": [{"recall_per_class": {}}]})
+    assert capsys.readouterr().out == ""
+
+
 def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     from mnist_gan.configs import GanConfig
     from mnist_gan.runtime.config import defaults
@@ -267,6 +288,11 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert critic_space.gen_mode_seeking == 0.025 and critic_space.gen_mode_seeking_space == "critic"
     assert made["default"].gen_mode_seeking_space == "images"
     assert quality.run_steps(3000, "seeking-critic") == 3000
+    # The slimmer networks: the longer run's flags and length, both networks 48 wide.
+    slim = made["slim-seeking"]
+    assert (slim.critic_width, slim.gen_width, made["default"].critic_width) == (48, 48, 64)
+    assert slim.replace(critic_width=64, gen_width=64) == made["longer-seeking"]
+    assert quality.run_steps(3000, "slim-seeking") == 4500
     assert made["earlier"].gp_center == 1.0 and made["earlier"].gen_conditioning == "input"
     assert made["earlier"].beta_1 == 0.5
 
