@@ -348,10 +348,11 @@ def print_recall_per_class(results: dict[str, list[dict]]) -> None:
     generator leaves out lie, and whether the same classes lose them on every seed."""
     if not all(r.get("recall_per_class") for runs in results.values() for r in runs):
         return
-    print("\n### recall per class (of its real test digits; real: the training digits')\n")
+    print("\n### recall per class (of its real test digits; real: the training digits')")
     for variant, runs in results.items():
         seeds = range(len(runs))
-        print(f"| {variant} | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | worst | real data |")
+        print(f"\n#### {variant}\n")  # a table of its own: Markdown joins adjacent rows
+        print("| class | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | worst | real data |")
         print("| --- |" + " --- |" * (len(runs) + 3))
         for name in runs[0]["recall_per_class"]:
             values = [r["recall_per_class"][name]["generated"] for r in runs]

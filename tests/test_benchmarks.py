@@ -228,13 +228,14 @@ def test_quality_benchmark_prints_recall_per_class_per_seed(capsys: pytest.Captu
         {"v": [{"recall_per_class": recall(0.8, 0.9)}, {"recall_per_class": recall(0.9, 0.7)}]}
     )
     table = capsys.readouterr().out
-    assert "| v | seed 0 | seed 1 | mean | worst | real data |" in table
+    assert "#### v\n\n| class | seed 0 | seed 1 | mean | worst | real data |" in table
     assert "| 0 | 0.800 | 0.900 | 0.850 | 0.800 | 0.940 |" in table  # the worst is the lowest
     assert "| 1 | 0.900 | 0.700 | 0.800 | 0.700 | 0.900 |" in table
     # A class without test digits has no recall to print; evaluations from before the
     # per-class reading leave the table out rather than print an empty one.
     quality.print_recall_per_class({"v": [{"recall_per_class": recall(0.8, None)}]})
-    assert "| 1 |" not in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "| 0 | 0.800 | 0.800 | 0.800 | 0.940 |" in table and "| 1 |" not in table
     quality.print_recall_per_class({"v": [{"recall_per_class": {}}]})
     assert capsys.readouterr().out == ""
 
@@ -334,7 +335,7 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
     for digit in ("0", "7"):
         seeds = [r[digit]["generated"] for r in recalls]
         expected = [*seeds, sum(seeds) / 2, min(seeds), recalls[0][digit]["real"]]
-        row = printed(rf"\| default \|.*\n(?:.*\n)*?(\| {digit} \|.*)", table)
+        row = printed(rf"#### default\n(?:.*\n)*?(\| {digit} \|.*)", table)
         assert [float(v) for v in row.strip("| ").split(" | ")[1:]] == pytest.approx(expected, abs=6e-4)
     # Four steps draw no readable digit: neither variant reaches 95 % in training.
     assert "| 95 % accuracy in training <= 1.5 min | no (never) | no (never) |" in out

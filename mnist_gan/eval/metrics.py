@@ -169,6 +169,6 @@ def per_class_mean(values: np.ndarray, labels: np.ndarray, classes: int) -> np.n
 
     Of :func:`manifold_membership`'s arrays: precision per asked-for class, and recall per
     class of the real digits, each still against the whole manifold of the other side, so
-    the classes' shares, weighted by their counts, add up to precision and recall."""
+    that the classes' values, weighted by their counts, average to precision and recall."""
     values, labels = np.asarray(values, dtype=np.float64), np.asarray(labels)
     return np.array([values[labels == c].mean() if np.any(labels == c) else np.nan for c in range(classes)])

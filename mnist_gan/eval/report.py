@@ -61,7 +61,6 @@ class Report:
                 f"per_class_{metric}": {
                     name: dict(zip(("generated", "real"), values[metric]))
                     for name, values in self.per_class.items()
-                    if metric in values
                 }
                 for metric in PER_CLASS
             },
@@ -80,8 +79,8 @@ PER_CLASS = ("accuracy", "precision", "recall")
 
 
 @dataclass(frozen=True)
-class _Test:
-    """The yardstick: the real test digits' features, labels and moments, computed once."""
+class _Yardstick:
+    """The real test digits' features, labels and moments, computed once."""
 
     features: np.ndarray
     labels: np.ndarray
@@ -89,26 +88,26 @@ class _Test:
 
 
 def _distances(
-    features: np.ndarray, labels: np.ndarray, test: _Test, classes: int
+    features: np.ndarray, labels: np.ndarray, test: _Yardstick, classes: int
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """FID and precision/recall against the test digits (both depend on the sample size, so
     generated and real digits are compared at the same one), and precision and recall per
     class: precision of the digits asked for each, recall of each class's test digits."""
-    inside_real, test_inside = manifold_membership(test.features, features)
+    precise, covered = manifold_membership(test.features, features)
     scores = {
         "fid": frechet_distance(moments(features), test.moments),
-        "precision": float(inside_real.mean()),
-        "recall": float(test_inside.mean()),
+        "precision": float(precise.mean()),
+        "recall": float(covered.mean()),
     }
     per_class = {
-        "precision": per_class_mean(inside_real, labels, classes),
-        "recall": per_class_mean(test_inside, test.labels, classes),
+        "precision": per_class_mean(precise, labels, classes),
+        "recall": per_class_mean(covered, test.labels, classes),
     }
     return scores, per_class
 
 
 def _distances_per_set(
-    features: np.ndarray, labels: np.ndarray, size: int, test: _Test, classes: int
+    features: np.ndarray, labels: np.ndarray, size: int, test: _Yardstick, classes: int
 ) -> tuple[dict[str, float], dict[str, Any], dict[str, np.ndarray]]:
     """FID and precision/recall averaged over the disjoint sets of ``size`` generated digits
     that ``features`` holds, each set's own, and the per-class readings averaged the same
@@ -142,7 +141,7 @@ def _per_class(
         return None if np.isnan(x) else float(x)
 
     return {
-        name: {m: (value(generated[m][c]), value(real[m][c])) for m in PER_CLASS if m in generated}
+        name: {m: (value(generated[m][c]), value(real[m][c])) for m in PER_CLASS}
         for c, name in enumerate(class_names)
     }
 
@@ -252,7 +251,7 @@ def evaluate_generator(
     all_train_f = scorer.features_and_logits(train_x if check_memorisation else train_x[:count])[0]
     fake_f, fake_logits = scorer.features_and_logits(generated)
     stage(STAGES["distances"])
-    test = _Test(test_f, np.asarray(test_y), moments(test_f))  # the yardstick, computed once
+    test = _Yardstick(test_f, np.asarray(test_y), moments(test_f))  # the yardstick, computed once
     distances, per_set, fake_per_class = _distances_per_set(fake_f, fake_labels, count, test, k)
     metrics = {**distances, **_reading(fake_logits, fake_labels)}
     real_distances, real_per_class = _distances(all_train_f[:count], np.asarray(train_y[:count]), test, k)
@@ -321,29 +320,30 @@ def format_report(report: Report) -> str:
 
 
 def format_per_class(per_class: dict[str, dict[str, tuple[float | None, float | None]]]) -> list[str]:
-    """The per-class table: accuracy, precision and recall, each generated beside real."""
+    """The per-class table: accuracy, precision and recall, each generated beside real
+    (nothing for a report without classes)."""
+    if not per_class:
+        return []
     w = NAME_WIDTH
-    shown = [m for m in PER_CLASS if any(m in values for values in per_class.values())]
     lines = [
-        f"{'class':<{w}}" + "".join(f"{m:>11}{'real':>8}" for m in shown),
-        "-" * (w + 19 * len(shown)),
+        f"{'class':<{w}}" + "".join(f"{m:>11}{'real':>8}" for m in PER_CLASS),
+        "-" * (w + 19 * len(PER_CLASS)),
     ]
 
     def cell(value: float | None, width: int, metric: str) -> str:
-        form = ".1%" if metric == "accuracy" else ".3f"
+        form = ".2%" if metric == "accuracy" else ".3f"
         return f"{'—':>{width}}" if value is None else f"{value:>{width}{form}}"
 
     for name, values in per_class.items():
-        pairs = [(values.get(m, (None, None)), m) for m in shown]
-        cells = "".join(cell(gen, 11, m) + cell(real, 8, m) for (gen, real), m in pairs)
+        cells = "".join(cell(values[m][0], 11, m) + cell(values[m][1], 8, m) for m in PER_CLASS)
         lines.append(f"{name[: w - 1]:<{w}}{cells}")
-    if "recall" in shown:
-        lines += [
-            "(accuracy on the asked-for class; precision of the digits asked for it and recall of its real",
-            "test digits, each against the other side's digits of every class: the class's share of the",
-            "whole; real: the classifier on the test digits, the training digits against them)",
-        ]
-    return lines
+    return [
+        *lines,
+        "(accuracy on the asked-for class; precision of the digits asked for it, recall of its real test",
+        "digits, each against the other side's digits of every class, so that the rows, weighted by the",
+        "classes' counts, average to the whole; real: the classifier on the test digits, the training",
+        "digits against them)",
+    ]
 
 
 def format_sets(per_set: dict[str, Any]) -> list[str]:
