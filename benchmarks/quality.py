@@ -356,12 +356,12 @@ def print_recall_per_class(results: dict[str, list[dict]]) -> None:
         print("| --- |" + " --- |" * (len(runs) + 3))
         for name in runs[0]["recall_per_class"]:
             values = [r["recall_per_class"][name]["generated"] for r in runs]
+            if None in values:
+                continue  # no test digit of that class: no recall on either side
             reals = [r["recall_per_class"][name]["real"] for r in runs]
-            if None in values or None in reals:
-                continue  # no test digit of that class
             cells = " | ".join(f"{v:.3f}" for v in values)
             print(
-                f"| {name} | {cells} | {statistics.fmean(values):.3f} | {min(values):.3f} "
+                f"| {name} | {cells} | {statistics.fmean(values):.3f} | {worst('recall', values):.3f} "
                 f"| {statistics.fmean(reals):.3f} |"
             )
 

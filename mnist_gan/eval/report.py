@@ -117,11 +117,11 @@ def _distances_per_set(
         _distances(features[i : i + size], labels[i : i + size], test, classes)
         for i in range(0, len(features) - size + 1, size)
     ]
-    scores = [r[0] for r in readings]
+    scores, per_classes = zip(*readings)
     per_set: dict[str, Any] = {"size": size}
     per_set.update({name: [r[name] for r in scores] for name in scores[0]})
     # Every set asks for the same classes, so a class unread in one is unread in all (NaN).
-    per_class = {name: np.mean([r[1][name] for r in readings], axis=0) for name in readings[0][1]}
+    per_class = {name: np.mean([r[name] for r in per_classes], axis=0) for name in per_classes[0]}
     return {name: float(np.mean(per_set[name])) for name in scores[0]}, per_set, per_class
 
 
@@ -307,25 +307,20 @@ def format_report(report: Report) -> str:
         ref = report.references.get(name, float("nan"))
         lines.append(f"{name:<{w}}{value:>12.4f}{ref:>12.4f}  {REFERENCE_NOTES.get(name, '')}")
     lines += format_sets(report.per_set) + format_cas(report.cas_readings)
-    lines += ["", *format_per_class(report.per_class)]
-    unread = any(None in pair for values in report.per_class.values() for pair in values.values())
-    if unread:
-        lines.append(
-            "(—: no digit of that class read; the generator is asked for the classes of the real "
-            "reference digits, as many of each: score more digits to see every class)"
-        )
+    lines += format_per_class(report.per_class)
     if report.memorisation is not None:
         lines += ["", *format_memorisation(report.memorisation)]
     return "\n".join(lines)
 
 
 def format_per_class(per_class: dict[str, dict[str, tuple[float | None, float | None]]]) -> list[str]:
-    """The per-class table: accuracy, precision and recall, each generated beside real
-    (nothing for a report without classes)."""
+    """The per-class table under a blank line: accuracy, precision and recall, each generated
+    beside real, and what its cells mean (nothing for a report without classes)."""
     if not per_class:
         return []
     w = NAME_WIDTH
     lines = [
+        "",
         f"{'class':<{w}}" + "".join(f"{m:>11}{'real':>8}" for m in PER_CLASS),
         "-" * (w + 19 * len(PER_CLASS)),
     ]
@@ -337,13 +332,18 @@ def format_per_class(per_class: dict[str, dict[str, tuple[float | None, float | 
     for name, values in per_class.items():
         cells = "".join(cell(values[m][0], 11, m) + cell(values[m][1], 8, m) for m in PER_CLASS)
         lines.append(f"{name[: w - 1]:<{w}}{cells}")
-    return [
-        *lines,
+    lines += [
         "(accuracy on the asked-for class; precision of the digits asked for it, recall of its real test",
         "digits, each against the other side's digits of every class, so that the rows, weighted by the",
         "classes' counts, average to the whole; real: the classifier on the test digits, the training",
         "digits against them)",
     ]
+    if any(None in pair for values in per_class.values() for pair in values.values()):
+        lines.append(
+            "(—: no digit of that class read; the generator is asked for the classes of the real "
+            "reference digits, as many of each: score more digits to see every class)"
+        )
+    return lines
 
 
 def format_sets(per_set: dict[str, Any]) -> list[str]:

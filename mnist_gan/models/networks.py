@@ -18,7 +18,9 @@ from mnist_gan.models.spectral_norm import SNConv2D, SNConv2DTranspose, SNDense
 
 DIGIT_CLASSES = 10  # MNIST's, and the default of every network
 IMAGE_SHAPE = (28, 28, 1)
-# The critic's layer whose output its score and projection read (:func:`critic_with_features`).
+# The layer whose output a network's features are: the classifier's that the scores read
+# (:func:`feature_extractor`), the critic's that its score and projection read
+# (:func:`critic_with_features`).
 FEATURES = "features"
 
 
@@ -59,7 +61,7 @@ def build_classifier(
     x = _conv_bn_relu(x, 2 * width)
     x = layers.MaxPooling2D()(x)
     x = layers.Flatten()(x)
-    x = layers.Dense(feature_dim, activation="relu", name="features")(x)
+    x = layers.Dense(feature_dim, activation="relu", name=FEATURES)(x)
     x = layers.Dropout(dropout)(x)
     logits = layers.Dense(num_classes, name="logits", dtype="float32")(x)
     return keras.Model(images, logits, name="classifier")
@@ -69,7 +71,7 @@ def feature_extractor(classifier: keras.Model) -> keras.Model:
     """The classifier seen as image -> (features, logits), sharing its weights."""
     return keras.Model(
         classifier.input,
-        [classifier.get_layer("features").output, classifier.output],
+        [classifier.get_layer(FEATURES).output, classifier.output],
         name="classifier_features",
     )
 
