@@ -229,8 +229,8 @@ def test_scores_that_depend_on_the_sample_size_compare_equal_counts() -> None:
     assert judged.per_set["fid"] == pytest.approx(fids)
     assert judged.metrics["fid"] == pytest.approx(np.mean(fids))
     assert judged.metrics["recall"] == pytest.approx(np.mean(recalls))
-    # Per class, the mean over the same sets: the classes' shares, weighted by their counts,
-    # add up to the whole (each set asks for 3 of each class; the test digits hold 4 of each).
+    # Per class, the mean over the same sets: the rows, weighted by the classes' counts,
+    # average to the whole (each set asks for 3 of each class; the test digits hold 4 of each).
     for name, counts in (("precision", np.full(10, 3)), ("recall", np.bincount(test[1]))):
         shares = np.array([judged.per_class[str(c)][name][0] for c in range(10)])
         assert np.average(shares, weights=counts) == pytest.approx(judged.metrics[name]), name
