@@ -33,7 +33,7 @@ test-slow: sample  ## the long end-to-end tests only
 lint: venv  ## every pre-commit hook on every file
 	PATH="$(abspath $(VENV))/bin:$$PATH" pre-commit run --all-files
 
-demo: sample  ## classifier + GAN on the 5k sample (2 cores: 4-10 min with AVX-512, 20 with AVX2), then digits in outputs/
+demo: sample  ## classifier + GAN on the 5k sample (2 cores: 7-15 min with native bfloat16, longer without; README, Speed), then digits in outputs/
 	PYTHON=$(PY) DATA=$(SAMPLE) ./scripts/demo.sh
 
 clean:  ## remove checkpoints, logs, outputs and exported (not the datasets)

@@ -2,13 +2,13 @@
 # The quickstart: classifier and GAN on the offline 5k real-digit sample, then digits drawn.
 # Run it as `make demo` (which sets up .venv and the sample first). Knobs, for a quick try:
 #   PYTHON (python3)  DATA (datasets/MNIST-5k)  RUN (.: checkpoints/, logs/, outputs/ under it)
-#   CLASSIFIER_EPOCHS (20)  GAN_STEPS (3000)  EVAL_SAMPLES (1000)
+#   CLASSIFIER_EPOCHS (20)  GAN_STEPS (4500)  EVAL_SAMPLES (1000)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python=${PYTHON:-python3}
 data=${DATA:-datasets/MNIST-5k}
 run=${RUN:-.}
-steps=${GAN_STEPS:-3000}
+steps=${GAN_STEPS:-4500}
 
 "$python" classifier.py --data-dir "$data" --epochs "${CLASSIFIER_EPOCHS:-20}" \
   --save-dir "$run/checkpoints/classifier" --log-dir "$run/logs/classifier"

@@ -247,53 +247,61 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
 
     quality = _benchmark("quality")
     made = {name: parse_args(GanConfig, flags, "")[0] for name, flags in quality.VARIANTS.items()}
-    assert made["default"] == defaults(GanConfig)
-    # Each step back changes what the defaults train with; none is the same run as another.
-    runs = {(repr(cfg), quality.run_steps(3000, name)) for name, cfg in made.items()}
-    assert len(runs) == len(made)
-    assert made["previous"].critic_consistency == 0.0 and made["default"].critic_consistency == 1.0
-    assert made["previous"].critic_spectral_norm and not made["default"].critic_spectral_norm
-    assert made["previous"].gp_every == made["default"].gp_every == 4
+    default = made["default"]
+    assert default == defaults(GanConfig)
+    # Each step back changes what the defaults train with; none is the same run as another
+    # but 'slim-seeking', today's defaults spelt out.
+    runs = {(repr(cfg), quality.run_steps(4500, name)) for name, cfg in made.items()}
+    assert len(runs) == len(made) - 1 and made["slim-seeking"] == default
+    # The previous defaults: 64 filters wide, no mode-seeking term, 3,000 steps of today's 4,500.
+    previous = made["previous"]
+    assert (previous.critic_width, previous.gen_width, previous.gen_mode_seeking) == (64, 64, 0.0)
+    assert (default.critic_width, default.gen_width, default.gen_mode_seeking) == (48, 48, 0.005)
+    assert previous.replace(critic_width=48, gen_width=48, gen_mode_seeking=0.005) == default
+    assert quality.run_steps(4500, "previous") == 3000 and quality.run_steps(4500, "default") == 4500
+    # ... and before them, each a step further back, all at the previous defaults' length.
+    assert made["no-consistency"].critic_consistency == 0.0 and default.critic_consistency == 1.0
+    assert made["no-consistency"].critic_spectral_norm and not default.critic_spectral_norm
+    assert made["no-consistency"].replace(critic_consistency=1.0, critic_spectral_norm=False) == previous
+    assert made["no-consistency"].gp_every == default.gp_every == 4
     assert made["lazy"].gp_every == 1 and made["lazy"].critic_consistency == 0.0
-    assert made["lazy"].gen_lr_early_steps == made["default"].gen_lr_early_steps == 250
+    assert made["lazy"].gen_lr_early_steps == default.gen_lr_early_steps == 250
     assert made["earlier"].gen_lr_early_steps == 0 and made["earlier"].gp_every == 1
     assert made["earlier"].critic_consistency == 0.0 and made["earlier"].critic_spectral_norm
-    assert made["default"].gen_lr_early_factor == 2.0
-    assert made["previous"].critic_augment == made["default"].critic_augment == "none"
+    assert default.gen_lr_early_factor == 2.0
+    assert made["no-consistency"].critic_augment == default.critic_augment == "none"
     assert made["earlier"].critic_augment == "translation"
-    assert made["previous"].gp_center == made["default"].gp_center == 0.0
-    assert made["batch32"].batch_size == 32 and made["default"].batch_size == 64
-    assert made["gp8"].gp_every == 8 and quality.steps_for(3000, "gp8") == 3000
-    assert made["orthogonal"].weight_init == "orthogonal" and made["default"].weight_init == "glorot"
-    assert made["consistency-sn"].critic_consistency == 1.0 and made["consistency-sn"].critic_spectral_norm
+    assert made["no-consistency"].gp_center == default.gp_center == 0.0
+    assert all(quality.run_steps(4500, v) == 3000 for v in ("no-consistency", "lazy", "earlier", "original"))
+    # The levers sit on today's defaults, at their length.
+    assert made["batch32"] == default.replace(batch_size=32) and default.batch_size == 64
+    assert made["gp8"] == default.replace(gp_every=8) and quality.steps_for(4500, "gp8") == 4500
+    assert made["orthogonal"] == default.replace(weight_init="orthogonal") and default.weight_init == "glorot"
+    assert made["consistency-sn"] == default.replace(critic_spectral_norm=True)
+    critic_space = made["seeking-critic"]
+    assert critic_space == default.replace(gen_mode_seeking=0.025, gen_mode_seeking_space="critic")
+    assert default.gen_mode_seeking_space == "images"
     # The report's header names the flags of the variants run, and only those.
     header = quality.describe_variants(["default", "gp8"])
     assert header == "default = train.py as configured; gp8 = train.py --gp-every 8"
-    assert quality.describe_variants(["longer"]) == "longer = train.py as configured for 1.5 times the steps"
-    # A variant with another batch sees as many digits: half the batch, twice the steps.
-    assert quality.steps_for(3000, "default") == 3000 and quality.steps_for(3000, "batch32") == 6000
-    assert quality.steps_for(250, "previous") == quality.steps_for(250, "lazy") == 250
-    # The longer variants train 1.5 times the steps, scored as often as the rest.
-    assert quality.run_steps(3000, "longer") == quality.run_steps(3000, "longer-seeking") == 4500
-    assert quality.run_steps(3000, "default") == 3000 and quality.run_steps(3000, "batch32") == 6000
-    assert made["longer"] == made["default"] and set(quality.LONGER_BY) <= set(quality.VARIANTS)
-    # What train.py is asked: the longer length, scores as often as the default's.
-    args = argparse.Namespace(
-        steps=3000, eval_every=125, data_dir="d", num_samples=100, mixed_precision="auto"
+    assert quality.describe_variants(["previous"]) == (
+        "previous = train.py --critic-width 64 --gen-width 64 --gen-mode-seeking 0 for 2/3 of the steps"
     )
-    asked = quality.train_args(args, Path("w"), Path("c"), "longer-seeking", 1)
-    assert asked[asked.index("--steps") + 1] == "4500" and asked[asked.index("--eval-every") + 1] == "125"
-    assert asked[-2:] == ["--gen-mode-seeking", "0.005"] and asked[asked.index("--seed") + 1] == "1"
-    assert made["longer-seeking"].gen_mode_seeking == 0.005 and made["default"].gen_mode_seeking == 0.0
-    critic_space = made["seeking-critic"]
-    assert critic_space.gen_mode_seeking == 0.025 and critic_space.gen_mode_seeking_space == "critic"
-    assert made["default"].gen_mode_seeking_space == "images"
-    assert quality.run_steps(3000, "seeking-critic") == 3000
-    # The slimmer networks: the longer run's flags and length, both networks 48 wide.
-    slim = made["slim-seeking"]
-    assert (slim.critic_width, slim.gen_width, made["default"].critic_width) == (48, 48, 64)
-    assert slim.replace(critic_width=64, gen_width=64) == made["longer-seeking"]
-    assert quality.run_steps(3000, "slim-seeking") == 4500
+    # A variant with another batch sees as many digits: half the batch, twice the steps.
+    assert quality.steps_for(4500, "default") == 4500 and quality.steps_for(4500, "batch32") == 9000
+    assert quality.steps_for(250, "previous") == quality.steps_for(250, "lazy") == 250
+    assert quality.run_steps(4500, "batch32") == 9000 and set(quality.LENGTH) <= set(quality.VARIANTS)
+    # The candidates that led to today's defaults: the previous ones 1.5 times as long, with
+    # the mode-seeking term, then slimmed; each at today's length, scored as often as the rest.
+    assert made["longer"] == previous and quality.run_steps(4500, "longer") == 4500
+    assert made["longer-seeking"] == previous.replace(gen_mode_seeking=0.005)
+    assert made["slim-seeking"] == made["longer-seeking"].replace(critic_width=48, gen_width=48)
+    args = argparse.Namespace(
+        steps=4500, eval_every=125, data_dir="d", num_samples=100, mixed_precision="auto"
+    )
+    asked = quality.train_args(args, Path("w"), Path("c"), "previous", 1)
+    assert asked[asked.index("--steps") + 1] == "3000" and asked[asked.index("--eval-every") + 1] == "125"
+    assert asked[-2:] == ["--gen-mode-seeking", "0"] and asked[asked.index("--seed") + 1] == "1"
     assert made["earlier"].gp_center == 1.0 and made["earlier"].gen_conditioning == "input"
     assert made["earlier"].beta_1 == 0.5
 

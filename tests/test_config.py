@@ -312,6 +312,24 @@ def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
     assert record.plan(again, tmp_path, "sha256:x", names, ["ckpt-3"]) == record.Plan()  # no difference left
 
 
+def test_a_run_of_the_previous_defaults_is_refused_with_the_flags_that_continue_it(tmp_path: Path) -> None:
+    # Saved by the defaults before 2026-12-05 (night): both networks 64 wide, no mode-seeking
+    # term. Today's defaults must not continue it as if it were theirs.
+    now = config.defaults(GanConfig)
+    old = now.replace(gen_width=64, critic_width=64, gen_mode_seeking=0.0)
+    record.write(old, tmp_path / "config-gan.yaml", step=3000, fingerprint="sha256:x", classes=[], history=[])
+    names, held = [str(d) for d in range(10)], ["ckpt-3000"]
+    with pytest.raises(CheckpointError) as info:
+        record.plan(now, tmp_path, "sha256:x", names, held)
+    message = str(info.value)
+    assert "gen_width 64 -> 48, critic_width 64 -> 48" in message
+    assert "gen_mode_seeking 0.0 -> 0.005" in message
+    hint = message.split("or continue it as it was: ")[1]
+    assert hint == "--gen-width 64 --critic-width 64 --gen-mode-seeking 0.0"
+    again, _ = flags.parse_args(GanConfig, shlex.split(hint), "")
+    assert record.plan(again, tmp_path, "sha256:x", names, held) == record.Plan()
+
+
 def test_a_setting_without_effect_is_not_a_difference(tmp_path: Path) -> None:
     # A constant-rate run saved before lr_decay_to existed: the decay's floor never mattered to it.
     now = config.defaults(GanConfig).replace(lr_decay="none")

@@ -211,8 +211,11 @@ def _flat(variables: list[tf.Variable]) -> np.ndarray:
 
 def test_two_replicas_agree_in_bfloat16(tiny_dataset: Path) -> None:
     # bfloat16 keeps 8 mantissa bits and oneDNN blocks a batch of 4 differently from one of
-    # 8, so the two runs agree only to rounding: the same losses to 0.5 % (or 1e-3), the same update
-    # direction. A replica that saw the wrong half or scaled its loss wrongly misses both.
+    # 8, so the two runs agree only to rounding: the same losses to 0.5 % (or 5e-3), the same
+    # update direction. A replica that saw the wrong half or scaled its loss wrongly misses both.
+    # (Measured with seeds 1-6, with the mode-seeking term and without: the losses up to 2.6e-3
+    # apart where they are means of scores near zero, the generator's, and 0.5 % of the
+    # critic's; the old 1e-3 held for this seed only until the term changed its draws.)
     one = _trainer(_mirrored(1), tiny_dataset, mixed_precision="bfloat16")
     two = _trainer(_mirrored(2), tiny_dataset, mixed_precision="bfloat16")
     assert one.generator.layers[-1].compute_dtype == "float32"  # the output layer stays exact
@@ -222,10 +225,10 @@ def test_two_replicas_agree_in_bfloat16(tiny_dataset: Path) -> None:
     start = _flat(weights[0] + weights[1])
     m1 = one.train(tf.constant(3))
     m2 = two.train(tf.constant(3))
-    for key in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein"):
-        np.testing.assert_allclose(float(m1[key]), float(m2[key]), rtol=5e-3, atol=1e-3, err_msg=key)
+    for key in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein", "mode_seeking"):
+        np.testing.assert_allclose(float(m1[key]), float(m2[key]), rtol=5e-3, atol=5e-3, err_msg=key)
     u1, u2 = _flat(weights[0] + weights[1]) - start, _flat(weights[2] + weights[3]) - start
-    # Measured: 0.22-0.28 of the update's norm apart (seeds, machines; 0.28 on an AVX2-only CPU
+    # Measured: 0.15-0.28 of the update's norm apart (seeds, machines; 0.28 on an AVX2-only CPU
     # with oneDNN on), against 0.96-1.42 for a second run fed other digits (twice the batch,
     # another seed): 0.5 tells them apart with room on both sides.
     assert np.linalg.norm(u1 - u2) < 0.5 * np.linalg.norm(u1)
@@ -492,11 +495,18 @@ def test_indivisible_batch_refused(tiny_dataset: Path, tmp_path: Path) -> None:
 
 
 def test_mode_seeking_with_an_odd_batch_per_replica_refused(tiny_dataset: Path, tmp_path: Path) -> None:
-    flags = ("--no-eval", "--gen-mode-seeking", "0.1", "--batch-size", "6", "--cpu-replicas", "2")
+    # The term is on by default: a user who never asked for it is told how to turn it off.
+    flags = ("--no-eval", "--batch-size", "6", "--cpu-replicas", "2")
     result = run_train(tiny_dataset, tmp_path, *flags)
     assert result.returncode == 2 and result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1
     assert "--gen-mode-seeking pairs the digits of each replica's batch, which holds 3" in result.stderr
-    assert "--batch-size 4" in result.stderr and not (tmp_path / "ckpt").exists()
+    assert "--batch-size 4" in result.stderr and "--gen-mode-seeking 0 to train" in result.stderr
+    assert not (tmp_path / "ckpt").exists()
+    # Turned off, the same odd batch per replica trains.
+    tiny = ("--gen-width", "8", "--critic-width", "8", "--steps-per-call", "2", "--steps", "2")
+    off = run_train(tiny_dataset, tmp_path, *flags, *tiny, "--gen-mode-seeking", "0")
+    assert off.returncode == 0, off.stderr[-3000:]
 
 
 def test_two_replica_run_without_eval(tiny_dataset: Path, tmp_path: Path) -> None:

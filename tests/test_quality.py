@@ -67,12 +67,12 @@ def test_short_training_makes_recognisable_digits(
     assert fid > floor >= 0
 
 
-# The demo's budget (default config, 5k sample, 3,000 steps) must reach >= 95 % of generated
+# The demo's budget (default config, 5k sample, 4,500 steps) must reach >= 95 % of generated
 # digits recognised as the digit asked for and an FID under 2.5 x the real-data floor
 # (benchmarks/quality.py measures the margin over three seeds: README, Quality; an untrained
 # generator scores over 50 x). A step budget, not a time: how long those steps take is
 # measured by benchmarks/quality.py, never asserted here.
-FULL_STEPS, FULL_MIN_ACCURACY, FULL_MAX_FID_RATIO = 3000, 0.95, 2.5
+FULL_STEPS, FULL_MIN_ACCURACY, FULL_MAX_FID_RATIO = 4500, 0.95, 2.5
 
 
 @pytest.mark.slow

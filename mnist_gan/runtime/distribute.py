@@ -115,13 +115,14 @@ def check_groups(per_replica: int, group: int, flag: str) -> None:
 
 
 def check_pairs(per_replica: int, replicas: int, flag: str) -> None:
-    """Refuse an odd batch per replica where ``flag`` pairs its neighbours: a pair split
-    between two replicas would make the update depend on their number."""
+    """Refuse an odd batch per replica where ``flag`` (0 turns it off) pairs its neighbours:
+    a pair split between two replicas would make the update depend on their number."""
     if per_replica % 2:
         even = 2 * replicas * max(1, per_replica // 2)
         raise DistributionError(
             f"{flag} pairs the digits of each replica's batch, which holds {per_replica}; "
-            f"use a batch size of an even number per replica, e.g. --batch-size {even}"
+            f"use a batch size of an even number per replica, e.g. --batch-size {even}, or {flag} 0 "
+            "to train without it"
         )
 
 
