@@ -134,9 +134,11 @@ VARIANTS = {
     "seeking-critic": SEEKING_CRITIC,
     "slim-seeking": SLIM_SEEKING,
 }
-# The share of --steps a variant trains (default: all of them): the defaults before
-# 2026-12-05 (night) trained 3,000 steps, two thirds of today's 4,500.
-LENGTH = dict.fromkeys(("previous", "no-consistency", "lazy", "earlier", "original"), Fraction(2, 3))
+# The demo's length (scripts/demo.sh), --steps by default; the defaults before 2026-12-05
+# (night) trained 3,000 steps. LENGTH: the share of --steps a variant trains (default: all).
+DEMO_STEPS, PREVIOUS_STEPS = 4500, 3000
+OLDER_DEFAULTS = ("previous", "no-consistency", "lazy", "earlier", "original")
+LENGTH = dict.fromkeys(OLDER_DEFAULTS, Fraction(PREVIOUS_STEPS, DEMO_STEPS))
 # The bar's time to quality: this accuracy in training within this many minutes of training.
 TIME_GOAL_ACCURACY, TIME_GOAL_MINUTES = 0.95, 1.5
 TIME_GOAL_LABEL = f"{TIME_GOAL_ACCURACY * 100:g} %"
@@ -493,7 +495,7 @@ def main() -> int:
     parser.add_argument(
         "--steps",
         type=int,
-        default=4500,
+        default=DEMO_STEPS,
         help="GAN generator steps of the default batch (default: %(default)s, the demo's); a variant "
         "with another batch takes as many digits; "
         f"{', '.join(f'{v} {share}' for v, share in LENGTH.items())} of the steps",
