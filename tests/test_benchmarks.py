@@ -240,6 +240,25 @@ def test_quality_benchmark_prints_recall_per_class_per_seed(capsys: pytest.Captu
     assert capsys.readouterr().out == ""
 
 
+def test_quality_benchmark_weighs_each_seeds_reading_by_its_sets(capsys: pytest.CaptureFixture) -> None:
+    quality = _benchmark("quality")
+
+    def sets(*fid: float) -> dict:
+        return {"size": 4000, "fid": list(fid), "precision": [0.88] * len(fid), "recall": [0.87, 0.89, 0.88]}
+
+    # The standard error of each seed's mean over its sets: the noise of the reading itself.
+    quality.print_reading_noise([{"per_set": sets(1.0, 1.2, 1.4)}, {"per_set": sets(1.3, 1.3, 1.3)}])
+    out = capsys.readouterr().out
+    assert "standard error over each seed's 3 sets of 4,000" in out
+    assert "  fid: 0.1155, 0.0000\n" in out and "  precision: 0.0000, 0.0000\n" in out
+    assert "  recall: 0.0058, 0.0058\n" in out
+    # One set a seed (a sample no larger than the split), or an evaluation from before sets
+    # were written: no noise to weigh, nothing printed.
+    quality.print_reading_noise([{"per_set": {"size": 50, "fid": [2.0]}}, {"per_set": sets(1.0, 1.2, 1.4)}])
+    quality.print_reading_noise([{}])
+    assert capsys.readouterr().out == ""
+
+
 def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     from mnist_gan.configs import GanConfig
     from mnist_gan.runtime.config import defaults
