@@ -257,6 +257,13 @@ def test_quality_benchmark_weighs_each_seeds_reading_by_its_sets(capsys: pytest.
     quality.print_reading_noise([{"per_set": {"size": 50, "fid": [2.0]}}, {"per_set": sets(1.0, 1.2, 1.4)}])
     quality.print_reading_noise([{}])
     assert capsys.readouterr().out == ""
+    # The benchmark prints it under each variant's table, from what train_and_score kept.
+    metrics = {"fid": 1.2, "precision": 0.88, "recall": 0.88}
+    quality.print_metrics(
+        {"v": [{"metrics": metrics, "references": metrics, "per_set": sets(1.0, 1.2, 1.4)}]}, [0]
+    )
+    table, noise = capsys.readouterr().out.split("the reading's own noise")
+    assert "| fid | 1.2000 |" in table and "  fid: 0.1155\n" in noise
 
 
 def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
