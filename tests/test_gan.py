@@ -109,24 +109,26 @@ def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant
     for key in m1:
         if not (consistency and key == "generator_loss"):
             np.testing.assert_allclose(float(m1[key]), float(m2[key]), rtol=1e-4, atol=1e-5, err_msg=key)
-    # The two sums round differently, and Adam's normalised step amplifies the difference where
-    # a gradient is small or a unit sits at a kink: on some CPUs a few dozen weights of tens of
-    # thousands end a fraction of a step apart. A wrong update (a replica's noise or digits
-    # mixed up, a lost shard) moves most weights by a whole step.
-    cfg = one.cfg
-    step = max(cfg.gen_lr * cfg.gen_lr_early_factor, cfg.critic_lr)  # about Adam's largest move of a weight
-    moved = apart = weights = 0
+    # The two sums round differently, and over a few Adam steps the difference can grow: on an
+    # AMD EPYC a few dozen of about 50,000 weights (OTHER_OPTIONS; none with any one option
+    # off) ended up to 1e-4 apart, an eighth of the learning rate. So a trained weight may be
+    # off by less than a quarter of the rate, and only a few of each variable; statistics and
+    # spectral-norm vectors are held to the tolerance. A batch fed out of turn moves nearly all.
+    rate = min(one.cfg.gen_lr, one.cfg.critic_lr)
+    moved = 0
     for (a, b), initial in zip(pairs, start):
         if not (consistency and a.path in dead):
-            gap = np.abs(a.numpy() - b.numpy())
-            np.testing.assert_array_less(gap, step / 4, err_msg=a.path)
-            apart += int(np.sum(~np.isclose(a.numpy(), b.numpy(), rtol=1e-4, atol=2e-5)))
-            weights += gap.size
+            if a.trainable:
+                gap = np.abs(a.numpy() - b.numpy())
+                np.testing.assert_array_less(gap, rate / 4, err_msg=a.path)
+                apart = int(np.sum(~np.isclose(a.numpy(), b.numpy(), rtol=1e-4, atol=2e-5)))
+                assert apart <= max(2, gap.size // 100), f"{a.path}: {apart} of {gap.size} apart"
+            else:
+                np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=2e-5, err_msg=a.path)
         copies = [v.numpy() for v in two.strategy.experimental_local_results(b.value)]
         assert len(copies) == 2  # one on /cpu:0, one on /cpu:1
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=b.path)
         moved += not np.array_equal(initial, a.numpy())
-    assert apart <= weights // 200, f"{apart} of {weights} weights apart"
     assert int(one.step.numpy()) == int(two.step.numpy()) == 3
     assert moved >= len(pairs) - 4  # all but a bias or two that BN makes gradient-free (and its average)
 
