@@ -117,18 +117,18 @@ def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant
     rate = min(one.cfg.gen_lr, one.cfg.critic_lr)
     moved = 0
     for (a, b), initial in zip(pairs, start):
+        x, y = a.numpy(), b.numpy()
         if not (consistency and a.path in dead):
             if a.trainable:
-                gap = np.abs(a.numpy() - b.numpy())
-                np.testing.assert_array_less(gap, rate / 4, err_msg=a.path)
-                apart = int(np.sum(~np.isclose(a.numpy(), b.numpy(), rtol=1e-4, atol=2e-5)))
-                assert apart <= max(2, gap.size // 100), f"{a.path}: {apart} of {gap.size} apart"
+                np.testing.assert_array_less(np.abs(x - y), rate / 4, err_msg=a.path)
+                apart = int(np.sum(~np.isclose(x, y, rtol=1e-4, atol=2e-5)))
+                assert apart <= max(2, x.size // 100), f"{a.path}: {apart} of {x.size} apart"
             else:
-                np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=2e-5, err_msg=a.path)
+                np.testing.assert_allclose(x, y, rtol=1e-4, atol=2e-5, err_msg=a.path)
         copies = [v.numpy() for v in two.strategy.experimental_local_results(b.value)]
         assert len(copies) == 2  # one on /cpu:0, one on /cpu:1
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=b.path)
-        moved += not np.array_equal(initial, a.numpy())
+        moved += not np.array_equal(initial, x)
     assert int(one.step.numpy()) == int(two.step.numpy()) == 3
     assert moved >= len(pairs) - 4  # all but a bias or two that BN makes gradient-free (and its average)
 
