@@ -115,16 +115,17 @@ def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant
     # off by less than a quarter of the rate, and only a few of each variable; statistics and
     # spectral-norm vectors are held to the tolerance. A batch fed out of turn moves nearly all.
     rate = min(one.cfg.gen_lr, one.cfg.critic_lr)
+    rtol, atol = 1e-4, 2e-5
     moved = 0
     for (a, b), initial in zip(pairs, start):
         x, y = a.numpy(), b.numpy()
         if not (consistency and a.path in dead):
             if a.trainable:
                 np.testing.assert_array_less(np.abs(x - y), rate / 4, err_msg=a.path)
-                apart = int(np.sum(~np.isclose(x, y, rtol=1e-4, atol=2e-5)))
+                apart = int(np.sum(~np.isclose(x, y, rtol=rtol, atol=atol)))
                 assert apart <= max(2, x.size // 100), f"{a.path}: {apart} of {x.size} apart"
             else:
-                np.testing.assert_allclose(x, y, rtol=1e-4, atol=2e-5, err_msg=a.path)
+                np.testing.assert_allclose(x, y, rtol=rtol, atol=atol, err_msg=a.path)
         copies = [v.numpy() for v in two.strategy.experimental_local_results(b.value)]
         assert len(copies) == 2  # one on /cpu:0, one on /cpu:1
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=b.path)
