@@ -17,19 +17,20 @@ Variants, each scored the same way: 'default' is train.py as configured; 'previo
 defaults before the last change (both networks 64 filters wide, no mode-seeking term, two
 thirds of the steps: see PREVIOUS and LENGTH below); 'no-consistency' the defaults before the
 change before (also no consistency term, the critic spectrally normalised); 'lazy' also the
-gradient penalty on every critic update; 'earlier' also the critic's inputs shifted by up to
-3 pixels, WGAN-GP's penalty and the networks, step and schedule before the quality issue's
+gradient penalty on every critic update; 'earlier' also the critic's inputs shifted by up to 3
+pixels, WGAN-GP's penalty and the networks, step and schedule before the quality issue's
 architecture and optimiser changes; 'original' also before the weight average and
-augmentation. Levers on today's defaults: 'batch32' half the batch; 'gp8' the penalty on
-every 8th critic update, not every 4th; 'orthogonal' every kernel starting orthogonal, not
-as Keras's glorot; 'consistency-sn' the consistency term with the critic spectrally
-normalised; 'seeking-critic' the mode-seeking term at 0.025 measured in the critic's
-features. The candidates that led to today's defaults, at today's length: 'longer' the
-previous defaults for 1.5 times their steps; 'longer-seeking' the same with the mode-seeking
-term at 0.005; 'slim-seeking' that with both networks 48 filters wide (today's defaults,
-spelt out). Every variant sees as many digits as its length asks: --steps and --eval-every
-count steps of the default batch, and a variant with another batch takes as many more or
-fewer steps.
+augmentation. Levers on today's defaults: 'batch32' half the batch; 'gp8' the penalty on every
+8th critic update, not every 4th; 'orthogonal' every kernel starting orthogonal, not as
+Keras's glorot; 'consistency-sn' the consistency term with the critic spectrally normalised;
+'seeking-critic' the mode-seeking term at 0.025 measured in the critic's features;
+'noise-conditioning' the noise as well as the class setting every batch norm of the generator;
+'gen64-critic32' the generator 64 filters wide and the critic 32. The candidates that led to
+today's defaults, at today's length: 'longer' the previous defaults for 1.5 times their steps;
+'longer-seeking' the same with the mode-seeking term at 0.005; 'slim-seeking' that with both
+networks 48 filters wide (today's defaults, spelt out). Every variant sees as many digits as
+its length asks: --steps and --eval-every count steps of the default batch, and a variant with
+another batch takes as many more or fewer steps.
 
     python benchmarks/quality.py                       # 3 seeds, default beside previous
     python benchmarks/quality.py --seeds 1 --variants default --steps 1000
@@ -39,6 +40,7 @@ fewer steps.
     python benchmarks/quality.py --variants default,consistency-sn  # bCR, critic normalised
     python benchmarks/quality.py --variants previous,longer,longer-seeking  # 3,000, 4,500, 4,500
     python benchmarks/quality.py --variants default,seeking-critic  # the term in critic space
+    python benchmarks/quality.py --variants default,noise-conditioning,gen64-critic32
 """
 
 from __future__ import annotations
@@ -118,6 +120,12 @@ LONGER_SEEKING = [*WIDE, "--gen-mode-seeking", "0.005"]
 # out so the name keeps its meaning if they move (docs/tuning.md, Recall and precision per
 # class, and slimmer networks).
 SLIM_SEEKING = ["--critic-width", "48", "--gen-width", "48", "--gen-mode-seeking", "0.005"]
+# Every batch norm's scale and shift from the class and the noise (BigGAN-deep's), and the
+# generator 64 filters wide with the critic 32: measured on 2026-12-06, the first precision
+# for recall, the second recall for precision; neither kept (docs/tuning.md, Noise in every
+# block, and a generator wider than its critic).
+NOISE_CONDITIONING = ["--gen-conditioning", "noise"]
+GEN64_CRITIC32 = ["--gen-width", "64", "--critic-width", "32"]
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
@@ -133,6 +141,8 @@ VARIANTS = {
     "longer-seeking": LONGER_SEEKING,
     "seeking-critic": SEEKING_CRITIC,
     "slim-seeking": SLIM_SEEKING,
+    "noise-conditioning": NOISE_CONDITIONING,
+    "gen64-critic32": GEN64_CRITIC32,
 }
 # The demo's length (scripts/demo.sh), --steps by default; the defaults before 2026-12-05
 # (night) trained 3,000 steps. LENGTH: the share of --steps a variant trains (default: all).

@@ -307,6 +307,9 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     critic_space = made["seeking-critic"]
     assert critic_space == default.replace(gen_mode_seeking=0.025, gen_mode_seeking_space="critic")
     assert default.gen_mode_seeking_space == "images"
+    assert made["noise-conditioning"] == default.replace(gen_conditioning="noise")
+    assert default.gen_conditioning == "batchnorm"
+    assert made["gen64-critic32"] == default.replace(gen_width=64, critic_width=32)
     # The report's header names the flags of the variants run, and only those.
     header = quality.describe_variants(["default", "gp8"])
     assert header == "default = train.py as configured; gp8 = train.py --gp-every 8"

@@ -203,6 +203,37 @@ def test_architecture_options_reach_the_networks() -> None:
     assert len(plain) == normalised + 1  # and the class embedding, plain by default either way
 
 
+def test_noise_conditioning_lets_the_noise_set_every_batch_norm() -> None:
+    def build(conditioning: str) -> keras.Model:
+        generator = networks.build_generator(4, 8, conditioning=conditioning, output="conv")
+        dense = next(layer for layer in generator.layers if isinstance(layer, keras.layers.Dense))
+        # The noise's rows of the input layer zeroed: the noise can reach the digit only
+        # through the batch norms' scales and shifts.
+        dense.kernel.assign(tf.concat([tf.zeros([4, dense.kernel.shape[1]]), dense.kernel[4:]], 0))
+        return generator
+
+    labels = tf.constant([3, 3], tf.int32)
+    noise = tf.random.stateless_normal([2, 4], seed=[0, 1])
+    same_class = build("batchnorm")
+    scale = same_class.get_layer("norm_14x14_gain")
+    assert scale.kernel.shape == (10, 8)  # one row per class
+    scale.kernel.assign(tf.ones_like(scale.kernel))
+    images = same_class([noise, labels], training=False).numpy()
+    np.testing.assert_array_equal(images[0], images[1])  # the class alone: one digit
+
+    noisy = build("noise")
+    scales = [layer for layer in noisy.layers if layer.name.endswith(("_gain", "_bias"))]
+    assert len(scales) == 2 * 3 and all(s.kernel.shape[0] == 10 + 4 for s in scales)
+    # Zero-initialised, they start as the class's batch norm: the two digits still alike ...
+    images = noisy([noise, labels], training=False).numpy()
+    np.testing.assert_array_equal(images[0], images[1])
+    # ... until a scale reads the noise.
+    gain = noisy.get_layer("norm_14x14_gain")
+    gain.kernel.assign(tf.concat([tf.zeros([10, 8]), tf.ones([4, 8])], 0))
+    images = noisy([noise, labels], training=False).numpy()
+    assert np.abs(images[0] - images[1]).max() > 1e-3
+
+
 def test_critic_blocks_at_7x7_are_3x3_convolutions_after_the_second_stride() -> None:
     deeper = networks.build_critic(8, 10, blocks=1, blocks_7x7=2)
     convs = [layer for layer in deeper.layers if isinstance(layer, SNConv2D)]

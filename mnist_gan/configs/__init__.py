@@ -16,7 +16,7 @@ from mnist_gan.runtime.errors import ConfigError
 
 STRATEGIES = ("auto", "mirrored", "default", "multiworker")
 # The network options' values (mnist_gan.models.networks builds them).
-GEN_CONDITIONING = ("input", "batchnorm")
+GEN_CONDITIONING = ("input", "batchnorm", "noise")
 GEN_OUTPUT = ("transposed", "conv")
 CRITIC_EMBEDDING = ("spectral", "plain")
 # Where the mode-seeking term measures how far apart two digits lie.
@@ -215,8 +215,9 @@ class GanConfig(RunConfig):
         choices=WEIGHT_INIT,
     )
     gen_conditioning: str = option(
-        "where the class enters the generator: input (beside the noise) or batchnorm (also a "
-        "scale and shift per class in every batch norm)",
+        "where the class enters the generator: input (beside the noise), batchnorm (also a "
+        "scale and shift per class in every batch norm) or noise (every batch norm's scale and "
+        "shift from the class and the noise, as BigGAN-deep's)",
         choices=GEN_CONDITIONING,
     )
     steps: int = option("generator steps to train to (counting steps of a resumed run)")

@@ -76,9 +76,11 @@ def feature_extractor(classifier: keras.Model) -> keras.Model:
     )
 
 
-def _class_norm(x: keras.KerasTensor, onehot: keras.KerasTensor, name: str) -> keras.KerasTensor:
+def _class_norm(x: keras.KerasTensor, condition: keras.KerasTensor, name: str) -> keras.KerasTensor:
     """Batch norm over channels with a scale and shift per class (conditional batch norm,
-    de Vries et al. 2017): the class then shapes every block, not only the input.
+    de Vries et al. 2017): the class then shapes every block, not only the input. Given the
+    one-hot label and the noise side by side, the scale and shift are linear in both
+    (BigGAN-deep, Brock et al. 2019), so the noise too reaches every block.
 
     The normalisation itself stays a top-level BatchNormalization layer, so the weight
     average finds it and recomputes its statistics (:mod:`mnist_gan.training.ema`).
@@ -86,8 +88,8 @@ def _class_norm(x: keras.KerasTensor, onehot: keras.KerasTensor, name: str) -> k
     x = layers.BatchNormalization(synchronized=True, center=False, scale=False, name=name)(x)
     channels = x.shape[-1]
     # Zero-initialised: training starts from plain batch norm (scale 1, shift 0) for every class.
-    gain = layers.Dense(channels, use_bias=False, kernel_initializer="zeros", name=f"{name}_gain")(onehot)
-    bias = layers.Dense(channels, use_bias=False, kernel_initializer="zeros", name=f"{name}_bias")(onehot)
+    gain = layers.Dense(channels, use_bias=False, kernel_initializer="zeros", name=f"{name}_gain")(condition)
+    bias = layers.Dense(channels, use_bias=False, kernel_initializer="zeros", name=f"{name}_bias")(condition)
     return layers.Lambda(
         lambda t: t[0] * (1.0 + t[1][:, None, None, :]) + t[2][:, None, None, :],
         output_shape=tuple(x.shape[1:]),
@@ -95,11 +97,11 @@ def _class_norm(x: keras.KerasTensor, onehot: keras.KerasTensor, name: str) -> k
     )([x, gain, bias])
 
 
-def _norm_relu(x: keras.KerasTensor, onehot: keras.KerasTensor | None, name: str) -> keras.KerasTensor:
-    """Batch norm (per class when given ``onehot``), then ReLU."""
-    if onehot is None:
+def _norm_relu(x: keras.KerasTensor, condition: keras.KerasTensor | None, name: str) -> keras.KerasTensor:
+    """Batch norm (its scale and shift set by ``condition`` when given), then ReLU."""
+    if condition is None:
         return layers.ReLU()(layers.BatchNormalization(synchronized=True)(x))
-    return layers.ReLU()(_class_norm(x, onehot, name))
+    return layers.ReLU()(_class_norm(x, condition, name))
 
 
 def build_generator(
@@ -117,14 +119,15 @@ def build_generator(
     The label enters as a one-hot vector beside the noise; two stride-2 transposed
     convolutions take 7x7 to 28x28, with ``blocks`` more 3x3 convolutions at 14x14.
     ``conditioning`` 'batchnorm' also gives every batch norm a scale and shift per class
-    (:func:`_class_norm`); 'input' is the original network, whose first batch norm works
-    per feature before the reshape. ``output`` 'transposed' draws the image with the last
-    transposed convolution; 'conv' makes it ``width // 2`` feature maps at 28x28 and draws
-    the image from them with a 3x3 convolution, so neighbouring pixels of a stroke come
-    from shared features rather than from alternating kernel taps. ``init`` names how the
-    kernels start (:data:`~mnist_gan.configs.WEIGHT_INIT`). ``spectral`` normalises every
-    dense and convolution kernel as the critic's are (SAGAN, BigGAN); the per-class scales
-    and shifts stay free (they start at zero, whose largest singular value is zero).
+    (:func:`_class_norm`), 'noise' one computed from the class and the noise; 'input' is the
+    original network, whose first batch norm works per feature before the reshape. ``output``
+    'transposed' draws the image with the last transposed convolution; 'conv' makes it
+    ``width // 2`` feature maps at 28x28 and draws the image from them with a 3x3
+    convolution, so neighbouring pixels of a stroke come from shared features rather than
+    from alternating kernel taps. ``init`` names how the kernels start
+    (:data:`~mnist_gan.configs.WEIGHT_INIT`). ``spectral`` normalises every dense and
+    convolution kernel as the critic's are (SAGAN, BigGAN); the per-class scales and shifts
+    stay free (they start at zero, whose largest singular value is zero).
     """
     if conditioning not in GEN_CONDITIONING:
         raise ValueError(f"unknown generator conditioning {conditioning!r}")
@@ -140,7 +143,11 @@ def build_generator(
     noise = keras.Input((noise_dim,), name="noise")
     labels = keras.Input((), dtype="int32", name="labels")
     onehot = layers.Lambda(lambda y: keras.ops.one_hot(y, num_classes), output_shape=(num_classes,))(labels)
-    per_class = onehot if conditioning == "batchnorm" else None
+    per_class = None  # what sets every batch norm's scale and shift; None: nothing does
+    if conditioning == "batchnorm":
+        per_class = onehot
+    elif conditioning == "noise":
+        per_class = layers.Concatenate(name="class_and_noise")([onehot, noise])
     x = layers.Concatenate()([noise, onehot])
     x = dense(7 * 7 * 2 * width, use_bias=False)(x)
     if per_class is None:
