@@ -206,7 +206,9 @@ def test_architecture_options_reach_the_networks() -> None:
 def test_noise_conditioning_lets_the_noise_set_every_batch_norm() -> None:
     def build(conditioning: str) -> keras.Model:
         generator = networks.build_generator(4, 8, conditioning=conditioning, output="conv")
-        dense = next(layer for layer in generator.layers if isinstance(layer, keras.layers.Dense))
+        dense_layers = [layer for layer in generator.layers if isinstance(layer, keras.layers.Dense)]
+        (dense,) = [layer for layer in dense_layers if layer.kernel.shape[1] == 7 * 7 * 16]
+        assert dense.kernel.shape == (4 + 10, 7 * 7 * 16)  # the input layer: noise, then class
         # The noise's rows of the input layer zeroed: the noise can reach the digit only
         # through the batch norms' scales and shifts.
         dense.kernel.assign(tf.concat([tf.zeros([4, dense.kernel.shape[1]]), dense.kernel[4:]], 0))
