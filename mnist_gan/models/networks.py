@@ -143,27 +143,27 @@ def build_generator(
     noise = keras.Input((noise_dim,), name="noise")
     labels = keras.Input((), dtype="int32", name="labels")
     onehot = layers.Lambda(lambda y: keras.ops.one_hot(y, num_classes), output_shape=(num_classes,))(labels)
-    per_class = None  # what sets every batch norm's scale and shift; None: nothing does
+    condition = None  # what sets every batch norm's scale and shift; None: nothing does
     if conditioning == "batchnorm":
-        per_class = onehot
+        condition = onehot
     elif conditioning == "noise":
-        per_class = layers.Concatenate(name="class_and_noise")([onehot, noise])
+        condition = layers.Concatenate(name="class_and_noise")([onehot, noise])
     x = layers.Concatenate()([noise, onehot])
     x = dense(7 * 7 * 2 * width, use_bias=False)(x)
-    if per_class is None:
+    if condition is None:
         x = layers.Reshape((7, 7, 2 * width))(_norm_relu(x, None, ""))
     else:
-        x = _norm_relu(layers.Reshape((7, 7, 2 * width))(x), per_class, "norm_7x7")
+        x = _norm_relu(layers.Reshape((7, 7, 2 * width))(x), condition, "norm_7x7")
     x = up(width, 4, strides=2, padding="same", use_bias=False)(x)
-    x = _norm_relu(x, per_class, "norm_14x14")
+    x = _norm_relu(x, condition, "norm_14x14")
     for i in range(blocks):
         x = conv(width, 3, padding="same", use_bias=False)(x)
-        x = _norm_relu(x, per_class, f"norm_14x14_{i + 1}")
+        x = _norm_relu(x, condition, f"norm_14x14_{i + 1}")
     if output == "transposed":
         x = up(1, 4, strides=2, padding="same")(x)
     else:
         x = up(max(width // 2, 1), 4, strides=2, padding="same", use_bias=False)(x)
-        x = _norm_relu(x, per_class, "norm_28x28")
+        x = _norm_relu(x, condition, "norm_28x28")
         x = conv(1, 3, padding="same")(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
     return keras.Model([noise, labels], images, name="generator")
