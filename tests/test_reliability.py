@@ -149,6 +149,41 @@ def test_best_checkpoint_read_from_its_state_file_and_its_scoring(tmp_path: Path
         assert checkpoints.best_score(tmp_path, "1000 digits") is None
 
 
+def test_best_checkpoint_replaced_under_its_own_name_is_never_a_mix_after_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from mnist_gan.runtime import checkpoints
+
+    for name, text in (("ckpt-8.index", "old index"), ("ckpt-8.data-00000-of-00001", "old data")):
+        (tmp_path / name).write_text(text)
+    checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 2.0, "1000 digits")
+    # The same step scored again (a run resumed there): its files are new, its name is not.
+    for name, text in (("ckpt-8.index", "new index"), ("ckpt-8.data-00000-of-00001", "new data")):
+        (tmp_path / name).write_text(text)
+    copy = shutil.copyfile
+
+    def crash_at_the_index(source: Path, target: Path) -> None:
+        if Path(source).name.endswith(".index"):
+            raise OSError("the machine went down")
+        copy(source, target)
+
+    monkeypatch.setattr(shutil, "copyfile", crash_at_the_index)
+    with pytest.raises(OSError):
+        checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, "1000 digits")
+    # No best rather than new data under the old index, vouched for by the old record.
+    assert checkpoints.best_score(tmp_path, "1000 digits") is None
+    with pytest.raises(CheckpointError, match="no best checkpoint kept"):
+        checkpoints.latest(tmp_path, "best")
+    monkeypatch.setattr(shutil, "copyfile", copy)
+    checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, "1000 digits")
+    assert checkpoints.best_score(tmp_path, "1000 digits") == 1.5
+    best = Path(checkpoints.latest(tmp_path, "best") or "")
+    assert best.with_name("ckpt-8.index").read_text() == "new index"
+    assert best.with_name("ckpt-8.data-00000-of-00001").read_text() == "new data"
+
+
 def test_sigterm_saves_and_says_how_to_resume(tiny_dataset: Path, tmp_path: Path) -> None:
     log = tmp_path / "stderr.txt"
     command = [

@@ -255,7 +255,8 @@ def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, s
 
     The copy is separate from the rotation (``--keep-checkpoints`` never deletes it). Each
     file is copied atomically and the state file is rewritten last, so a crash leaves the
-    previous best readable. ``scoring`` says how the FID was read (:func:`best_score`).
+    previous best readable (or, replacing a copy of the same name, no best at all).
+    ``scoring`` says how the FID was read (:func:`best_score`).
     """
     import json
     import shutil
@@ -265,11 +266,18 @@ def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, s
     best = Path(folder) / BEST_DIR
     best.mkdir(exist_ok=True)
     source = Path(checkpoint_path)
-    for f in source.parent.glob(source.name + ".*"):
+    name = source.name
+    if any(best.glob(name + ".*")):
+        # A copy of the same name (the same step, scored again) replaced file by file would,
+        # after a crash, leave a mix of old and new files that the state file still vouches
+        # for: the old copy and its record go first, so a crash leaves no best, not a wrong one.
+        for f in [best / "checkpoint", best / "best.yaml", *best.glob(name + ".*")]:
+            f.unlink(missing_ok=True)
+    # The index last: a checkpoint is found by its index, so a half-made copy is never seen.
+    for f in sorted(source.parent.glob(name + ".*"), key=lambda f: f.suffix == ".index"):
         tmp = best / f".{f.name}.tmp"
         shutil.copyfile(f, tmp)
         tmp.replace(best / f.name)
-    name = source.name
     atomic_write_text(
         best / "checkpoint", f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
     )
