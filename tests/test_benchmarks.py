@@ -335,6 +335,16 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["earlier"].beta_1 == 0.5
 
 
+def test_the_demo_length_is_the_same_in_the_demo_the_benchmark_and_the_slow_test() -> None:
+    # Written in three files (a shell script cannot import it): a change to one alone would
+    # leave the benchmark or the slow test measuring a demo nobody runs.
+    import test_quality
+
+    demo = re.search(r"steps=\$\{GAN_STEPS:-(\d+)\}", (ROOT / "scripts" / "demo.sh").read_text())
+    assert demo is not None, "scripts/demo.sh no longer sets its steps as steps=${GAN_STEPS:-N}"
+    assert int(demo.group(1)) == _benchmark("quality").DEMO_STEPS == test_quality.FULL_STEPS
+
+
 @pytest.mark.slow
 def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: Path, tmp_path: Path) -> None:
     result = run_script(
