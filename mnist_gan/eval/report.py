@@ -146,20 +146,26 @@ def _per_class(
     }
 
 
+@dataclass(frozen=True)
+class CasOptions:
+    """How CAS is read: ``readings`` classifiers of ``epochs`` epochs each, seeds ``seed`` and
+    up (one classifier's CAS moves with its seed by about as much as a point)."""
+
+    epochs: int
+    seed: int
+    num_classes: int
+    readings: int
+
+
 def _cas_readings(
-    train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], options: dict[str, int]
+    train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], options: CasOptions
 ) -> list[float]:
-    """CAS of ``options['readings']`` classifiers trained on ``train``, seeds ``options['seed']``
-    and up: one classifier's CAS moves with its seed by about as much as a point."""
+    """CAS of each of the ``options.readings`` classifiers trained on ``train``."""
     return [
         classification_accuracy_score(
-            *train,
-            *test,
-            epochs=options["epochs"],
-            seed=options["seed"] + i,
-            num_classes=options["num_classes"],
+            *train, *test, epochs=options.epochs, seed=options.seed + i, num_classes=options.num_classes
         )
-        for i in range(options["readings"])
+        for i in range(options.readings)
     ]
 
 
@@ -167,7 +173,7 @@ def _other_readers(
     generated: tuple[np.ndarray, np.ndarray],
     real_train: tuple[np.ndarray, np.ndarray],
     real_test: tuple[np.ndarray, np.ndarray],
-    cas_options: dict[str, int] | None,
+    cas_options: CasOptions | None,
     stage: Callable[[str], None] = lambda _: None,
 ) -> tuple[dict[str, float], dict[str, float], dict[str, list[float]]]:
     """Scores from readers other than the evaluating classifier, for the generated digits and
@@ -256,7 +262,7 @@ def evaluate_generator(
     metrics = {**distances, **_reading(fake_logits, fake_labels)}
     real_distances, real_per_class = _distances(all_train_f[:count], np.asarray(train_y[:count]), test, k)
     references = {**real_distances, **_reading(test_logits, test_y)}
-    options = {"epochs": cas_epochs, "seed": seed, "num_classes": k, "readings": cas_readings}
+    options = CasOptions(epochs=cas_epochs, seed=seed, num_classes=k, readings=cas_readings)
     others, other_references, readings = _other_readers(
         (generated, fake_labels),
         (train_x[:count], train_y[:count]),
