@@ -149,39 +149,58 @@ def test_best_checkpoint_read_from_its_state_file_and_its_scoring(tmp_path: Path
         assert checkpoints.best_score(tmp_path, "1000 digits") is None
 
 
+@pytest.mark.parametrize("crash", ["copying the data", "copying the index", "renaming the index"])
 def test_best_checkpoint_replaced_under_its_own_name_is_never_a_mix_after_a_crash(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash: str
 ) -> None:
     import shutil
 
     from mnist_gan.runtime import checkpoints
 
-    for name, text in (("ckpt-8.index", "old index"), ("ckpt-8.data-00000-of-00001", "old data")):
-        (tmp_path / name).write_text(text)
-    checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 2.0, "1000 digits")
-    # The same step scored again (a run resumed there): its files are new, its name is not.
-    for name, text in (("ckpt-8.index", "new index"), ("ckpt-8.data-00000-of-00001", "new data")):
-        (tmp_path / name).write_text(text)
-    copy = shutil.copyfile
+    def write(kind: str) -> None:
+        for name in ("ckpt-8.index", "ckpt-8.data-00000-of-00001"):
+            (tmp_path / name).write_text(f"{kind} {name}")
 
-    def crash_at_the_index(source: Path, target: Path) -> None:
-        if Path(source).name.endswith(".index"):
+    write("old")
+    checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 2.0, "1000 digits")
+    write("new")  # the same step scored again (a run resumed there): new files, the same name
+    copy, rename = shutil.copyfile, Path.replace
+    doomed = ".index" if crash.endswith("index") else ".data-00000-of-00001"
+
+    def copy_or_crash(source: Path, target: Path) -> None:
+        if crash.startswith("copying") and str(source).endswith(doomed):
             raise OSError("the machine went down")
         copy(source, target)
 
-    monkeypatch.setattr(shutil, "copyfile", crash_at_the_index)
+    def rename_or_crash(self: Path, target: Path) -> Path:
+        if crash.startswith("renaming") and self.name.endswith(doomed + ".tmp"):
+            raise OSError("the machine went down")
+        return rename(self, target)
+
+    monkeypatch.setattr(shutil, "copyfile", copy_or_crash)
+    monkeypatch.setattr(Path, "replace", rename_or_crash)
     with pytest.raises(OSError):
         checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, "1000 digits")
-    # No best rather than new data under the old index, vouched for by the old record.
-    assert checkpoints.best_score(tmp_path, "1000 digits") is None
-    with pytest.raises(CheckpointError, match="no best checkpoint kept"):
-        checkpoints.latest(tmp_path, "best")
-    monkeypatch.setattr(shutil, "copyfile", copy)
+    best = tmp_path / "best"
+    if crash.startswith("copying"):  # before anything kept was touched: the old best, whole
+        assert checkpoints.best_score(tmp_path, "1000 digits") == 2.0
+        assert checkpoints.latest(tmp_path, "best") == str(best / "ckpt-8")
+        assert {f.read_text() for f in best.glob("ckpt-8.*")} == {
+            "old ckpt-8.index",
+            "old ckpt-8.data-00000-of-00001",
+        }
+    else:  # mid-rename: no best rather than new data under the old index, vouched for
+        assert checkpoints.best_score(tmp_path, "1000 digits") is None
+        with pytest.raises(CheckpointError, match="no best checkpoint kept"):
+            checkpoints.latest(tmp_path, "best")
+    monkeypatch.undo()
     checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, "1000 digits")
     assert checkpoints.best_score(tmp_path, "1000 digits") == 1.5
-    best = Path(checkpoints.latest(tmp_path, "best") or "")
-    assert best.with_name("ckpt-8.index").read_text() == "new index"
-    assert best.with_name("ckpt-8.data-00000-of-00001").read_text() == "new data"
+    assert sorted(f.read_text() for f in best.iterdir() if f.name.startswith("ckpt-8.")) == [
+        "new ckpt-8.data-00000-of-00001",
+        "new ckpt-8.index",
+    ]
+    assert not list(best.glob(".*.tmp"))  # nothing half made left behind
 
 
 def test_sigterm_saves_and_says_how_to_resume(tiny_dataset: Path, tmp_path: Path) -> None:

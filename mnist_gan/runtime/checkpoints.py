@@ -254,9 +254,10 @@ def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, s
     """Copy the checkpoint at ``checkpoint_path`` into ``folder/best`` as the best one.
 
     The copy is separate from the rotation (``--keep-checkpoints`` never deletes it). Each
-    file is copied atomically and the state file is rewritten last, so a crash leaves the
-    previous best readable (or, replacing a copy of the same name, no best at all).
-    ``scoring`` says how the FID was read (:func:`best_score`).
+    file is copied under a hidden name first and the state file is rewritten last, so a
+    crash leaves the previous best readable (or, in the few renames that replace a copy of
+    the same name, no best at all: never a mix). ``scoring`` says how the FID was read
+    (:func:`best_score`).
     """
     import json
     import shutil
@@ -267,17 +268,27 @@ def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, s
     best.mkdir(exist_ok=True)
     source = Path(checkpoint_path)
     name = source.name
-    if any(best.glob(name + ".*")):
-        # A copy of the same name (the same step, scored again) replaced file by file would,
-        # after a crash, leave a mix of old and new files that the state file still vouches
-        # for: the old copy and its record go first, so a crash leaves no best, not a wrong one.
-        for f in [best / "checkpoint", best / "best.yaml", *best.glob(name + ".*")]:
-            f.unlink(missing_ok=True)
-    # The index last: a checkpoint is found by its index, so a half-made copy is never seen.
-    for f in sorted(source.parent.glob(name + ".*"), key=lambda f: f.suffix == ".index"):
+    index_last = sorted(source.parent.glob(name + ".*"), key=lambda f: f.suffix == ".index")
+    # The slow part, the copies, first and under hidden names: a crash here leaves the
+    # previous best as it was.
+    staged = []
+    for f in index_last:
         tmp = best / f".{f.name}.tmp"
         shutil.copyfile(f, tmp)
-        tmp.replace(best / f.name)
+        staged.append((tmp, best / f.name))
+    same = best / name
+    if _best(best) == [str(same)]:
+        # The kept best has this name (its step scored again): renamed over file by file, a
+        # crash would leave a mix of old and new that its record still vouches for. The
+        # record goes first, so such a crash leaves no best rather than a wrong one.
+        for f in (best / "checkpoint", best / "best.yaml"):
+            f.unlink(missing_ok=True)
+    # Old files of this name, the index first: a checkpoint is found by its index, so one
+    # half made or half removed is never seen.
+    for f in sorted(best.glob(name + ".*"), key=lambda f: f.suffix != ".index"):
+        f.unlink()
+    for tmp, target in staged:
+        tmp.replace(target)
     atomic_write_text(
         best / "checkpoint", f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
     )
@@ -285,4 +296,6 @@ def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, s
     for f in best.glob("ckpt-*"):
         if not f.name.startswith(name + "."):
             f.unlink()
+    for f in best.glob(".ckpt-*.tmp"):  # copies a crash left half made (ours are renamed)
+        f.unlink()
     return best
