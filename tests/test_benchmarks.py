@@ -336,8 +336,8 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
 
 
 def test_the_demo_length_is_the_same_in_the_demo_the_benchmark_and_the_slow_test() -> None:
-    # Written in three files (a shell script cannot import it): a change to one alone would
-    # leave the benchmark or the slow test measuring a demo nobody runs.
+    # Written in three files, twice in the script (a shell script cannot import it): a change
+    # to one alone would leave the benchmark or the slow test measuring a demo nobody runs.
     import test_quality
 
     script = (ROOT / "scripts" / "demo.sh").read_text()

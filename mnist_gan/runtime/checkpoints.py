@@ -276,8 +276,7 @@ def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, s
         tmp = best / f".{f.name}.tmp"
         shutil.copyfile(f, tmp)
         staged.append((tmp, best / f.name))
-    same = best / name
-    if _best(best) == [str(same)]:
+    if _best(best) == [str(best / name)]:
         # The kept best has this name (its step scored again): renamed over file by file, a
         # crash would leave a mix of old and new that its record still vouches for. The
         # record goes first, so such a crash leaves no best rather than a wrong one.
@@ -293,9 +292,9 @@ def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, s
         best / "checkpoint", f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
     )
     atomic_write_text(best / "best.yaml", f"step: {step}\nfid: {fid!r}\nscoring: {json.dumps(scoring)}\n")
-    for f in best.glob("ckpt-*"):
+    for f in best.glob(f"{CHECKPOINT_NAME}-*"):
         if not f.name.startswith(name + "."):
             f.unlink()
-    for f in best.glob(".ckpt-*.tmp"):  # copies a crash left half made (ours are renamed)
+    for f in best.glob(f".{CHECKPOINT_NAME}-*.tmp"):  # copies a crash left half made (ours are renamed)
         f.unlink()
     return best
