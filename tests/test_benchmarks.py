@@ -310,6 +310,8 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["noise-conditioning"] == default.replace(gen_conditioning="noise")
     assert default.gen_conditioning == "batchnorm"
     assert made["gen64-critic32"] == default.replace(gen_width=64, critic_width=32)
+    assert made["class-noise"] == default.replace(gen_noise_weights="per_class", gen_mode_seeking=0.0)
+    assert default.gen_noise_weights == "shared" and default.gen_mode_seeking > 0
     # The report's header names the flags of the variants run, and only those.
     header = quality.describe_variants(["default", "gp8"])
     assert header == "default = train.py as configured; gp8 = train.py --gp-every 8"

@@ -236,6 +236,30 @@ def test_noise_conditioning_lets_the_noise_set_every_batch_norm() -> None:
     assert np.abs(images[0] - images[1]).max() > 1e-3
 
 
+def test_per_class_noise_weights_give_each_class_its_own_first_layer_on_the_noise() -> None:
+    generator = networks.build_generator(
+        4, 8, conditioning="batchnorm", output="conv", noise_weights="per_class"
+    )
+    (shared,) = [layer for layer in generator.layers if layer.name.startswith("dense")]
+    assert shared.kernel.shape == (4 + 10, 7 * 7 * 16)  # noise, then class, as without them
+    own = generator.get_layer("class_noise_weights")
+    assert own.kernel.shape == (4 * 10, 7 * 7 * 16)
+    assert not np.any(own.kernel.numpy())  # zero at the start: the shared layer alone
+    noise = tf.random.stateless_normal([3, 4], seed=[0, 1])
+    threes, fives = tf.fill([3], 3), tf.fill([3], 5)
+    before = generator([noise, fives], training=False).numpy()
+    # Class 3's own weights set to cancel the shared ones on the noise: the noise no longer
+    # reaches a 3, so every 3 is the same digit ...
+    kernel = own.kernel.numpy()
+    kernel[3::10] = -shared.kernel.numpy()[:4]
+    own.kernel.assign(kernel)
+    images = generator([noise, threes], training=False).numpy()
+    np.testing.assert_allclose(images[1:], images[:1].repeat(2, 0), atol=1e-6)
+    # ... while the 5s, read through the shared weights alone, are as they were and vary.
+    np.testing.assert_array_equal(generator([noise, fives], training=False).numpy(), before)
+    assert np.abs(before[0] - before[1]).max() > 1e-3
+
+
 def test_critic_blocks_at_7x7_are_3x3_convolutions_after_the_second_stride() -> None:
     deeper = networks.build_critic(8, 10, blocks=1, blocks_7x7=2)
     convs = [layer for layer in deeper.layers if isinstance(layer, SNConv2D)]

@@ -18,6 +18,7 @@ STRATEGIES = ("auto", "mirrored", "default", "multiworker")
 # The network options' values (mnist_gan.models.networks builds them).
 GEN_CONDITIONING = ("input", "batchnorm", "noise")
 GEN_OUTPUT = ("transposed", "conv")
+GEN_NOISE_WEIGHTS = ("shared", "per_class")
 CRITIC_EMBEDDING = ("spectral", "plain")
 # Where the mode-seeking term measures how far apart two digits lie.
 MODE_SEEKING_SPACES = ("images", "critic")
@@ -104,6 +105,7 @@ class GanConfig(RunConfig):
         "gen_width",
         "critic_width",
         "gen_conditioning",
+        "gen_noise_weights",
         "gen_blocks",
         "gen_output",
         "critic_blocks",
@@ -115,6 +117,7 @@ class GanConfig(RunConfig):
     )
     BEFORE: ClassVar[dict[str, Any]] = {
         "gen_conditioning": "input",
+        "gen_noise_weights": "shared",
         "gen_blocks": 0,
         "gen_output": "transposed",
         "critic_embedding": "spectral",
@@ -220,6 +223,11 @@ class GanConfig(RunConfig):
         "shift from the class and the noise, as BigGAN-deep's)",
         choices=GEN_CONDITIONING,
     )
+    gen_noise_weights: str = option(
+        "the generator's first layer reads the noise through weights shared by every class "
+        "(shared) or also through a set of its class's own (per_class)",
+        choices=GEN_NOISE_WEIGHTS,
+    )
     steps: int = option("generator steps to train to (counting steps of a resumed run)")
     epochs: float = option("if > 0: train this many passes over the data instead of --steps")
     crit_steps: int = option("critic updates per generator update")
@@ -294,6 +302,7 @@ __all__ = [
     "CRITIC_EMBEDDING",
     "DEFAULT_DATA_DIR",
     "GEN_CONDITIONING",
+    "GEN_NOISE_WEIGHTS",
     "GEN_OUTPUT",
     "STRATEGIES",
     "WEIGHT_INIT",

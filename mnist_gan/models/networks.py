@@ -13,7 +13,14 @@ import keras
 import numpy as np
 from keras import layers
 
-from mnist_gan.configs import CRITIC_EMBEDDING, GEN_CONDITIONING, GEN_OUTPUT, WEIGHT_INIT, GanConfig
+from mnist_gan.configs import (
+    CRITIC_EMBEDDING,
+    GEN_CONDITIONING,
+    GEN_NOISE_WEIGHTS,
+    GEN_OUTPUT,
+    WEIGHT_INIT,
+    GanConfig,
+)
 from mnist_gan.models.spectral_norm import SNConv2D, SNConv2DTranspose, SNDense
 
 DIGIT_CLASSES = 10  # MNIST's, and the default of every network
@@ -97,6 +104,26 @@ def _class_norm(x: keras.KerasTensor, condition: keras.KerasTensor, name: str) -
     )([x, gain, bias])
 
 
+def _noise_through_class_weights(
+    noise: keras.KerasTensor, onehot: keras.KerasTensor, units: int
+) -> keras.KerasTensor:
+    """V_y z: the noise z through first-layer weights V_y of its class y's own.
+
+    Added to the shared layer W [z, y], each class can send the noise into directions of
+    the 7x7 feature maps of its own, rather than all classes sharing one map of it.
+    V is one bias-free Dense on z's outer product with the one-hot label (V_y its rows
+    y, y + classes, ...), zero-initialised, so training starts from the shared layer alone,
+    and left free under spectral normalisation, as the class's scales and shifts are.
+    """
+    noise_dim, classes = noise.shape[-1], onehot.shape[-1]
+    outer = layers.Lambda(
+        lambda t: keras.ops.reshape(t[0][:, :, None] * t[1][:, None, :], (-1, noise_dim * classes)),
+        output_shape=(noise_dim * classes,),
+        name="noise_by_class",
+    )([noise, onehot])
+    return layers.Dense(units, use_bias=False, kernel_initializer="zeros", name="class_noise_weights")(outer)
+
+
 def _norm_relu(x: keras.KerasTensor, condition: keras.KerasTensor | None, name: str) -> keras.KerasTensor:
     """Batch norm (its scale and shift set by ``condition`` when given), then ReLU."""
     if condition is None:
@@ -113,6 +140,7 @@ def build_generator(
     output: str = "transposed",
     init: str = "glorot",
     spectral: bool = False,
+    noise_weights: str = "shared",
 ) -> keras.Model:
     """Conditional DCGAN generator at native 28x28: (noise, label) -> image in [-1, 1].
 
@@ -127,10 +155,14 @@ def build_generator(
     from alternating kernel taps. ``init`` names how the kernels start
     (:data:`~mnist_gan.configs.WEIGHT_INIT`). ``spectral`` normalises every dense and
     convolution kernel as the critic's are (SAGAN, BigGAN); the per-class scales and shifts
-    stay free (they start at zero, whose largest singular value is zero).
+    stay free (they start at zero, whose largest singular value is zero). ``noise_weights``
+    'per_class' gives the first layer, beside its weights shared by every class, a set of
+    weights on the noise for each class (:func:`_noise_through_class_weights`).
     """
     if conditioning not in GEN_CONDITIONING:
         raise ValueError(f"unknown generator conditioning {conditioning!r}")
+    if noise_weights not in GEN_NOISE_WEIGHTS:
+        raise ValueError(f"unknown generator noise weights {noise_weights!r}")
     if output not in GEN_OUTPUT:
         raise ValueError(f"unknown generator output {output!r}")
     kinds = (
@@ -150,6 +182,8 @@ def build_generator(
         condition = layers.Concatenate(name="class_and_noise")([onehot, noise])
     x = layers.Concatenate()([noise, onehot])
     x = dense(7 * 7 * 2 * width, use_bias=False)(x)
+    if noise_weights == "per_class":
+        x = layers.Add(name="first_layer")([x, _noise_through_class_weights(noise, onehot, x.shape[-1])])
     if condition is None:
         x = layers.Reshape((7, 7, 2 * width))(_norm_relu(x, None, ""))
     else:
@@ -270,6 +304,7 @@ def generator_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Mod
         output=cfg.gen_output,
         init=cfg.weight_init,
         spectral=cfg.gen_spectral_norm,
+        noise_weights=cfg.gen_noise_weights,
     )
 
 
