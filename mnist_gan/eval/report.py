@@ -148,8 +148,9 @@ def _per_class(
 
 @dataclass(frozen=True)
 class CasOptions:
-    """How CAS is read: ``readings`` classifiers of ``epochs`` epochs each, seeds ``seed`` and
-    up (one classifier's CAS moves with its seed by about as much as a point)."""
+    """How CAS is read: ``readings`` classifiers of ``epochs`` epochs each (one classifier's
+    CAS moves with its seed by about as much as a point), seeds ``seed * readings`` and up,
+    so that runs scored with neighbouring seeds share no classifier seed."""
 
     epochs: int
     seed: int
@@ -163,7 +164,11 @@ def _cas_readings(
     """CAS of each of the ``options.readings`` classifiers trained on ``train``."""
     return [
         classification_accuracy_score(
-            *train, *test, epochs=options.epochs, seed=options.seed + i, num_classes=options.num_classes
+            *train,
+            *test,
+            epochs=options.epochs,
+            seed=options.seed * options.readings + i,
+            num_classes=options.num_classes,
         )
         for i in range(options.readings)
     ]
