@@ -27,12 +27,12 @@ Keras's glorot; 'consistency-sn' the consistency term with the critic spectrally
 'noise-conditioning' the noise as well as the class setting every batch norm of the generator;
 'gen64-critic32' the generator 64 filters wide and the critic 32; 'class-noise' the generator's
 first layer reading the noise through weights of each class's own as well as shared ones,
-without the mode-seeking term. The candidates that led to
-today's defaults, at today's length: 'longer' the previous defaults for 1.5 times their steps;
-'longer-seeking' the same with the mode-seeking term at 0.005; 'slim-seeking' that with both
-networks 48 filters wide (today's defaults, spelt out). Every variant sees as many digits as
-its length asks: --steps and --eval-every count steps of the default batch, and a variant with
-another batch takes as many more or fewer steps.
+without the mode-seeking term; 'class-noise-48' the same into 48 of its 96 feature maps.
+The candidates that led to today's defaults, at today's length: 'longer' the previous
+defaults for 1.5 times their steps; 'longer-seeking' the same with the mode-seeking term at
+0.005; 'slim-seeking' that with both networks 48 filters wide (today's defaults, spelt out).
+Every variant sees as many digits as its length asks: --steps and --eval-every count steps of
+the default batch, and a variant with another batch takes as many more or fewer steps.
 
     python benchmarks/quality.py                       # 3 seeds, default beside previous
     python benchmarks/quality.py --seeds 1 --variants default --steps 1000
@@ -44,6 +44,7 @@ another batch takes as many more or fewer steps.
     python benchmarks/quality.py --variants default,seeking-critic  # the term in critic space
     python benchmarks/quality.py --variants default,noise-conditioning,gen64-critic32
     python benchmarks/quality.py --variants default,class-noise  # the per-class first layer
+    python benchmarks/quality.py --variants default,class-noise-48  # into half its maps
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ GEN64_CRITIC32 = ["--gen-width", "64", "--critic-width", "32"]
 # lower and recall higher at equal steps, for precision, accuracy and a step 1.33x as long;
 # level in the defaults' time; not kept (docs/tuning.md, A first layer of each class's own).
 CLASS_NOISE = ["--gen-noise-weights", "per_class", "--gen-mode-seeking", "0"]
+# The same into half the first layer's maps: a class's own weights a half the size.
+CLASS_NOISE_48 = [*CLASS_NOISE, "--gen-noise-weights-maps", "48"]
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
@@ -152,6 +155,7 @@ VARIANTS = {
     "noise-conditioning": NOISE_CONDITIONING,
     "gen64-critic32": GEN64_CRITIC32,
     "class-noise": CLASS_NOISE,
+    "class-noise-48": CLASS_NOISE_48,
 }
 # The demo's length (scripts/demo.sh), --steps by default; the defaults before 2026-12-05
 # (night) trained 3,000 steps. LENGTH: the share of --steps a variant trains (default: all).

@@ -311,6 +311,8 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert default.gen_conditioning == "batchnorm"
     assert made["gen64-critic32"] == default.replace(gen_width=64, critic_width=32)
     assert made["class-noise"] == default.replace(gen_noise_weights="per_class", gen_mode_seeking=0.0)
+    assert made["class-noise-48"] == made["class-noise"].replace(gen_noise_weights_maps=48)
+    assert default.gen_noise_weights_maps == 0 and 2 * default.gen_width == 96  # 48 of 96 maps
     assert default.gen_noise_weights == "shared" and default.gen_mode_seeking > 0
     # The report's header names the flags of the variants run, and only those.
     header = quality.describe_variants(["default", "gp8"])

@@ -260,6 +260,26 @@ def test_per_class_noise_weights_give_each_class_its_own_first_layer_on_the_nois
     assert np.abs(before[0] - before[1]).max() > 1e-3
 
 
+def test_per_class_noise_weights_into_some_maps_leave_the_other_maps_shared() -> None:
+    generator = networks.build_generator(
+        4, 8, conditioning="batchnorm", output="conv", noise_weights="per_class", noise_weights_maps=3
+    )
+    own = generator.get_layer("class_noise_weights")
+    assert own.kernel.shape == (4 * 10, 7 * 7 * 3)  # 3 of the 16 maps, at every position
+    own.kernel.assign(tf.random.stateless_normal(own.kernel.shape, seed=[2, 3]))
+    first = keras.Model(generator.inputs, generator.get_layer("first_layer").output)
+    shared = keras.Model(generator.inputs, generator.get_layer("first_layer").input[0])
+    noise = tf.random.stateless_normal([5, 4], seed=[0, 1])
+    labels = tf.constant([0, 3, 3, 7, 9])
+    moved = (first([noise, labels]) - shared([noise, labels])).numpy().reshape(5, 7, 7, 16)
+    assert np.all(np.abs(moved[..., :3]) > 0)  # the class's own weights reach the first 3 ...
+    assert not np.any(moved[..., 3:])  # ... and no other map
+    # More maps than there are: all of them, as 0 asks.
+    for maps in (0, 99):
+        whole = networks.build_generator(4, 8, noise_weights="per_class", noise_weights_maps=maps)
+        assert whole.get_layer("class_noise_weights").kernel.shape == (4 * 10, 7 * 7 * 16)
+
+
 def test_critic_blocks_at_7x7_are_3x3_convolutions_after_the_second_stride() -> None:
     deeper = networks.build_critic(8, 10, blocks=1, blocks_7x7=2)
     convs = [layer for layer in deeper.layers if isinstance(layer, SNConv2D)]

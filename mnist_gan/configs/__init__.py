@@ -106,6 +106,7 @@ class GanConfig(RunConfig):
         "critic_width",
         "gen_conditioning",
         "gen_noise_weights",
+        "gen_noise_weights_maps",
         "gen_blocks",
         "gen_output",
         "critic_blocks",
@@ -118,6 +119,7 @@ class GanConfig(RunConfig):
     BEFORE: ClassVar[dict[str, Any]] = {
         "gen_conditioning": "input",
         "gen_noise_weights": "shared",
+        "gen_noise_weights_maps": 0,  # all of them
         "gen_blocks": 0,
         "gen_output": "transposed",
         "critic_embedding": "spectral",
@@ -144,6 +146,7 @@ class GanConfig(RunConfig):
         "beta_1_early": ("beta_1_early_steps", 0),
         "gen_lr_early_factor": ("gen_lr_early_steps", 0),
         "gen_mode_seeking_space": ("gen_mode_seeking", 0.0),
+        "gen_noise_weights_maps": ("gen_noise_weights", "shared"),
     }
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
@@ -153,6 +156,7 @@ class GanConfig(RunConfig):
         "gen_width": (1, 4096, True),
         "critic_width": (1, 4096, True),
         "gen_blocks": (0, 16, True),
+        "gen_noise_weights_maps": (0, 8192, True),
         "critic_blocks": (0, 16, True),
         "critic_blocks_7x7": (0, 16, True),
         "critic_stddev_group": (0, 1024, True),
@@ -227,6 +231,11 @@ class GanConfig(RunConfig):
         "the generator's first layer reads the noise through weights shared by every class "
         "(shared) or also through a set of its class's own (per_class)",
         choices=GEN_NOISE_WEIGHTS,
+    )
+    gen_noise_weights_maps: int = option(
+        "with --gen-noise-weights per_class: how many of the first layer's 7x7 feature maps "
+        "(2 x --gen-width) read the noise through the class's own weights; 0 or more than "
+        "there are: all of them"
     )
     steps: int = option("generator steps to train to (counting steps of a resumed run)")
     epochs: float = option("if > 0: train this many passes over the data instead of --steps")

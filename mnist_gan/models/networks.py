@@ -105,15 +105,19 @@ def _class_norm(x: keras.KerasTensor, condition: keras.KerasTensor, name: str) -
 
 
 def _noise_through_class_weights(
-    noise: keras.KerasTensor, onehot: keras.KerasTensor, units: int
+    noise: keras.KerasTensor, onehot: keras.KerasTensor, channels: int, maps: int
 ) -> keras.KerasTensor:
-    """V_y z: the noise z through first-layer weights V_y of its class y's own.
+    """V_y z: the noise z through first-layer weights V_y of its class y's own, into the
+    first ``maps`` of the ``channels`` 7x7 feature maps (flattened as the shared layer's
+    output is; zero in the others).
 
     Added to the shared layer W [z, y], each class can send the noise into directions of
     the 7x7 feature maps of its own, rather than all classes sharing one map of it.
     V is one bias-free Dense on z's outer product with the one-hot label (V_y its rows
     y, y + classes, ...), zero-initialised, so training starts from the shared layer alone,
     and left free under spectral normalisation, as the class's scales and shifts are.
+    Fewer maps make V smaller: the optimiser and the weight average pass over every one of
+    its numbers each step.
     """
     noise_dim, classes = noise.shape[-1], onehot.shape[-1]
     outer = layers.Lambda(
@@ -121,7 +125,19 @@ def _noise_through_class_weights(
         output_shape=(noise_dim * classes,),
         name="noise_by_class",
     )([noise, onehot])
-    return layers.Dense(units, use_bias=False, kernel_initializer="zeros", name="class_noise_weights")(outer)
+    own = layers.Dense(7 * 7 * maps, use_bias=False, kernel_initializer="zeros", name="class_noise_weights")(
+        outer
+    )
+    if maps == channels:
+        return own
+    return layers.Lambda(
+        lambda t: keras.ops.reshape(
+            keras.ops.pad(keras.ops.reshape(t, (-1, 7 * 7, maps)), ((0, 0), (0, 0), (0, channels - maps))),
+            (-1, 7 * 7 * channels),
+        ),
+        output_shape=(7 * 7 * channels,),
+        name="class_noise_maps",
+    )(own)
 
 
 def _norm_relu(x: keras.KerasTensor, condition: keras.KerasTensor | None, name: str) -> keras.KerasTensor:
@@ -141,6 +157,7 @@ def build_generator(
     init: str = "glorot",
     spectral: bool = False,
     noise_weights: str = "shared",
+    noise_weights_maps: int = 0,
 ) -> keras.Model:
     """Conditional DCGAN generator at native 28x28: (noise, label) -> image in [-1, 1].
 
@@ -157,12 +174,16 @@ def build_generator(
     convolution kernel as the critic's are (SAGAN, BigGAN); the per-class scales and shifts
     stay free (they start at zero, whose largest singular value is zero). ``noise_weights``
     'per_class' gives the first layer, beside its weights shared by every class, a set of
-    weights on the noise for each class (:func:`_noise_through_class_weights`).
+    weights on the noise for each class (:func:`_noise_through_class_weights`), into the
+    first ``noise_weights_maps`` of its ``2 * width`` feature maps (0, or more than there
+    are: all of them).
     """
     if conditioning not in GEN_CONDITIONING:
         raise ValueError(f"unknown generator conditioning {conditioning!r}")
     if noise_weights not in GEN_NOISE_WEIGHTS:
         raise ValueError(f"unknown generator noise weights {noise_weights!r}")
+    if noise_weights_maps < 0:
+        raise ValueError(f"noise_weights_maps must be >= 0, got {noise_weights_maps}")
     if output not in GEN_OUTPUT:
         raise ValueError(f"unknown generator output {output!r}")
     kinds = (
@@ -183,7 +204,8 @@ def build_generator(
     x = layers.Concatenate()([noise, onehot])
     x = dense(7 * 7 * 2 * width, use_bias=False)(x)
     if noise_weights == "per_class":
-        x = layers.Add(name="first_layer")([x, _noise_through_class_weights(noise, onehot, x.shape[-1])])
+        maps = min(noise_weights_maps or 2 * width, 2 * width)
+        x = layers.Add(name="first_layer")([x, _noise_through_class_weights(noise, onehot, 2 * width, maps)])
     if condition is None:
         x = layers.Reshape((7, 7, 2 * width))(_norm_relu(x, None, ""))
     else:
@@ -305,6 +327,7 @@ def generator_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Mod
         init=cfg.weight_init,
         spectral=cfg.gen_spectral_norm,
         noise_weights=cfg.gen_noise_weights,
+        noise_weights_maps=cfg.gen_noise_weights_maps,
     )
 
 
