@@ -14,23 +14,26 @@ judge by the worst seed, not the best. A benchmark, not a test: it asserts nothi
 mean something only on an otherwise idle machine.
 
 Variants, each scored the same way: 'default' is train.py as configured; 'previous' the
-defaults before the last change (both networks 64 filters wide, no mode-seeking term, two
-thirds of the steps: see PREVIOUS and LENGTH below); 'no-consistency' the defaults before the
-change before (also no consistency term, the critic spectrally normalised); 'lazy' also the
-gradient penalty on every critic update; 'earlier' also the critic's inputs shifted by up to 3
-pixels, WGAN-GP's penalty and the networks, step and schedule before the quality issue's
-architecture and optimiser changes; 'original' also before the weight average and
-augmentation. Levers on today's defaults: 'batch32' half the batch; 'gp8' the penalty on every
-8th critic update, not every 4th; 'orthogonal' every kernel starting orthogonal, not as
-Keras's glorot; 'consistency-sn' the consistency term with the critic spectrally normalised;
-'seeking-critic' the mode-seeking term at 0.025 measured in the critic's features;
-'noise-conditioning' the noise as well as the class setting every batch norm of the generator;
-'gen64-critic32' the generator 64 filters wide and the critic 32; 'class-noise' the generator's
-first layer reading the noise through weights of each class's own as well as shared ones,
-without the mode-seeking term; 'class-noise-48' the same into 48 of its 96 feature maps.
-The candidates that led to today's defaults, at today's length: 'longer' the previous
-defaults for 1.5 times their steps; 'longer-seeking' the same with the mode-seeking term at
-0.005; 'slim-seeking' that with both networks 48 filters wide (today's defaults, spelt out).
+defaults before the last change (the generator's first layer shared by every class, the
+mode-seeking term at 0.005: see PREVIOUS below); 'wide' the defaults before the change before
+(both networks 64 filters wide, no mode-seeking term, two thirds of the steps: WIDE_PREVIOUS
+and LENGTH; 'previous' until 2026-12-06, evening); 'no-consistency' the defaults before that
+(also no consistency term, the critic spectrally normalised); 'lazy' also the gradient penalty
+on every critic update; 'earlier' also the critic's inputs shifted by up to 3 pixels,
+WGAN-GP's penalty and the networks, step and schedule before the quality issue's architecture
+and optimiser changes; 'original' also before the weight average and augmentation. Levers on
+today's defaults: 'batch32' half the batch; 'gp8' the penalty on every 8th critic update, not
+every 4th; 'orthogonal' every kernel starting orthogonal, not as Keras's glorot;
+'consistency-sn' the consistency term with the critic spectrally normalised; 'seeking-critic'
+the mode-seeking term at 0.025 measured in the critic's features; 'noise-conditioning' the
+noise as well as the class setting every batch norm of the generator; 'gen64-critic32' the
+generator 64 filters wide and the critic 32; 'class-noise-48' the class's own first-layer
+weights into 48 of its 96 feature maps only. The candidates that led to today's defaults, at
+today's length: 'longer' the 'wide' defaults for 1.5 times their steps; 'longer-seeking' the
+same with the mode-seeking term at 0.005; 'slim-seeking' that with both networks 48 filters
+wide ('previous', spelt out); 'class-noise' the generator's first layer reading the noise
+through weights of each class's own as well as shared ones, without the mode-seeking term
+(today's defaults, spelt out).
 Every variant sees as many digits as its length asks: --steps and --eval-every count steps of
 the default batch, and a variant with another batch takes as many more or fewer steps.
 
@@ -40,11 +43,10 @@ the default batch, and a variant with another batch takes as many more or fewer 
     python benchmarks/quality.py --variants default,gp8       # the lazier penalty
     python benchmarks/quality.py --variants default,orthogonal  # orthogonal initial weights
     python benchmarks/quality.py --variants default,consistency-sn  # bCR, critic normalised
-    python benchmarks/quality.py --variants previous,longer,longer-seeking  # 3,000, 4,500, 4,500
+    python benchmarks/quality.py --variants wide,longer,longer-seeking  # 3,000, 4,500, 4,500
     python benchmarks/quality.py --variants default,seeking-critic  # the term in critic space
     python benchmarks/quality.py --variants default,noise-conditioning,gen64-critic32
-    python benchmarks/quality.py --variants default,class-noise  # the per-class first layer
-    python benchmarks/quality.py --variants default,class-noise-48  # into half its maps
+    python benchmarks/quality.py --variants default,class-noise-48  # the class's own into half the maps
 """
 
 from __future__ import annotations
@@ -72,12 +74,17 @@ from mnist_gan.runtime import flags  # noqa: E402
 from mnist_gan.runtime.flags import parse_args  # noqa: E402
 from mnist_gan.runtime.precision import MODES  # noqa: E402
 
-# train.py flags that restore the defaults before the last change (2026-12-05, night): both
-# networks 64 filters wide, no mode-seeking term; and 3,000 steps, not 4,500 (LENGTH).
+# train.py flags that restore the defaults before the last change (2026-12-06, evening): the
+# generator's first layer reading the noise through weights every class shares, and the
+# mode-seeking term at 0.005.
+SHARED_NOISE = ["--gen-noise-weights", "shared"]
+PREVIOUS = [*SHARED_NOISE, "--gen-mode-seeking", "0.005"]
+# ... and before the change before (2026-12-05, night): both networks 64 filters wide, no
+# mode-seeking term; and 3,000 steps, not 4,500 (LENGTH).
 WIDE = ["--critic-width", "64", "--gen-width", "64"]
-PREVIOUS = [*WIDE, "--gen-mode-seeking", "0"]
-# ... and before the change before: no consistency term, the critic spectrally normalised.
-NO_CONSISTENCY = [*PREVIOUS, "--critic-consistency", "0", "--critic-spectral-norm"]
+WIDE_PREVIOUS = [*SHARED_NOISE, *WIDE, "--gen-mode-seeking", "0"]
+# ... and before that: no consistency term, the critic spectrally normalised.
+NO_CONSISTENCY = [*WIDE_PREVIOUS, "--critic-consistency", "0", "--critic-spectral-norm"]
 # ... and before that: the gradient penalty on every critic update, not on every 4th at 4
 # times the weight.
 LAZY = [*NO_CONSISTENCY, "--gp-every", "1"]
@@ -115,15 +122,15 @@ CONSISTENCY_SN = ["--critic-spectral-norm"]
 # 2026-12-05 (night), recall at its line on one seed of three, precision a little lower on
 # all (docs/tuning.md, Where recall is lost, and four more levers).
 SEEKING_CRITIC = ["--gen-mode-seeking", "0.025", "--gen-mode-seeking-space", "critic"]
-# The generator's mode-seeking term (MSGAN) at weight 0.005 for 1.5 times the previous
+# The generator's mode-seeking term (MSGAN) at weight 0.005 for 1.5 times the 'wide'
 # defaults' steps ('longer-seeking'), and that longer run alone ('longer'; docs/tuning.md,
 # Longer, with mode seeking).
-LONGER = PREVIOUS
-LONGER_SEEKING = [*WIDE, "--gen-mode-seeking", "0.005"]
-# The same with both networks 48 filters wide: the defaults since 2026-12-05 (night), spelt
-# out so the name keeps its meaning if they move (docs/tuning.md, Recall and precision per
-# class, and slimmer networks).
-SLIM_SEEKING = ["--critic-width", "48", "--gen-width", "48", "--gen-mode-seeking", "0.005"]
+LONGER = WIDE_PREVIOUS
+LONGER_SEEKING = [*SHARED_NOISE, *WIDE, "--gen-mode-seeking", "0.005"]
+# The same with both networks 48 filters wide: the defaults from 2026-12-05 (night) to
+# 2026-12-06 (evening), 'previous' spelt out (docs/tuning.md, Recall and precision per class,
+# and slimmer networks).
+SLIM_SEEKING = [*SHARED_NOISE, "--critic-width", "48", "--gen-width", "48", "--gen-mode-seeking", "0.005"]
 # Every batch norm's scale and shift from the class and the noise (BigGAN-deep's), and the
 # generator 64 filters wide with the critic 32: measured on 2026-12-06, the first precision
 # for recall, the second recall for precision; neither kept (docs/tuning.md, Noise in every
@@ -131,15 +138,16 @@ SLIM_SEEKING = ["--critic-width", "48", "--gen-width", "48", "--gen-mode-seeking
 NOISE_CONDITIONING = ["--gen-conditioning", "noise"]
 GEN64_CRITIC32 = ["--gen-width", "64", "--critic-width", "32"]
 # The generator's first layer reading the noise through weights of each class's own as well
-# as shared ones, without the mode-seeking term: on 2026-12-06 (AMD machine, three seeds) FID
-# lower and recall higher at equal steps, for precision, accuracy and a step 1.33x as long;
-# level in the defaults' time; not kept (docs/tuning.md, A first layer of each class's own).
+# as shared ones, without the mode-seeking term: the defaults since 2026-12-06 (evening),
+# spelt out (docs/tuning.md, A first layer of each class's own; README, Quality).
 CLASS_NOISE = ["--gen-noise-weights", "per_class", "--gen-mode-seeking", "0"]
-# The same into half the first layer's maps: a class's own weights a half the size.
+# The same into the first 48 of the layer's 96 feature maps only: the class's own weights
+# half as many.
 CLASS_NOISE_48 = [*CLASS_NOISE, "--gen-noise-weights-maps", "48"]
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
+    "wide": WIDE_PREVIOUS,
     "no-consistency": NO_CONSISTENCY,
     "lazy": LAZY,
     "earlier": EARLIER,
@@ -160,7 +168,7 @@ VARIANTS = {
 # The demo's length (scripts/demo.sh), --steps by default; the defaults before 2026-12-05
 # (night) trained 3,000 steps. LENGTH: the share of --steps a variant trains (default: all).
 DEMO_STEPS, PREVIOUS_STEPS = 4500, 3000
-OLDER_DEFAULTS = ("previous", "no-consistency", "lazy", "earlier", "original")
+OLDER_DEFAULTS = ("wide", "no-consistency", "lazy", "earlier", "original")
 LENGTH = dict.fromkeys(OLDER_DEFAULTS, Fraction(PREVIOUS_STEPS, DEMO_STEPS))
 # The bar's time to quality: this accuracy in training within this many minutes of training.
 TIME_GOAL_ACCURACY, TIME_GOAL_MINUTES = 0.95, 1.5

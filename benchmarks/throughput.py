@@ -78,13 +78,31 @@ def parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-def forward_flops(model: Any) -> float:
-    """Forward FLOPs per example of the conv, transposed-conv and dense layers (2 x MACs)."""
+def reads_inputs_only(layer: Any) -> bool:
+    """Whether no trainable layer lies between ``layer`` and its model's inputs: the gradient
+    with respect to its input is never built, so its backward pass is its weight gradient alone."""
+    nodes, seen = list(layer._inbound_nodes), set()
+    while nodes:
+        node = nodes.pop()
+        for parent in node.parent_nodes:
+            if getattr(parent.operation, "trainable_weights", None):
+                return False
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                nodes.append(parent)
+    return True
+
+
+def forward_flops(model: Any, inputs_only: bool = False) -> float:
+    """Forward FLOPs per example of the conv, transposed-conv and dense layers (2 x MACs);
+    ``inputs_only``: of those that read the model's inputs only (:func:`reads_inputs_only`)."""
     import keras
     import numpy as np
 
     total = 0.0
     for layer in model.layers:
+        if inputs_only and not reads_inputs_only(layer):
+            continue
         if isinstance(layer, keras.layers.Conv2DTranspose):
             _, h, w, c_in = layer.input.shape
             total += 2 * h * w * c_in * np.prod(layer.kernel_size) * layer.filters
@@ -278,7 +296,8 @@ def iteration_flops(trainer: Any) -> tuple[float, float]:
     (forward C, input gradient C, and 2 x 2C for their outer backward pass) on every
     ``gp_every``-th update, so 6C / gp_every on average; with --critic-consistency, 6C more
     (the shifted real and fake digits: 2C forward, 2 x 2C backward); a generator update is
-    3G + 3C.
+    3G + 3C, less the input gradient of the generator's layers that read its inputs alone
+    (the noise and the class: nothing to pass a gradient back to).
 
     Traced, the same average: a lazy penalty runs inside a conditional, whose ops the traced
     graph does not list, so the step is traced once more with the penalty on every update
@@ -287,7 +306,8 @@ def iteration_flops(trainer: Any) -> tuple[float, float]:
     b, k, every = trainer.cfg.batch_size, trainer.cfg.crit_steps, trainer.cfg.gp_every
     g, c = b * forward_flops(trainer.generator), b * forward_flops(trainer.critic)
     consistency = 6 * c if trainer.cfg.critic_consistency > 0 else 0.0
-    analytic = k * (g + 6 * c + 6 * c / every + consistency) + 3 * g + 3 * c
+    g_inputs = b * forward_flops(trainer.generator, inputs_only=True)
+    analytic = k * (g + 6 * c + 6 * c / every + consistency) + 3 * g - g_inputs + 3 * c
     lazy = traced_step_flops(trainer)
     full = lazy if every == 1 else traced_step_flops(trainer, gp_every=1)
     return analytic, lazy + (full - lazy) / every

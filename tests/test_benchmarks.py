@@ -30,7 +30,8 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
         "--batch-size",
         "32",
         "--variants",
-        f"off:1,{SECOND[0]}:2,off:1:critic_stddev_group=4,off:1:gp_every=1,off:1:critic_consistency=0",
+        f"off:1,{SECOND[0]}:2,off:1:critic_stddev_group=4,off:1:gp_every=1,off:1:critic_consistency=0,"
+        "off:1:gen_noise_weights=shared",
         "--iterations",
         "4",
         "--repeats",
@@ -53,6 +54,7 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
         "critic_stddev_group=4",
         "gp_every=1",
         "critic_consistency=0.0",
+        "gen_noise_weights=shared",
     ]
     for analytic, traced, _ in counts:  # one per model
         assert float(analytic) <= float(traced) <= 1.15 * float(analytic)
@@ -64,6 +66,9 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
     # The defaults' consistency puts two more batches through the critic and back: without it,
     # less in both counts.
     assert float(counts[0][0]) > 1.2 * float(counts[3][0]) and float(counts[0][1]) > 1.2 * float(counts[3][1])
+    # The defaults' first layer of each class's own is a large matrix on the noise: its forward
+    # pass and weight gradient count, its input gradient (never built) does not.
+    assert float(counts[0][0]) > float(counts[4][0]) and float(counts[0][1]) > float(counts[4][1])
     rows = re.findall(r"^ *(float32|mixed_bfloat16) +(\d+) +([\d.]+) .* ([\d.]+)x  (.+)$", out, re.M)
     assert [(p, spc, config) for p, spc, _, _, config in rows] == [
         ("float32", "1", "defaults"),
@@ -71,6 +76,7 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
         ("float32", "1", "critic_stddev_group=4"),
         ("float32", "1", "gp_every=1"),
         ("float32", "1", "critic_consistency=0.0"),
+        ("float32", "1", "gen_noise_weights=shared"),
     ]
     assert rows[0][3] == "1.00" and float(rows[1][3]) > 0  # speed-ups relative to the first
     # benchmarks/onednn.py reads this table from one process per setting.
@@ -276,19 +282,25 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     default = made["default"]
     assert default == defaults(GanConfig)
     # Each step back changes what the defaults train with; none is the same run as another
-    # but 'slim-seeking', today's defaults spelt out.
+    # but 'class-noise', today's defaults spelt out, and 'slim-seeking', the previous ones.
     runs = {(repr(cfg), quality.run_steps(4500, name)) for name, cfg in made.items()}
-    assert len(runs) == len(made) - 1 and made["slim-seeking"] == default
-    # The previous defaults: 64 filters wide, no mode-seeking term, 3,000 steps of today's 4,500.
+    assert len(runs) == len(made) - 2 and made["class-noise"] == default
+    # The previous defaults: the first layer's weights shared by every class, the mode-seeking
+    # term at 0.005, today's 4,500 steps.
     previous = made["previous"]
-    assert (previous.critic_width, previous.gen_width, previous.gen_mode_seeking) == (64, 64, 0.0)
-    assert (default.critic_width, default.gen_width, default.gen_mode_seeking) == (48, 48, 0.005)
-    assert previous.replace(critic_width=48, gen_width=48, gen_mode_seeking=0.005) == default
-    assert quality.run_steps(4500, "previous") == 3000 and quality.run_steps(4500, "default") == 4500
-    # ... and before them, each a step further back, all at the previous defaults' length.
+    assert (default.gen_noise_weights, default.gen_mode_seeking) == ("per_class", 0.0)
+    assert previous == default.replace(gen_noise_weights="shared", gen_mode_seeking=0.005)
+    assert made["slim-seeking"] == previous and quality.run_steps(4500, "previous") == 4500
+    # The defaults before those: 64 filters wide, no mode-seeking term, 3,000 steps of 4,500.
+    wide = made["wide"]
+    assert (wide.critic_width, wide.gen_width, wide.gen_mode_seeking) == (64, 64, 0.0)
+    assert (default.critic_width, default.gen_width) == (48, 48)
+    assert wide.replace(critic_width=48, gen_width=48, gen_mode_seeking=0.005) == previous
+    assert quality.run_steps(4500, "wide") == 3000 and quality.run_steps(4500, "default") == 4500
+    # ... and before them, each a step further back, all at the 'wide' defaults' length.
     assert made["no-consistency"].critic_consistency == 0.0 and default.critic_consistency == 1.0
     assert made["no-consistency"].critic_spectral_norm and not default.critic_spectral_norm
-    assert made["no-consistency"].replace(critic_consistency=1.0, critic_spectral_norm=False) == previous
+    assert made["no-consistency"].replace(critic_consistency=1.0, critic_spectral_norm=False) == wide
     assert made["no-consistency"].gp_every == default.gp_every == 4
     assert made["lazy"].gp_every == 1 and made["lazy"].critic_consistency == 0.0
     assert made["lazy"].gen_lr_early_steps == default.gen_lr_early_steps == 250
@@ -310,29 +322,31 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["noise-conditioning"] == default.replace(gen_conditioning="noise")
     assert default.gen_conditioning == "batchnorm"
     assert made["gen64-critic32"] == default.replace(gen_width=64, critic_width=32)
-    assert made["class-noise"] == default.replace(gen_noise_weights="per_class", gen_mode_seeking=0.0)
-    assert made["class-noise-48"] == made["class-noise"].replace(gen_noise_weights_maps=48)
+    assert made["class-noise-48"] == default.replace(gen_noise_weights_maps=48)
     assert default.gen_noise_weights_maps == 0 and 2 * default.gen_width == 96  # 48 of 96 maps
-    assert default.gen_noise_weights == "shared" and default.gen_mode_seeking > 0
     # The report's header names the flags of the variants run, and only those.
     header = quality.describe_variants(["default", "gp8"])
     assert header == "default = train.py as configured; gp8 = train.py --gp-every 8"
     assert quality.describe_variants(["previous"]) == (
-        "previous = train.py --critic-width 64 --gen-width 64 --gen-mode-seeking 0 for 2/3 of the steps"
+        "previous = train.py --gen-noise-weights shared --gen-mode-seeking 0.005"
+    )
+    assert quality.describe_variants(["wide"]) == (
+        "wide = train.py --gen-noise-weights shared --critic-width 64 --gen-width 64 --gen-mode-seeking 0 "
+        "for 2/3 of the steps"
     )
     # A variant with another batch sees as many digits: half the batch, twice the steps.
     assert quality.steps_for(4500, "default") == 4500 and quality.steps_for(4500, "batch32") == 9000
-    assert quality.steps_for(250, "previous") == quality.steps_for(250, "lazy") == 250
+    assert quality.steps_for(250, "wide") == quality.steps_for(250, "lazy") == 250
     assert quality.run_steps(4500, "batch32") == 9000 and set(quality.LENGTH) <= set(quality.VARIANTS)
-    # The candidates that led to today's defaults: the previous ones 1.5 times as long, with
+    # The candidates that led to the previous defaults: the 'wide' ones 1.5 times as long, with
     # the mode-seeking term, then slimmed; each at today's length, scored as often as the rest.
-    assert made["longer"] == previous and quality.run_steps(4500, "longer") == 4500
-    assert made["longer-seeking"] == previous.replace(gen_mode_seeking=0.005)
+    assert made["longer"] == wide and quality.run_steps(4500, "longer") == 4500
+    assert made["longer-seeking"] == wide.replace(gen_mode_seeking=0.005)
     assert made["slim-seeking"] == made["longer-seeking"].replace(critic_width=48, gen_width=48)
     args = argparse.Namespace(
         steps=4500, eval_every=125, data_dir="d", num_samples=100, mixed_precision="auto"
     )
-    asked = quality.train_args(args, Path("w"), Path("c"), "previous", 1)
+    asked = quality.train_args(args, Path("w"), Path("c"), "wide", 1)
     assert asked[asked.index("--steps") + 1] == "3000" and asked[asked.index("--eval-every") + 1] == "125"
     assert asked[-2:] == ["--gen-mode-seeking", "0"] and asked[asked.index("--seed") + 1] == "1"
     assert made["earlier"].gp_center == 1.0 and made["earlier"].gen_conditioning == "input"
@@ -419,6 +433,23 @@ def test_onednn_benchmark_times_the_step_with_onednn_off_and_on(sample_dir: Path
     assert re.findall(timed, out, re.M) == [("0", "off"), ("1", "on")]
     median = r"^float32:1 defaults: median [\d.]+ ms with oneDNN off, [\d.]+ ms on: [\d.]+x as fast on$"
     assert re.search(median, out, re.M)
+
+
+def test_optimizer_benchmark_times_both_adams_on_each_network() -> None:
+    result = run_script("benchmarks/optimizer.py", "--updates", "1", "--repeats", "1", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = re.findall(r"^ *(.+?) +([\d,]+) +([\d.]+) +([\d.]+) +([\d.]+)x$", result.stdout, re.M)
+    assert [name for name, *_ in rows] == [
+        "generator (defaults)",
+        "generator (gen_noise_weights=shared)",
+        "critic (defaults)",
+    ]
+    weights = [int(w.replace(",", "")) for _, w, *_ in rows]
+    # The defaults' first layer of each class's own: about ten times the shared generator's weights.
+    assert weights[0] > 5 * weights[1] > 0 and weights[2] > 0
+    assert all(float(k) > 0 and float(f) > 0 for _, _, k, f, _ in rows)
+    refused = run_script("benchmarks/optimizer.py", "--updates", "0", timeout=60)
+    assert refused.returncode == 2 and "--updates and --repeats must be >= 1" in refused.stderr
 
 
 def test_quality_benchmark_refuses_before_any_run(tmp_path: Path) -> None:

@@ -312,20 +312,38 @@ def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
     assert record.plan(again, tmp_path, "sha256:x", names, ["ckpt-3"]) == record.Plan()  # no difference left
 
 
-def test_a_run_of_the_previous_defaults_is_refused_with_the_flags_that_continue_it(tmp_path: Path) -> None:
-    # Saved by the defaults before 2026-12-05 (night): both networks 64 wide, no mode-seeking
-    # term. Today's defaults must not continue it as if it were theirs.
+@pytest.mark.parametrize(
+    ("changes", "differences", "flags_of_then"),
+    [
+        # Saved by the defaults before 2026-12-06 (evening): the first layer shared by every
+        # class, the mode-seeking term at 0.005.
+        (
+            {"gen_noise_weights": "shared", "gen_mode_seeking": 0.005},
+            ["gen_noise_weights 'shared' -> 'per_class'", "gen_mode_seeking 0.005 -> 0.0"],
+            "--gen-noise-weights shared --gen-mode-seeking 0.005",
+        ),
+        # ... and before 2026-12-05 (night): both networks 64 wide, no mode-seeking term.
+        (
+            {"gen_noise_weights": "shared", "gen_width": 64, "critic_width": 64},
+            ["gen_width 64 -> 48, critic_width 64 -> 48", "gen_noise_weights 'shared' -> 'per_class'"],
+            "--gen-width 64 --critic-width 64 --gen-noise-weights shared",
+        ),
+    ],
+)
+def test_a_run_of_earlier_defaults_is_refused_with_the_flags_that_continue_it(
+    tmp_path: Path, changes: dict[str, object], differences: list[str], flags_of_then: str
+) -> None:
+    # Today's defaults must not continue a run of earlier ones as if it were theirs.
     now = config.defaults(GanConfig)
-    old = now.replace(gen_width=64, critic_width=64, gen_mode_seeking=0.0)
+    old = now.replace(**changes)
     record.write(old, tmp_path / "config-gan.yaml", step=3000, fingerprint="sha256:x", classes=[], history=[])
     names, held = [str(d) for d in range(10)], ["ckpt-3000"]
     with pytest.raises(CheckpointError) as info:
         record.plan(now, tmp_path, "sha256:x", names, held)
     message = str(info.value)
-    assert "gen_width 64 -> 48, critic_width 64 -> 48" in message
-    assert "gen_mode_seeking 0.0 -> 0.005" in message
+    assert all(d in message for d in differences), message
     hint = message.split("or continue it as it was: ")[1]
-    assert hint == "--gen-width 64 --critic-width 64 --gen-mode-seeking 0.0"
+    assert hint == flags_of_then
     again, _ = flags.parse_args(GanConfig, shlex.split(hint), "")
     assert record.plan(again, tmp_path, "sha256:x", names, held) == record.Plan()
 

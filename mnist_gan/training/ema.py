@@ -66,7 +66,7 @@ class WeightAverage:
         t = tf.cast(updates, tf.float32)
         decay = tf.minimum(self.decay, (1.0 + t) / (10.0 + t))
         for a, w in zip(self.average.trainable_variables, self.model.trainable_variables):
-            a.assign(w + decay * (a - w))
+            a.assign_sub((a - w) * (1.0 - decay))  # = decay a + (1 - decay) w, in fewer passes
         for a, w in self._power_vectors:
             a.assign(w)
 
