@@ -57,10 +57,16 @@ OTHER_OPTIONS = dict(
 )
 # ... and the critic's consistency under shifts on top, its spectral norm off (the defaults).
 CONSISTENCY = {**OTHER_OPTIONS, "critic_consistency": 1.0, "critic_spectral_norm": False}
-# ... and the generator's mode-seeking term, whose pairs each replica must hold whole.
-MODE_SEEKING = {**CONSISTENCY, "gen_mode_seeking": 1.0}
-# ... measured in the critic's features, whose unit is a sum over every replica's share.
-MODE_SEEKING_CRITIC = {**MODE_SEEKING, "gen_mode_seeking_space": "critic"}
+# ... and the generator's mode-seeking term, whose pairs each replica must hold whole; and
+# measured in the critic's features, whose unit is a sum over every replica's share. These
+# tiny networks have, on some seeds, a few weights whose gradient is round-off, which Adam's
+# step turns into a sign, up to a few rates apart (as FIRST_NETWORKS below): with the TINY
+# seed 1, three of these variants, under Keras's Adam and the fused one alike. With seed 5,
+# the term in pixels on the first layer of each class's own (the default) left one such
+# weight 3.6e-3 apart, and in the critic's features on the shared layer twelve: so the
+# first runs on the shared layer, the second on the class's own, and both are checked.
+MODE_SEEKING = {**CONSISTENCY, "gen_mode_seeking": 1.0, "gen_noise_weights": "shared"}
+MODE_SEEKING_CRITIC = {**CONSISTENCY, "gen_mode_seeking": 1.0, "gen_mode_seeking_space": "critic"}
 
 
 # The networks of the first version (its step had neither average nor augmentation; here
@@ -305,7 +311,8 @@ def test_two_replicas_agree_in_bfloat16(tiny_dataset: Path) -> None:
     # update direction. A replica that saw the wrong half or scaled its loss wrongly misses both.
     # The generator's loss, a mean of scores near zero, to 5e-3: with seeds 1-6, with the
     # mode-seeking term and without, it came up to 2.6e-3 apart (1e-3 held for this seed
-    # until the term, on by default, changed its draws); the others within 1e-3 or 0.5 %.
+    # until the term, on by default for a day, changed its draws); the others within 1e-3 or
+    # 0.5 %. The term's own reading, when it is on, to 5e-3 too.
     one = _trainer(_mirrored(1), tiny_dataset, mixed_precision="bfloat16")
     two = _trainer(_mirrored(2), tiny_dataset, mixed_precision="bfloat16")
     assert one.generator.layers[-1].compute_dtype == "float32"  # the output layer stays exact
@@ -316,7 +323,10 @@ def test_two_replicas_agree_in_bfloat16(tiny_dataset: Path) -> None:
     m1 = one.train(tf.constant(3))
     m2 = two.train(tf.constant(3))
     bounds = dict.fromkeys(("critic_loss", "gradient_penalty", "wasserstein"), 1e-3)
-    bounds.update(dict.fromkeys(("generator_loss", "mode_seeking"), 5e-3))
+    bounds["generator_loss"] = 5e-3
+    if one.cfg.gen_mode_seeking > 0:
+        bounds["mode_seeking"] = 5e-3
+    assert ("mode_seeking" in m1) == (one.cfg.gen_mode_seeking > 0)
     for key, atol in bounds.items():
         np.testing.assert_allclose(float(m1[key]), float(m2[key]), rtol=5e-3, atol=atol, err_msg=key)
     u1, u2 = _flat(weights[0] + weights[1]) - start, _flat(weights[2] + weights[3]) - start
