@@ -14,10 +14,12 @@ judge by the worst seed, not the best. A benchmark, not a test: it asserts nothi
 mean something only on an otherwise idle machine.
 
 Variants, each scored the same way: 'default' is train.py as configured; 'previous' the
-defaults before the last change (the generator's first layer shared by every class, the
-mode-seeking term at 0.005: see PREVIOUS below); 'wide' the defaults before the change before
-(both networks 64 filters wide, no mode-seeking term, two thirds of the steps: WIDE_PREVIOUS
-and LENGTH; 'previous' until 2026-12-06, evening); 'no-consistency' the defaults before that
+defaults before the last change (the weight average's decay capped at 0.999, not 0.9965: see
+PREVIOUS below); 'shared-noise' the defaults before the change before (the generator's first
+layer shared by every class, the mode-seeking term at 0.005; 'previous' until 2026-12-06,
+night); 'wide' the defaults before that (both networks 64 filters wide, no mode-seeking term,
+two thirds of the steps: WIDE_PREVIOUS and LENGTH; 'previous' until 2026-12-06, evening);
+'no-consistency' the defaults before that
 (also no consistency term, the critic spectrally normalised); 'lazy' also the gradient penalty
 on every critic update; 'earlier' also the critic's inputs shifted by up to 3 pixels,
 WGAN-GP's penalty and the networks, step and schedule before the quality issue's architecture
@@ -28,12 +30,13 @@ every 4th; 'orthogonal' every kernel starting orthogonal, not as Keras's glorot;
 the mode-seeking term at 0.025 measured in the critic's features; 'noise-conditioning' the
 noise as well as the class setting every batch norm of the generator; 'gen64-critic32' the
 generator 64 filters wide and the critic 32; 'class-noise-48' the class's own first-layer
-weights into 48 of its 96 feature maps only. The candidates that led to today's defaults, at
+weights into 48 of its 96 feature maps only; 'class-mixing' a 1x1 convolution of each class's own
+after every batch norm of the generator. The candidates that led to today's defaults, at
 today's length: 'longer' the 'wide' defaults for 1.5 times their steps; 'longer-seeking' the
 same with the mode-seeking term at 0.005; 'slim-seeking' that with both networks 48 filters
-wide ('previous', spelt out); 'class-noise' the generator's first layer reading the noise
+wide ('shared-noise', spelt out); 'class-noise' the generator's first layer reading the noise
 through weights of each class's own as well as shared ones, without the mode-seeking term
-(today's defaults, spelt out).
+('previous', spelt out).
 Every variant sees as many digits as its length asks: --steps and --eval-every count steps of
 the default batch, and a variant with another batch takes as many more or fewer steps.
 
@@ -47,6 +50,7 @@ the default batch, and a variant with another batch takes as many more or fewer 
     python benchmarks/quality.py --variants default,seeking-critic  # the term in critic space
     python benchmarks/quality.py --variants default,noise-conditioning,gen64-critic32
     python benchmarks/quality.py --variants default,class-noise-48  # the class's own into half the maps
+    python benchmarks/quality.py --variants default,class-mixing  # a 1x1 convolution per class
 """
 
 from __future__ import annotations
@@ -74,11 +78,14 @@ from mnist_gan.runtime import flags  # noqa: E402
 from mnist_gan.runtime.flags import parse_args  # noqa: E402
 from mnist_gan.runtime.precision import MODES  # noqa: E402
 
-# train.py flags that restore the defaults before the last change (2026-12-06, evening): the
-# generator's first layer reading the noise through weights every class shares, and the
-# mode-seeking term at 0.005.
-SHARED_NOISE = ["--gen-noise-weights", "shared"]
-PREVIOUS = [*SHARED_NOISE, "--gen-mode-seeking", "0.005"]
+# train.py flags that restore the defaults before the last change (2026-12-06, night): the
+# weight average's decay capped at 0.999, which within the demo's 4,500 steps never bound.
+LONG_AVERAGE = ["--ema-decay", "0.999"]
+PREVIOUS = LONG_AVERAGE
+# ... and before the change before (2026-12-06, evening): the generator's first layer reading
+# the noise through weights every class shares, and the mode-seeking term at 0.005.
+SHARED_NOISE = ["--gen-noise-weights", "shared", *LONG_AVERAGE]
+SHARED_NOISE_PREVIOUS = [*SHARED_NOISE, "--gen-mode-seeking", "0.005"]
 # ... and before the change before (2026-12-05, night): both networks 64 filters wide, no
 # mode-seeking term; and 3,000 steps, not 4,500 (LENGTH).
 WIDE = ["--critic-width", "64", "--gen-width", "64"]
@@ -128,7 +135,7 @@ SEEKING_CRITIC = ["--gen-mode-seeking", "0.025", "--gen-mode-seeking-space", "cr
 LONGER = WIDE_PREVIOUS
 LONGER_SEEKING = [*SHARED_NOISE, *WIDE, "--gen-mode-seeking", "0.005"]
 # The same with both networks 48 filters wide: the defaults from 2026-12-05 (night) to
-# 2026-12-06 (evening), 'previous' spelt out (docs/tuning.md, Recall and precision per class,
+# 2026-12-06 (evening), 'shared-noise' spelt out (docs/tuning.md, Recall and precision per class,
 # and slimmer networks).
 SLIM_SEEKING = [*SHARED_NOISE, "--critic-width", "48", "--gen-width", "48", "--gen-mode-seeking", "0.005"]
 # Every batch norm's scale and shift from the class and the noise (BigGAN-deep's), and the
@@ -138,15 +145,20 @@ SLIM_SEEKING = [*SHARED_NOISE, "--critic-width", "48", "--gen-width", "48", "--g
 NOISE_CONDITIONING = ["--gen-conditioning", "noise"]
 GEN64_CRITIC32 = ["--gen-width", "64", "--critic-width", "32"]
 # The generator's first layer reading the noise through weights of each class's own as well
-# as shared ones, without the mode-seeking term: the defaults since 2026-12-06 (evening),
-# spelt out (docs/tuning.md, A first layer of each class's own; README, Quality).
-CLASS_NOISE = ["--gen-noise-weights", "per_class", "--gen-mode-seeking", "0"]
+# as shared ones, without the mode-seeking term: the defaults of 2026-12-06 (evening), spelt
+# out (docs/tuning.md, A first layer of each class's own; README, Quality).
+CLASS_NOISE = ["--gen-noise-weights", "per_class", "--gen-mode-seeking", "0", *LONG_AVERAGE]
 # The same into the first 48 of the layer's 96 feature maps only: the class's own weights
 # half as many.
 CLASS_NOISE_48 = [*CLASS_NOISE, "--gen-noise-weights-maps", "48"]
+# Every batch norm of the generator followed by a 1x1 convolution of each class's own:
+# measured on two seeds, not kept (docs/tuning.md, A class's own 1x1 convolutions, and a
+# shorter weight average).
+CLASS_MIXING = ["--gen-class-mixing"]
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
+    "shared-noise": SHARED_NOISE_PREVIOUS,
     "wide": WIDE_PREVIOUS,
     "no-consistency": NO_CONSISTENCY,
     "lazy": LAZY,
@@ -164,6 +176,7 @@ VARIANTS = {
     "gen64-critic32": GEN64_CRITIC32,
     "class-noise": CLASS_NOISE,
     "class-noise-48": CLASS_NOISE_48,
+    "class-mixing": CLASS_MIXING,
 }
 # The demo's length (scripts/demo.sh), --steps by default; the defaults before 2026-12-05
 # (night) trained 3,000 steps. LENGTH: the share of --steps a variant trains (default: all).

@@ -282,20 +282,23 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     default = made["default"]
     assert default == defaults(GanConfig)
     # Each step back changes what the defaults train with; none is the same run as another
-    # but 'class-noise', today's defaults spelt out, and 'slim-seeking', the previous ones.
+    # but 'class-noise' and 'slim-seeking', the previous defaults and those before them spelt out.
     runs = {(repr(cfg), quality.run_steps(4500, name)) for name, cfg in made.items()}
-    assert len(runs) == len(made) - 2 and made["class-noise"] == default
-    # The previous defaults: the first layer's weights shared by every class, the mode-seeking
-    # term at 0.005, today's 4,500 steps.
+    assert len(runs) == len(made) - 2
+    # The previous defaults: the weight average's decay capped at 0.999, today's 4,500 steps.
     previous = made["previous"]
+    assert default.ema_decay == 0.9965 and previous == default.replace(ema_decay=0.999)
+    assert made["class-noise"] == previous and quality.run_steps(4500, "previous") == 4500
+    # Before them: the first layer's weights shared by every class, the mode-seeking term at 0.005.
+    shared = made["shared-noise"]
     assert (default.gen_noise_weights, default.gen_mode_seeking) == ("per_class", 0.0)
-    assert previous == default.replace(gen_noise_weights="shared", gen_mode_seeking=0.005)
-    assert made["slim-seeking"] == previous and quality.run_steps(4500, "previous") == 4500
+    assert shared == previous.replace(gen_noise_weights="shared", gen_mode_seeking=0.005)
+    assert made["slim-seeking"] == shared and quality.run_steps(4500, "shared-noise") == 4500
     # The defaults before those: 64 filters wide, no mode-seeking term, 3,000 steps of 4,500.
     wide = made["wide"]
     assert (wide.critic_width, wide.gen_width, wide.gen_mode_seeking) == (64, 64, 0.0)
     assert (default.critic_width, default.gen_width) == (48, 48)
-    assert wide.replace(critic_width=48, gen_width=48, gen_mode_seeking=0.005) == previous
+    assert wide.replace(critic_width=48, gen_width=48, gen_mode_seeking=0.005) == shared
     assert quality.run_steps(4500, "wide") == 3000 and quality.run_steps(4500, "default") == 4500
     # ... and before them, each a step further back, all at the 'wide' defaults' length.
     assert made["no-consistency"].critic_consistency == 0.0 and default.critic_consistency == 1.0
@@ -322,23 +325,25 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["noise-conditioning"] == default.replace(gen_conditioning="noise")
     assert default.gen_conditioning == "batchnorm"
     assert made["gen64-critic32"] == default.replace(gen_width=64, critic_width=32)
-    assert made["class-noise-48"] == default.replace(gen_noise_weights_maps=48)
+    assert made["class-noise-48"] == previous.replace(gen_noise_weights_maps=48)
     assert default.gen_noise_weights_maps == 0 and 2 * default.gen_width == 96  # 48 of 96 maps
+    assert made["class-mixing"] == default.replace(gen_class_mixing=True) and not default.gen_class_mixing
     # The report's header names the flags of the variants run, and only those.
     header = quality.describe_variants(["default", "gp8"])
     assert header == "default = train.py as configured; gp8 = train.py --gp-every 8"
-    assert quality.describe_variants(["previous"]) == (
-        "previous = train.py --gen-noise-weights shared --gen-mode-seeking 0.005"
+    assert quality.describe_variants(["previous"]) == "previous = train.py --ema-decay 0.999"
+    assert quality.describe_variants(["shared-noise"]) == (
+        "shared-noise = train.py --gen-noise-weights shared --ema-decay 0.999 --gen-mode-seeking 0.005"
     )
     assert quality.describe_variants(["wide"]) == (
-        "wide = train.py --gen-noise-weights shared --critic-width 64 --gen-width 64 --gen-mode-seeking 0 "
-        "for 2/3 of the steps"
+        "wide = train.py --gen-noise-weights shared --ema-decay 0.999 --critic-width 64 --gen-width 64 "
+        "--gen-mode-seeking 0 for 2/3 of the steps"
     )
     # A variant with another batch sees as many digits: half the batch, twice the steps.
     assert quality.steps_for(4500, "default") == 4500 and quality.steps_for(4500, "batch32") == 9000
     assert quality.steps_for(250, "wide") == quality.steps_for(250, "lazy") == 250
     assert quality.run_steps(4500, "batch32") == 9000 and set(quality.LENGTH) <= set(quality.VARIANTS)
-    # The candidates that led to the previous defaults: the 'wide' ones 1.5 times as long, with
+    # The candidates that led to the defaults before: the 'wide' ones 1.5 times as long, with
     # the mode-seeking term, then slimmed; each at today's length, scored as often as the rest.
     assert made["longer"] == wide and quality.run_steps(4500, "longer") == 4500
     assert made["longer-seeking"] == wide.replace(gen_mode_seeking=0.005)

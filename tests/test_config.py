@@ -315,18 +315,20 @@ def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
 @pytest.mark.parametrize(
     ("changes", "differences", "flags_of_then"),
     [
-        # Saved by the defaults before 2026-12-06 (evening): the first layer shared by every
-        # class, the mode-seeking term at 0.005.
+        # Saved by the defaults before 2026-12-06 (night): the weight average's decay capped at 0.999.
+        ({"ema_decay": 0.999}, ["ema_decay 0.999 -> 0.9965"], "--ema-decay 0.999"),
+        # ... and before 2026-12-06 (evening): the first layer shared by every class, the
+        # mode-seeking term at 0.005.
         (
-            {"gen_noise_weights": "shared", "gen_mode_seeking": 0.005},
+            {"gen_noise_weights": "shared", "gen_mode_seeking": 0.005, "ema_decay": 0.999},
             ["gen_noise_weights 'shared' -> 'per_class'", "gen_mode_seeking 0.005 -> 0.0"],
-            "--gen-noise-weights shared --gen-mode-seeking 0.005",
+            "--gen-noise-weights shared --gen-mode-seeking 0.005 --ema-decay 0.999",
         ),
         # ... and before 2026-12-05 (night): both networks 64 wide, no mode-seeking term.
         (
-            {"gen_noise_weights": "shared", "gen_width": 64, "critic_width": 64},
+            {"gen_noise_weights": "shared", "gen_width": 64, "critic_width": 64, "ema_decay": 0.999},
             ["gen_width 64 -> 48, critic_width 64 -> 48", "gen_noise_weights 'shared' -> 'per_class'"],
-            "--gen-width 64 --critic-width 64 --gen-noise-weights shared",
+            "--gen-width 64 --critic-width 64 --gen-noise-weights shared --ema-decay 0.999",
         ),
     ],
 )

@@ -286,6 +286,38 @@ def test_per_class_noise_weights_into_some_maps_leave_the_other_maps_shared() ->
         assert whole.get_layer("class_noise_weights").kernel.shape == (4 * 10, 7 * 7 * 16)
 
 
+def test_class_mixing_gives_each_class_its_own_1x1_convolution_after_every_block() -> None:
+    generator = networks.build_generator(4, 8, conditioning="batchnorm", output="conv", class_mixing=True)
+    kernels = {
+        name: generator.get_layer(f"{name}_class_mixing_kernel")
+        for name in ("norm_7x7", "norm_14x14", "norm_28x28")
+    }
+    # A channels x channels matrix per class at every block (16, 8 and 4 maps), zero at the start.
+    assert {n: k.kernel.shape for n, k in kernels.items()} == {
+        "norm_7x7": (10, 16 * 16),
+        "norm_14x14": (10, 8 * 8),
+        "norm_28x28": (10, 4 * 4),
+    }
+    plain = networks.build_generator(4, 8, conditioning="batchnorm", output="conv")
+    # The same network without the mixing, weight for weight (its layers in the same order).
+    unmixed = [layer for layer in generator.layers if layer.weights and "class_mixing" not in layer.name]
+    for mine, theirs in zip([layer for layer in plain.layers if layer.weights], unmixed, strict=True):
+        mine.set_weights(theirs.get_weights())
+    noise = tf.random.stateless_normal([4, 4], seed=[0, 1])
+    labels = tf.constant([3, 3, 5, 5])
+    before = plain([noise, labels], training=False).numpy()
+    np.testing.assert_allclose(generator([noise, labels], training=False).numpy(), before, atol=1e-6)
+    # Class 3's own matrix at 14x14 set: the 3s change, the 5s are as they were.
+    mixing = kernels["norm_14x14"]
+    mixing.kernel.assign(tf.tensor_scatter_nd_update(mixing.kernel, [[3]], tf.fill([1, 64], 0.5)))
+    after = generator([noise, labels], training=False).numpy()
+    assert np.abs(after[:2] - before[:2]).max() > 1e-3
+    np.testing.assert_allclose(after[2:], before[2:], atol=1e-6)
+    # With the class beside the noise only ('input'), the first block's mixing follows its reshape.
+    flat = networks.build_generator(4, 8, class_mixing=True)
+    assert flat.get_layer("norm_7x7_class_mixing").output.shape[1:] == (7, 7, 16)
+
+
 def test_critic_blocks_at_7x7_are_3x3_convolutions_after_the_second_stride() -> None:
     deeper = networks.build_critic(8, 10, blocks=1, blocks_7x7=2)
     convs = [layer for layer in deeper.layers if isinstance(layer, SNConv2D)]

@@ -107,6 +107,7 @@ class GanConfig(RunConfig):
         "gen_conditioning",
         "gen_noise_weights",
         "gen_noise_weights_maps",
+        "gen_class_mixing",
         "gen_blocks",
         "gen_output",
         "critic_blocks",
@@ -120,6 +121,7 @@ class GanConfig(RunConfig):
         "gen_conditioning": "input",
         "gen_noise_weights": "shared",
         "gen_noise_weights_maps": 0,  # all of them
+        "gen_class_mixing": False,
         "gen_blocks": 0,
         "gen_output": "transposed",
         "critic_embedding": "spectral",
@@ -236,6 +238,10 @@ class GanConfig(RunConfig):
         "with --gen-noise-weights per_class: how many of the first layer's 7x7 feature maps "
         "(2 x --gen-width) read the noise through the class's own weights; 0 or more than "
         "there are: all of them"
+    )
+    gen_class_mixing: bool = option(
+        "follow every generator block's batch norm with a 1x1 convolution of the class's own "
+        "(residual, zero at the start): each class combines the feature maps its own way"
     )
     steps: int = option("generator steps to train to (counting steps of a resumed run)")
     epochs: float = option("if > 0: train this many passes over the data instead of --steps")

@@ -140,11 +140,41 @@ def _noise_through_class_weights(
     )(own)
 
 
-def _norm_relu(x: keras.KerasTensor, condition: keras.KerasTensor | None, name: str) -> keras.KerasTensor:
-    """Batch norm (its scale and shift set by ``condition`` when given), then ReLU."""
+def _class_mixing(x: keras.KerasTensor, onehot: keras.KerasTensor, name: str) -> keras.KerasTensor:
+    """x + x M_y: a 1x1 convolution of the class y's own over the feature maps.
+
+    Conditional batch norm gives each class a scale per feature map, a diagonal M_y; this
+    lets a class also combine the maps, so the features a block hands on can differ by class
+    in direction, not only in size. M_y is a bias-free Dense on the one-hot label (its row
+    y), zero-initialised, so training starts from the block without it; channels^2 weights
+    a class, few beside the first layer's.
+    """
+    channels = x.shape[-1]
+    kernel = layers.Dense(
+        channels * channels, use_bias=False, kernel_initializer="zeros", name=f"{name}_kernel"
+    )(onehot)
+    return layers.Lambda(
+        lambda t: (
+            t[0] + keras.ops.einsum("bhwc,bcd->bhwd", t[0], keras.ops.reshape(t[1], (-1, channels, channels)))
+        ),
+        output_shape=tuple(x.shape[1:]),
+        name=name,
+    )([x, kernel])
+
+
+def _norm_relu(
+    x: keras.KerasTensor,
+    condition: keras.KerasTensor | None,
+    name: str,
+    mixing: keras.KerasTensor | None = None,
+) -> keras.KerasTensor:
+    """Batch norm (its scale and shift set by ``condition`` when given), then ReLU, then a
+    1x1 convolution of the class's own when ``mixing`` (the one-hot label) is given."""
     if condition is None:
-        return layers.ReLU()(layers.BatchNormalization(synchronized=True)(x))
-    return layers.ReLU()(_class_norm(x, condition, name))
+        x = layers.ReLU()(layers.BatchNormalization(synchronized=True)(x))
+    else:
+        x = layers.ReLU()(_class_norm(x, condition, name))
+    return x if mixing is None else _class_mixing(x, mixing, f"{name or 'block'}_class_mixing")
 
 
 def build_generator(
@@ -158,6 +188,7 @@ def build_generator(
     spectral: bool = False,
     noise_weights: str = "shared",
     noise_weights_maps: int = 0,
+    class_mixing: bool = False,
 ) -> keras.Model:
     """Conditional DCGAN generator at native 28x28: (noise, label) -> image in [-1, 1].
 
@@ -176,7 +207,8 @@ def build_generator(
     'per_class' gives the first layer, beside its weights shared by every class, a set of
     weights on the noise for each class (:func:`_noise_through_class_weights`), into the
     first ``noise_weights_maps`` of its ``2 * width`` feature maps (0, or more than there
-    are: all of them).
+    are: all of them). ``class_mixing`` follows every block's batch norm and ReLU with a 1x1
+    convolution of the class's own (:func:`_class_mixing`).
     """
     if conditioning not in GEN_CONDITIONING:
         raise ValueError(f"unknown generator conditioning {conditioning!r}")
@@ -206,20 +238,23 @@ def build_generator(
     if noise_weights == "per_class":
         maps = min(noise_weights_maps or 2 * width, 2 * width)
         x = layers.Add(name="first_layer")([x, _noise_through_class_weights(noise, onehot, 2 * width, maps)])
+    mixing = onehot if class_mixing else None
     if condition is None:
         x = layers.Reshape((7, 7, 2 * width))(_norm_relu(x, None, ""))
+        if mixing is not None:
+            x = _class_mixing(x, mixing, "norm_7x7_class_mixing")
     else:
-        x = _norm_relu(layers.Reshape((7, 7, 2 * width))(x), condition, "norm_7x7")
+        x = _norm_relu(layers.Reshape((7, 7, 2 * width))(x), condition, "norm_7x7", mixing)
     x = up(width, 4, strides=2, padding="same", use_bias=False)(x)
-    x = _norm_relu(x, condition, "norm_14x14")
+    x = _norm_relu(x, condition, "norm_14x14", mixing)
     for i in range(blocks):
         x = conv(width, 3, padding="same", use_bias=False)(x)
-        x = _norm_relu(x, condition, f"norm_14x14_{i + 1}")
+        x = _norm_relu(x, condition, f"norm_14x14_{i + 1}", mixing)
     if output == "transposed":
         x = up(1, 4, strides=2, padding="same")(x)
     else:
         x = up(max(width // 2, 1), 4, strides=2, padding="same", use_bias=False)(x)
-        x = _norm_relu(x, condition, "norm_28x28")
+        x = _norm_relu(x, condition, "norm_28x28", mixing)
         x = conv(1, 3, padding="same")(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
     return keras.Model([noise, labels], images, name="generator")
@@ -328,6 +363,7 @@ def generator_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Mod
         spectral=cfg.gen_spectral_norm,
         noise_weights=cfg.gen_noise_weights,
         noise_weights_maps=cfg.gen_noise_weights_maps,
+        class_mixing=cfg.gen_class_mixing,
     )
 
 
