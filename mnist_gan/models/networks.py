@@ -162,19 +162,11 @@ def _class_mixing(x: keras.KerasTensor, onehot: keras.KerasTensor, name: str) ->
     )([x, kernel])
 
 
-def _norm_relu(
-    x: keras.KerasTensor,
-    condition: keras.KerasTensor | None,
-    name: str,
-    mixing: keras.KerasTensor | None = None,
-) -> keras.KerasTensor:
-    """Batch norm (its scale and shift set by ``condition`` when given), then ReLU, then a
-    1x1 convolution of the class's own when ``mixing`` (the one-hot label) is given."""
+def _norm_relu(x: keras.KerasTensor, condition: keras.KerasTensor | None, name: str) -> keras.KerasTensor:
+    """Batch norm (its scale and shift set by ``condition`` when given), then ReLU."""
     if condition is None:
-        x = layers.ReLU()(layers.BatchNormalization(synchronized=True)(x))
-    else:
-        x = layers.ReLU()(_class_norm(x, condition, name))
-    return x if mixing is None else _class_mixing(x, mixing, f"{name or 'block'}_class_mixing")
+        return layers.ReLU()(layers.BatchNormalization(synchronized=True)(x))
+    return layers.ReLU()(_class_norm(x, condition, name))
 
 
 def build_generator(
@@ -238,23 +230,26 @@ def build_generator(
     if noise_weights == "per_class":
         maps = min(noise_weights_maps or 2 * width, 2 * width)
         x = layers.Add(name="first_layer")([x, _noise_through_class_weights(noise, onehot, 2 * width, maps)])
-    mixing = onehot if class_mixing else None
+
+    def block_end(x: keras.KerasTensor, name: str) -> keras.KerasTensor:
+        """``x``, a block after its batch norm and ReLU, through the class's own 1x1 convolution if asked."""
+        return _class_mixing(x, onehot, f"{name}_class_mixing") if class_mixing else x
+
     if condition is None:
         x = layers.Reshape((7, 7, 2 * width))(_norm_relu(x, None, ""))
-        if mixing is not None:
-            x = _class_mixing(x, mixing, "norm_7x7_class_mixing")
     else:
-        x = _norm_relu(layers.Reshape((7, 7, 2 * width))(x), condition, "norm_7x7", mixing)
+        x = _norm_relu(layers.Reshape((7, 7, 2 * width))(x), condition, "norm_7x7")
+    x = block_end(x, "norm_7x7")
     x = up(width, 4, strides=2, padding="same", use_bias=False)(x)
-    x = _norm_relu(x, condition, "norm_14x14", mixing)
+    x = block_end(_norm_relu(x, condition, "norm_14x14"), "norm_14x14")
     for i in range(blocks):
         x = conv(width, 3, padding="same", use_bias=False)(x)
-        x = _norm_relu(x, condition, f"norm_14x14_{i + 1}", mixing)
+        x = block_end(_norm_relu(x, condition, f"norm_14x14_{i + 1}"), f"norm_14x14_{i + 1}")
     if output == "transposed":
         x = up(1, 4, strides=2, padding="same")(x)
     else:
         x = up(max(width // 2, 1), 4, strides=2, padding="same", use_bias=False)(x)
-        x = _norm_relu(x, condition, "norm_28x28", mixing)
+        x = block_end(_norm_relu(x, condition, "norm_28x28"), "norm_28x28")
         x = conv(1, 3, padding="same")(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
     return keras.Model([noise, labels], images, name="generator")
