@@ -5,7 +5,8 @@ seeds, variants side by side.
 Trains the classifier once (it is the yardstick), then for every variant and seed trains the
 GAN for a fixed number of steps, scoring it every --eval-every steps, and runs evaluate.py on
 the result. Prints every metric per seed with its real-data reference, the mean and the
-worst seed, a time-to-quality table (step, minutes of training, accuracy, FID), the recall
+worst seed (CAS the mean of --cas-readings classifiers a side, with the standard error of its
+distance to the line), a time-to-quality table (step, minutes of training, accuracy, FID), the recall
 of each class per seed (where the digits a generator leaves out lie), the goals
 of the project's quality bar met or not by the worst seed, and what the runs cost (wall time,
 training time per 1,000 steps, start-up, peak memory of each script). A GAN result is a distribution:
@@ -73,8 +74,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # No TensorFlow in these: they only name the modes and parse train.py's flags.
-from mnist_gan.configs import GanConfig  # noqa: E402
-from mnist_gan.runtime import flags  # noqa: E402
+from mnist_gan.configs import EvaluateConfig, GanConfig  # noqa: E402
+from mnist_gan.runtime import flags, limits  # noqa: E402
+from mnist_gan.runtime.errors import ConfigError  # noqa: E402
 from mnist_gan.runtime.flags import parse_args  # noqa: E402
 from mnist_gan.runtime.precision import MODES  # noqa: E402
 
@@ -294,6 +296,7 @@ def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: st
         *("--checkpoint-dir", str(run_dir / "gan"), "--classifier-dir", str(cls)),
         *("--data-dir", args.data_dir, "--eval-samples", str(args.num_samples)),
         *("--seed", str(seed), "--output", str(metrics), "--overwrite"),  # a rerun in --work
+        *("--cas-readings", str(args.cas_readings)),
     )
     report = json.loads(metrics.read_text())
     used = next(
@@ -306,6 +309,7 @@ def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: st
         "memorisation": report.get("memorisation"),
         "recall_per_class": report.get("per_class_recall", {}),
         "per_set": report.get("per_set", {}),
+        "cas_readings": report.get("cas_readings", {}),
         "progress": progress(out),
         "seconds": gan_seconds,
         "startup": startup,
@@ -334,6 +338,7 @@ def print_metrics(results: dict[str, list[dict]], seeds: list[int]) -> None:
                 f"| {_reference(runs, name)} |"
             )
         print_reading_noise(runs)
+        print_cas_margin(runs)
 
 
 def print_reading_noise(runs: list[dict]) -> None:
@@ -347,6 +352,25 @@ def print_reading_noise(runs: list[dict]) -> None:
     for name in ("fid", "precision", "recall"):
         errors = [statistics.stdev(s[name]) / len(s[name]) ** 0.5 for s in sets]
         print(f"  {name}: " + ", ".join(f"{e:.4f}" for e in errors))
+
+
+def print_cas_margin(runs: list[dict]) -> None:
+    """Each seed's CAS against its line (real - 1 pt) with the noise of its classifiers: the
+    mean over them of generated minus real, plus the point, and that mean's standard error.
+    Classifier i of either side trains with the same seed, so the difference is paired."""
+    readings = [r.get("cas_readings", {}) for r in runs]
+    pairs = [list(zip(c.get("generated", []), c.get("real", []))) for c in readings]
+    if not all(len(p) > 1 for p in pairs):
+        return  # one classifier a side (or CAS not read): no noise to weigh
+    cells = []
+    for p in pairs:
+        margins = [g - r + 0.01 for g, r in p]
+        error = statistics.stdev(margins) / len(margins) ** 0.5
+        cells.append(f"{statistics.fmean(margins):+.4f} ± {error:.4f}")
+    print(
+        f"\nCAS above its line (real - 1 pt), mean ± standard error over {len(pairs[0])} classifiers "
+        "a side, classifier i of each side with the same seed: " + ", ".join(cells)
+    )
 
 
 def print_time_to_quality(results: dict[str, list[dict]]) -> None:
@@ -573,6 +597,14 @@ def main() -> int:
     )
     parser.add_argument("--classifier-epochs", type=int, default=20, help="(default: %(default)s)")
     parser.add_argument(
+        "--cas-readings",
+        type=int,
+        default=8,
+        help="classifiers trained on each side for CAS (evaluate.py --cas-readings; default: "
+        "%(default)s: one classifier's CAS moves by about half a point with its seed, as much as "
+        "the distance to the line)",
+    )
+    parser.add_argument(
         "--num-samples",
         type=int,
         default=72_000,
@@ -610,6 +642,10 @@ def main() -> int:
         parser.error(f"--work {args.work}: holds earlier runs; pass an empty or a new folder")
     if args.classifier_epochs < 1 or args.num_samples < 20:
         parser.error("--classifier-epochs >= 1 and --num-samples >= 20")
+    try:
+        limits.check_value("--cas-readings", args.cas_readings, EvaluateConfig.RANGES["cas_readings"])
+    except ConfigError as e:
+        parser.error(f"{e}, as evaluate.py takes it")
     work = args.work.resolve() if args.work else Path(tempfile.mkdtemp(prefix="mnist-gan-quality-"))
     cls = work / "classifier"
     cls_seconds, cls_out = run(
@@ -632,7 +668,7 @@ def main() -> int:
         f"budget: classifier {args.classifier_epochs} epochs ({cls_seconds / 60:.1f} min), GAN {args.steps} "
         f"steps of {DEFAULT_BATCH} digits or as many digits in other batches (--mixed-precision "
         f"{args.mixed_precision}), seeds {seeds}, {args.num_samples} generated "
-        f"digits scored; {describe_variants(variants)}"
+        f"digits scored, CAS from {args.cas_readings} classifiers a side; {describe_variants(variants)}"
     )
     print_metrics(results, seeds)
     print_time_to_quality(results)

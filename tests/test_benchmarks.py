@@ -272,6 +272,24 @@ def test_quality_benchmark_weighs_each_seeds_reading_by_its_sets(capsys: pytest.
     assert "| fid | 1.2000 |" in table and "  fid: 0.1155\n" in noise
 
 
+def test_quality_benchmark_weighs_cas_by_its_classifiers(capsys: pytest.CaptureFixture) -> None:
+    quality = _benchmark("quality")
+    # Seed 0 on its line to within its classifiers' noise, seed 1 a point over it; classifier
+    # i of either side shares its seed, so the margin is read pair by pair.
+    runs = [
+        {"cas_readings": {"generated": [0.960, 0.950], "real": [0.970, 0.964]}},
+        {"cas_readings": {"generated": [0.97, 0.97, 0.97], "real": [0.97, 0.96, 0.98]}},
+    ]
+    quality.print_cas_margin(runs)
+    out = capsys.readouterr().out
+    assert "over 2 classifiers a side" in out
+    assert ": -0.0020 ± 0.0020, +0.0100 ± 0.0058\n" in out
+    # One classifier a side, CAS not read, or an evaluation from before readings were kept.
+    quality.print_cas_margin([{"cas_readings": {"generated": [0.96], "real": [0.97]}}])
+    quality.print_cas_margin([{}])
+    assert capsys.readouterr().out == ""
+
+
 def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     from mnist_gan.configs import GanConfig
     from mnist_gan.runtime.config import defaults
@@ -464,6 +482,7 @@ def test_quality_benchmark_refuses_before_any_run(tmp_path: Path) -> None:
         (["--work", str(tmp_path / "work")], f"error: --work {tmp_path / 'work'}: holds earlier runs"),
         (["--data-dir", "nowhere"], f"error: --data-dir {tmp_path / 'nowhere'}: no such folder"),
         (["--classifier-epochs", "0"], "error: --classifier-epochs >= 1 and --num-samples >= 20"),
+        (["--cas-readings", "0"], "error: --cas-readings must be >= 1, got 0, as evaluate.py takes it"),
     ):
         result = subprocess.run(
             [sys.executable, script, *flags], cwd=tmp_path, capture_output=True, text=True, timeout=120

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -67,16 +68,27 @@ def test_short_training_makes_recognisable_digits(
     assert fid > floor >= 0
 
 
-# The demo's budget (default config, 5k sample, 4,500 steps) must reach >= 95 % of generated
-# digits recognised as the digit asked for and an FID under 2.5 x the real-data floor
-# (benchmarks/quality.py measures the margin over three seeds: README, Quality; an untrained
-# generator scores over 50 x). A step budget, not a time: how long those steps take is
-# measured by benchmarks/quality.py, never asserted here.
-FULL_STEPS, FULL_MIN_ACCURACY, FULL_MAX_FID_RATIO = 4500, 0.95, 2.5
+# The demo's budget (default config, 5k sample, 4,500 steps), read by evaluate.py from 12,000
+# digits (three sets of the split's 4,000), against the quality bar of README's Quality: at the
+# bar itself, the lines the defaults meet on every seed of benchmarks/quality.py (accuracy,
+# classifier score, the independent reader); FID, precision and recall at looser lines, with
+# one reading's noise between them and the benchmark's worst seed (the defaults miss the bar's
+# FID and recall on some seeds). An untrained generator fails every one of them. A step
+# budget, not a time: how long those steps take is measured by benchmarks/quality.py, never
+# asserted here.
+FULL_STEPS, FULL_EVAL_SAMPLES = 4500, 12_000
+BAR = {  # metric: its line from the real-data reference
+    "accuracy": lambda real: real - 0.005,
+    "classifier_score": lambda real: real - 0.15,
+    "independent_accuracy": lambda real: real - 0.03,
+    "fid": lambda floor: 1.8 * floor,
+    "precision": lambda _: 0.86,
+    "recall": lambda _: 0.86,
+}
 
 
 @pytest.mark.slow
-def test_the_demo_budget_reaches_ninety_five_percent(sample_dir: Path, tmp_path: Path) -> None:
+def test_the_demo_budget_meets_the_quality_bar(sample_dir: Path, tmp_path: Path) -> None:
     cls = run_classifier(sample_dir, tmp_path, "--epochs", "20")
     assert cls.returncode == 0, cls.stderr[-3000:]
     result = run_train(
@@ -92,15 +104,21 @@ def test_the_demo_budget_reaches_ninety_five_percent(sample_dir: Path, tmp_path:
         timeout=1200,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    accuracy = float(printed(r"recognised as asked: ([\d.]+)%", result.stdout)) / 100
-    print(
-        f"\n{printed(r'(recognised as asked: .*)', result.stdout)} "
-        f"(classifier: {printed(r'test accuracy: (.*)', cls.stdout)})"
+    metrics = tmp_path / "metrics.json"
+    scored = run_script(
+        "evaluate.py",
+        *("--checkpoint-dir", str(tmp_path / "ckpt"), "--eval-samples", str(FULL_EVAL_SAMPLES)),
+        *("--no-cas", "--output", str(metrics)),
+        timeout=600,
     )
-    assert accuracy >= FULL_MIN_ACCURACY
-    fid = float(printed(r"FID ([\d.]+)", result.stdout))
-    floor = float(printed(r"floor ([\d.]+)\)", result.stdout))
-    assert fid <= FULL_MAX_FID_RATIO * floor
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    report = json.loads(metrics.read_text())
+    generated, real = report["metrics"], report["real_references"]
+    print("\n" + "\n".join(f"{name}: {generated[name]:.4f} (real {real[name]:.4f})" for name in BAR))
+    for name, line_of in BAR.items():
+        line = line_of(real[name])
+        met = generated[name] <= line if name == "fid" else generated[name] >= line
+        assert met, f"{name} {generated[name]:.4f} against a line of {line:.4f}"
 
 
 def test_quickstart_steps_at_a_tiny_budget(sample_dir: Path, tmp_path: Path) -> None:
