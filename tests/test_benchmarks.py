@@ -400,10 +400,16 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
         *("--data-dir", str(sample_dir), "--work", str(tmp_path)),
         *("--steps", "4", "--eval-every", "2", "--seeds", "2", "--variants", "default,batch32"),
         *("--classifier-epochs", "1", "--num-samples", "50", "--mixed-precision", "off"),
+        *("--cas-readings", "2"),
         timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
+    # CAS from two classifiers a side, and each seed's distance to its line from their pairs.
+    assert "CAS from 2 classifiers a side" in out
+    margin = r"[+-][\d.]+ ± [\d.]+"
+    margins = re.findall(rf"over 2 classifiers a side, .*: ({margin}), ({margin})\n", out)
+    assert len(margins) == 2, out  # one line under each variant's table
     # Per seed, mean and worst for every metric, for both variants.
     for variant in ("default", "batch32"):
         row = printed(rf"### {variant}\n(?:.*\n){{3}}(\| fid \|.*)", out)

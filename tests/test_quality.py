@@ -73,7 +73,8 @@ def test_short_training_makes_recognisable_digits(
 # bar itself, the lines the defaults meet on every seed of benchmarks/quality.py (accuracy,
 # classifier score, the independent reader); FID, precision and recall at looser lines, with
 # one reading's noise between them and the benchmark's worst seed (the defaults miss the bar's
-# FID and recall on some seeds). An untrained generator fails every one of them. A step
+# FID and recall on some seeds, and meet its precision by less than one reading of 12,000
+# digits moves). An untrained generator fails every one of them. A step
 # budget, not a time: how long those steps take is measured by benchmarks/quality.py, never
 # asserted here.
 FULL_STEPS, FULL_EVAL_SAMPLES = 4500, 12_000
