@@ -4,12 +4,14 @@ MirroredStrategy can run two replicas in any test without a GPU."""
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -50,6 +52,16 @@ def run_script(
         env={**{k: v for k, v in os.environ.items() if k not in USER_UNSET}, **(env or {})},
         check=False,
     )
+
+
+def benchmark_module(name: str) -> Any:
+    """The script benchmarks/NAME.py as a module."""
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_classifier(data_dir: Path, root: Path, *flags: str) -> subprocess.CompletedProcess[str]:

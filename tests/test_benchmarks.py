@@ -4,16 +4,14 @@ quality aggregates seeds into mean and worst and judges the bar on the worst."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import ROOT, printed, run_script
+from conftest import ROOT, benchmark_module, printed, run_script
 
 from mnist_gan.runtime import precision
 
@@ -80,7 +78,7 @@ def test_throughput_benchmark_compares_variants(sample_dir: Path) -> None:
     ]
     assert rows[0][3] == "1.00" and float(rows[1][3]) > 0  # speed-ups relative to the first
     # benchmarks/onednn.py reads this table from one process per setting.
-    table, onednn = _benchmark("onednn").read_table(out)
+    table, onednn = benchmark_module("onednn").read_table(out)
     assert [ms for _, ms in table] == [float(ms) for _, _, ms, _, _ in rows]
     assert table[0][0] == "float32:1 defaults" and table[3][0] == "float32:1 gp_every=1"
     assert onednn == "on"  # the benchmark asks for oneDNN, as train.py does
@@ -112,22 +110,12 @@ def test_throughput_benchmark_refuses_a_bad_variant_before_it_builds_anything(
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
 
 
-def _benchmark(name: str) -> Any:
-    """The script benchmarks/NAME.py as a module."""
-    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_throughput_variants_keep_commas_inside_a_value() -> None:
     from mnist_gan import configs
     from mnist_gan.runtime import config
 
     spec = "off:1,auto:50:critic_augment=translation,cutout:gen_width=96,auto"
-    throughput = _benchmark("throughput")
+    throughput = benchmark_module("throughput")
     found = throughput.parse_variants(spec, config.defaults(configs.GanConfig))
     assert [(v.mode, v.steps_per_call, v.settings) for v in found] == [
         ("off", 1, ()),
@@ -143,7 +131,7 @@ def test_a_failed_end_to_end_run_is_train_pys_error_line_not_a_traceback(
     from mnist_gan import configs
     from mnist_gan.runtime import config
 
-    throughput = _benchmark("throughput")
+    throughput = benchmark_module("throughput")
     base = config.defaults(configs.GanConfig).replace(data_dir=str(tmp_path))  # an empty folder
     with pytest.raises(SystemExit) as info:
         throughput.end_to_end(base, throughput.Variant("auto", 50), 2)
@@ -154,7 +142,7 @@ def test_a_failed_end_to_end_run_is_train_pys_error_line_not_a_traceback(
 
 
 def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pytest.CaptureFixture) -> None:
-    quality = _benchmark("quality")
+    quality = benchmark_module("quality")
     out = "gan: 10%|\nstep 250 (0.50 min of training): fid 40.1, fid_floor 2.4, accuracy 0.9\n"
     assert quality.progress(out) == [
         {"step": 250, "minutes": 0.5, "fid": 40.1, "fid_floor": 2.4, "accuracy": 0.9}
@@ -225,7 +213,7 @@ def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pyte
 
 
 def test_quality_benchmark_prints_recall_per_class_per_seed(capsys: pytest.CaptureFixture) -> None:
-    quality = _benchmark("quality")
+    quality = benchmark_module("quality")
 
     def recall(zero: float, one: float | None) -> dict:
         return {"0": {"generated": zero, "real": 0.94}, "1": {"generated": one, "real": 0.9}}
@@ -247,7 +235,7 @@ def test_quality_benchmark_prints_recall_per_class_per_seed(capsys: pytest.Captu
 
 
 def test_quality_benchmark_weighs_each_seeds_reading_by_its_sets(capsys: pytest.CaptureFixture) -> None:
-    quality = _benchmark("quality")
+    quality = benchmark_module("quality")
 
     def sets(*fid: float) -> dict:
         return {"size": 4000, "fid": list(fid), "precision": [0.88] * len(fid), "recall": [0.87, 0.89, 0.88]}
@@ -273,7 +261,7 @@ def test_quality_benchmark_weighs_each_seeds_reading_by_its_sets(capsys: pytest.
 
 
 def test_quality_benchmark_weighs_cas_by_its_classifiers(capsys: pytest.CaptureFixture) -> None:
-    quality = _benchmark("quality")
+    quality = benchmark_module("quality")
     # Seed 0 on its line to within its classifiers' noise, seed 1 a point over it; classifier
     # i of either side shares its seed, so the margin is read pair by pair.
     runs = [
@@ -295,7 +283,7 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     from mnist_gan.runtime.config import defaults
     from mnist_gan.runtime.flags import parse_args
 
-    quality = _benchmark("quality")
+    quality = benchmark_module("quality")
     made = {name: parse_args(GanConfig, flags, "")[0] for name, flags in quality.VARIANTS.items()}
     default = made["default"]
     assert default == defaults(GanConfig)
@@ -388,7 +376,7 @@ def test_the_demo_length_is_the_same_in_the_demo_the_benchmark_and_the_slow_test
     assert (
         int(demo.group(1))
         == int(told.group(1))
-        == _benchmark("quality").DEMO_STEPS
+        == benchmark_module("quality").DEMO_STEPS
         == test_quality.FULL_STEPS
     )
 
