@@ -355,16 +355,17 @@ def print_reading_noise(runs: list[dict]) -> None:
 
 
 def print_cas_margin(runs: list[dict]) -> None:
-    """Each seed's CAS against its line (real - 1 pt) with the noise of its classifiers: the
-    mean over them of generated minus real, plus the point, and that mean's standard error.
+    """Each seed's CAS against its line in BAR with the noise of its classifiers: the mean over
+    them of generated minus the line drawn from real, and that mean's standard error.
     Classifier i of either side trains with the same seed, so the difference is paired."""
     readings = [r.get("cas_readings", {}) for r in runs]
     pairs = [list(zip(c.get("generated", []), c.get("real", []))) for c in readings]
     if not all(len(p) > 1 for p in pairs):
         return  # one classifier a side (or CAS not read): no noise to weigh
+    line_of = next(line for _, name, line in BAR if name == "cas")
     cells = []
     for p in pairs:
-        margins = [g - r + 0.01 for g, r in p]
+        margins = [g - line_of(r) for g, r in p]
         error = statistics.stdev(margins) / len(margins) ** 0.5
         cells.append(f"{statistics.fmean(margins):+.4f} ± {error:.4f}")
     print(
