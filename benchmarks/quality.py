@@ -44,6 +44,7 @@ the default batch, and a variant with another batch takes as many more or fewer 
     python benchmarks/quality.py                       # 3 seeds, default beside previous
     python benchmarks/quality.py --seeds 1 --variants default --steps 1000
     python benchmarks/quality.py --variants default,batch32   # batch 32 for 9,000 steps
+    python benchmarks/quality.py --variants orthogonal --seeds 1 --first-seed 2  # a third seed
     python benchmarks/quality.py --variants default,gp8       # the lazier penalty
     python benchmarks/quality.py --variants default,orthogonal  # orthogonal initial weights
     python benchmarks/quality.py --variants default,consistency-sn  # bCR, critic normalised
@@ -157,6 +158,8 @@ CLASS_NOISE_48 = [*CLASS_NOISE, "--gen-noise-weights-maps", "48"]
 # measured on two seeds, not kept (docs/tuning.md, A class's own 1x1 convolutions, and a
 # shorter weight average).
 CLASS_MIXING = ["--gen-class-mixing"]
+# Twice the batch for half the steps (as many digits, about the same time on 2 cores).
+BATCH128 = ["--batch-size", "128"]
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
@@ -167,6 +170,7 @@ VARIANTS = {
     "earlier": EARLIER,
     "original": ORIGINAL,
     "batch32": BATCH32,
+    "batch128": BATCH128,
     "gp8": GP8,
     "orthogonal": ORTHOGONAL,
     "consistency-sn": CONSISTENCY_SN,
@@ -282,7 +286,7 @@ def train_args(args: argparse.Namespace, run_dir: Path, cls: Path, variant: str,
 
 
 def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: str, seed: int) -> dict:
-    """One GAN run and its evaluation: {'metrics', 'references', 'progress', 'seconds'}."""
+    """One GAN run and its evaluation: {'seed', 'metrics', 'references', 'progress', 'seconds', ...}."""
     run_dir = work / f"{variant}-seed{seed}"
     command = train_args(args, run_dir, cls, variant, seed)
     gan_seconds, out = run(f"gan {variant} seed {seed}", *command)
@@ -303,6 +307,7 @@ def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: st
         (line for line in out.splitlines() if line.startswith("precision: ")), "precision: not printed"
     )
     return {
+        "seed": seed,
         "precision": used,
         "metrics": report["metrics"],
         "references": report["real_references"],
@@ -314,6 +319,11 @@ def train_and_score(args: argparse.Namespace, work: Path, cls: Path, variant: st
         "seconds": gan_seconds,
         "startup": startup,
     }
+
+
+def seeds_of(runs: list[dict]) -> list[int]:
+    """The GAN seed of each run (a run without one: its place, as seeds 0..N-1 were)."""
+    return [r.get("seed", i) for i, r in enumerate(runs)]
 
 
 def _reference(runs: list[dict], name: str) -> str:
@@ -447,7 +457,7 @@ def print_recall_per_class(results: dict[str, list[dict]]) -> None:
         return
     print("\n### recall per class (of its real test digits; real: the training digits')")
     for variant, runs in results.items():
-        seeds = range(len(runs))
+        seeds = seeds_of(runs)
         print(f"\n#### {variant}\n")  # a table of its own: Markdown joins adjacent rows
         print("| class | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | worst | real data |")
         print("| --- |" + " --- |" * (len(runs) + 3))
@@ -464,7 +474,7 @@ def print_recall_per_class(results: dict[str, list[dict]]) -> None:
 
 
 def print_memorisation(results: dict[str, list[dict]]) -> None:
-    """evaluate.py's copying check: C_T per seed, and seed 0 beside the check's two references."""
+    """evaluate.py's copying check: C_T per seed, and the first seed beside the check's two references."""
     first = next(iter(results.values()))[0]["memorisation"]
     if not first:
         return
@@ -472,14 +482,14 @@ def print_memorisation(results: dict[str, list[dict]]) -> None:
     print("| variant | seed | C_T pixels | C_T features | flagged |")
     print("| --- | --- | --- | --- | --- |")
     for variant, runs in results.items():
-        for seed, r in enumerate(runs):
+        for seed, r in zip(seeds_of(runs), runs):
             g = r["memorisation"]["generated"]
             print(
                 f"| {variant} | {seed} | {_ct(g['pixels']['c_t'])} | {_ct(g['features']['c_t'])} "
                 f"| {'yes' if g['flagged'] else 'no'} |"
             )
     for variant, runs in results.items():
-        print(f"\n| {variant}, seed 0 | generated | references |")
+        print(f"\n| {variant}, seed {seeds_of(runs)[0]} | generated | references |")
         print("| --- | --- | --- |")
         print("\n".join(memorisation_rows(runs[0]["memorisation"])))
 
@@ -549,7 +559,7 @@ def print_cost(results: dict[str, list[dict]], cls_seconds: float, cls_out: str)
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for variant, runs in results.items():
-        for seed, r in enumerate(runs):
+        for seed, r in zip(seeds_of(runs), runs):
             last = r["progress"][-1] if r["progress"] else None
             total = f"{last['minutes']:.2f}" if last else "n/a"
             per_k = f"{1000 * last['minutes'] / last['step']:.2f}" if last else "n/a"
@@ -587,8 +597,13 @@ def main() -> int:
         "with another batch takes as many digits; "
         f"{', '.join(f'{v} {share}' for v, share in LENGTH.items())} of the steps",
     )
+    parser.add_argument("--seeds", type=int, default=3, help="GAN seeds per variant (default: %(default)s)")
     parser.add_argument(
-        "--seeds", type=int, default=3, help="GAN seeds 0..N-1 per variant (default: %(default)s)"
+        "--first-seed",
+        type=int,
+        default=0,
+        help="the first of them: seeds FIRST..FIRST+N-1, e.g. a third seed of a screen run on two "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--variants", default="default,previous", help=f"of {', '.join(VARIANTS)} (default: %(default)s)"
@@ -631,6 +646,8 @@ def main() -> int:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants or args.seeds < 1 or args.steps < 1 or args.eval_every < 1:
         parser.error(f"variants from {', '.join(VARIANTS)}; --seeds, --steps and --eval-every >= 1")
+    if args.first_seed < 0:
+        parser.error(f"--first-seed must be >= 0, got {args.first_seed}")
     # Absolute before the runs start: they run from the repository's root. The default data
     # is the repository's; a path given is the user's, from where they are.
     data = Path(args.data_dir)
@@ -658,7 +675,7 @@ def main() -> int:
         *("--data-dir", args.data_dir, "--save-dir", str(cls), "--log-dir", str(work / "logs")),
         *("--epochs", str(args.classifier_epochs)),
     )
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     results: dict[str, list[dict]] = {v: [] for v in variants}
     # Seed by seed, variants back to back: the drift of a shared machine hits them alike.
     for seed in seeds:

@@ -347,6 +347,7 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     )
     # A variant with another batch sees as many digits: half the batch, twice the steps.
     assert quality.steps_for(4500, "default") == 4500 and quality.steps_for(4500, "batch32") == 9000
+    assert quality.run_steps(4500, "batch128") == 2250 and made["batch128"].batch_size == 128
     assert quality.steps_for(250, "wide") == quality.steps_for(250, "lazy") == 250
     assert quality.run_steps(4500, "batch32") == 9000 and set(quality.LENGTH) <= set(quality.VARIANTS)
     # The candidates that led to the defaults before: the 'wide' ones 1.5 times as long, with
@@ -386,7 +387,8 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
     result = run_script(
         "benchmarks/quality.py",
         *("--data-dir", str(sample_dir), "--work", str(tmp_path)),
-        *("--steps", "4", "--eval-every", "2", "--seeds", "2", "--variants", "default,batch32"),
+        *("--steps", "4", "--eval-every", "2", "--seeds", "2", "--first-seed", "1"),
+        *("--variants", "default,batch32"),
         *("--classifier-epochs", "1", "--num-samples", "50", "--mixed-precision", "off"),
         *("--cas-readings", "2"),
         timeout=900,
@@ -398,7 +400,10 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
     margin = r"[+-][\d.]+ ± [\d.]+"
     margins = re.findall(rf"over 2 classifiers a side, .*: ({margin}), ({margin})\n", out)
     assert len(margins) == 2, out  # one line under each variant's table
-    # Per seed, mean and worst for every metric, for both variants.
+    # Per seed (1 and 2: --first-seed), mean and worst for every metric, for both variants.
+    assert "seeds [1, 2]" in out and "| metric | seed 1 | seed 2 | mean | worst | real data |" in out
+    assert "| class | seed 1 | seed 2 |" in out and "| default seed 2 |" in out
+    assert "| default, seed 1 |" in out
     for variant in ("default", "batch32"):
         row = printed(rf"### {variant}\n(?:.*\n){{3}}(\| fid \|.*)", out)
         values = [float(v) for v in row.strip("| ").split(" | ")[1:]]
@@ -418,7 +423,7 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
     # Recall per class, each seed as its evaluation wrote it, then the mean and the lowest.
     recalls = [
         json.loads((tmp_path / f"default-seed{s}" / "metrics.json").read_text())["per_class_recall"]
-        for s in (0, 1)
+        for s in (1, 2)
     ]
     table = out.split("### recall per class")[1]
     for digit in ("0", "7"):
@@ -429,8 +434,9 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
     # Four steps draw no readable digit: neither variant reaches 95 % in training.
     assert "| 95 % accuracy in training <= 1.5 min | no (never) | no (never) |" in out
     assert "GAN 4 steps of 64 digits" in out and "batch32 = train.py --batch-size 32" in out
-    saved = (tmp_path / "batch32-seed1" / "gan" / "config-gan.yaml").read_text()
-    assert "batch_size: 32" in saved and "steps: 8\n" in saved
+    saved = (tmp_path / "batch32-seed2" / "gan" / "config-gan.yaml").read_text()
+    assert "batch_size: 32" in saved and "steps: 8\n" in saved and "seed: 2\n" in saved
+    assert not (tmp_path / "default-seed0").exists()
 
 
 @pytest.mark.slow
@@ -477,6 +483,7 @@ def test_quality_benchmark_refuses_before_any_run(tmp_path: Path) -> None:
         (["--data-dir", "nowhere"], f"error: --data-dir {tmp_path / 'nowhere'}: no such folder"),
         (["--classifier-epochs", "0"], "error: --classifier-epochs >= 1 and --num-samples >= 20"),
         (["--cas-readings", "0"], "error: --cas-readings must be >= 1, got 0, as evaluate.py takes it"),
+        (["--first-seed", "-1"], "error: --first-seed must be >= 0, got -1"),
     ):
         result = subprocess.run(
             [sys.executable, script, *flags], cwd=tmp_path, capture_output=True, text=True, timeout=120
