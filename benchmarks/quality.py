@@ -334,12 +334,14 @@ def _reference(runs: list[dict], name: str) -> str:
     return f"{low:.4f}" if high - low < 5e-5 else f"{low:.4f}–{high:.4f}"
 
 
-def print_metrics(results: dict[str, list[dict]], seeds: list[int]) -> None:
+def print_metrics(results: dict[str, list[dict]]) -> None:
     for variant, runs in results.items():
         print(f"\n### {variant}\n")
         names = list(runs[0]["metrics"])
-        print("| metric | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | worst | real data |")
-        print("| --- |" + " --- |" * (len(seeds) + 3))
+        print(
+            "| metric | " + " | ".join(f"seed {s}" for s in seeds_of(runs)) + " | mean | worst | real data |"
+        )
+        print("| --- |" + " --- |" * (len(runs) + 3))
         for name in names:
             values = [r["metrics"][name] for r in runs]
             cells = " | ".join(f"{v:.4f}" for v in values)
@@ -691,7 +693,7 @@ def main() -> int:
         f"{args.mixed_precision}), seeds {seeds}, {args.num_samples} generated "
         f"digits scored, CAS from {args.cas_readings} classifiers a side; {describe_variants(variants)}"
     )
-    print_metrics(results, seeds)
+    print_metrics(results)
     print_time_to_quality(results)
     print_recall_per_class(results)
     print_memorisation(results)

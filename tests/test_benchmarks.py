@@ -192,7 +192,7 @@ def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pyte
     assert "| accuracy >= real - 0.5 pt | yes (0.9790; line >= 0.9750) |" in table
     assert "| independent reader >= real - 3 pt | no (0.8600; line >= 0.8700) |" in table
     # Every metric evaluate.py wrote is printed per seed beside its reference, the new one too.
-    quality.print_metrics({"v": [{"metrics": good, "references": ref}]}, [0])
+    quality.print_metrics({"v": [{"metrics": good, "references": ref}]})
     assert "| independent_accuracy | 0.8800 | 0.8800 | 0.8800 | 0.9000 |" in capsys.readouterr().out
 
     # CAS's reference moves with the seed (it trains a classifier per seed): each seed is held
@@ -201,7 +201,7 @@ def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pyte
     second = {"metrics": {**good, "cas": 0.950}, "references": {**ref, "cas": 0.965}, "progress": fast}
     quality.print_goals({"v": [first, second]})
     assert "| CAS >= real - 1 pt | no (0.9500; line >= 0.9550) |" in capsys.readouterr().out
-    quality.print_metrics({"v": [first, second]}, [0, 1])
+    quality.print_metrics({"v": [first, second]})
     assert "| cas | 0.9450 | 0.9500 | 0.9475 | 0.9450 | 0.9480–0.9650 |" in capsys.readouterr().out
 
     quality.PEAK_MB.update({"classifier": 900.0, "gan v seed 0": 1500.0, "evaluate v seed 0": 2048.0})
@@ -254,7 +254,7 @@ def test_quality_benchmark_weighs_each_seeds_reading_by_its_sets(capsys: pytest.
     # The benchmark prints it under each variant's table, from what train_and_score kept.
     metrics = {"fid": 1.2, "precision": 0.88, "recall": 0.88}
     quality.print_metrics(
-        {"v": [{"metrics": metrics, "references": metrics, "per_set": sets(1.0, 1.2, 1.4)}]}, [0]
+        {"v": [{"metrics": metrics, "references": metrics, "per_set": sets(1.0, 1.2, 1.4)}]}
     )
     table, noise = capsys.readouterr().out.split("the reading's own noise")
     assert "| fid | 1.2000 |" in table and "  fid: 0.1155\n" in noise
