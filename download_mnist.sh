@@ -219,15 +219,15 @@ candidates() {
   if [[ $1 == *.gz && $3 != - ]]; then echo "${1%.gz} - $3"; fi
 }
 
-parts=()
 created=0
 [[ -d $dir ]] || created=1
 # Interrupted too: the temporary files go, and the folder this run made if it is still empty
-# (an empty folder would look like a dataset to the tools).
-trap 'if ((${#parts[@]})); then rm -f -- "${parts[@]}"; fi; if ((created)); then rmdir -- "$dir" 2>/dev/null || true; fi' EXIT
+# (an empty folder would look like a dataset to the tools). They are found by this run's
+# process id in their names, not by a list: a stop between mktemp making a file and the
+# list naming it would leave that file behind.
+trap 'rm -f -- "$dir"/.*".$$."*.part; if ((created)); then rmdir -- "$dir" 2>/dev/null || true; fi' EXIT
 new_part() {  # NAME: a temporary file in $dir, removed on exit unless renamed
-  part=$(mktemp "$dir/.$1.XXXXXX.part")
-  parts+=("$part")
+  part=$(mktemp "$dir/.$1.$$.XXXXXX.part")
 }
 publish() {  # PART TARGET: the default permissions (mktemp makes 0600), then into place
   chmod "$(printf '%o' $((0666 & ~$(umask))))" "$1"

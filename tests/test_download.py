@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from conftest import run_script
+from conftest import ROOT, run_script
 
 NAMES = [
     "train-images-idx3-ubyte.gz",
@@ -273,28 +278,68 @@ def test_a_target_that_cannot_be_a_dataset_folder_is_one_error_line(tmp_path: Pa
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [NAMES[1]]
 
 
-def test_an_interrupted_download_leaves_no_empty_folder(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
-    import os
-    import signal
-    import subprocess
-    import time
+def _reading(fifo: Path) -> bool:
+    try:  # a fifo opens for writing without blocking only once a reader holds it
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        return False
+    return True
 
-    from conftest import ROOT
 
-    # A mirror that never answers: curl waits on the fifo until the run is stopped.
+def _stop_download(tmp_path: Path, manifest: Path, data: Path, env: dict[str, str] | None = None) -> int:
+    """download_mnist.sh against a mirror that never answers (curl waits on a fifo), its
+    process group stopped as Ctrl-C would once its temporary file exists and, with the
+    system's mktemp (env None), once curl reads the mirror; its exit status."""
     slow = tmp_path / "slow"
     slow.mkdir()
     os.mkfifo(slow / NAMES[0])
-    _, manifest = mirror
-    env = {**os.environ, "MNIST_MIRRORS": f"file://{slow}/", "MNIST_MANIFEST": str(manifest)}
+    env_all = {
+        **os.environ,
+        **(env or {}),
+        "MNIST_MIRRORS": f"file://{slow}/",
+        "MNIST_MANIFEST": str(manifest),
+    }
     run = subprocess.Popen(
-        ["bash", str(ROOT / "download_mnist.sh"), str(tmp_path / "data")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        ["bash", str(ROOT / "download_mnist.sh"), str(data)],
+        env=env_all, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
+    # Stopped only once what runs has exec'd: a signal between a fork and its exec is lost
+    # to the child, which then runs on unstopped (bash's doing, not the script's).
     deadline = time.monotonic() + 30
-    while not list((tmp_path / "data").glob(".*.part")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert list((tmp_path / "data").glob(".*.part")), "the download never started"
+    while time.monotonic() < deadline:
+        if list(data.glob(".*.part")) and (env is not None or _reading(slow / NAMES[0])):
+            break
+        time.sleep(0.01)
+    assert list(data.glob(".*.part")), "the download never started"
     os.killpg(run.pid, signal.SIGTERM)
-    run.wait(timeout=30)
+    try:
+        run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    return run.returncode
+
+
+def test_an_interrupted_download_leaves_no_empty_folder(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
+    _, manifest = mirror
+    assert _stop_download(tmp_path, manifest, tmp_path / "data") != 0
     assert not (tmp_path / "data").exists()  # neither its temporary file nor the empty folder
+
+
+def test_a_download_stopped_as_its_temporary_file_is_made_leaves_nothing(
+    tmp_path: Path, mirror: tuple[Path, Path]
+) -> None:
+    # A mktemp that has made its file and not yet said its name: a stop there once left the
+    # file, and so the folder, behind (the run knew its files by a list the name had not reached).
+    real = shutil.which("mktemp")
+    assert real is not None
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    # The real mktemp makes the file, then the shim becomes a sleep that never says its name.
+    shim = f'#!/bin/sh\n"{real}" "$@" >/dev/null || exit 1\nexec sleep 60 </dev/null 2>/dev/null\n'
+    (shims / "mktemp").write_text(shim)
+    (shims / "mktemp").chmod(0o755)
+    _, manifest = mirror
+    env = {"PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
+    assert _stop_download(tmp_path, manifest, tmp_path / "data", env) != 0
+    assert not (tmp_path / "data").exists()
