@@ -225,7 +225,11 @@ created=0
 # (an empty folder would look like a dataset to the tools). They are found by this run's
 # process id in their names, not by a list: a stop between mktemp making a file and the
 # list naming it would leave that file behind.
-trap 'rm -f -- "$dir"/.*".$$."*.part; if ((created)); then rmdir -- "$dir" 2>/dev/null || true; fi' EXIT
+clean_up() {
+  rm -f -- "$dir"/.*".$$."*.part
+  if ((created)); then rmdir -- "$dir" 2>/dev/null || true; fi
+}
+trap clean_up EXIT
 new_part() {  # NAME: a temporary file in $dir, removed on exit unless renamed
   part=$(mktemp "$dir/.$1.$$.XXXXXX.part")
 }
