@@ -32,7 +32,8 @@ the mode-seeking term at 0.025 measured in the critic's features; 'noise-conditi
 noise as well as the class setting every batch norm of the generator; 'gen64-critic32' the
 generator 64 filters wide and the critic 32; 'class-noise-48' the class's own first-layer
 weights into 48 of its 96 feature maps only; 'class-mixing' a 1x1 convolution of each class's own
-after every batch norm of the generator. The candidates that led to today's defaults, at
+after every batch norm of the generator; 'critic-class-bias' a bias of each class's own on the
+critic's first feature maps. The candidates that led to today's defaults, at
 today's length: 'longer' the 'wide' defaults for 1.5 times their steps; 'longer-seeking' the
 same with the mode-seeking term at 0.005; 'slim-seeking' that with both networks 48 filters
 wide ('shared-noise', spelt out); 'class-noise' the generator's first layer reading the noise
@@ -53,6 +54,7 @@ the default batch, and a variant with another batch takes as many more or fewer 
     python benchmarks/quality.py --variants default,noise-conditioning,gen64-critic32
     python benchmarks/quality.py --variants default,class-noise-48  # the class's own into half the maps
     python benchmarks/quality.py --variants default,class-mixing  # a 1x1 convolution per class
+    python benchmarks/quality.py --variants default,critic-class-bias  # a bias per class in the critic
 """
 
 from __future__ import annotations
@@ -158,6 +160,9 @@ CLASS_NOISE_48 = [*CLASS_NOISE, "--gen-noise-weights-maps", "48"]
 # measured on two seeds, not kept (docs/tuning.md, A class's own 1x1 convolutions, and a
 # shorter weight average).
 CLASS_MIXING = ["--gen-class-mixing"]
+# A bias of each class's own on the critic's first feature maps (docs/tuning.md, A class's
+# own bias in the critic at 14x14).
+CRITIC_CLASS_BIAS = ["--critic-class-bias"]
 # Twice the batch for half the steps (as many digits, about the same time on 2 cores).
 BATCH128 = ["--batch-size", "128"]
 VARIANTS = {
@@ -183,6 +188,7 @@ VARIANTS = {
     "class-noise": CLASS_NOISE,
     "class-noise-48": CLASS_NOISE_48,
     "class-mixing": CLASS_MIXING,
+    "critic-class-bias": CRITIC_CLASS_BIAS,
 }
 # The demo's length (scripts/demo.sh), --steps by default; the defaults before 2026-12-05
 # (night) trained 3,000 steps. LENGTH: the share of --steps a variant trains (default: all).

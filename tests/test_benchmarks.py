@@ -334,6 +334,8 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["class-noise-48"] == previous.replace(gen_noise_weights_maps=48)
     assert default.gen_noise_weights_maps == 0 and 2 * default.gen_width == 96  # 48 of 96 maps
     assert made["class-mixing"] == default.replace(gen_class_mixing=True) and not default.gen_class_mixing
+    assert made["critic-class-bias"] == default.replace(critic_class_bias=True)
+    assert not default.critic_class_bias
     # The report's header names the flags of the variants run, and only those.
     header = quality.describe_variants(["default", "gp8"])
     assert header == "default = train.py as configured; gp8 = train.py --gp-every 8"

@@ -333,6 +333,31 @@ def test_critic_blocks_at_7x7_are_3x3_convolutions_after_the_second_stride() -> 
     assert deeper([digits, tf.constant([0, 4, 9])]).shape == (3, 1)
 
 
+def test_critic_class_bias_gives_each_class_its_own_bias_on_the_first_feature_maps() -> None:
+    critic = networks.build_critic(8, 10, blocks=1, embedding="plain", spectral=False, class_bias=True)
+    bias = critic.get_layer("class_bias_14x14")
+    assert bias.kernel.shape == (10, 8) and not np.any(bias.kernel.numpy())  # zero at the start
+    assert critic.get_layer("class_bias_14x14_add").output.shape[1:] == (14, 14, 8)
+    plain = networks.build_critic(8, 10, blocks=1, embedding="plain", spectral=False)
+    # The same network without the bias, weight for weight (its layers in the same order).
+    unbiased = [layer for layer in critic.layers if layer.weights and "class_bias" not in layer.name]
+    for mine, theirs in zip([layer for layer in plain.layers if layer.weights], unbiased, strict=True):
+        mine.set_weights(theirs.get_weights())
+    digits = tf.random.stateless_uniform([4, 28, 28, 1], seed=[0, 2], minval=-1.0, maxval=1.0)
+    labels = tf.constant([3, 3, 5, 5])
+    before = plain([digits, labels]).numpy()
+    np.testing.assert_allclose(critic([digits, labels]).numpy(), before, atol=1e-6)
+    # Class 3's bias set: the 3s' scores change, the 5s' are as they were.
+    bias.kernel.assign(tf.tensor_scatter_nd_update(bias.kernel, [[3]], tf.fill([1, 8], 0.5)))
+    after = critic([digits, labels]).numpy()
+    assert np.abs(after[:2] - before[:2]).max() > 1e-3
+    np.testing.assert_allclose(after[2:], before[2:], atol=1e-6)
+    cfg = config.defaults(configs.GanConfig)
+    assert not cfg.critic_class_bias  # measured, not a default (README, Quality)
+    built = networks.critic_for(cfg.replace(critic_class_bias=True))
+    assert built.get_layer("class_bias_14x14").kernel.shape == (10, cfg.critic_width)
+
+
 def _flat(variables: list[tf.Variable]) -> np.ndarray:
     return np.concatenate([v.numpy().ravel() for v in variables])
 

@@ -112,6 +112,7 @@ class GanConfig(RunConfig):
         "gen_output",
         "critic_blocks",
         "critic_blocks_7x7",
+        "critic_class_bias",
         "critic_embedding",
         "critic_stddev_group",
         "gen_spectral_norm",
@@ -127,6 +128,7 @@ class GanConfig(RunConfig):
         "critic_embedding": "spectral",
         "critic_blocks": 0,
         "critic_blocks_7x7": 0,
+        "critic_class_bias": False,
         "critic_stddev_group": 0,
         "weight_init": "glorot",
         "gen_spectral_norm": False,
@@ -210,6 +212,10 @@ class GanConfig(RunConfig):
     )
     critic_blocks: int = option("extra 3x3 convolutions in the critic at 14x14")
     critic_blocks_7x7: int = option("extra 3x3 convolutions in the critic at 7x7, after its second stride")
+    critic_class_bias: bool = option(
+        "give the critic's first feature maps a bias of each class's own (zero at the start), "
+        "so its first features can differ by class, not only its projection head"
+    )
     critic_embedding: str = option(
         "the critic's class embedding: spectral (spectrally normalised like its other layers) or plain",
         choices=CRITIC_EMBEDDING,

@@ -276,6 +276,28 @@ def _minibatch_stddev(x: keras.KerasTensor, group: int) -> keras.KerasTensor:
     return layers.Lambda(stddev, output_shape=(*x.shape[1:-1], x.shape[-1] + 1), name="minibatch_stddev")(x)
 
 
+def _class_bias(
+    x: keras.KerasTensor, labels: keras.KerasTensor, num_classes: int, name: str
+) -> keras.KerasTensor:
+    """x + b_y: a bias per feature map of the class y's own, before the LeakyReLU.
+
+    Otherwise the class enters the critic only at its projection head, as one direction
+    over features computed alike for every class; a bias of the class's own moves where
+    each feature's LeakyReLU bends, so the first features can already differ by class, at
+    no cost in FLOPs. A bias-free Dense on the one-hot label (its row y), zero-initialised
+    so training starts from the critic without it, and left free as the class embedding is.
+    """
+    onehot = layers.Lambda(
+        lambda y: keras.ops.one_hot(y, num_classes), output_shape=(num_classes,), name=f"{name}_onehot"
+    )(labels)
+    bias = layers.Dense(x.shape[-1], use_bias=False, kernel_initializer="zeros", name=name)(onehot)
+    return layers.Lambda(
+        lambda t: t[0] + keras.ops.cast(t[1], t[0].dtype)[:, None, None, :],
+        output_shape=tuple(x.shape[1:]),
+        name=f"{name}_add",
+    )([x, bias])
+
+
 def build_critic(
     width: int,
     num_classes: int = DIGIT_CLASSES,
@@ -285,6 +307,7 @@ def build_critic(
     blocks_7x7: int = 0,
     init: str = "glorot",
     spectral: bool = True,
+    class_bias: bool = False,
 ) -> keras.Model:
     """Conditional critic with a projection head (Miyato & Koyama 2018), as first built
     (these arguments' defaults); :func:`critic_for` builds the configured one.
@@ -300,7 +323,8 @@ def build_critic(
     samples before the second stride (:func:`_minibatch_stddev`); every batch the critic
     sees must then divide by it. ``init`` names how the kernels start. ``spectral`` False
     leaves the convolutions and w free (the gradient penalty alone bounds the critic); the
-    embedding follows ``embedding`` either way.
+    embedding follows ``embedding`` either way. ``class_bias`` adds a bias of each class's
+    own to the first convolution's feature maps (:func:`_class_bias`).
     """
     if embedding not in CRITIC_EMBEDDING:
         raise ValueError(f"unknown critic embedding {embedding!r}")
@@ -311,6 +335,8 @@ def build_critic(
     images = keras.Input(IMAGE_SHAPE, name="images")
     labels = keras.Input((), dtype="int32", name="labels")
     x = conv(width, 4, strides=2, padding="same")(images)
+    if class_bias:
+        x = _class_bias(x, labels, num_classes, "class_bias_14x14")
     x = layers.LeakyReLU(0.2)(x)
     for _ in range(blocks):  # more 3x3 convolutions at 14x14
         x = layers.LeakyReLU(0.2)(conv(width, 3, padding="same")(x))
@@ -373,4 +399,5 @@ def critic_for(cfg: GanConfig, num_classes: int = DIGIT_CLASSES) -> keras.Model:
         blocks_7x7=cfg.critic_blocks_7x7,
         init=cfg.weight_init,
         spectral=cfg.critic_spectral_norm,
+        class_bias=cfg.critic_class_bias,
     )
