@@ -286,10 +286,17 @@ def _reading(fifo: Path) -> bool:
     return True
 
 
-def _stop_download(tmp_path: Path, manifest: Path, data: Path, env: dict[str, str] | None = None) -> int:
+def _stop_download(
+    tmp_path: Path,
+    manifest: Path,
+    data: Path,
+    env: dict[str, str] | None = None,
+    *,
+    mid_transfer: bool = True,
+) -> int:
     """download_mnist.sh against a mirror that never answers (curl waits on a fifo), its
-    process group stopped as Ctrl-C would once its temporary file exists and, with the
-    system's mktemp (env None), once curl reads the mirror; its exit status."""
+    process group stopped as Ctrl-C would once its temporary file exists and, if
+    ``mid_transfer``, curl reads the mirror; its exit status."""
     slow = tmp_path / "slow"
     slow.mkdir()
     os.mkfifo(slow / NAMES[0])
@@ -307,7 +314,7 @@ def _stop_download(tmp_path: Path, manifest: Path, data: Path, env: dict[str, st
     # to the child, which then runs on unstopped (bash's doing, not the script's).
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if list(data.glob(".*.part")) and (env is not None or _reading(slow / NAMES[0])):
+        if list(data.glob(".*.part")) and (not mid_transfer or _reading(slow / NAMES[0])):
             break
         time.sleep(0.01)
     assert list(data.glob(".*.part")), "the download never started"
@@ -341,5 +348,5 @@ def test_a_download_stopped_as_its_temporary_file_is_made_leaves_nothing(
     (shims / "mktemp").chmod(0o755)
     _, manifest = mirror
     env = {"PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
-    assert _stop_download(tmp_path, manifest, tmp_path / "data", env) != 0
+    assert _stop_download(tmp_path, manifest, tmp_path / "data", env, mid_transfer=False) != 0
     assert not (tmp_path / "data").exists()
