@@ -287,6 +287,8 @@ def _class_bias(
     no cost in FLOPs. A bias-free Dense on the one-hot label (its row y), zero-initialised
     so training starts from the critic without it, and left free as the class embedding is.
     """
+    # A one-hot of its own, not the projection head's: that one is made after the convolutions,
+    # and moving it would reorder the layers of every critic built without the bias.
     onehot = layers.Lambda(
         lambda y: keras.ops.one_hot(y, num_classes), output_shape=(num_classes,), name=f"{name}_onehot"
     )(labels)
