@@ -15,12 +15,14 @@ judge by the worst seed, not the best. A benchmark, not a test: it asserts nothi
 mean something only on an otherwise idle machine.
 
 Variants, each scored the same way: 'default' is train.py as configured; 'previous' the
-defaults before the last change (the weight average's decay capped at 0.999, not 0.9965: see
-PREVIOUS below); 'shared-noise' the defaults before the change before (the generator's first
-layer shared by every class, the mode-seeking term at 0.005; 'previous' until 2026-12-06,
-night); 'wide' the defaults before that (both networks 64 filters wide, no mode-seeking term,
-two thirds of the steps: WIDE_PREVIOUS and LENGTH; 'previous' until 2026-12-06, evening);
-'no-consistency' the defaults before that
+defaults before the last change (the critic without a bias of each class's own on its first
+feature maps: see PREVIOUS below; 'critic-class-bias' until 2026-12-07); 'long-average' the
+defaults before the change before (also the weight average's decay capped at 0.999, not
+0.9965; 'previous' until 2026-12-07); 'shared-noise' the defaults before that (the
+generator's first layer shared by every class, the mode-seeking term at 0.005; 'previous'
+until 2026-12-06, night); 'wide' the defaults before that (both networks 64 filters wide, no
+mode-seeking term, two thirds of the steps: WIDE_PREVIOUS and LENGTH; 'previous' until
+2026-12-06, evening); 'no-consistency' the defaults before that
 (also no consistency term, the critic spectrally normalised); 'lazy' also the gradient penalty
 on every critic update; 'earlier' also the critic's inputs shifted by up to 3 pixels,
 WGAN-GP's penalty and the networks, step and schedule before the quality issue's architecture
@@ -30,15 +32,14 @@ every 4th; 'orthogonal' every kernel starting orthogonal, not as Keras's glorot;
 'consistency-sn' the consistency term with the critic spectrally normalised; 'seeking-critic'
 the mode-seeking term at 0.025 measured in the critic's features; 'noise-conditioning' the
 noise as well as the class setting every batch norm of the generator; 'gen64-critic32' the
-generator 64 filters wide and the critic 32; 'class-noise-48' the class's own first-layer
-weights into 48 of its 96 feature maps only; 'class-mixing' a 1x1 convolution of each class's own
-after every batch norm of the generator; 'critic-class-bias' a bias of each class's own on the
-critic's first feature maps. The candidates that led to today's defaults, at
+generator 64 filters wide and the critic 32; 'class-mixing' a 1x1 convolution of each class's
+own after every batch norm of the generator. The candidates that led to today's defaults, at
 today's length: 'longer' the 'wide' defaults for 1.5 times their steps; 'longer-seeking' the
 same with the mode-seeking term at 0.005; 'slim-seeking' that with both networks 48 filters
 wide ('shared-noise', spelt out); 'class-noise' the generator's first layer reading the noise
 through weights of each class's own as well as shared ones, without the mode-seeking term
-('previous', spelt out).
+('long-average', spelt out); 'class-noise-48' the class's own first-layer weights into 48 of
+its 96 feature maps only.
 Every variant sees as many digits as its length asks: --steps and --eval-every count steps of
 the default batch, and a variant with another batch takes as many more or fewer steps.
 
@@ -52,9 +53,8 @@ the default batch, and a variant with another batch takes as many more or fewer 
     python benchmarks/quality.py --variants wide,longer,longer-seeking  # 3,000, 4,500, 4,500
     python benchmarks/quality.py --variants default,seeking-critic  # the term in critic space
     python benchmarks/quality.py --variants default,noise-conditioning,gen64-critic32
-    python benchmarks/quality.py --variants default,class-noise-48  # the class's own into half the maps
+    python benchmarks/quality.py --variants long-average,class-noise-48  # the class's own into half the maps
     python benchmarks/quality.py --variants default,class-mixing  # a 1x1 convolution per class
-    python benchmarks/quality.py --variants default,critic-class-bias  # a bias per class in the critic
 """
 
 from __future__ import annotations
@@ -83,10 +83,13 @@ from mnist_gan.runtime.errors import ConfigError  # noqa: E402
 from mnist_gan.runtime.flags import parse_args  # noqa: E402
 from mnist_gan.runtime.precision import MODES  # noqa: E402
 
-# train.py flags that restore the defaults before the last change (2026-12-06, night): the
-# weight average's decay capped at 0.999, which within the demo's 4,500 steps never bound.
-LONG_AVERAGE = ["--ema-decay", "0.999"]
-PREVIOUS = LONG_AVERAGE
+# train.py flags that restore the defaults before the last change (2026-12-07): the critic's
+# first feature maps without a bias of each class's own, the class only at its projection head.
+PLAIN_CRITIC = ["--no-critic-class-bias"]
+PREVIOUS = PLAIN_CRITIC
+# ... and before the change before (2026-12-06, night): the weight average's decay capped at
+# 0.999, which within the demo's 4,500 steps never bound.
+LONG_AVERAGE = [*PLAIN_CRITIC, "--ema-decay", "0.999"]
 # ... and before the change before (2026-12-06, evening): the generator's first layer reading
 # the noise through weights every class shares, and the mode-seeking term at 0.005.
 SHARED_NOISE = ["--gen-noise-weights", "shared", *LONG_AVERAGE]
@@ -160,14 +163,12 @@ CLASS_NOISE_48 = [*CLASS_NOISE, "--gen-noise-weights-maps", "48"]
 # measured on two seeds, not kept (docs/tuning.md, A class's own 1x1 convolutions, and a
 # shorter weight average).
 CLASS_MIXING = ["--gen-class-mixing"]
-# A bias of each class's own on the critic's first feature maps (docs/tuning.md, A class's
-# own bias in the critic at 14x14).
-CRITIC_CLASS_BIAS = ["--critic-class-bias"]
 # Twice the batch for half the steps (as many digits, about the same time on 2 cores).
 BATCH128 = ["--batch-size", "128"]
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
+    "long-average": LONG_AVERAGE,
     "shared-noise": SHARED_NOISE_PREVIOUS,
     "wide": WIDE_PREVIOUS,
     "no-consistency": NO_CONSISTENCY,
@@ -188,7 +189,6 @@ VARIANTS = {
     "class-noise": CLASS_NOISE,
     "class-noise-48": CLASS_NOISE_48,
     "class-mixing": CLASS_MIXING,
-    "critic-class-bias": CRITIC_CLASS_BIAS,
 }
 # The demo's length (scripts/demo.sh), --steps by default; the defaults before 2026-12-05
 # (night) trained 3,000 steps. LENGTH: the share of --steps a variant trains (default: all).

@@ -288,17 +288,21 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     default = made["default"]
     assert default == defaults(GanConfig)
     # Each step back changes what the defaults train with; none is the same run as another
-    # but 'class-noise' and 'slim-seeking', the previous defaults and those before them spelt out.
+    # but 'class-noise' and 'slim-seeking', older defaults spelt out.
     runs = {(repr(cfg), quality.run_steps(4500, name)) for name, cfg in made.items()}
     assert len(runs) == len(made) - 2
-    # The previous defaults: the weight average's decay capped at 0.999, today's 4,500 steps.
+    # The previous defaults: the critic without a bias of each class's own, today's 4,500 steps.
     previous = made["previous"]
-    assert default.ema_decay == 0.9965 and previous == default.replace(ema_decay=0.999)
-    assert made["class-noise"] == previous and quality.run_steps(4500, "previous") == 4500
+    assert default.critic_class_bias and previous == default.replace(critic_class_bias=False)
+    assert quality.run_steps(4500, "previous") == 4500
+    # Before them: the weight average's decay capped at 0.999 too.
+    long_average = made["long-average"]
+    assert default.ema_decay == 0.9965 and long_average == previous.replace(ema_decay=0.999)
+    assert made["class-noise"] == long_average and quality.run_steps(4500, "long-average") == 4500
     # Before them: the first layer's weights shared by every class, the mode-seeking term at 0.005.
     shared = made["shared-noise"]
     assert (default.gen_noise_weights, default.gen_mode_seeking) == ("per_class", 0.0)
-    assert shared == previous.replace(gen_noise_weights="shared", gen_mode_seeking=0.005)
+    assert shared == long_average.replace(gen_noise_weights="shared", gen_mode_seeking=0.005)
     assert made["slim-seeking"] == shared and quality.run_steps(4500, "shared-noise") == 4500
     # The defaults before those: 64 filters wide, no mode-seeking term, 3,000 steps of 4,500.
     wide = made["wide"]
@@ -331,21 +335,20 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["noise-conditioning"] == default.replace(gen_conditioning="noise")
     assert default.gen_conditioning == "batchnorm"
     assert made["gen64-critic32"] == default.replace(gen_width=64, critic_width=32)
-    assert made["class-noise-48"] == previous.replace(gen_noise_weights_maps=48)
+    assert made["class-noise-48"] == long_average.replace(gen_noise_weights_maps=48)
     assert default.gen_noise_weights_maps == 0 and 2 * default.gen_width == 96  # 48 of 96 maps
     assert made["class-mixing"] == default.replace(gen_class_mixing=True) and not default.gen_class_mixing
-    assert made["critic-class-bias"] == default.replace(critic_class_bias=True)
-    assert not default.critic_class_bias
     # The report's header names the flags of the variants run, and only those.
     header = quality.describe_variants(["default", "gp8"])
     assert header == "default = train.py as configured; gp8 = train.py --gp-every 8"
-    assert quality.describe_variants(["previous"]) == "previous = train.py --ema-decay 0.999"
+    assert quality.describe_variants(["previous"]) == "previous = train.py --no-critic-class-bias"
     assert quality.describe_variants(["shared-noise"]) == (
-        "shared-noise = train.py --gen-noise-weights shared --ema-decay 0.999 --gen-mode-seeking 0.005"
+        "shared-noise = train.py --gen-noise-weights shared --no-critic-class-bias --ema-decay 0.999 "
+        "--gen-mode-seeking 0.005"
     )
     assert quality.describe_variants(["wide"]) == (
-        "wide = train.py --gen-noise-weights shared --ema-decay 0.999 --critic-width 64 --gen-width 64 "
-        "--gen-mode-seeking 0 for 2/3 of the steps"
+        "wide = train.py --gen-noise-weights shared --no-critic-class-bias --ema-decay 0.999 "
+        "--critic-width 64 --gen-width 64 --gen-mode-seeking 0 for 2/3 of the steps"
     )
     # A variant with another batch sees as many digits: half the batch, twice the steps.
     assert quality.steps_for(4500, "default") == 4500 and quality.steps_for(4500, "batch32") == 9000

@@ -315,20 +315,38 @@ def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
 @pytest.mark.parametrize(
     ("changes", "differences", "flags_of_then"),
     [
-        # Saved by the defaults before 2026-12-06 (night): the weight average's decay capped at 0.999.
-        ({"ema_decay": 0.999}, ["ema_decay 0.999 -> 0.9965"], "--ema-decay 0.999"),
+        # Saved by the defaults before 2026-12-07: the critic without a class's own bias.
+        ({"critic_class_bias": False}, ["critic_class_bias False -> True"], "--no-critic-class-bias"),
+        # ... and before 2026-12-06 (night): the weight average's decay capped at 0.999 too.
+        (
+            {"critic_class_bias": False, "ema_decay": 0.999},
+            ["critic_class_bias False -> True", "ema_decay 0.999 -> 0.9965"],
+            "--no-critic-class-bias --ema-decay 0.999",
+        ),
         # ... and before 2026-12-06 (evening): the first layer shared by every class, the
         # mode-seeking term at 0.005.
         (
-            {"gen_noise_weights": "shared", "gen_mode_seeking": 0.005, "ema_decay": 0.999},
+            {
+                "gen_noise_weights": "shared",
+                "gen_mode_seeking": 0.005,
+                "ema_decay": 0.999,
+                "critic_class_bias": False,
+            },
             ["gen_noise_weights 'shared' -> 'per_class'", "gen_mode_seeking 0.005 -> 0.0"],
-            "--gen-noise-weights shared --gen-mode-seeking 0.005 --ema-decay 0.999",
+            "--gen-noise-weights shared --no-critic-class-bias --gen-mode-seeking 0.005 --ema-decay 0.999",
         ),
         # ... and before 2026-12-05 (night): both networks 64 wide, no mode-seeking term.
         (
-            {"gen_noise_weights": "shared", "gen_width": 64, "critic_width": 64, "ema_decay": 0.999},
+            {
+                "gen_noise_weights": "shared",
+                "gen_width": 64,
+                "critic_width": 64,
+                "ema_decay": 0.999,
+                "critic_class_bias": False,
+            },
             ["gen_width 64 -> 48, critic_width 64 -> 48", "gen_noise_weights 'shared' -> 'per_class'"],
-            "--gen-width 64 --critic-width 64 --gen-noise-weights shared --ema-decay 0.999",
+            "--gen-width 64 --critic-width 64 --gen-noise-weights shared --no-critic-class-bias "
+            "--ema-decay 0.999",
         ),
     ],
 )

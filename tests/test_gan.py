@@ -206,7 +206,8 @@ def test_architecture_options_reach_the_networks() -> None:
     sn = networks.critic_for(defaults.replace(critic_spectral_norm=True))
     assert sum(isinstance(layer, (SNConv2D, SNDense)) for layer in sn.layers) == normalised
     plain = [layer for layer in free.layers if type(layer) in (keras.layers.Conv2D, keras.layers.Dense)]
-    assert len(plain) == normalised + 1  # and the class embedding, plain by default either way
+    # and the class embedding, plain by default either way, and the class's own bias (a default)
+    assert defaults.critic_class_bias and len(plain) == normalised + 2
 
 
 def test_noise_conditioning_lets_the_noise_set_every_batch_norm() -> None:
@@ -353,9 +354,10 @@ def test_critic_class_bias_gives_each_class_its_own_bias_on_the_first_feature_ma
     assert np.abs(after[:2] - before[:2]).max() > 1e-3
     np.testing.assert_allclose(after[2:], before[2:], atol=1e-6)
     cfg = config.defaults(configs.GanConfig)
-    assert not cfg.critic_class_bias  # measured, not a default (README, Quality)
-    built = networks.critic_for(cfg.replace(critic_class_bias=True))
-    assert built.get_layer("class_bias_14x14").kernel.shape == (10, cfg.critic_width)
+    assert cfg.critic_class_bias  # the default since 2026-12-07 (README, Quality)
+    assert networks.critic_for(cfg).get_layer("class_bias_14x14").kernel.shape == (10, cfg.critic_width)
+    plain_default = networks.critic_for(cfg.replace(critic_class_bias=False))
+    assert not any("class_bias" in layer.name for layer in plain_default.layers)
 
 
 def _flat(variables: list[tf.Variable]) -> np.ndarray:

@@ -214,7 +214,8 @@ class GanConfig(RunConfig):
     critic_blocks_7x7: int = option("extra 3x3 convolutions in the critic at 7x7, after its second stride")
     critic_class_bias: bool = option(
         "give the critic's first feature maps a bias of each class's own (zero at the start), "
-        "so its first features can differ by class, not only its projection head"
+        "so its first features can differ by class, not only its projection head "
+        "(--no-critic-class-bias: the class only at the projection head, the default until 2026-12-07)"
     )
     critic_embedding: str = option(
         "the critic's class embedding: spectral (spectrally normalised like its other layers) or plain",
