@@ -14,9 +14,10 @@ judge by the worst seed, not the best. A benchmark, not a test: it asserts nothi
 "Minutes of training" count the training steps only (no start-up, evaluation or saving); they
 mean something only on an otherwise idle machine.
 
-Variants, each scored the same way: 'default' is train.py as configured; 'previous' the
+Variants, each scored the same way: 'default' is train.py as configured (what the variant
+'critic-class-bias' ran until it became the default, 2026-12-07); 'previous' the
 defaults before the last change (the critic without a bias of each class's own on its first
-feature maps: see PREVIOUS below; 'critic-class-bias' until 2026-12-07); 'long-average' the
+feature maps: see PREVIOUS below); 'long-average' the
 defaults before the change before (also the weight average's decay capped at 0.999, not
 0.9965; 'previous' until 2026-12-07); 'shared-noise' the defaults before that (the
 generator's first layer shared by every class, the mode-seeking term at 0.005; 'previous'
