@@ -166,6 +166,10 @@ CLASS_NOISE_48 = [*CLASS_NOISE, "--gen-noise-weights-maps", "48"]
 CLASS_MIXING = ["--gen-class-mixing"]
 # Twice the batch for half the steps (as many digits, about the same time on 2 cores).
 BATCH128 = ["--batch-size", "128"]
+# The learning rates decaying to a tenth, not a quarter: measured on one seed, FID higher at
+# each of the last three checkpoints; not kept (docs/tuning.md, A shorter demo, the average's
+# statistics, and where a run stops).
+LOW_END = ["--lr-decay-to", "0.1"]
 VARIANTS = {
     "default": [],
     "previous": PREVIOUS,
@@ -190,6 +194,7 @@ VARIANTS = {
     "class-noise": CLASS_NOISE,
     "class-noise-48": CLASS_NOISE_48,
     "class-mixing": CLASS_MIXING,
+    "low-end": LOW_END,
 }
 # The demo's length (scripts/demo.sh), --steps by default; the defaults before 2026-12-05
 # (night) trained 3,000 steps. LENGTH: the share of --steps a variant trains (default: all).

@@ -338,6 +338,7 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert made["class-noise-48"] == long_average.replace(gen_noise_weights_maps=48)
     assert default.gen_noise_weights_maps == 0 and 2 * default.gen_width == 96  # 48 of 96 maps
     assert made["class-mixing"] == default.replace(gen_class_mixing=True) and not default.gen_class_mixing
+    assert made["low-end"] == default.replace(lr_decay_to=0.1) and default.lr_decay_to == 0.25
     # The report's header names the flags of the variants run, and only those.
     header = quality.describe_variants(["default", "gp8"])
     assert header == "default = train.py as configured; gp8 = train.py --gp-every 8"
