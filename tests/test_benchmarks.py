@@ -204,6 +204,14 @@ def test_quality_benchmark_reads_progress_and_judges_the_worst_seed(capsys: pyte
     quality.print_metrics({"v": [first, second]})
     assert "| cas | 0.9450 | 0.9500 | 0.9475 | 0.9450 | 0.9480–0.9650 |" in capsys.readouterr().out
 
+    # Each run's line as it finishes: its scores, its minutes of training, its first 95 %.
+    line = quality.seed_summary("v", {"seed": 2, "metrics": good, "progress": fast})
+    assert line == (
+        "v seed 2: FID 2.5000, precision 0.9000, recall 0.9500, accuracy 97.90%, CAS 0.9500; "
+        "1.40 min of training to step 500; 95 % first at step 500 (1.40 min)"
+    )
+    line = quality.seed_summary("v", {"seed": 0, "metrics": {"fid": 9.0}, "progress": never})
+    assert line == "v seed 0: FID 9.0000; 1.00 min of training to step 500; 95 % never reached"
     quality.PEAK_MB.update({"classifier": 900.0, "gan v seed 0": 1500.0, "evaluate v seed 0": 2048.0})
     run = {"seconds": 600.0, "startup": 12.0, "progress": quality.progress(out.replace("250", "500"))}
     quality.print_cost({"v": [run]}, 120.0, "test accuracy: 98.10% after 9 steps")
@@ -410,6 +418,11 @@ def test_quality_benchmark_reports_seeds_worst_and_time_to_quality(sample_dir: P
     assert "seeds [1, 2]" in out and "| metric | seed 1 | seed 2 | mean | worst | real data |" in out
     assert "| class | seed 1 | seed 2 |" in out and "| default seed 2 |" in out
     assert "| default, seed 1 |" in out
+    # Each run printed its line as it finished, and kept train.py's output beside it.
+    assert re.search(
+        r"^batch32 seed 2: FID [\d.]+, precision .*; [\d.]+ min of training to step 8; ", out, re.M
+    )
+    assert "step 8 (" in (tmp_path / "batch32-seed2" / "train-output.txt").read_text()
     for variant in ("default", "batch32"):
         row = printed(rf"### {variant}\n(?:.*\n){{3}}(\| fid \|.*)", out)
         values = [float(v) for v in row.strip("| ").split(" | ")[1:]]
