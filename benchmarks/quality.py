@@ -167,8 +167,8 @@ CLASS_MIXING = ["--gen-class-mixing"]
 # Twice the batch for half the steps (as many digits, about the same time on 2 cores).
 BATCH128 = ["--batch-size", "128"]
 # The learning rates decaying to a tenth, not a quarter: measured on one seed, FID higher at
-# each of the last three checkpoints; not kept (docs/tuning.md, A shorter demo, the average's
-# statistics, and where a run stops).
+# each of the last three checkpoints; not kept (docs/tuning.md, Shorter and longer runs, the
+# average's statistics, and where a run stops).
 LOW_END = ["--lr-decay-to", "0.1"]
 VARIANTS = {
     "default": [],
