@@ -421,10 +421,7 @@ def print_time_to_quality(results: dict[str, list[dict]]) -> None:
                 f"| {statistics.fmean(acc):.1%} ({min(acc):.1%}) "
                 f"| {statistics.fmean(fid):.2f} ({max(fid):.2f}) |"
             )
-        firsts = []
-        for r in runs:
-            hit = first_reached(r["progress"])
-            firsts.append(f"step {hit['step']:.0f} ({hit['minutes']:.2f} min)" if hit else "never")
+        firsts = [first_read(r["progress"]) or "never" for r in runs]
         print(f"| {variant} | {TIME_GOAL_LABEL} first reached | | | " + "; ".join(firsts) + " | |")
 
 
@@ -443,12 +440,20 @@ def seed_summary(variant: str, result: dict) -> str:
         )
         if key in m
     )
-    last, hit = (result["progress"] or [None])[-1], first_reached(result["progress"])
+    last = (result["progress"] or [None])[-1]
     trained = (
         f"{last['minutes']:.2f} min of training to step {last['step']}" if last else "no in-training scores"
     )
-    first = f"first at step {hit['step']} ({hit['minutes']:.2f} min)" if hit else "never reached"
-    return f"{variant} seed {result['seed']}: {scores}; {trained}; {TIME_GOAL_LABEL} {first}"
+    read = first_read(result["progress"])
+    first = f"{TIME_GOAL_LABEL} first at {read}" if read else f"{TIME_GOAL_LABEL} never reached"
+    return f"{variant} seed {result['seed']}: {scores}; {trained}; {first}"
+
+
+def first_read(progress: list[dict[str, float]]) -> str | None:
+    """Where a run first read the time goal's accuracy in training, as its step and minutes;
+    None if it never did."""
+    hit = first_reached(progress)
+    return f"step {hit['step']:.0f} ({hit['minutes']:.2f} min)" if hit else None
 
 
 def first_reached(progress: list[dict[str, float]], accuracy: float = TIME_GOAL_ACCURACY) -> dict | None:
