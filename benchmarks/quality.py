@@ -155,7 +155,7 @@ NOISE_CONDITIONING = ["--gen-conditioning", "noise"]
 GEN64_CRITIC32 = ["--gen-width", "64", "--critic-width", "32"]
 # The generator's first layer reading the noise through weights of each class's own as well
 # as shared ones, without the mode-seeking term: the defaults of 2026-12-06 (evening), spelt
-# out (docs/tuning.md, A first layer of each class's own; README, Quality).
+# out (docs/tuning.md, A first layer of each class's own).
 CLASS_NOISE = ["--gen-noise-weights", "per_class", "--gen-mode-seeking", "0", *LONG_AVERAGE]
 # The same into the first 48 of the layer's 96 feature maps only: the class's own weights
 # half as many.
