@@ -110,6 +110,34 @@ def test_missing_file_says_how_to_get_it(tmp_path: Path) -> None:
         load_split(tmp_path, "test")
 
 
+def test_missing_data_names_the_offline_sample_where_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After `make demo` a command without --data-dir looks in datasets/MNIST, which it never
+    # wrote: the hint names the folder it did write, not the download that made it.
+    x, y = synthetic_digits(10)
+    (tmp_path / "datasets" / "MNIST-5k").mkdir(parents=True)
+    write_dataset(tmp_path / "datasets" / "MNIST-5k", x, y, x, y)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        IdxError,
+        match=r"^datasets/MNIST/train-images-idx3-ubyte\(.gz\): file not found; the offline sample is in "
+        r"datasets/MNIST-5k: pass --data-dir datasets/MNIST-5k \(or run ./download_mnist.sh",
+    ):
+        load_split(Path("datasets/MNIST"), "train")
+
+
+def test_missing_data_without_the_sample_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        IdxError,
+        match=r"file not found; run ./download_mnist.sh to fetch MNIST, or ./download_mnist.sh --sample",
+    ):
+        load_split(Path("datasets/MNIST"), "train")
+
+
 def test_plain_file_preferred_name_is_found(tmp_path: Path) -> None:
     x, y = synthetic_digits(10)
     write_dataset(tmp_path, x, y, x, y, gz=False)

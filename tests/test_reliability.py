@@ -435,6 +435,11 @@ BAD_TRAIN_INPUTS = [
     (["--batch-size", "sixteen"], "argument --batch-size: invalid int value: 'sixteen'"),
     (["--mixed-precision", "float8"], "argument --mixed-precision: invalid choice: 'float8'"),
     (["--bogus"], "unrecognized arguments: --bogus (see train.py --help)"),
+    # A near miss is named; a prefix is not read as the flag it starts (no abbreviations).
+    (["--stpes", "5"], "unrecognized arguments: --stpes 5; did you mean --steps? (see train.py --help)"),
+    (["--step", "5"], "unrecognized arguments: --step 5; did you mean --steps?"),
+    # A value out of range names the flag given, not the config key behind it.
+    (["--gen-lr", "0"], "error: command line: --gen-lr must be > 0, got 0.0"),
 ]
 
 

@@ -51,7 +51,9 @@ GROUPS = {
 }
 
 EPILOG = """examples:
-  ./train.py --data-dir datasets/MNIST-5k --steps 3000   a short run on the offline sample
+  ./train.py --data-dir datasets/MNIST-5k --steps 3000 --save-dir checkpoints/gan-short
+                                             a short run of its own on the offline sample
+                                             (into checkpoints/gan it would resume make demo's)
   ./train.py --steps 20000                   resume checkpoints/gan (same data) up to step 20,000
   ./train.py --no-eval --save-dir checkpoints/gan2       a second run, without a classifier
   ./train.py --cpu-replicas 2 --mixed-precision off      two CPU replicas, float32

@@ -31,6 +31,22 @@ GET_DATA_HINT = (
     "run ./download_mnist.sh to fetch MNIST, or ./download_mnist.sh --sample for the offline "
     "5,000-digit sample, or pass --data-dir pointing at a folder with the IDX files"
 )
+# Where `./download_mnist.sh --sample` (and `make demo`) put the offline sample by default.
+SAMPLE_DIR = Path("datasets/MNIST-5k")
+
+
+def get_data_hint(data_dir: str | Path) -> str:
+    """How to get data for ``data_dir``: the offline sample by name where it is already
+    here (after `make demo` a bare command looks in datasets/MNIST, which it never wrote)."""
+    here = all(
+        any((SAMPLE_DIR / name).is_file() for name in (stem, stem + ".gz")) for stem in SPLIT_FILES["train"]
+    )
+    if here and Path(data_dir) != SAMPLE_DIR:
+        return (
+            f"the offline sample is in {SAMPLE_DIR}: pass --data-dir {SAMPLE_DIR} "
+            "(or run ./download_mnist.sh to fetch all of MNIST)"
+        )
+    return GET_DATA_HINT
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,7 @@ def find_file(data_dir: Path, stem: str) -> Path:
         path = Path(data_dir) / name
         if path.is_file():
             return path
-    raise IdxError(f"{Path(data_dir) / stem}(.gz): file not found; {GET_DATA_HINT}")
+    raise IdxError(f"{Path(data_dir) / stem}(.gz): file not found; {get_data_hint(data_dir)}")
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -153,7 +153,7 @@ def load(
         return _from_folder(folder, test_fraction, given)
     raise DataError(
         f"{folder}: holds neither the four IDX files ({idx.SPLIT_FILES['train'][0]}[.gz], ...) nor "
-        f"an image folder ({folder_layout.EXPECTED}); {idx.GET_DATA_HINT}"
+        f"an image folder ({folder_layout.EXPECTED}); {idx.get_data_hint(folder)}"
     )
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import re
 import shlex
 from pathlib import Path
 from typing import Any, NoReturn
 
 from mnist_gan import __version__
-from mnist_gan.runtime.config import C, Config, field_types, from_dict, load_with_keys
+from mnist_gan.runtime.config import C, Config, ConfigError, field_types, from_dict, load_with_keys
 
 
 def flag(key: str) -> str:
@@ -50,10 +52,29 @@ def _key_flag(f: dataclasses.Field, kind: type, default: Any) -> dict[str, Any]:
 
 class Parser(argparse.ArgumentParser):
     """argparse with the project's error line: one line starting ``error:``, exit status 2
-    (argparse's own prints the whole usage first)."""
+    (argparse's own prints the whole usage first), a flag's near miss named, and no
+    abbreviated flags: with dozens of long names a prefix picks the wrong one
+    (``--interpolation`` would be read as ``--interpolation-frames``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"error: {message}{self._near_miss(message)} (see {self.prog} --help)\n")
+
+    def _near_miss(self, message: str) -> str:
+        """'; did you mean --steps?' for the first unrecognised flag close to a shown one."""
+        prefix = "unrecognized arguments: "
+        if not message.startswith(prefix):
+            return ""
+        shown = [s for a in self._actions if a.help != argparse.SUPPRESS for s in a.option_strings]
+        for word in message[len(prefix) :].split():
+            if word.startswith("--"):
+                close = difflib.get_close_matches(word.split("=")[0], shown, n=1, cutoff=0.75)
+                if close:
+                    return f"; did you mean {close[0]}?"
+        return ""
 
 
 def _add_hidden_flags(parser: argparse.ArgumentParser, cls: type[Config]) -> None:
@@ -114,7 +135,18 @@ def parse_args(
     parser = build_parser(cls, base, description, groups, epilog)
     args = vars(parser.parse_args(argv))
     args.pop("config")
-    cfg = from_dict(cls, args, "command line")
     bare = build_parser(cls, base, description, groups, epilog, defaults=False)
     flagged = set(vars(bare.parse_args(argv))) - {"config"}
+    try:
+        cfg = from_dict(cls, args, "command line")
+    except ConfigError as e:
+        raise ConfigError(_as_flags(str(e), flagged)) from e
     return cfg, frozenset(flagged) | in_file
+
+
+def _as_flags(message: str, keys: set[str]) -> str:
+    """``message`` with each key given as a flag named as the flag the user typed
+    ('count must be >= 1' -> '--count must be >= 1'): the file's keys were checked with it."""
+    for key in sorted(keys, key=len, reverse=True):
+        message = re.sub(rf"'?(?<![\w-]){re.escape(key)}(?![\w-])'?", flag(key), message)
+    return message
