@@ -484,3 +484,32 @@ def test_data_and_classifier_taken_from_the_run_must_still_be_there(tmp_path: Pa
     with pytest.raises(DataError, match=gone + "; pass --classifier-dir"):
         from_run(cfg, saved)
     assert from_run(cfg.replace(classifier_dir="other"), saved)[0].classifier_dir == "other"
+
+
+def test_every_folder_gone_from_the_run_is_named_at_once_with_where_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # make demo names its folders relative to the clone; evaluate.py run from elsewhere reads
+    # those names relative to its own folder: both are said in one line, with the folder
+    # found above the run's record where there is one.
+    from mnist_gan.eval.run import from_run
+    from mnist_gan.runtime.errors import DataError
+
+    clone = tmp_path / "clone"
+    (clone / "datasets" / "MNIST-5k").mkdir(parents=True)
+    (clone / "checkpoints" / "gan").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    cfg = config.defaults(configs.EvaluateConfig).replace(checkpoint_dir=str(clone / "checkpoints" / "gan"))
+    saved = {"data_dir": "datasets/MNIST-5k", "classifier_dir": "checkpoints/classifier"}
+    with pytest.raises(DataError) as refused:
+        from_run(cfg, saved)
+    said = str(refused.value)
+    assert said.startswith("datasets/MNIST-5k: the data the GAN was trained with")
+    found = f"(moved, or named relative to another folder); pass --data-dir {clone}/datasets/MNIST-5k; "
+    assert found in said
+    assert said.endswith(
+        "checkpoints/classifier: the classifier the GAN was trained with (named in "
+        f"{clone}/checkpoints/gan/config-gan.yaml) is not there (moved, or named relative to another "
+        "folder); pass --classifier-dir"
+    )

@@ -17,6 +17,7 @@ from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, report
 from mnist_gan.runtime import checkpoints, files, flags, record
 from mnist_gan.runtime.config import defaults
+from mnist_gan.runtime.errors import DataError
 
 # The sample size of the default when the test split is larger (full MNIST: its 10,000).
 MAX_DEFAULT_SAMPLES = 10_000
@@ -28,17 +29,23 @@ def from_run(cfg: EvaluateConfig, saved: dict[str, Any] | None) -> tuple[Evaluat
     run = saved or {}
     fallback = defaults(GanConfig)
     source = Path(cfg.checkpoint_dir) / GanConfig.SAVED_AS
-    notes = []
+    notes, gone = [], []
     changes = {}
     for key, default in (("data_dir", DEFAULT_DATA_DIR), ("classifier_dir", fallback.classifier_dir)):
         if not getattr(cfg, key):
             what = "data" if key == "data_dir" else "classifier"
-            changes[key] = (
-                record.named_folder(type(cfg), key, run[key], source, f"{what} the GAN was trained with")
-                if run.get(key)
-                else default
-            )
+            try:
+                changes[key] = (
+                    record.named_folder(type(cfg), key, run[key], source, f"{what} the GAN was trained with")
+                    if run.get(key)
+                    else default
+                )
+            except DataError as e:
+                gone.append(str(e))  # both folders named at once: one round trip, not two
+                continue
             notes.append(flags.setting(key, changes[key]))
+    if gone:
+        raise DataError("; ".join(gone))
     if notes:
         notes = [f"as the GAN was trained: {', '.join(notes)} (from {source})"]
     return cfg.replace(**changes), notes

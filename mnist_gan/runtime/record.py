@@ -264,6 +264,22 @@ def named_folder(cls: type[config_lib.Config], key: str, saved: Any, source: str
     value = config_lib.typed_value(cls, key, saved, str(source))
     flag = flags.flag(key)
     if not Path(value).exists():
-        where = "moved" if Path(value).is_absolute() else "moved, or named relative to another folder"
-        raise DataError(f"{value}: the {what} (named in {source}) is not there ({where}); pass {flag}")
+        if Path(value).is_absolute():
+            raise DataError(f"{value}: the {what} (named in {source}) is not there (moved); pass {flag}")
+        found = _beside_the_record(Path(value), Path(source))
+        fix = f"{flag} {found}" if found else flag
+        raise DataError(
+            f"{value}: the {what} (named in {source}) is not there (moved, or named relative to "
+            f"another folder); pass {fix}"
+        )
     return value
+
+
+def _beside_the_record(relative: Path, source: Path) -> Path | None:
+    """Where a relative folder of a record is, if the run was started from a folder above the
+    record's (``make demo`` names datasets/MNIST-5k from the clone; a command run elsewhere
+    reads that name relative to its own folder)."""
+    for start in source.absolute().parents:
+        if (start / relative).exists():
+            return start / relative
+    return None
