@@ -145,8 +145,9 @@ def parse_args(
 
 
 def _as_flags(message: str, keys: set[str]) -> str:
-    """``message`` with each key given as a flag named as the flag the user typed
-    ('count must be >= 1' -> '--count must be >= 1'): the file's keys were checked with it."""
+    """``message`` with each key set on the command line named as the flag the user typed
+    ('count must be >= 1' -> '--count must be >= 1'); a --config file's keys were checked,
+    under the file's name, when it was read."""
     for key in sorted(keys, key=len, reverse=True):
         message = re.sub(rf"'?(?<![\w-]){re.escape(key)}(?![\w-])'?", flag(key), message)
     return message

@@ -264,14 +264,11 @@ def named_folder(cls: type[config_lib.Config], key: str, saved: Any, source: str
     value = config_lib.typed_value(cls, key, saved, str(source))
     flag = flags.flag(key)
     if not Path(value).exists():
-        if Path(value).is_absolute():
-            raise DataError(f"{value}: the {what} (named in {source}) is not there (moved); pass {flag}")
-        found = _beside_the_record(Path(value), Path(source))
+        absolute = Path(value).is_absolute()
+        where = "moved" if absolute else "moved, or named relative to another folder"
+        found = None if absolute else _beside_the_record(Path(value), Path(source))
         fix = f"{flag} {found}" if found else flag
-        raise DataError(
-            f"{value}: the {what} (named in {source}) is not there (moved, or named relative to "
-            f"another folder); pass {fix}"
-        )
+        raise DataError(f"{value}: the {what} (named in {source}) is not there ({where}); pass {fix}")
     return value
 
 
