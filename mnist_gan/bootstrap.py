@@ -33,7 +33,15 @@ def require_runtime(script: str | None = None) -> None:
         # Compare the prefix, not the resolved executable: a venv's python is a symlink.
         if venv_python.is_file() and Path(sys.prefix).resolve() != venv_python.parent.parent.resolve():
             os.environ[_REEXEC_MARK] = "1"
-            os.execv(str(venv_python), [str(venv_python), script, *sys.argv[1:]])
+            try:
+                os.execv(str(venv_python), [str(venv_python), script, *sys.argv[1:]])
+            except OSError as e:  # not executable, or a link into an interpreter that is gone
+                print(
+                    f"error: cannot run {venv_python} ({e.strerror}); run 'make venv' again in the "
+                    "project folder, or 'pip install -e .' into the Python you use",
+                    file=sys.stderr,
+                )
+                sys.exit(2)
     print(
         f"error: {sys.executable} lacks the packages {', '.join(gone)}; run 'make venv' in the "
         "project folder (the scripts then find .venv by themselves), or 'pip install -e .' "

@@ -52,6 +52,19 @@ def test_script_reruns_itself_with_the_venv_beside_it(tmp_path: Path) -> None:
     assert result.stderr == ""
 
 
+def test_a_venv_python_that_cannot_run_is_one_error_line(tmp_path: Path) -> None:
+    project = _copy_project(tmp_path / "clone", "train.py")
+    venv_python = project / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    venv_python.chmod(0o644)  # not executable, as a .venv copied without its modes
+    result = _run([sys.executable, "-S", str(project / "train.py"), "--version"], tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    said = f"error: cannot run {venv_python.resolve()} (Permission denied); run 'make venv'"
+    assert result.stderr.startswith(said), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_pip_install_gives_console_scripts_and_defaults(tmp_path: Path) -> None:
     pytest.importorskip("setuptools")
     pytest.importorskip("pip")
