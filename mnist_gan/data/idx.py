@@ -38,9 +38,7 @@ SAMPLE_DIR = Path("datasets/MNIST-5k")
 def get_data_hint(data_dir: str | Path) -> str:
     """How to get data for ``data_dir``: the offline sample by name where it is already
     here (after `make demo` a bare command looks in datasets/MNIST, which it never wrote)."""
-    here = all(
-        any((SAMPLE_DIR / name).is_file() for name in (stem, stem + ".gz")) for stem in SPLIT_FILES["train"]
-    )
+    here = all(_present(SAMPLE_DIR, stem) for stem in SPLIT_FILES["train"])
     if here and Path(data_dir) != SAMPLE_DIR:
         return (
             f"the offline sample is in {SAMPLE_DIR}: pass --data-dir {SAMPLE_DIR} "
@@ -60,13 +58,17 @@ class Split:
         return int(self.labels.shape[0])
 
 
+def _present(data_dir: str | Path, stem: str) -> Path | None:
+    """``stem`` or ``stem.gz`` in ``data_dir``, whichever is there first; None if neither."""
+    return next((p for p in (Path(data_dir) / stem, Path(data_dir) / f"{stem}.gz") if p.is_file()), None)
+
+
 def find_file(data_dir: Path, stem: str) -> Path:
     """Return ``stem`` or ``stem.gz`` in ``data_dir``; raise naming both if neither exists."""
-    for name in (stem, stem + ".gz"):
-        path = Path(data_dir) / name
-        if path.is_file():
-            return path
-    raise IdxError(f"{Path(data_dir) / stem}(.gz): file not found; {get_data_hint(data_dir)}")
+    path = _present(data_dir, stem)
+    if path is None:
+        raise IdxError(f"{Path(data_dir) / stem}(.gz): file not found; {get_data_hint(data_dir)}")
+    return path
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -40,10 +40,9 @@ def from_run(cfg: EvaluateConfig, saved: dict[str, Any] | None) -> tuple[Evaluat
                     if run.get(key)
                     else default
                 )
+                notes.append(flags.setting(key, changes[key]))
             except DataError as e:
                 gone.append(str(e))  # both folders named at once: one round trip, not two
-                continue
-            notes.append(flags.setting(key, changes[key]))
     if gone:
         raise DataError("; ".join(gone))
     if notes:
