@@ -72,18 +72,25 @@ def test_named_classes_through_every_command(image_folder: Path, tmp_path: Path)
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert "3 classes: circle, plus sign, zed" in trained.stdout
     cls_dir = str(tmp_path / "classifier")
-    gan = run_train(
-        image_folder,
-        tmp_path,
+    gan_flags = [
         "--steps",
         "4",
         "--classifier-dir",
         cls_dir,
         *TINY_GAN_FLAGS,
         "--eval-samples",
-        "30",
-    )
+        "200",  # more than the 144 training images: the run says it scores fewer
+    ]
+    gan = run_train(image_folder, tmp_path, *gan_flags)
     assert gan.returncode == 0, gan.stderr[-3000:]
+    assert "note: scoring 144 generated digits, not eval_samples 200" in gan.stdout
+    # Progress in a file (not a terminal): whole lines, no carriage returns piling up.
+    assert "\r" not in gan.stderr and "gan: 4/4 steps (100%)" in gan.stderr, gan.stderr[-2000:]
+    # Run again, finished: it says so, and nothing about scoring it will not do.
+    again = run_train(image_folder, tmp_path, *gan_flags)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "already at step 4; raise --steps to continue" in again.stdout
+    assert "scoring" not in again.stdout, again.stdout
     record = yaml.safe_load((tmp_path / "ckpt" / "config-gan.yaml").read_text())
     assert record["run"]["classes"] == NAMES
     grid = Image.open(next((tmp_path / "logs").glob("*/samples/step-0000004.png")))
@@ -102,6 +109,7 @@ def test_named_classes_through_every_command(image_folder: Path, tmp_path: Path)
     )  # fmt: skip
     assert scored.returncode == 0, scored.stderr[-3000:]
     assert "plus sign" in scored.stdout
+    assert "\r" not in scored.stderr and "evaluate, stage 1/" in scored.stderr, scored.stderr[-2000:]
     assert list(json.loads((tmp_path / "metrics.json").read_text())["per_class_accuracy"]) == NAMES
 
 

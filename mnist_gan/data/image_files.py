@@ -15,15 +15,14 @@ What had to be done is counted in a :class:`Tally` and reported as notes.
 from __future__ import annotations
 
 import struct
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
+from mnist_gan.runtime import progress
 from mnist_gan.runtime.errors import DataError
 
 SIZE = 28
@@ -113,14 +112,15 @@ def _read_image(path: Path, tally: Tally) -> np.ndarray:
 def read_all(paths: list[Path], tally: Tally) -> np.ndarray:
     """All files, in order, into one (N, 28, 28) array; a progress bar on stderr for many."""
     images = np.empty((len(paths), SIZE, SIZE), dtype=np.uint8)
-    progress = tqdm(
-        paths, desc="reading images", unit="image", file=sys.stderr, disable=len(paths) <= PROGRESS_ABOVE
-    )
+    few = len(paths) <= PROGRESS_ABOVE
+    shown = progress.bar(len(paths), desc="reading images", unit="image", disable=few)
     # A very large image is read all the same; Pillow's warning about it is noise here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        for i, path in enumerate(progress):
+        for i, path in enumerate(paths):
             images[i] = _read_image(path, tally)
+            shown.update(1)
+    shown.close()
     return images
 
 

@@ -9,13 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from mnist_gan import generation
 from mnist_gan.configs import DEFAULT_DATA_DIR, EvaluateConfig, GanConfig
 from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, report
-from mnist_gan.runtime import checkpoints, files, flags, record
+from mnist_gan.runtime import checkpoints, files, flags, progress, record
 from mnist_gan.runtime.config import defaults
 from mnist_gan.runtime.errors import DataError
 
@@ -102,7 +100,7 @@ class Stages:
 
     def __init__(self, total: int) -> None:
         self.total, self.done, self.start = total, 0, time.monotonic()
-        self.bar = tqdm(desc="evaluate", bar_format="{desc}")
+        self.bar = progress.status("evaluate")
 
     def __call__(self, name: str) -> None:
         self.done += 1

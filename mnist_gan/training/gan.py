@@ -97,12 +97,13 @@ class BestCheckpoint:
             self.pending = None
 
 
-def _scorer(cfg: GanConfig, data: sources.Dataset, fingerprint: str) -> generator_scorer.GeneratorScorer:
-    """FID, its floor and accuracy of ``eval_samples`` generated images, by the trained classifier."""
+def _scorer(
+    cfg: GanConfig, data: sources.Dataset, fingerprint: str
+) -> tuple[generator_scorer.GeneratorScorer, list[str]]:
+    """FID, its floor and accuracy of ``eval_samples`` generated images, by the trained
+    classifier; and the notes to print if the run trains (not if it has nothing left to do)."""
     classifier = features.load_classifier(cfg.classifier_dir, data.class_names)
-    note = features.other_data_note(cfg.classifier_dir, fingerprint)
-    if note is not None:
-        print(f"note: {note}")
+    notes = [note for note in [features.other_data_note(cfg.classifier_dir, fingerprint)] if note]
     scorer = generator_scorer.GeneratorScorer(
         features.Scorer(networks.feature_extractor(classifier)),
         pipeline.to_model_range(data.test.images).numpy(),
@@ -113,11 +114,11 @@ def _scorer(cfg: GanConfig, data: sources.Dataset, fingerprint: str) -> generato
         num_classes=data.num_classes,
     )
     if scorer.num_samples < cfg.eval_samples:
-        print(
-            f"note: scoring {scorer.num_samples} generated digits, not eval_samples "
+        notes.append(
+            f"scoring {scorer.num_samples} generated digits, not eval_samples "
             f"{cfg.eval_samples}: the FID floor compares as many real training digits"
         )
-    return scorer
+    return scorer, notes
 
 
 def summarise(scores: dict[str, float], steps: int) -> list[str]:
@@ -144,7 +145,9 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
         distribute.check_pairs(per_replica, strategy.num_replicas_in_sync, "--gen-mode-seeking")
     fingerprint = record.data_fingerprint(train.images, train.labels)
     # Only the chief scores; the classifier is loaded first, so a missing one stops the run early.
-    scorer = _scorer(cfg, data, fingerprint) if cfg.eval and distribute.is_chief(strategy) else None
+    scorer, scorer_notes = (
+        _scorer(cfg, data, fingerprint) if cfg.eval and distribute.is_chief(strategy) else (None, [])
+    )
     steps = total_steps(cfg, len(train))
     note = length_note(cfg, steps)
     if note is not None:
@@ -152,6 +155,8 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
     trainer = GanTrainer(cfg, strategy, steps, num_classes=data.num_classes)
 
     def actions(folder: RunFolder) -> Actions:  # the chief's, once its folders are open
+        for line in scorer_notes:
+            print(f"note: {line}")
         shown = ProgressPictures(trainer, cfg, folder, data.class_names)
         best = BestCheckpoint(cfg.save_dir, folder.manager, scorer.scoring if scorer is not None else "")
         sampler = trainer.sampler()

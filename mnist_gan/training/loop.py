@@ -18,9 +18,8 @@ from typing import Protocol
 
 import keras
 import tensorflow as tf
-from tqdm import tqdm
 
-from mnist_gan.runtime import checkpoints
+from mnist_gan.runtime import checkpoints, progress
 from mnist_gan.runtime.errors import CheckpointError, TrainingDiverged, first_line
 from mnist_gan.training.signals import signals_deferred, signals_held, stop_on_sigterm
 
@@ -125,18 +124,17 @@ class Controller:
     def run(self) -> dict[str, float]:
         """Train to the end of the schedule; return the last training and eval metrics."""
         step = int(self.trainer.step.numpy())
-        bar = tqdm(
+        bar = progress.bar(
             total=self.schedule.total_steps,
             initial=step,
             desc=self.description,
             unit="step",
-            dynamic_ncols=True,
             disable=not self.progress,  # one bar per cluster: the chief's
         )
         with stop_on_sigterm():
             return self._run(step, bar)
 
-    def _run(self, step: int, bar: tqdm) -> dict[str, float]:
+    def _run(self, step: int, bar: progress.Progress) -> dict[str, float]:
         s, last = self.schedule, dict[str, float]()
         try:
             while step < s.total_steps:
@@ -162,7 +160,7 @@ class Controller:
                 self.writer.flush()
         return last
 
-    def _train_chunk(self, step: int, bar: tqdm, last: dict[str, float]) -> int:
+    def _train_chunk(self, step: int, bar: progress.Progress, last: dict[str, float]) -> int:
         """Train to the next stop; log the chunk's metrics; return the new step."""
         n = _next_stop(step, self.schedule) - step
         start = time.perf_counter()
@@ -181,7 +179,7 @@ class Controller:
         bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k in self.shown})
         return step
 
-    def _evaluate(self, step: int, bar: tqdm) -> dict[str, float]:
+    def _evaluate(self, step: int, bar: progress.Progress) -> dict[str, float]:
         if self.actions.evaluate is None:
             return {}
         self.trainer.settle()
