@@ -67,7 +67,9 @@ def test_a_folder_that_is_neither_says_what_was_expected(tmp_path: Path) -> None
     assert "holds neither the four IDX files" in result.stderr and "one folder per class" in result.stderr
 
 
-def test_named_classes_through_every_command(image_folder: Path, tmp_path: Path) -> None:
+def test_named_classes_through_every_command(
+    image_folder: Path, tmp_path: Path, trained_classifier: Path
+) -> None:
     trained = run_classifier(image_folder, tmp_path, "--epochs", "2", "--batch-size", "16")
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert "3 classes: circle, plus sign, zed" in trained.stdout
@@ -110,6 +112,16 @@ def test_named_classes_through_every_command(image_folder: Path, tmp_path: Path)
     assert scored.returncode == 0, scored.stderr[-3000:]
     assert "plus sign" in scored.stdout
     assert "\r" not in scored.stderr and "evaluate, stage 1/" in scored.stderr, scored.stderr[-2000:]
+    # A classifier of other classes asked for: the GAN's own is named as the way out.
+    other = run_script(
+        "evaluate.py", "--checkpoint-dir", str(tmp_path / "ckpt"),
+        "--classifier-dir", str(trained_classifier), "--eval-samples", "30", "--no-cas", "--output", "-",
+    )  # fmt: skip
+    assert other.returncode == 2
+    assert other.stderr.strip().splitlines() == [
+        f"error: the classifier in {trained_classifier} has the classes {[str(d) for d in range(10)]}, "
+        f"the data {NAMES}; drop --classifier-dir to use the GAN's own ({cls_dir})"
+    ]
     assert list(json.loads((tmp_path / "metrics.json").read_text())["per_class_accuracy"]) == NAMES
 
 

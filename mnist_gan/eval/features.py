@@ -48,10 +48,14 @@ def other_images_note(who: str, theirs: str | None, fingerprint: str, why: str) 
     return f"{who} was trained on other training images ({theirs}) than these ({fingerprint}); {why}"
 
 
-def load_classifier(folder: str | Path, classes: list[str] | None = None) -> Any:
+TRAIN_ONE = "train a classifier on this data (./classifier.py --data-dir ...) and pass its --classifier-dir"
+
+
+def load_classifier(folder: str | Path, classes: list[str] | None = None, instead: str = "") -> Any:
     """The trained classifier from ``folder`` (its saved config says how to build it).
 
-    With ``classes``, a classifier trained on other classes is refused, naming both lists.
+    With ``classes``, a classifier trained on other classes is refused, naming both lists
+    and ``instead``, a classifier of those classes if the caller knows one.
     """
     from mnist_gan import configs
     from mnist_gan.data import sources
@@ -72,7 +76,7 @@ def load_classifier(folder: str | Path, classes: list[str] | None = None) -> Any
             trained_on,
             classes,
             f"the classifier in {folder}",
-            "train a classifier on this data (./classifier.py --data-dir ...) and pass its --classifier-dir",
+            f"drop --classifier-dir to use the GAN's own ({instead})" if instead else TRAIN_ONE,
         )
     source = str(Path(folder) / configs.ClassifierConfig.SAVED_AS)
     cfg = config.from_saved(configs.ClassifierConfig, found[0], source)

@@ -48,6 +48,16 @@ def from_run(cfg: EvaluateConfig, saved: dict[str, Any] | None) -> tuple[Evaluat
     return cfg.replace(**changes), notes
 
 
+def _own_classifier(cfg: EvaluateConfig, saved: dict[str, Any] | None) -> str:
+    """The classifier the GAN was trained with, when another was asked for and it is still
+    there: what to suggest if the one asked for knows other classes."""
+    own = (saved or {}).get("classifier_dir") or ""
+    asked = cfg.classifier_dir
+    if not asked or not own or Path(own).resolve() == Path(asked).resolve() or not Path(own).is_dir():
+        return ""
+    return str(own)
+
+
 def sample_size(asked: int, test_size: int, train_size: int) -> tuple[int, list[str]]:
     """The number of digits to score (0: the test split's size, capped) and notes saying so."""
     samples = asked or min(test_size, MAX_DEFAULT_SAMPLES)
@@ -118,7 +128,9 @@ class Stages:
 def evaluate(cfg: EvaluateConfig) -> None:
     """Everything ``evaluate.py`` does, every output path checked before the work: the notes,
     the progress line, the report on stdout, the JSON and its picture."""
-    cfg, notes = from_run(cfg, checkpoints.saved_config(cfg.checkpoint_dir, GanConfig.SAVED_AS))
+    saved = checkpoints.saved_config(cfg.checkpoint_dir, GanConfig.SAVED_AS)
+    own = _own_classifier(cfg, saved)
+    cfg, notes = from_run(cfg, saved)
     chosen = cfg.output not in ("", "-")
     if chosen:  # a path the user chose: checked before anything else
         nearest = report.check_outputs(cfg.output, cfg.overwrite)
@@ -134,7 +146,7 @@ def evaluate(cfg: EvaluateConfig) -> None:
     class_names = record.classes(run, data.class_names)
     sources.check_classes(class_names, data.class_names, f"the GAN in {cfg.checkpoint_dir}")
     train, test = data.splits
-    classifier = features.load_classifier(cfg.classifier_dir, class_names)
+    classifier = features.load_classifier(cfg.classifier_dir, class_names, instead=own)
     fingerprint = record.data_fingerprint(train.images, train.labels)
     gan_note = features.other_images_note(
         f"the GAN in {cfg.checkpoint_dir}", run.get("data_fingerprint"), fingerprint,
