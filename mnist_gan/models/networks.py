@@ -231,25 +231,27 @@ def build_generator(
         maps = min(noise_weights_maps or 2 * width, 2 * width)
         x = layers.Add(name="first_layer")([x, _noise_through_class_weights(noise, onehot, 2 * width, maps)])
 
-    def block_end(x: keras.KerasTensor, name: str) -> keras.KerasTensor:
-        """``x``, a block after its batch norm and ReLU, through the class's own 1x1 convolution if asked."""
+    def mixed(x: keras.KerasTensor, name: str) -> keras.KerasTensor:
+        """``x`` through the class's own 1x1 convolution, if asked (``class_mixing``)."""
         return _class_mixing(x, onehot, f"{name}_class_mixing") if class_mixing else x
 
-    if condition is None:
-        x = layers.Reshape((7, 7, 2 * width))(_norm_relu(x, None, ""))
+    def block_end(x: keras.KerasTensor, name: str) -> keras.KerasTensor:
+        """A block's batch norm (its scale and shift set by ``condition``) and ReLU, then ``mixed``."""
+        return mixed(_norm_relu(x, condition, name), name)
+
+    if condition is None:  # the original network: its first batch norm per feature, before the reshape
+        x = mixed(layers.Reshape((7, 7, 2 * width))(_norm_relu(x, None, "")), "norm_7x7")
     else:
-        x = _norm_relu(layers.Reshape((7, 7, 2 * width))(x), condition, "norm_7x7")
-    x = block_end(x, "norm_7x7")
+        x = block_end(layers.Reshape((7, 7, 2 * width))(x), "norm_7x7")
     x = up(width, 4, strides=2, padding="same", use_bias=False)(x)
-    x = block_end(_norm_relu(x, condition, "norm_14x14"), "norm_14x14")
+    x = block_end(x, "norm_14x14")
     for i in range(blocks):
-        x = conv(width, 3, padding="same", use_bias=False)(x)
-        x = block_end(_norm_relu(x, condition, f"norm_14x14_{i + 1}"), f"norm_14x14_{i + 1}")
+        x = block_end(conv(width, 3, padding="same", use_bias=False)(x), f"norm_14x14_{i + 1}")
     if output == "transposed":
         x = up(1, 4, strides=2, padding="same")(x)
     else:
         x = up(max(width // 2, 1), 4, strides=2, padding="same", use_bias=False)(x)
-        x = block_end(_norm_relu(x, condition, "norm_28x28"), "norm_28x28")
+        x = block_end(x, "norm_28x28")
         x = conv(1, 3, padding="same")(x)
     images = layers.Activation("tanh", dtype="float32", name="images")(x)
     return keras.Model([noise, labels], images, name="generator")
