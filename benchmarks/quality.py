@@ -14,33 +14,7 @@ judge by the worst seed, not the best. A benchmark, not a test: it asserts nothi
 "Minutes of training" count the training steps only (no start-up, evaluation or saving); they
 mean something only on an otherwise idle machine.
 
-Variants, each scored the same way: 'default' is train.py as configured (what the variant
-'critic-class-bias' ran until it became the default, 2026-12-07); 'previous' the
-defaults before the last change (the critic without a bias of each class's own on its first
-feature maps: see PREVIOUS below); 'long-average' the
-defaults before the change before (also the weight average's decay capped at 0.999, not
-0.9965; 'previous' until 2026-12-07); 'shared-noise' the defaults before that (the
-generator's first layer shared by every class, the mode-seeking term at 0.005; 'previous'
-until 2026-12-06, night); 'wide' the defaults before that (both networks 64 filters wide, no
-mode-seeking term, two thirds of the steps: WIDE_PREVIOUS and LENGTH; 'previous' until
-2026-12-06, evening); 'no-consistency' the defaults before that
-(also no consistency term, the critic spectrally normalised); 'lazy' also the gradient penalty
-on every critic update; 'earlier' also the critic's inputs shifted by up to 3 pixels,
-WGAN-GP's penalty and the networks, step and schedule before the quality issue's architecture
-and optimiser changes; 'original' also before the weight average and augmentation. Levers on
-today's defaults: 'batch32' half the batch; 'gp8' the penalty on every 8th critic update, not
-every 4th; 'orthogonal' every kernel starting orthogonal, not as Keras's glorot;
-'consistency-sn' the consistency term with the critic spectrally normalised; 'seeking-critic'
-the mode-seeking term at 0.025 measured in the critic's features; 'noise-conditioning' the
-noise as well as the class setting every batch norm of the generator; 'gen64-critic32' the
-generator 64 filters wide and the critic 32; 'class-mixing' a 1x1 convolution of each class's
-own after every batch norm of the generator. The candidates that led to today's defaults, at
-today's length: 'longer' the 'wide' defaults for 1.5 times their steps; 'longer-seeking' the
-same with the mode-seeking term at 0.005; 'slim-seeking' that with both networks 48 filters
-wide ('shared-noise', spelt out); 'class-noise' the generator's first layer reading the noise
-through weights of each class's own as well as shared ones, without the mode-seeking term
-('long-average', spelt out); 'class-noise-48' the class's own first-layer weights into 48 of
-its 96 feature maps only.
+Variants, each scored the same way, are listed after the options.
 Every variant sees as many digits as its length asks: --steps and --eval-every count steps of
 the default batch, and a variant with another batch takes as many more or fewer steps.
 
@@ -48,14 +22,6 @@ the default batch, and a variant with another batch takes as many more or fewer 
     python benchmarks/quality.py --seeds 1 --variants default --steps 1000
     python benchmarks/quality.py --variants default,batch32   # batch 32 for 9,000 steps
     python benchmarks/quality.py --variants orthogonal --seeds 1 --first-seed 2  # a third seed
-    python benchmarks/quality.py --variants default,gp8       # the lazier penalty
-    python benchmarks/quality.py --variants default,orthogonal  # orthogonal initial weights
-    python benchmarks/quality.py --variants default,consistency-sn  # bCR, critic normalised
-    python benchmarks/quality.py --variants wide,longer,longer-seeking  # 3,000, 4,500, 4,500
-    python benchmarks/quality.py --variants default,seeking-critic  # the term in critic space
-    python benchmarks/quality.py --variants default,noise-conditioning,gen64-critic32
-    python benchmarks/quality.py --variants long-average,class-noise-48  # the class's own into half the maps
-    python benchmarks/quality.py --variants default,class-mixing  # a 1x1 convolution per class
 """
 
 from __future__ import annotations
@@ -69,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -196,6 +163,52 @@ VARIANTS = {
     "class-mixing": CLASS_MIXING,
     "low-end": LOW_END,
 }
+# What each variant is, for --help: the comments beside the flags above say why it exists.
+ABOUT = {
+    "default": "train.py as configured ('critic-class-bias' until it became the default, 2026-12-07)",
+    "previous": "the defaults before the last change: the critic without a bias of each class's own "
+    "on its first feature maps",
+    "long-average": "the defaults before that: also the weight average's decay capped at 0.999, not "
+    "0.9965 ('previous' until 2026-12-07)",
+    "shared-noise": "before that: also the generator's first layer shared by every class, the "
+    "mode-seeking term at 0.005 ('previous' until 2026-12-06, night)",
+    "wide": "before that: both networks 64 filters wide, no mode-seeking term, two thirds of the "
+    "steps ('previous' until 2026-12-06, evening)",
+    "no-consistency": "before that: also no consistency term, the critic spectrally normalised",
+    "lazy": "also the gradient penalty on every critic update",
+    "earlier": "also the critic's inputs shifted by up to 3 pixels, WGAN-GP's penalty, and the "
+    "networks, step and schedule before the quality issue's changes",
+    "original": "also before the weight average and augmentation",
+    "batch32": "half the batch (twice the steps)",
+    "batch128": "twice the batch (half the steps)",
+    "gp8": "the penalty on every 8th critic update, not every 4th",
+    "orthogonal": "every kernel starting orthogonal, not as Keras's glorot",
+    "consistency-sn": "the consistency term with the critic spectrally normalised",
+    "longer": "the 'wide' defaults for 1.5 times their steps (today's length)",
+    "longer-seeking": "the same with the mode-seeking term at 0.005",
+    "seeking-critic": "the mode-seeking term at 0.025 measured in the critic's features",
+    "slim-seeking": "'longer-seeking' with both networks 48 filters wide ('shared-noise' spelt out)",
+    "noise-conditioning": "the noise as well as the class setting every batch norm of the generator",
+    "gen64-critic32": "the generator 64 filters wide and the critic 32",
+    "class-noise": "the generator's first layer reading the noise through weights of each class's own "
+    "as well as shared ones, no mode-seeking term ('long-average' spelt out)",
+    "class-noise-48": "the class's own first-layer weights into 48 of its 96 feature maps only",
+    "class-mixing": "a 1x1 convolution of each class's own after every batch norm of the generator",
+    "low-end": "the learning rates decaying to a tenth, not a quarter",
+}
+
+
+def variants_help() -> str:
+    """The --help epilog: every variant and what it trains, the older defaults first."""
+    width = max(map(len, VARIANTS)) + 2
+    lines = ["variants (--variants, levers on today's defaults unless they say 'before'):"]
+    for name in VARIANTS:
+        wrapped = textwrap.wrap(ABOUT[name], 96 - width)
+        lines.append(f"  {name:<{width}}{wrapped[0]}")
+        lines += [" " * (width + 2) + more for more in wrapped[1:]]
+    return "\n".join(lines)
+
+
 # The demo's length (scripts/demo.sh), --steps by default; the defaults before 2026-12-05
 # (night) trained 3,000 steps. LENGTH: the share of --steps a variant trains (default: all).
 DEMO_STEPS, PREVIOUS_STEPS = 4500, 3000
@@ -635,7 +648,9 @@ def _cpu_name() -> str:
 
 
 def main() -> int:
-    parser = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = flags.Parser(
+        description=__doc__, epilog=variants_help(), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--data-dir", default="datasets/MNIST-5k", help="any dataset train.py takes (default: %(default)s)"
     )
@@ -656,7 +671,9 @@ def main() -> int:
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--variants", default="default,previous", help=f"of {', '.join(VARIANTS)} (default: %(default)s)"
+        "--variants",
+        default="default,previous",
+        help="comma-separated, from the list below (default: %(default)s)",
     )
     parser.add_argument(
         "--eval-every",

@@ -299,6 +299,10 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     # but 'class-noise' and 'slim-seeking', older defaults spelt out.
     runs = {(repr(cfg), quality.run_steps(4500, name)) for name, cfg in made.items()}
     assert len(runs) == len(made) - 2
+    # Each is described in --help, in one line of its own.
+    assert list(quality.ABOUT) == list(quality.VARIANTS)
+    listed = quality.variants_help().splitlines()
+    assert all(any(line.startswith(f"  {name} ") for line in listed) for name in quality.VARIANTS)
     # The previous defaults: the critic without a bias of each class's own, today's 4,500 steps.
     previous = made["previous"]
     assert default.critic_class_bias and previous == default.replace(critic_class_bias=False)
