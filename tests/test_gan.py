@@ -678,6 +678,7 @@ def test_missing_classifier_says_what_to_run(sample_dir: Path, tmp_path: Path) -
     )
     assert result.returncode == 2
     assert "no trained classifier here; run ./classifier.py first" in result.stderr
+    assert result.stderr.rstrip().endswith("or train without in-training scores (--no-eval)")
     assert not (tmp_path / "ckpt").exists()
 
 

@@ -51,11 +51,14 @@ def other_images_note(who: str, theirs: str | None, fingerprint: str, why: str) 
 TRAIN_ONE = "train a classifier on this data (./classifier.py --data-dir ...) and pass its --classifier-dir"
 
 
-def load_classifier(folder: str | Path, classes: list[str] | None = None, instead: str = "") -> Any:
+def load_classifier(
+    folder: str | Path, classes: list[str] | None = None, instead: str = "", without: str = ""
+) -> Any:
     """The trained classifier from ``folder`` (its saved config says how to build it).
 
     With ``classes``, a classifier trained on other classes is refused, naming both lists
-    and ``instead``, a classifier of those classes if the caller knows one.
+    and ``instead``, a classifier of those classes if the caller knows one. ``without``: how
+    the caller can do without one, said when there is none.
     """
     from mnist_gan import configs
     from mnist_gan.data import sources
@@ -68,7 +71,7 @@ def load_classifier(folder: str | Path, classes: list[str] | None = None, instea
     if found is None or path is None:
         raise CheckpointError(
             f"{folder}: no trained classifier here; run ./classifier.py first "
-            "(or point --classifier-dir at its --save-dir)"
+            "(or point --classifier-dir at its --save-dir)" + (f", or {without}" if without else "")
         )
     trained_on = record.classes(found[1], classes)
     if classes is not None:

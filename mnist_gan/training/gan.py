@@ -102,7 +102,9 @@ def _scorer(
 ) -> tuple[generator_scorer.GeneratorScorer, list[str]]:
     """FID, its floor and accuracy of ``eval_samples`` generated images, by the trained
     classifier; and the notes to print if the run trains (not if it has nothing left to do)."""
-    classifier = features.load_classifier(cfg.classifier_dir, data.class_names)
+    classifier = features.load_classifier(
+        cfg.classifier_dir, data.class_names, without="train without in-training scores (--no-eval)"
+    )
     notes = [note for note in [features.other_data_note(cfg.classifier_dir, fingerprint)] if note]
     scorer = generator_scorer.GeneratorScorer(
         features.Scorer(networks.feature_extractor(classifier)),
