@@ -282,6 +282,11 @@ def test_renamed_keys_still_load(tmp_path: Path) -> None:
         config.load(configs.GenerateConfig, tmp_path / "new.yaml")  # only where declared
 
 
+def _resumes_as_it_is() -> record.Plan:
+    """The plan for a folder whose run continues unchanged: its length, from the record's steps."""
+    return record.Plan(length=config.defaults(GanConfig).steps)
+
+
 @pytest.mark.parametrize("predates_networks", [True, False], ids=["networks", "settings"])
 def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
     tmp_path: Path, predates_networks: bool
@@ -309,7 +314,7 @@ def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
 
     # Those flags, given as a user would, make a config that continues the run unchanged.
     again, _ = flags.parse_args(GanConfig, shlex.split(hint), "")
-    assert record.plan(again, tmp_path, "sha256:x", names, ["ckpt-3"]) == record.Plan()  # no difference left
+    assert record.plan(again, tmp_path, "sha256:x", names, ["ckpt-3"]) == _resumes_as_it_is()  # unchanged
 
 
 @pytest.mark.parametrize(
@@ -365,7 +370,7 @@ def test_a_run_of_earlier_defaults_is_refused_with_the_flags_that_continue_it(
     hint = message.split("or continue it as it was: ")[1]
     assert hint == flags_of_then
     again, _ = flags.parse_args(GanConfig, shlex.split(hint), "")
-    assert record.plan(again, tmp_path, "sha256:x", names, held) == record.Plan()
+    assert record.plan(again, tmp_path, "sha256:x", names, held) == _resumes_as_it_is()
 
 
 def test_a_setting_without_effect_is_not_a_difference(tmp_path: Path) -> None:
@@ -375,8 +380,9 @@ def test_a_setting_without_effect_is_not_a_difference(tmp_path: Path) -> None:
     saved = (tmp_path / "config-gan.yaml").read_text().splitlines()
     (tmp_path / "config-gan.yaml").write_text("\n".join(s for s in saved if not s.startswith("lr_decay_to")))
     names = [str(d) for d in range(10)]
-    assert record.plan(now, tmp_path, "sha256:x", names, ["ckpt-3"]) == record.Plan()
-    assert record.plan(now.replace(lr_decay_to=0.5), tmp_path, "sha256:x", names, ["ckpt-3"]) == record.Plan()
+    assert record.plan(now, tmp_path, "sha256:x", names, ["ckpt-3"]) == _resumes_as_it_is()
+    other_floor = now.replace(lr_decay_to=0.5)
+    assert record.plan(other_floor, tmp_path, "sha256:x", names, ["ckpt-3"]) == _resumes_as_it_is()
     # Where it takes effect, it is named like any other difference.
     with pytest.raises(CheckpointError, match=r"lr_decay 'none' -> 'linear', lr_decay_to 0.0 -> 0.5"):
         record.plan(now.replace(lr_decay="linear", lr_decay_to=0.5), tmp_path, "sha256:x", names, ["ckpt-3"])
@@ -392,7 +398,7 @@ def test_the_mode_seeking_space_matters_only_with_the_term_on(tmp_path: Path) ->
     )
     names, held = [str(d) for d in range(10)], ["ckpt-3"]
     critic = off.replace(gen_mode_seeking_space="critic")
-    assert record.plan(critic, tmp_path, "sha256:x", names, held) == record.Plan()
+    assert record.plan(critic, tmp_path, "sha256:x", names, held) == _resumes_as_it_is()
     # With the term on, the space is named like any other difference (the old run's: images).
     on = critic.replace(gen_mode_seeking=0.025)
     with pytest.raises(CheckpointError, match=r"gen_mode_seeking_space 'images' -> 'critic'"):

@@ -96,6 +96,44 @@ def test_nothing_to_do_says_so_and_writes_nothing(finished: dict[str, Path], tmp
     assert "resumed from" not in result.stdout
 
 
+def test_a_longer_run_is_recorded_where_it_was_lengthened(finished: dict[str, Path], tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path)
+    saved = yaml.safe_load((run / "ckpt" / "config-gan.yaml").read_text())
+    assert saved["run"]["length"] == 4
+    longer = _train(finished["data"], run, "--steps", "6")
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    note = (
+        "note: this run trained towards step 4, now towards 6 (--steps): from here its learning "
+        "rates are those of a 6-step run; recorded in the folder's history"
+    )
+    assert note in longer.stdout and longer.stdout.index(note) < longer.stdout.index("resumed from step 4")
+    saved = yaml.safe_load((run / "ckpt" / "config-gan.yaml").read_text())
+    assert saved["steps"] == 6 and saved["run"]["length"] == 6
+    (entry,) = saved["run"]["history"]
+    assert entry["step"] == 4 and entry["length"] == [4, 6] and "continued_with" not in entry
+    # The same length again (a resume after a crash, say): nothing more to record.
+    (run / "ckpt" / "ckpt-6.index").unlink()
+    again = _train(finished["data"], run, "--steps", "6")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "now towards" not in again.stdout
+    assert len(yaml.safe_load((run / "ckpt" / "config-gan.yaml").read_text())["run"]["history"]) == 1
+
+
+def test_a_record_from_before_lengths_were_kept_tells_its_length_by_its_steps(
+    finished: dict[str, Path], tmp_path: Path
+) -> None:
+    run = _copy(finished, tmp_path)
+    path = run / "ckpt" / "config-gan.yaml"
+    saved = yaml.safe_load(path.read_text())
+    del saved["run"]["length"]
+    path.write_text(yaml.safe_dump(saved, sort_keys=False))
+    both = _train(finished["data"], run, "--steps", "6", "--gen-lr", "0.0004", "--continue-with-changes")
+    assert both.returncode == 0, both.stderr[-3000:]
+    assert "now towards 6" in both.stdout
+    (entry,) = yaml.safe_load(path.read_text())["run"]["history"]  # one entry for one continuation
+    assert entry["continued_with"] == {"gen_lr": [0.0008, 0.0004]} and entry["length"] == [4, 6]
+
+
 def test_live_lock_holder_refused_at_once(finished: dict[str, Path], tmp_path: Path) -> None:
     run = _copy(finished, tmp_path)
     # This test's own process stands for a run that is still going.

@@ -87,10 +87,14 @@ def write(
     fingerprint: str,
     classes: list[str],
     history: list[dict[str, Any]],
+    length: int | None = None,
 ) -> None:
-    """Write ``cfg`` and its run record to ``path`` atomically."""
+    """Write ``cfg`` and its run record to ``path`` atomically; ``length`` is the step the run
+    trains to (``--steps``, or ``--epochs`` counted in steps)."""
     data = {k: v for k, v in cfg.to_dict().items() if k not in NOT_RECORDED}
     data[RUN_KEY] = {"step": step, "data_fingerprint": fingerprint, "classes": classes, "history": history}
+    if length is not None:
+        data[RUN_KEY]["length"] = length
     atomic_write_text(Path(path), yaml.safe_dump(data, sort_keys=False))
 
 
@@ -102,6 +106,17 @@ class Plan:
     changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    length: int | None = None  # the step the folder's run trained to, if its record says
+
+
+def recorded_length(saved: dict[str, Any], run: dict[str, Any]) -> int | None:
+    """The step a recorded run trained to: its record's ``length``; in a record written before
+    lengths were, its ``steps`` when no ``epochs`` set the length; else unknown (None)."""
+    length = run.get("length")
+    if isinstance(length, int):
+        return length
+    steps = saved.get("steps")
+    return steps if isinstance(steps, int) and not saved.get("epochs") else None
 
 
 def _show(changes: dict[str, tuple[Any, Any]]) -> str:
@@ -227,8 +242,9 @@ def plan(
     if not held and isinstance(recorded_step, int) and recorded_step > 0:
         return _without_checkpoints(cfg, folder, recorded_step, history)
     never, changeable = compare(cfg, saved, run, fingerprint, names)
+    length = recorded_length(saved, run)
     if not never and not changeable:
-        return Plan(history=history)
+        return Plan(history=history, length=length)
     entry: dict[str, Any]
     if getattr(cfg, "start_over", False):
         entry = {"time": timestamp(), "started_over": _show({**never, **changeable})}
@@ -247,7 +263,7 @@ def plan(
             "continued_with": {k: [o, n] for k, (o, n) in changeable.items()},
         }
         notes = [f"note: continuing with {k} changed from {o!r} to {n!r}" for k, (o, n) in changeable.items()]
-        return Plan(changed=changeable, history=[*history, entry], notes=notes)
+        return Plan(changed=changeable, history=[*history, entry], notes=notes, length=length)
     raise CheckpointError(
         f"{folder} holds a run with other settings ({_show(changeable)}); pass another --save-dir, "
         "or --continue-with-changes to continue it with the new values, or --start-over to start "

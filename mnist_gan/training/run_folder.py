@@ -170,13 +170,22 @@ def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> lis
     return skipped if restored else None
 
 
-def _recorder(cfg: RunConfig, fingerprint: str, classes: list[str], plan: record.Plan) -> Callable[..., None]:
+def _recorder(
+    cfg: RunConfig, fingerprint: str, classes: list[str], plan: record.Plan, length: int
+) -> Callable[..., None]:
     """Writes the config and its run record into the save folder (and the log folder once)."""
 
     def write(at: int, folders: tuple[Path, ...] = (Path(cfg.save_dir),)) -> None:
         for folder in folders:
-            path = folder / cfg.SAVED_AS
-            record.write(cfg, path, step=at, fingerprint=fingerprint, classes=classes, history=plan.history)
+            record.write(
+                cfg,
+                folder / cfg.SAVED_AS,
+                step=at,
+                length=length,
+                fingerprint=fingerprint,
+                classes=classes,
+                history=plan.history,
+            )
 
     return write
 
@@ -223,14 +232,25 @@ def open_run(
             return folder
         for line in plan.notes:
             _say(line)
+        if skipped is not None and plan.length is not None and plan.length != total_steps:
+            # The learning rates decay over the run's length: a folder continued to another
+            # length trained on two schedules, and its record must not show only the last.
+            if not plan.changed:  # else the entry of this continuation is the last one already
+                plan.history.append({"time": files.timestamp(), "step": resumed_from})
+            plan.history[-1]["length"] = [plan.length, total_steps]
+            decays = getattr(cfg, "lr_decay", "") != "none"  # the classifier's always does
+            why = f": from here its learning rates are those of a {total_steps}-step run" if decays else ""
+            _say(
+                f"note: this run trained towards step {plan.length}, now towards {total_steps} "
+                f"({length_flag}){why}; recorded in the folder's history"
+            )
         if skipped is not None:
             # The length may come from the defaults, not the command that made the folder:
             # say where this run stops, before the bar's total is the only sign.
             to = f"training to step {total_steps} ({length_flag})"
             _say(f"resumed from step {resumed_from} in {save_dir}; {to}")
-        return _open_outputs(
-            folder, cfg, strategy, checkpoint, _recorder(cfg, fingerprint, classes, plan), plan, lock
-        )
+        write_record = _recorder(cfg, fingerprint, classes, plan, total_steps)
+        return _open_outputs(folder, cfg, strategy, checkpoint, write_record, plan, lock)
     except BaseException:
         if lock is not None:
             lock.release()
