@@ -198,14 +198,32 @@ ABOUT = {
 }
 
 
+# ... in three groups.
+GROUPS = {
+    "today's defaults, then the defaults before them, each a step further back": [
+        *("default", "previous", "long-average", "shared-noise", "wide"),
+        *("no-consistency", "lazy", "earlier", "original"),
+    ],
+    "levers on today's defaults": [
+        *("batch32", "batch128", "gp8", "orthogonal", "consistency-sn", "seeking-critic"),
+        *("noise-conditioning", "gen64-critic32", "class-mixing", "low-end"),
+    ],
+    "the candidates that led to today's defaults, at today's length": [
+        *("longer", "longer-seeking", "slim-seeking", "class-noise", "class-noise-48"),
+    ],
+}
+
+
 def variants_help() -> str:
-    """The --help epilog: every variant and what it trains, the older defaults first."""
+    """The --help epilog: every variant (--variants) and what it trains, by group."""
     width = max(map(len, VARIANTS)) + 2
-    lines = ["variants (--variants, levers on today's defaults unless they say 'before'):"]
-    for name in VARIANTS:
-        wrapped = textwrap.wrap(ABOUT[name], 96 - width)
-        lines.append(f"  {name:<{width}}{wrapped[0]}")
-        lines += [" " * (width + 2) + more for more in wrapped[1:]]
+    lines: list[str] = []
+    for group, names in GROUPS.items():
+        lines += ["", f"variants: {group}"] if lines else [f"variants: {group}"]
+        for name in names:
+            wrapped = textwrap.wrap(ABOUT[name], 96 - width)
+            lines.append(f"  {name:<{width}}{wrapped[0]}")
+            lines += [" " * (width + 2) + more for more in wrapped[1:]]
     return "\n".join(lines)
 
 

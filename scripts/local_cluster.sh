@@ -36,8 +36,9 @@ stop() {
 trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 
-# Prefix each line with the worker as soon as it arrives; a progress bar redraws itself with
-# carriage returns, so those end a line too (sed would hold a bar back until the run ends).
+# Prefix each line with the worker as soon as it arrives. Carriage returns end a line too: the
+# scripts print progress as plain lines into a pipe, but a tool that redraws a bar (a worker
+# run by hand) would otherwise be held back until the run ends, as sed would hold it.
 prefix() {
   "$python" -u -c '
 import os, re, sys

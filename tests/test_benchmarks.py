@@ -301,6 +301,8 @@ def test_quality_benchmark_variants_are_flags_train_py_takes() -> None:
     assert len(runs) == len(made) - 2
     # Each is described in --help, in one line of its own.
     assert list(quality.ABOUT) == list(quality.VARIANTS)
+    grouped = [name for names in quality.GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(quality.VARIANTS) and len(grouped) == len(set(grouped))
     listed = quality.variants_help().splitlines()
     assert all(any(line.startswith(f"  {name} ") for line in listed) for name in quality.VARIANTS)
     # The previous defaults: the critic without a bias of each class's own, today's 4,500 steps.

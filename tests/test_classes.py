@@ -120,7 +120,7 @@ def test_named_classes_through_every_command(
     assert other.returncode == 2
     assert other.stderr.strip().splitlines() == [
         f"error: the classifier in {trained_classifier} has the classes {[str(d) for d in range(10)]}, "
-        f"the data {NAMES}; drop --classifier-dir to use the GAN's own ({cls_dir})"
+        f"the data {NAMES}; use the GAN's own: --classifier-dir {cls_dir}"
     ]
     assert list(json.loads((tmp_path / "metrics.json").read_text())["per_class_accuracy"]) == NAMES
 

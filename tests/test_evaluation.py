@@ -321,6 +321,29 @@ def test_cas_on_real_digits_is_near_the_classifiers_accuracy(sample_dir: Path) -
 def test_classifier_of_other_classes_says_to_train_one(trained_classifier: Path) -> None:
     with pytest.raises(sources.DataError, match=r"has the classes .* train a classifier on this data"):
         features.load_classifier(trained_classifier, ["cat", "dog"])
+    # train.py can also do without one: it says so beside the other way out.
+    with pytest.raises(sources.DataError, match=r"--classifier-dir, or train without it$"):
+        features.load_classifier(trained_classifier, ["cat", "dog"], without="train without it")
+
+
+def test_the_gans_own_classifier_is_suggested_only_where_it_is_and_knows_its_classes(
+    trained_classifier: Path, tmp_path: Path
+) -> None:
+    from mnist_gan.eval.run import _classifier_instead
+
+    digits = [str(d) for d in range(10)]
+    source = tmp_path / "project" / "ckpt" / "config-gan.yaml"
+    named = {"classifier_dir": str(trained_classifier)}
+    assert _classifier_instead("other", named, source, digits) == str(trained_classifier)
+    assert _classifier_instead("other", named, source, ["cat", "dog"]) == ""  # it knows other classes
+    assert _classifier_instead(str(trained_classifier), named, source, digits) == ""  # the one asked for
+    assert _classifier_instead("", named, source, digits) == ""  # none asked for: the run's is used
+    assert _classifier_instead("other", {"classifier_dir": str(tmp_path / "gone")}, source, digits) == ""
+    # Named relative to the folder the GAN was trained from: found above its record.
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "cls").symlink_to(trained_classifier)
+    found = _classifier_instead("other", {"classifier_dir": "cls"}, source, digits)
+    assert found == str(tmp_path / "project" / "cls")
 
 
 def test_classifier_of_other_feature_size_refused(trained_classifier: Path, tmp_path: Path) -> None:

@@ -50,6 +50,14 @@ def test_lines_wait_for_the_interval_and_the_close_prints_the_last() -> None:
     assert out.getvalue().startswith("train: 100/100 steps (100%)")
 
 
+def test_a_count_stopped_short_leaves_no_last_line_with_time_left() -> None:
+    out = io.StringIO()
+    shown = progress.LineProgress(total=100, desc="gan", unit="step", every=3600.0, file=out)
+    shown.update(40)
+    shown.close()  # interrupted: the run's own message says where it stopped
+    assert out.getvalue() == ""
+
+
 def test_disabled_lines_print_nothing() -> None:
     out = io.StringIO()
     shown = progress.LineProgress(total=4, desc="gan", unit="step", disable=True, every=0.0, file=out)

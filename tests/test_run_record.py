@@ -104,7 +104,7 @@ def test_a_longer_run_is_recorded_where_it_was_lengthened(finished: dict[str, Pa
     assert longer.returncode == 0, longer.stderr[-3000:]
     note = (
         "note: this run trained towards step 4, now towards 6 (--steps): from here its learning "
-        "rates are those of a 6-step run; recorded in the folder's history"
+        "rates are those of a run of 6 steps; recorded in the folder's history"
     )
     assert note in longer.stdout and longer.stdout.index(note) < longer.stdout.index("resumed from step 4")
     saved = yaml.safe_load((run / "ckpt" / "config-gan.yaml").read_text())

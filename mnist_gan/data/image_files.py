@@ -117,10 +117,12 @@ def read_all(paths: list[Path], tally: Tally) -> np.ndarray:
     # A very large image is read all the same; Pillow's warning about it is noise here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        for i, path in enumerate(paths):
-            images[i] = _read_image(path, tally)
-            shown.update(1)
-    shown.close()
+        try:
+            for i, path in enumerate(paths):
+                images[i] = _read_image(path, tally)
+                shown.update(1)
+        finally:  # a refused image's error line starts on a line of its own
+            shown.close()
     return images
 
 

@@ -58,7 +58,7 @@ def load_classifier(
 
     With ``classes``, a classifier trained on other classes is refused, naming both lists
     and ``instead``, a classifier of those classes if the caller knows one. ``without``: how
-    the caller can do without one, said when there is none.
+    the caller can do without a classifier, said beside the other ways out.
     """
     from mnist_gan import configs
     from mnist_gan.data import sources
@@ -79,7 +79,8 @@ def load_classifier(
             trained_on,
             classes,
             f"the classifier in {folder}",
-            f"drop --classifier-dir to use the GAN's own ({instead})" if instead else TRAIN_ONE,
+            (f"use the GAN's own: --classifier-dir {instead}" if instead else TRAIN_ONE)
+            + (f", or {without}" if without else ""),
         )
     source = str(Path(folder) / configs.ClassifierConfig.SAVED_AS)
     cfg = config.from_saved(configs.ClassifierConfig, found[0], source)

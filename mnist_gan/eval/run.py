@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mnist_gan import generation
-from mnist_gan.configs import DEFAULT_DATA_DIR, EvaluateConfig, GanConfig
+from mnist_gan.configs import DEFAULT_DATA_DIR, ClassifierConfig, EvaluateConfig, GanConfig
 from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, report
 from mnist_gan.runtime import checkpoints, files, flags, progress, record
@@ -48,14 +48,15 @@ def from_run(cfg: EvaluateConfig, saved: dict[str, Any] | None) -> tuple[Evaluat
     return cfg.replace(**changes), notes
 
 
-def _own_classifier(cfg: EvaluateConfig, saved: dict[str, Any] | None) -> str:
-    """The classifier the GAN was trained with, when another was asked for and it is still
-    there: what to suggest if the one asked for knows other classes."""
-    own = (saved or {}).get("classifier_dir") or ""
-    asked = cfg.classifier_dir
-    if not asked or not own or Path(own).resolve() == Path(asked).resolve() or not Path(own).is_dir():
+def _classifier_instead(asked: str, saved: dict[str, Any] | None, source: Path, classes: list[str]) -> str:
+    """The classifier to suggest when the one ``asked`` for knows other classes: the one the
+    GAN's record names, if it can be found and knows ``classes``; '' otherwise."""
+    named = (saved or {}).get("classifier_dir")
+    found = record.locate(str(named), source) if asked and named else None
+    if found is None or Path(found).resolve() == Path(asked).resolve():
         return ""
-    return str(own)
+    theirs = record.read(found, ClassifierConfig.SAVED_AS)
+    return found if theirs is not None and record.classes(theirs[1], classes) == classes else ""
 
 
 def sample_size(asked: int, test_size: int, train_size: int) -> tuple[int, list[str]]:
@@ -129,7 +130,7 @@ def evaluate(cfg: EvaluateConfig) -> None:
     """Everything ``evaluate.py`` does, every output path checked before the work: the notes,
     the progress line, the report on stdout, the JSON and its picture."""
     saved = checkpoints.saved_config(cfg.checkpoint_dir, GanConfig.SAVED_AS)
-    own = _own_classifier(cfg, saved)
+    asked = cfg.classifier_dir  # before the run's fills it in
     cfg, notes = from_run(cfg, saved)
     chosen = cfg.output not in ("", "-")
     if chosen:  # a path the user chose: checked before anything else
@@ -146,7 +147,9 @@ def evaluate(cfg: EvaluateConfig) -> None:
     class_names = record.classes(run, data.class_names)
     sources.check_classes(class_names, data.class_names, f"the GAN in {cfg.checkpoint_dir}")
     train, test = data.splits
-    classifier = features.load_classifier(cfg.classifier_dir, class_names, instead=own)
+    source = Path(cfg.checkpoint_dir) / GanConfig.SAVED_AS
+    instead = _classifier_instead(asked, saved, source, class_names)
+    classifier = features.load_classifier(cfg.classifier_dir, class_names, instead=instead)
     fingerprint = record.data_fingerprint(train.images, train.labels)
     gan_note = features.other_images_note(
         f"the GAN in {cfg.checkpoint_dir}", run.get("data_fingerprint"), fingerprint,

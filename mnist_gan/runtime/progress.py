@@ -57,8 +57,7 @@ class LineProgress:
         self.disable, self.every = disable, every
         self.file = file
         self.postfix: dict[str, object] = {}
-        self.start = self.last = time.monotonic()
-        self.first, self.printed = initial, initial
+        self.last, self.printed = time.monotonic(), initial
 
     def update(self, n: float | None = 1) -> bool | None:
         self.n += int(n or 0)
@@ -80,16 +79,19 @@ class LineProgress:
         print(s, file=file or sys.stdout, flush=True)
 
     def close(self) -> None:
-        if self.n != self.printed:
+        # Only a finished count: a run stopped early says itself where it stopped, and a
+        # last line with time left would read as if it were still going.
+        if self.n != self.printed and self.n >= self.total:
             self._line()
 
     def _line(self) -> None:
         now = time.monotonic()
+        # The rate since the last line: the speed now, not one that start-up still drags down.
+        elapsed, done = now - self.last, self.n - self.printed
         self.last, self.printed = now, self.n
         if self.disable:
             return
-        elapsed = now - self.start
-        rate = (self.n - self.first) / elapsed if elapsed > 0 else 0.0
+        rate = done / elapsed if elapsed > 0 else 0.0
         parts = [f"{self.desc}: {self.n}/{self.total} {self.unit}s"]
         if self.total:
             parts[0] += f" ({self.n / self.total:.0%})"

@@ -92,9 +92,14 @@ def write(
     """Write ``cfg`` and its run record to ``path`` atomically; ``length`` is the step the run
     trains to (``--steps``, or ``--epochs`` counted in steps)."""
     data = {k: v for k, v in cfg.to_dict().items() if k not in NOT_RECORDED}
-    data[RUN_KEY] = {"step": step, "data_fingerprint": fingerprint, "classes": classes, "history": history}
-    if length is not None:
-        data[RUN_KEY]["length"] = length
+    lengths = {} if length is None else {"length": length}
+    data[RUN_KEY] = {
+        "step": step,
+        **lengths,
+        "data_fingerprint": fingerprint,
+        "classes": classes,
+        "history": history,
+    }
     atomic_write_text(Path(path), yaml.safe_dump(data, sort_keys=False))
 
 
@@ -286,6 +291,15 @@ def named_folder(cls: type[config_lib.Config], key: str, saved: Any, source: str
         fix = f"{flag} {found}" if found else flag
         raise DataError(f"{value}: the {what} (named in {source}) is not there ({where}); pass {fix}")
     return value
+
+
+def locate(value: str, source: str | Path) -> str | None:
+    """Where a folder that the record ``source`` names is: as named, or, named relative to
+    another folder, above the record (see :func:`_beside_the_record`); None if neither."""
+    if Path(value).exists():
+        return value
+    found = None if Path(value).is_absolute() else _beside_the_record(Path(value), Path(source))
+    return str(found) if found else None
 
 
 def _beside_the_record(relative: Path, source: Path) -> Path | None:

@@ -148,7 +148,9 @@ class Controller:
                 last.update(self._evaluate(step, bar))
             self._save(step)
         except KeyboardInterrupt:
-            step = int(self.trainer.step.numpy())
+            stopped = int(self.trainer.step.numpy())
+            bar.update(stopped - step)  # the chunk the signal cut short still trained
+            step = stopped
             with signals_held():
                 self._save(step)
             where = self.manager.directory if self.manager else "nowhere (no checkpoint manager)"

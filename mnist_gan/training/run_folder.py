@@ -239,10 +239,10 @@ def open_run(
                 plan.history.append({"time": files.timestamp(), "step": resumed_from})
             plan.history[-1]["length"] = [plan.length, total_steps]
             decays = getattr(cfg, "lr_decay", "") != "none"  # the classifier's always does
-            why = f": from here its learning rates are those of a {total_steps}-step run" if decays else ""
+            why = f": from here its learning rates are those of a run of {total_steps} steps"
             _say(
                 f"note: this run trained towards step {plan.length}, now towards {total_steps} "
-                f"({length_flag}){why}; recorded in the folder's history"
+                f"({length_flag}){why if decays else ''}; recorded in the folder's history"
             )
         if skipped is not None:
             # The length may come from the defaults, not the command that made the folder:
