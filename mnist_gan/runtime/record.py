@@ -283,12 +283,10 @@ def named_folder(cls: type[config_lib.Config], key: str, saved: Any, source: str
     from mnist_gan.runtime.errors import DataError
 
     value = config_lib.typed_value(cls, key, saved, str(source))
-    flag = flags.flag(key)
-    if not Path(value).exists():
-        absolute = Path(value).is_absolute()
-        where = "moved" if absolute else "moved, or named relative to another folder"
-        found = None if absolute else _beside_the_record(Path(value), Path(source))
-        fix = f"{flag} {found}" if found else flag
+    found = locate(value, source)
+    if found != value:
+        where = "moved" if Path(value).is_absolute() else "moved, or named relative to another folder"
+        fix = f"{flags.flag(key)} {found}" if found else flags.flag(key)
         raise DataError(f"{value}: the {what} (named in {source}) is not there ({where}); pass {fix}")
     return value
 
