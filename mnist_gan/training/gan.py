@@ -105,7 +105,8 @@ def _scorer(
     classifier = features.load_classifier(
         cfg.classifier_dir, data.class_names, without="train without in-training scores (--no-eval)"
     )
-    notes = [note for note in [features.other_data_note(cfg.classifier_dir, fingerprint)] if note]
+    other_data = features.other_data_note(cfg.classifier_dir, fingerprint)
+    notes = [other_data] if other_data else []
     scorer = generator_scorer.GeneratorScorer(
         features.Scorer(networks.feature_extractor(classifier)),
         pipeline.to_model_range(data.test.images).numpy(),

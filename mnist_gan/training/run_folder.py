@@ -233,17 +233,7 @@ def open_run(
         for line in plan.notes:
             _say(line)
         if skipped is not None and plan.length is not None and plan.length != total_steps:
-            # The learning rates decay over the run's length: a folder continued to another
-            # length trained on two schedules, and its record must not show only the last.
-            if not plan.changed:  # else the entry of this continuation is the last one already
-                plan.history.append({"time": files.timestamp(), "step": resumed_from})
-            plan.history[-1]["length"] = [plan.length, total_steps]
-            decays = getattr(cfg, "lr_decay", "") != "none"  # the classifier's always does
-            why = f": from here its learning rates are those of a run of {total_steps} steps"
-            _say(
-                f"note: this run trained towards step {plan.length}, now towards {total_steps} "
-                f"({length_flag}){why if decays else ''}; recorded in the folder's history"
-            )
+            _record_new_length(cfg, plan, resumed_from, total_steps, length_flag)
         if skipped is not None:
             # The length may come from the defaults, not the command that made the folder:
             # say where this run stops, before the bar's total is the only sign.
@@ -255,6 +245,23 @@ def open_run(
         if lock is not None:
             lock.release()
         raise
+
+
+def _record_new_length(
+    cfg: RunConfig, plan: record.Plan, resumed_from: int, total_steps: int, length_flag: str
+) -> None:
+    """Put a change of the run's length into its history, and say so. The learning rates
+    decay over the length: a folder continued to another one trained on two schedules, and
+    its record must not show only the last."""
+    if not plan.changed:  # else the entry of this continuation is the last one already
+        plan.history.append({"time": files.timestamp(), "step": resumed_from})
+    plan.history[-1]["length"] = [plan.length, total_steps]
+    decays = getattr(cfg, "lr_decay", "") != "none"  # the classifier's always does
+    why = f": from here its learning rates are those of a run of {total_steps} steps" if decays else ""
+    _say(
+        f"note: this run trained towards step {plan.length}, now towards {total_steps} "
+        f"({length_flag}){why}; recorded in the folder's history"
+    )
 
 
 def _open_outputs(
