@@ -399,7 +399,9 @@ def test_a_resumed_gan_scores_with_its_runs_classifier(tmp_path: Path) -> None:
     unscored = cfg.replace(eval=False)
     assert with_the_runs_classifier(unscored, ()) == unscored  # no scoring, no need
     with pytest.raises(
-        DataError, match=r"the classifier this run scored with \(named in .*gan.yaml\).*--classifier-dir"
+        DataError,
+        match=r"the classifier this run scored with \(named in .*gan.yaml\).*--classifier-dir, or train "
+        r"without in-training scores \(--no-eval\)$",
     ):
         with_the_runs_classifier(cfg, ())
 

@@ -276,10 +276,12 @@ def plan(
     )
 
 
-def named_folder(cls: type[config_lib.Config], key: str, saved: Any, source: str | Path, what: str) -> str:
+def named_folder(
+    cls: type[config_lib.Config], key: str, saved: Any, source: str | Path, what: str, otherwise: str = ""
+) -> str:
     """The folder ``key`` of the record ``source`` names (``saved``, typed as ``cls`` types
     it), if it is still there; otherwise an error that says where the name came from and
-    which flag to pass instead."""
+    which flag to pass instead (or, with ``otherwise``, what else the user can do)."""
     from mnist_gan.runtime.errors import DataError
 
     value = config_lib.typed_value(cls, key, saved, str(source))
@@ -287,7 +289,10 @@ def named_folder(cls: type[config_lib.Config], key: str, saved: Any, source: str
     if found != value:
         where = "moved" if Path(value).is_absolute() else "moved, or named relative to another folder"
         fix = f"{flags.flag(key)} {found}" if found else flags.flag(key)
-        raise DataError(f"{value}: the {what} (named in {source}) is not there ({where}); pass {fix}")
+        alternative = f", or {otherwise}" if otherwise else ""
+        raise DataError(
+            f"{value}: the {what} (named in {source}) is not there ({where}); pass {fix}{alternative}"
+        )
     return value
 
 

@@ -17,7 +17,7 @@ from mnist_gan.training.gan_inputs import gan_dataset
 from mnist_gan.training.gan_trainer import GanTrainer
 from mnist_gan.training.loop import Actions, Schedule
 from mnist_gan.training.run import RunPlan, RunResult, announce, run
-from mnist_gan.training.run_folder import RunFolder
+from mnist_gan.training.run_folder import WITHOUT_SCORES, RunFolder
 
 GRID_COLUMNS = 10
 
@@ -102,9 +102,7 @@ def _scorer(
 ) -> tuple[generator_scorer.GeneratorScorer, list[str]]:
     """FID, its floor and accuracy of ``eval_samples`` generated images, by the trained
     classifier; and the notes to print if the run trains (not if it has nothing left to do)."""
-    classifier = features.load_classifier(
-        cfg.classifier_dir, data.class_names, without="train without in-training scores (--no-eval)"
-    )
+    classifier = features.load_classifier(cfg.classifier_dir, data.class_names, without=WITHOUT_SCORES)
     other_data = features.other_data_note(cfg.classifier_dir, fingerprint)
     notes = [other_data] if other_data else []
     scorer = generator_scorer.GeneratorScorer(

@@ -24,6 +24,9 @@ from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
 
 R = TypeVar("R", bound=RunConfig)
 
+# What a GAN run can do when its classifier cannot be found: the hint of every such error.
+WITHOUT_SCORES = "train without in-training scores (--no-eval)"
+
 
 @dataclass
 class RunFolder:
@@ -141,9 +144,10 @@ def with_the_runs_classifier(cfg: GanConfig, given: Collection[str]) -> GanConfi
     if not saved.get("classifier_dir") or saved["classifier_dir"] == cfg.classifier_dir:
         return cfg
     what = "classifier this run scored with"
-    return cfg.replace(
-        classifier_dir=record.named_folder(type(cfg), "classifier_dir", saved["classifier_dir"], source, what)
+    found = record.named_folder(
+        type(cfg), "classifier_dir", saved["classifier_dir"], source, what, WITHOUT_SCORES
     )
+    return cfg.replace(classifier_dir=found)
 
 
 def _the_runs_record(cfg: RunConfig) -> tuple[dict[str, Any], str]:
