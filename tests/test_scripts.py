@@ -273,7 +273,16 @@ def test_running_out_of_memory_or_disk_is_one_error_line_not_a_traceback(raised:
     assert ("--batch-size" in last) == ("memory" in said)
 
 
-def test_sigterm_ends_a_command_as_ctrl_c_does() -> None:
+@pytest.mark.parametrize(
+    ("resumes", "said"),
+    [
+        (False, "interrupted (SIGTERM)\n"),
+        # A training command outside its loop (loading data, writing pictures at the end): it
+        # died of SIGTERM silently, its lock and progress line left as they were.
+        (True, "interrupted (SIGTERM); run the same command again to resume from the last checkpoint\n"),
+    ],
+)
+def test_sigterm_ends_a_command_as_ctrl_c_does(resumes: bool, said: str) -> None:
     # evaluate.py and generate.py died of SIGTERM mid-line, their progress line unended.
     import subprocess
 
@@ -289,13 +298,13 @@ def test_sigterm_ends_a_command_as_ctrl_c_does() -> None:
         "    finally:\n"
         "        sys.stderr.write('progress line ended\\n')\n"
         "    return 0\n"
-        "cli.run(main)\n"
+        f"cli.run(main, resumes={resumes})\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=False, timeout=60
     )
     assert result.returncode == 128 + 15
-    assert result.stderr == "progress line ended\ninterrupted (SIGTERM)\n"
+    assert result.stderr == "progress line ended\n" + said
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")

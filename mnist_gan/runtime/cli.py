@@ -148,8 +148,9 @@ def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> N
     from mnist_gan.runtime.errors import TrainingDiverged, UserError
 
     _outputs()
-    if not resumes:  # training turns SIGTERM into a save and a stop of its own
-        signal.signal(signal.SIGTERM, interrupt)
+    # Training also saves before it stops (training/signals.py); before and after its loop
+    # (loading data, writing the run's record or its pictures) SIGTERM is a stop like Ctrl-C.
+    signal.signal(signal.SIGTERM, interrupt)
     if hold:
         hold_output()
     try:
