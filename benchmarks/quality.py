@@ -746,8 +746,8 @@ def main() -> int:
     if args.work is not None and args.work.exists() and any(args.work.iterdir()):
         # The scripts would resume its runs and this script print their old scores as new.
         parser.error(f"--work {args.work}: holds earlier runs; pass an empty or a new folder")
-    if args.classifier_epochs < 1 or args.num_samples < 20:
-        parser.error("--classifier-epochs >= 1 and --num-samples >= 20")
+    if args.classifier_epochs < 1 or args.num_samples < limits.MIN_EVAL_SAMPLES:
+        parser.error(f"--classifier-epochs >= 1 and --num-samples >= {limits.MIN_EVAL_SAMPLES}")
     try:
         limits.check_value("--cas-readings", args.cas_readings, EvaluateConfig.RANGES["cas_readings"])
     except ConfigError as e:

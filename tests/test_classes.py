@@ -13,7 +13,9 @@ import yaml
 from conftest import TINY_GAN_FLAGS, run_classifier, run_script, run_train
 from PIL import Image
 
+from mnist_gan import configs
 from mnist_gan.data import sources
+from mnist_gan.runtime import config
 
 NAMES = ["circle", "plus sign", "zed"]
 
@@ -294,6 +296,10 @@ def test_a_test_fraction_the_data_does_not_use_is_noted(tmp_path: Path) -> None:
     x, y = synthetic_digits(20)
     write_dataset(tmp_path, x, y, x, y)
     assert sources.load(tmp_path).notes == []
+    # The note is silent for the configs' default: a copy of it here must follow theirs.
+    for kind in (configs.GanConfig, configs.ClassifierConfig):
+        default = config.defaults(kind).test_fraction
+        assert sources.load(tmp_path, test_fraction=default).notes == [], kind.__name__
     assert sources.load(tmp_path, test_fraction=0.5).notes == [
         "--test-fraction 0.5 does not apply to this data: the IDX files hold their own split"
     ]

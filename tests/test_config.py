@@ -201,6 +201,12 @@ def test_a_run_saved_before_a_key_keeps_what_it_trained_with() -> None:
         (GanConfig, {"test_fraction": 0.0}, r"test_fraction must be > 0, got 0.0"),
         (ClassifierConfig, {"seed": -1}, r"seed must be >= 0, got -1"),
         (configs.EvaluateConfig, {"eval_samples": -5}, r"eval_samples must be >= 0, got -5"),
+        (
+            configs.EvaluateConfig,
+            {"eval_samples": 19},
+            r"eval_samples must be 0 \(the test split\) or >= 20, got 19",
+        ),
+        (GanConfig, {"eval_samples": 19}, r"eval_samples must be >= 20, got 19"),
         (configs.GenerateConfig, {"step": "-2"}, r"step must be newest, best or a step number, got .-2."),
     ],
 )

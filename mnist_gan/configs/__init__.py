@@ -298,7 +298,9 @@ class GanConfig(RunConfig):
         "decay of the generator's weight average, the copy scored and drawn from (0: the last weights)"
     )
     steps_per_call: int = option("generator steps per tf.function call; also the log interval")
-    save_every: int = option("checkpoint every N generator steps (and at the end)")
+    save_every: int = option(
+        "checkpoint every N generator steps (and at the end; each score saves one too, for best/)"
+    )
     eval_every: int = option("score samples every N steps (and at the end); 0: only at the end")
     eval_samples: int = option("generated digits scored for FID and accuracy")
     eval: bool = option("score samples with the classifier (--no-eval to train without one)")
@@ -312,8 +314,8 @@ class GanConfig(RunConfig):
     )
 
     def validate(self) -> None:
-        if self.eval and self.eval_samples < 20:  # covariances and k-NN need a few
-            raise ConfigError(f"eval_samples must be >= 20, got {self.eval_samples}")
+        if self.eval and self.eval_samples < limits.MIN_EVAL_SAMPLES:
+            raise ConfigError(f"eval_samples must be >= {limits.MIN_EVAL_SAMPLES}, got {self.eval_samples}")
 
 
 # The commands that use a trained generator; here so that every config is importable from

@@ -94,5 +94,8 @@ class EvaluateConfig(Config):
 
     def validate(self) -> None:
         limits.check_step(self.step)
-        if 0 < self.eval_samples < 20:  # covariances and k-NN need a few
-            raise ConfigError(f"eval_samples must be 0 (the test split) or >= 20, got {self.eval_samples}")
+        if 0 < self.eval_samples < limits.MIN_EVAL_SAMPLES:
+            raise ConfigError(
+                f"eval_samples must be 0 (the test split) or >= {limits.MIN_EVAL_SAMPLES}, "
+                f"got {self.eval_samples}"
+            )

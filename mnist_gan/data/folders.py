@@ -138,7 +138,8 @@ def _check_fraction(test_fraction: float) -> None:
         )
 
 
-# The configs' test_fraction; another value is noted where the data brings its own split.
+# The configs' test_fraction default (gan.yaml, classifier.yaml; a test keeps them in step);
+# another value is noted where the data brings its own split.
 DEFAULT_TEST_FRACTION = 0.2
 
 

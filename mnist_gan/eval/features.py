@@ -19,7 +19,7 @@ class Scorer:
         self._predict = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
 
     def features_and_logits(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Images (N, 28, 28, 1) in [-1, 1] -> features (N, D), logits (N, 10)."""
+        """Images (N, 28, 28, 1) in [-1, 1] -> features (N, D), logits (N, classes)."""
         feats, logits = [], []
         for start in range(0, len(images), self.batch_size):
             f, lg = self._predict(tf.convert_to_tensor(images[start : start + self.batch_size]))

@@ -28,7 +28,7 @@ from mnist_gan.eval.metrics import (
     per_class_mean,
 )
 from mnist_gan.models import networks
-from mnist_gan.runtime import files
+from mnist_gan.runtime import files, limits
 from mnist_gan.runtime.errors import ConfigError
 from mnist_gan.runtime.record import DIGITS
 
@@ -244,14 +244,16 @@ def evaluate_generator(
     size take as many generated digits as real ones: FID and precision/recall the mean over
     every whole set of that many, CAS and memorisation the first set; accuracy, the
     classifier score and the independent reader read them all. CAS, real and generated, is
-    the mean of ``cas_readings`` classifiers (seeds ``seed`` and up). The
+    the mean of ``cas_readings`` classifiers (seeds ``seed * cas_readings`` and up). The
     memorisation check searches all of ``real_train`` for each image's nearest training
     image, so pass the whole training split. ``stage`` hears each of :data:`STAGES` as it
     begins (the command's progress bar).
     """
     (train_x, train_y), (test_x, test_y) = real_train, real_test
-    if num_samples < 20:
-        raise ValueError(f"num_samples must be >= 20 for covariances and k-NN, got {num_samples}")
+    if num_samples < limits.MIN_EVAL_SAMPLES:
+        raise ValueError(
+            f"num_samples must be >= {limits.MIN_EVAL_SAMPLES} for covariances and k-NN, got {num_samples}"
+        )
     k, count = len(class_names), min(num_samples, len(train_x))
     scorer = Scorer(networks.feature_extractor(classifier))
     fake_labels = GeneratorScorer.labels_like(train_y[:count], num_samples, k)

@@ -21,6 +21,9 @@ SEED_MAX = 2**32 - 1
 # that side. The highest is allowed unless a fourth value says not (Adam's betas, dropout,
 # the average's decay and the test share stay below 1).
 Range = tuple[float | None, float | None, bool] | tuple[float | None, float | None, bool, bool]
+# The fewest digits a generator is scored with: covariances (FID) and k-NN (precision and
+# recall) need a few.
+MIN_EVAL_SAMPLES = 20
 # Every config's seed feeds NumPy, whose seeds are uint32.
 COMMON: dict[str, Range] = {"seed": (0, SEED_MAX, True)}
 
