@@ -357,7 +357,7 @@ def build_critic(
     )(labels)
     embedded = embed(h.shape[-1], use_bias=False, name="label_embedding")(onehot)
     # A product summed over features rather than layers.Dot: Dot runs as a batch of (1 x n)
-    # by (n x 1) matmuls, a tenth of a bfloat16 step's op time in the profiler for no FLOPs.
+    # by (n x 1) matmuls, a visible share of a bfloat16 step's op time for next to no FLOPs.
     # float32, as the score it is part of: a sum of 6,272 terms needs more than 8 bits.
     projection = layers.Lambda(
         lambda t: keras.ops.sum(t[0] * t[1], axis=-1, keepdims=True),

@@ -43,8 +43,8 @@ def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
 def resolve(mode: str, *, gpus: int | None = None, cpuinfo: str | None = None) -> tuple[str, str]:
     """The concrete mode (off, float16 or bfloat16) that ``mode`` means here, and why.
 
-    ``auto`` is bfloat16 on a CPU-only machine whose CPU computes bfloat16 natively (1.6x
-    the float32 step on this project's benchmark machine, the same FID) and float32
+    ``auto`` is bfloat16 on a CPU-only machine whose CPU computes bfloat16 natively (a
+    faster step than float32's for the same FID: README, Mixed precision) and float32
     everywhere else. On GPUs it stays float32: float16 is the usual GPU choice, but its
     effect on this GAN's quality has not been measured, so it is left to be asked for.
     """

@@ -30,8 +30,8 @@ def prefer_onednn() -> None:
 
     On Linux TensorFlow turns them on by itself only where the CPU has AVX512-VNNI, AVX-VNNI,
     AVX512-BF16 or AMX, so machines with those (and every GPU machine built on such a CPU)
-    already run them. On a CPU with AVX2 alone the GAN step takes two thirds of the time with
-    them (README, Speed; ``benchmarks/onednn.py`` measures it on any machine).
+    already run them. On a CPU with AVX2 alone the GAN step is markedly faster with them
+    (README, Speed; ``benchmarks/onednn.py`` measures it on any machine).
     """
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
