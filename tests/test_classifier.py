@@ -11,9 +11,8 @@ from conftest import printed, run_classifier, run_script
 from mnist_gan.data import sources
 from mnist_gan.data.pipeline import to_model_range
 from mnist_gan.eval import features
-from mnist_gan.eval.features import Scorer
+from mnist_gan.eval.features import ClassifierReader
 from mnist_gan.eval.metrics import accuracy
-from mnist_gan.models.networks import feature_extractor
 
 # 10 epochs over the 4,000-digit sample (~40 s on 2 cores) reach about 98 %; see README.
 MIN_SAMPLE_ACCURACY = 0.96
@@ -26,7 +25,7 @@ def test_trains_to_stated_accuracy_on_real_digits(classifier_run: tuple[Path, st
     # The checkpoint on disk holds that model: reload it and score it again.
     model = features.load_classifier(save)
     _, test = sources.load(sample_dir).splits
-    _, logits = Scorer(feature_extractor(model)).features_and_logits(to_model_range(test.images).numpy())
+    _, logits = ClassifierReader.of(model).features_and_logits(to_model_range(test.images).numpy())
     assert abs(accuracy(logits, test.labels) - printed_accuracy) < 1e-3
 
 

@@ -146,7 +146,7 @@ def test_a_generator_of_the_reference_digits_scores_the_references(
     assert counters == {d: int(n) for d, n in enumerate(np.bincount(reference_y))}
     for name in ("fid", "precision", "recall"):
         assert judged.metrics[name] == pytest.approx(judged.references[name], rel=1e-5), name
-    _, logits = features.Scorer(networks.feature_extractor(classifier)).features_and_logits(reference_x)
+    _, logits = features.ClassifierReader.of(classifier).features_and_logits(reference_x)
     assert judged.metrics["accuracy"] == pytest.approx(metrics.accuracy(logits, reference_y), abs=1e-9)
     per_class = metrics.per_class_accuracy(logits, reference_y)
     for c, values in enumerate(judged.per_class.values()):
@@ -179,7 +179,12 @@ def test_in_training_scores_ask_for_the_floors_classes() -> None:
     real = rng.uniform(-1, 1, (60, 28, 28, 1)).astype(np.float32)
     train_labels = np.array([0] * 5 + [1] * 15 + [2] * 10)
     scorer = generator_scorer.GeneratorScorer(
-        features.Scorer(extractor), real[:30], (real[30:], train_labels), num_samples=20, noise_dim=4, seed=0
+        features.ClassifierReader(extractor),
+        real[:30],
+        (real[30:], train_labels),
+        num_samples=20,
+        noise_dim=4,
+        seed=0,
     )
     asked: list[np.ndarray] = []
 
@@ -213,7 +218,7 @@ def test_scores_that_depend_on_the_sample_size_compare_equal_counts() -> None:
         cas=False,
         check_memorisation=False,
     )
-    scorer = features.Scorer(networks.feature_extractor(classifier))
+    scorer = features.ClassifierReader.of(classifier)
     fake_f, fake_logits = scorer.features_and_logits(
         generator_scorer.GeneratorScorer.draw(sample, np.arange(100) % 10, 4, 0, scorer.batch_size)
     )
@@ -421,7 +426,7 @@ def test_generated_fid_and_floor_use_the_same_sample_size() -> None:
     rng = np.random.default_rng(0)
     real = rng.uniform(-1, 1, (60, 28, 28, 1)).astype(np.float32)
     scorer = generator_scorer.GeneratorScorer(
-        features.Scorer(extractor),
+        features.ClassifierReader(extractor),
         real[:30],
         (real[30:], np.arange(30) % 10),
         num_samples=100,

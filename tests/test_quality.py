@@ -25,7 +25,7 @@ def _untrained_accuracy(classifier_dir: Path, sample_dir: Path) -> float:
     generator = networks.generator_for(cfg)
     train, test = sources.load(sample_dir).splits
     scorer = generator_scorer.GeneratorScorer(
-        features.Scorer(networks.feature_extractor(features.load_classifier(classifier_dir))),
+        features.ClassifierReader.of(features.load_classifier(classifier_dir)),
         pipeline.to_model_range(test.images).numpy(),
         (pipeline.to_model_range(train.images[:1000]).numpy(), train.labels),
         num_samples=1000,

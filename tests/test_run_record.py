@@ -425,7 +425,7 @@ def test_a_best_fid_read_by_another_classifier_does_not_compare() -> None:
         extractor = networks.feature_extractor(classifier)
         real = np.zeros((20, 28, 28, 1), np.float32)
         scorer = generator_scorer.GeneratorScorer(
-            features.Scorer(extractor), real, (real, np.arange(20) % 10), 20, 4, 0
+            features.ClassifierReader(extractor), real, (real, np.arange(20) % 10), 20, 4, 0
         )
         return scorer.scoring
 

@@ -9,14 +9,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mnist_gan.models import networks
 
-class Scorer:
-    """Runs images through the classifier once and returns features and logits as NumPy."""
+
+class ClassifierReader:
+    """Reads images with the classifier: runs them through it once and returns its features
+    and logits as NumPy (what every score is computed from; scoring is the callers')."""
 
     def __init__(self, extractor: keras.Model, batch_size: int = 500) -> None:
         self.extractor = extractor
         self.batch_size = batch_size
         self._predict = tf.function(lambda x: extractor(x, training=False), reduce_retracing=True)
+
+    @classmethod
+    def of(cls, classifier: keras.Model) -> ClassifierReader:
+        """The reader of a classifier built by :func:`mnist_gan.models.networks.build_classifier`."""
+        return cls(networks.feature_extractor(classifier))
 
     def features_and_logits(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Images (N, 28, 28, 1) in [-1, 1] -> features (N, D), logits (N, classes)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_gan.eval.features import Scorer
+from mnist_gan.eval.features import ClassifierReader
 from mnist_gan.eval.metrics import accuracy, frechet_distance, moments
 from mnist_gan.models import networks
 from mnist_gan.runtime import distribute
@@ -26,7 +26,7 @@ class GeneratorScorer:
 
     def __init__(
         self,
-        scorer: Scorer,
+        reader: ClassifierReader,
         real_test: np.ndarray,
         real_train: tuple[np.ndarray, np.ndarray],
         num_samples: int,
@@ -34,16 +34,16 @@ class GeneratorScorer:
         seed: int,
         num_classes: int = networks.DIGIT_CLASSES,
     ) -> None:
-        self.scorer = scorer
+        self.reader = reader
         self.seed = seed
-        self.test_moments = moments(scorer.features_and_logits(real_test)[0])
+        self.test_moments = moments(reader.features_and_logits(real_test)[0])
         # FID is biased by the sample size and moved by the mix of classes: the floor and the
         # generated FID are both computed from ``count`` digits, never more than there are
         # real train digits for the floor, and the generator is asked for the classes of those.
         train_x, train_y = real_train
         count = min(num_samples, len(train_x))
         self.floor = frechet_distance(
-            moments(scorer.features_and_logits(train_x[:count])[0]), self.test_moments
+            moments(reader.features_and_logits(train_x[:count])[0]), self.test_moments
         )
         self.noise_dim = noise_dim
         self.labels = self.labels_like(train_y[:count], count, num_classes)
@@ -56,7 +56,7 @@ class GeneratorScorer:
     @property
     def scoring(self) -> str:
         """How the FID is read, for comparing it with FIDs read before (the best checkpoint)."""
-        reader = distribute.fingerprint([self.scorer.extractor])
+        reader = distribute.fingerprint([self.reader.extractor])
         # The classifier too: a resumed run scored by another one keeps no best from before.
         return f"{self.num_samples} digits asked for the classes of as many real ones, classifier {reader}"
 
@@ -89,10 +89,10 @@ class GeneratorScorer:
 
     def generate(self, sample_fn: SampleFn) -> np.ndarray:
         """Images for the fixed noise and labels."""
-        return self.draw(sample_fn, self.labels, self.noise_dim, self.seed, self.scorer.batch_size)
+        return self.draw(sample_fn, self.labels, self.noise_dim, self.seed, self.reader.batch_size)
 
     def __call__(self, sample_fn: SampleFn) -> dict[str, float]:
-        features, logits = self.scorer.features_and_logits(self.generate(sample_fn))
+        features, logits = self.reader.features_and_logits(self.generate(sample_fn))
         return {
             "fid": frechet_distance(moments(features), self.test_moments),
             "fid_floor": self.floor,

@@ -15,7 +15,7 @@ from mnist_gan import pictures
 from mnist_gan.data import pipeline
 from mnist_gan.eval import independent, memorisation
 from mnist_gan.eval.cas import classification_accuracy_score
-from mnist_gan.eval.features import Scorer
+from mnist_gan.eval.features import ClassifierReader
 from mnist_gan.eval.generator_scorer import GeneratorScorer, SampleFn
 from mnist_gan.eval.metrics import (
     Moments,
@@ -27,7 +27,6 @@ from mnist_gan.eval.metrics import (
     per_class_accuracy,
     per_class_mean,
 )
-from mnist_gan.models import networks
 from mnist_gan.runtime import files, limits
 from mnist_gan.runtime.errors import ConfigError
 from mnist_gan.runtime.record import DIGITS
@@ -255,14 +254,14 @@ def evaluate_generator(
             f"num_samples must be >= {limits.MIN_EVAL_SAMPLES} for covariances and k-NN, got {num_samples}"
         )
     k, count = len(class_names), min(num_samples, len(train_x))
-    scorer = Scorer(networks.feature_extractor(classifier))
+    reader = ClassifierReader.of(classifier)
     fake_labels = GeneratorScorer.labels_like(train_y[:count], num_samples, k)
     stage(STAGES["draw"])
-    generated = GeneratorScorer.draw(sample_fn, fake_labels, noise_dim, seed, scorer.batch_size)
+    generated = GeneratorScorer.draw(sample_fn, fake_labels, noise_dim, seed, reader.batch_size)
     stage(STAGES["read"])
-    test_f, test_logits = scorer.features_and_logits(test_x)
-    all_train_f = scorer.features_and_logits(train_x if check_memorisation else train_x[:count])[0]
-    fake_f, fake_logits = scorer.features_and_logits(generated)
+    test_f, test_logits = reader.features_and_logits(test_x)
+    all_train_f = reader.features_and_logits(train_x if check_memorisation else train_x[:count])[0]
+    fake_f, fake_logits = reader.features_and_logits(generated)
     stage(STAGES["distances"])
     test = _Yardstick(test_f, np.asarray(test_y), moments(test_f))  # the yardstick, computed once
     distances, per_set, fake_per_class = _distances_per_set(fake_f, fake_labels, count, test, k)

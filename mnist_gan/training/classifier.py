@@ -7,7 +7,6 @@ import tensorflow as tf
 from mnist_gan.configs import ClassifierConfig
 from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, metrics
-from mnist_gan.models import networks
 from mnist_gan.runtime import distribute, record
 from mnist_gan.training.classifier_trainer import ClassifierTrainer
 from mnist_gan.training.loop import Actions, Schedule
@@ -33,11 +32,11 @@ def train_classifier(cfg: ClassifierConfig, strategy: tf.distribute.Strategy) ->
     steps_per_epoch = len(train) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
     trainer = ClassifierTrainer(cfg, strategy, total, num_classes=data.num_classes)
-    scorer = features.Scorer(networks.feature_extractor(trainer.model))
+    reader = features.ClassifierReader.of(trainer.model)
     test_images = pipeline.to_model_range(test.images).numpy()
 
     def test_accuracy(step: int) -> dict[str, float]:
-        _, logits = scorer.features_and_logits(test_images)
+        _, logits = reader.features_and_logits(test_images)
         return {"test_accuracy": metrics.accuracy(logits, test.labels)}
 
     plan = RunPlan(

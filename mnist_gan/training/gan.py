@@ -106,7 +106,7 @@ def _scorer(
     other_data = features.other_data_note(cfg.classifier_dir, fingerprint)
     notes = [other_data] if other_data else []
     scorer = generator_scorer.GeneratorScorer(
-        features.Scorer(networks.feature_extractor(classifier)),
+        features.ClassifierReader.of(classifier),
         pipeline.to_model_range(data.test.images).numpy(),
         (pipeline.to_model_range(data.train.images[: cfg.eval_samples]).numpy(), data.train.labels),
         num_samples=cfg.eval_samples,
