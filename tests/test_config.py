@@ -288,9 +288,9 @@ def test_renamed_keys_still_load(tmp_path: Path) -> None:
         config.load(configs.GenerateConfig, tmp_path / "new.yaml")  # only where declared
 
 
-def _resumes_as_it_is() -> record.Plan:
+def _resumes_as_it_is() -> record.FolderPlan:
     """The plan for a folder whose run continues unchanged: its length, from the record's steps."""
-    return record.Plan(length=config.defaults(GanConfig).steps)
+    return record.FolderPlan(length=config.defaults(GanConfig).steps)
 
 
 @pytest.mark.parametrize("predates_networks", [True, False], ids=["networks", "settings"])
@@ -309,7 +309,7 @@ def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
     names = [str(d) for d in range(10)]
 
     with pytest.raises(CheckpointError) as info:
-        record.plan(now, tmp_path, "sha256:x", names, ["ckpt-3"])
+        record.plan_folder(now, tmp_path, "sha256:x", names, ["ckpt-3"])
     message = str(info.value)
     assert "crit_steps 2 -> 1" in message and "lr_decay_to 0.0 -> 0.25" in message
     hint = message.split("or continue it as it was: ")[1]
@@ -320,7 +320,9 @@ def test_refusal_names_the_flags_that_continue_an_older_run_as_it_was(
 
     # Those flags, given as a user would, make a config that continues the run unchanged.
     again, _ = flags.parse_args(GanConfig, shlex.split(hint), "")
-    assert record.plan(again, tmp_path, "sha256:x", names, ["ckpt-3"]) == _resumes_as_it_is()  # unchanged
+    assert (
+        record.plan_folder(again, tmp_path, "sha256:x", names, ["ckpt-3"]) == _resumes_as_it_is()
+    )  # unchanged
 
 
 @pytest.mark.parametrize(
@@ -370,13 +372,13 @@ def test_a_run_of_earlier_defaults_is_refused_with_the_flags_that_continue_it(
     record.write(old, tmp_path / "config-gan.yaml", step=3000, fingerprint="sha256:x", classes=[], history=[])
     names, held = [str(d) for d in range(10)], ["ckpt-3000"]
     with pytest.raises(CheckpointError) as info:
-        record.plan(now, tmp_path, "sha256:x", names, held)
+        record.plan_folder(now, tmp_path, "sha256:x", names, held)
     message = str(info.value)
     assert all(d in message for d in differences), message
     hint = message.split("or continue it as it was: ")[1]
     assert hint == flags_of_then
     again, _ = flags.parse_args(GanConfig, shlex.split(hint), "")
-    assert record.plan(again, tmp_path, "sha256:x", names, held) == _resumes_as_it_is()
+    assert record.plan_folder(again, tmp_path, "sha256:x", names, held) == _resumes_as_it_is()
 
 
 def test_a_setting_without_effect_is_not_a_difference(tmp_path: Path) -> None:
@@ -386,12 +388,14 @@ def test_a_setting_without_effect_is_not_a_difference(tmp_path: Path) -> None:
     saved = (tmp_path / "config-gan.yaml").read_text().splitlines()
     (tmp_path / "config-gan.yaml").write_text("\n".join(s for s in saved if not s.startswith("lr_decay_to")))
     names = [str(d) for d in range(10)]
-    assert record.plan(now, tmp_path, "sha256:x", names, ["ckpt-3"]) == _resumes_as_it_is()
+    assert record.plan_folder(now, tmp_path, "sha256:x", names, ["ckpt-3"]) == _resumes_as_it_is()
     other_floor = now.replace(lr_decay_to=0.5)
-    assert record.plan(other_floor, tmp_path, "sha256:x", names, ["ckpt-3"]) == _resumes_as_it_is()
+    assert record.plan_folder(other_floor, tmp_path, "sha256:x", names, ["ckpt-3"]) == _resumes_as_it_is()
     # Where it takes effect, it is named like any other difference.
     with pytest.raises(CheckpointError, match=r"lr_decay 'none' -> 'linear', lr_decay_to 0.0 -> 0.5"):
-        record.plan(now.replace(lr_decay="linear", lr_decay_to=0.5), tmp_path, "sha256:x", names, ["ckpt-3"])
+        record.plan_folder(
+            now.replace(lr_decay="linear", lr_decay_to=0.5), tmp_path, "sha256:x", names, ["ckpt-3"]
+        )
 
 
 def test_the_mode_seeking_space_matters_only_with_the_term_on(tmp_path: Path) -> None:
@@ -404,8 +408,8 @@ def test_the_mode_seeking_space_matters_only_with_the_term_on(tmp_path: Path) ->
     )
     names, held = [str(d) for d in range(10)], ["ckpt-3"]
     critic = off.replace(gen_mode_seeking_space="critic")
-    assert record.plan(critic, tmp_path, "sha256:x", names, held) == _resumes_as_it_is()
+    assert record.plan_folder(critic, tmp_path, "sha256:x", names, held) == _resumes_as_it_is()
     # With the term on, the space is named like any other difference (the old run's: images).
     on = critic.replace(gen_mode_seeking=0.025)
     with pytest.raises(CheckpointError, match=r"gen_mode_seeking_space 'images' -> 'critic'"):
-        record.plan(on, tmp_path, "sha256:x", names, held)
+        record.plan_folder(on, tmp_path, "sha256:x", names, held)

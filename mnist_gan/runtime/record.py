@@ -104,8 +104,8 @@ def write(
 
 
 @dataclass
-class Plan:
-    """What a run does with its save folder (see :func:`plan`)."""
+class FolderPlan:
+    """What a run does with its save folder (see :func:`plan_folder`)."""
 
     start_over: bool = False
     changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
@@ -189,20 +189,20 @@ def _as_it_was(cfg: config_lib.Config, never: dict[str, Any], changeable: dict[s
     return f", or continue it as it was: {words}"
 
 
-def _without_record(cfg: config_lib.Config, folder: str | Path, held: list[str]) -> Plan:
+def _without_record(cfg: config_lib.Config, folder: str | Path, held: list[str]) -> FolderPlan:
     """A folder with no record: a new run, unless checkpoints are there that nothing explains."""
     from mnist_gan.runtime.errors import CheckpointError
 
     if not held:
-        return Plan()
+        return FolderPlan()
     if getattr(cfg, "start_over", False):
-        return Plan(
+        return FolderPlan(
             start_over=True, history=[{"time": timestamp(), "started_over": "checkpoints unrecorded"}]
         )
     if getattr(cfg, "continue_with_changes", False):
         entry = {"time": timestamp(), "continued_unrecorded": Path(held[-1]).name}
         note = f"note: continuing checkpoints that had no {cfg.SAVED_AS}; it records this run's settings now"
-        return Plan(history=[entry], notes=[note])
+        return FolderPlan(history=[entry], notes=[note])
     shown = ", ".join(Path(p).name for p in held)
     raise CheckpointError(
         f"{folder} holds checkpoints ({shown}) but no {cfg.SAVED_AS} to say what made them; put it "
@@ -211,14 +211,16 @@ def _without_record(cfg: config_lib.Config, folder: str | Path, held: list[str])
     )
 
 
-def _without_checkpoints(cfg: config_lib.Config, folder: str | Path, step: int, history: list[Any]) -> Plan:
+def _without_checkpoints(
+    cfg: config_lib.Config, folder: str | Path, step: int, history: list[Any]
+) -> FolderPlan:
     """A record of a run at ``step`` whose checkpoints are all gone: starting at 0 under it
     (and beside its best/) would be another run claiming its history."""
     from mnist_gan.runtime.errors import CheckpointError
 
     if getattr(cfg, "start_over", False):
         entry = {"time": timestamp(), "started_over": f"no checkpoint of step {step} left"}
-        return Plan(start_over=True, history=[*history, entry])
+        return FolderPlan(start_over=True, history=[*history, entry])
     raise CheckpointError(
         f"{folder}: its {cfg.SAVED_AS} records a run at step {step}, but no checkpoint of it is left; "
         "pass --start-over to start afresh there (the record and best/ are moved aside), or another "
@@ -226,9 +228,9 @@ def _without_checkpoints(cfg: config_lib.Config, folder: str | Path, step: int, 
     )
 
 
-def plan(
+def plan_folder(
     cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: list[str], held: list[str]
-) -> Plan:
+) -> FolderPlan:
     """Decide, before anything is written, whether this run may use ``folder``, which holds
     the checkpoints ``held``.
 
@@ -249,11 +251,11 @@ def plan(
     never, changeable = compare(cfg, saved, run, fingerprint, names)
     length = recorded_length(saved, run)
     if not never and not changeable:
-        return Plan(history=history, length=length)
+        return FolderPlan(history=history, length=length)
     entry: dict[str, Any]
     if getattr(cfg, "start_over", False):
         entry = {"time": timestamp(), "started_over": _show({**never, **changeable})}
-        return Plan(start_over=True, history=[*history, entry])
+        return FolderPlan(start_over=True, history=[*history, entry])
     if never:
         raise CheckpointError(
             f"{folder} holds a run that cannot be continued with this data or architecture "
@@ -268,7 +270,7 @@ def plan(
             "continued_with": {k: [o, n] for k, (o, n) in changeable.items()},
         }
         notes = [f"note: continuing with {k} changed from {o!r} to {n!r}" for k, (o, n) in changeable.items()]
-        return Plan(changed=changeable, history=[*history, entry], notes=notes, length=length)
+        return FolderPlan(changed=changeable, history=[*history, entry], notes=notes, length=length)
     raise CheckpointError(
         f"{folder} holds a run with other settings ({_show(changeable)}); pass another --save-dir, "
         "or --continue-with-changes to continue it with the new values, or --start-over to start "

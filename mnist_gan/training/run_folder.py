@@ -1,7 +1,7 @@
 """A run's checkpoint folder: who may use it, where it resumes from, and where the run writes.
 
 The chief takes the folder's lock, removes what crashed saves left, refuses a folder that
-holds another run (:func:`mnist_gan.runtime.record.plan`) and sets damaged checkpoints
+holds another run (:func:`mnist_gan.runtime.record.plan_folder`) and sets damaged checkpoints
 aside. Every worker resumes from the chief's newest checkpoint that reads. Only the chief
 keeps checkpoints, the log folder and the record; other workers save to a temporary folder
 (saving is collective) that :func:`close_run` removes.
@@ -71,7 +71,7 @@ def _take(cfg: RunConfig) -> FolderLock:
     return lock
 
 
-def _tidy(save_dir: Path, plan: record.Plan) -> None:
+def _tidy(save_dir: Path, plan: record.FolderPlan) -> None:
     """The chief removes leftovers of crashed saves and, starting over, moves the old run aside."""
     leftovers = _clean_leftovers(save_dir)
     if leftovers:
@@ -175,7 +175,7 @@ def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> lis
 
 
 def _recorder(
-    cfg: RunConfig, fingerprint: str, classes: list[str], plan: record.Plan, length: int
+    cfg: RunConfig, fingerprint: str, classes: list[str], plan: record.FolderPlan, length: int
 ) -> Callable[..., None]:
     """Writes the config and its run record into the save folder (and the log folder once)."""
 
@@ -214,7 +214,7 @@ def open_run(
     save_dir, chief = Path(cfg.save_dir), distribute.is_chief(strategy)
     lock = _take(cfg) if chief else None
     try:
-        plan = record.plan(cfg, save_dir, fingerprint, classes, checkpoints.found(save_dir))
+        plan = record.plan_folder(cfg, save_dir, fingerprint, classes, checkpoints.found(save_dir))
         if chief:
             _tidy(save_dir, plan)
         skipped = None if plan.start_over else _resume(checkpoint, cfg, chief)
@@ -252,7 +252,7 @@ def open_run(
 
 
 def _record_new_length(
-    cfg: RunConfig, plan: record.Plan, resumed_from: int, total_steps: int, length_flag: str
+    cfg: RunConfig, plan: record.FolderPlan, resumed_from: int, total_steps: int, length_flag: str
 ) -> None:
     """Put a change of the run's length into its history, and say so. The learning rates
     decay over the length: a folder continued to another one trained on two schedules, and
@@ -274,7 +274,7 @@ def _open_outputs(
     strategy: tf.distribute.Strategy,
     checkpoint: tf.train.Checkpoint,
     write_record: Callable[..., None],
-    plan: record.Plan,
+    plan: record.FolderPlan,
     lock: FolderLock | None,
 ) -> RunFolder:
     """Where this worker saves (collectively), and on the chief the log folder and the record."""
