@@ -29,6 +29,21 @@ def test_scaling_endpoints() -> None:
     np.testing.assert_array_equal(pipeline.from_model_range(out[..., 0]), [[0, 255]])
 
 
+def test_pixels_come_back_the_same_in_python_and_in_the_exported_graph() -> None:
+    # generate.py's PNGs (NumPy) and the SavedModel's uint8 output (TensorFlow) must agree,
+    # halves included: both round half to even.
+    from mnist_gan.generation import to_uint8
+
+    every = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    back = pipeline.from_model_range(pipeline.to_model_range(every).numpy())[..., 0]
+    np.testing.assert_array_equal(back, every)
+    halves = np.array([-1.0, -0.99, -1 + 0.5 / 127.5, -1 + 1.5 / 127.5, 0.0, 0.5, 1.0, 1.2], np.float32)
+    images = halves.reshape(1, 2, 4, 1)
+    np.testing.assert_array_equal(
+        to_uint8(tf.constant(images)).numpy(), pipeline.from_model_range(images)[..., 0]
+    )
+
+
 def test_shuffling_is_seeded(tiny_dataset: Path) -> None:
     train, _ = sources.load(tiny_dataset).splits
     a = next(iter(pipeline.train_dataset(train, 32, seed=1)))[1].numpy()

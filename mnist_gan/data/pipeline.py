@@ -15,13 +15,15 @@ from mnist_gan.data.idx import Split
 __all__ = ["Split", "from_model_range", "to_model_range", "train_dataset"]
 
 
-def to_model_range(images: tf.Tensor) -> tf.Tensor:
-    """uint8 (..., 28, 28) -> float32 (..., 28, 28, 1) in [-1, 1]."""
+def to_model_range(images: tf.Tensor | np.ndarray) -> tf.Tensor:
+    """uint8 (..., 28, 28) -> float32 (..., 28, 28, 1) in [-1, 1]: in a pipeline, or once for
+    a split's array (``.numpy()`` of the result)."""
     return tf.expand_dims(tf.cast(images, tf.float32) / 127.5 - 1.0, -1)
 
 
-def from_model_range(images: np.ndarray) -> np.ndarray:
-    """float images in [-1, 1] of any shape -> uint8 in [0, 255]."""
+def from_model_range(images: np.ndarray | tf.Tensor) -> np.ndarray:
+    """float images in [-1, 1] of any shape -> uint8 in [0, 255] (as the exported
+    SavedModel's :func:`mnist_gan.generation.to_uint8` does in the graph)."""
     return np.clip(np.rint((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
