@@ -517,3 +517,43 @@ def test_full_disk_while_writing_a_file_names_it(tmp_path: Path, monkeypatch: py
     with pytest.raises(OSError, match=r"No space left on device: '.*samples/step-2\.png'"):
         files.atomic_write_bytes(tmp_path / "samples" / "step-2.png", b"png")
     assert list((tmp_path / "samples").iterdir()) == []  # no temporary file left
+
+
+def test_an_evaluation_an_interrupt_cut_short_is_run_on_resume(tiny_dataset: Path, tmp_path: Path) -> None:
+    # Stopped during the last epoch's evaluation, the run saved that step and said "run the
+    # same command again", which then had nothing to do: the last score was lost for good.
+    from mnist_gan import configs
+    from mnist_gan.runtime import config, record
+    from mnist_gan.training import classifier
+
+    cfg = config.defaults(configs.ClassifierConfig).replace(
+        data_dir=str(tiny_dataset),
+        save_dir=str(tmp_path / "cls"),
+        log_dir=str(tmp_path / "logs"),
+        epochs=2,
+        batch_size=50,
+        width=8,
+        feature_dim=16,
+    )
+    strategy = tf.distribute.get_strategy()
+    accuracy, calls = classifier.metrics.accuracy, []
+
+    def cut_at_the_end(logits: np.ndarray, labels: np.ndarray) -> float:
+        calls.append(len(calls))
+        if len(calls) == 2:  # the second epoch's, the run's last
+            raise KeyboardInterrupt
+        return accuracy(logits, labels)
+
+    classifier.metrics.accuracy = cut_at_the_end  # type: ignore[assignment]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            classifier.train_classifier(cfg, strategy)
+    finally:
+        classifier.metrics.accuracy = accuracy  # type: ignore[assignment]
+    run = record.read(cfg.save_dir, cfg.SAVED_AS)[1]  # type: ignore[index]
+    assert (run["step"], run["evaluated"]) == (8, 4)  # saved, not evaluated
+    again = classifier.train_classifier(cfg, strategy)
+    assert not again.nothing_to_do and "eval_test_accuracy" in again.scores
+    assert record.read(cfg.save_dir, cfg.SAVED_AS)[1]["evaluated"] == 8  # type: ignore[index]
+    assert sorted(p.name for p in (tmp_path / "cls").glob("ckpt-*.index")) == ["ckpt-4.index", "ckpt-8.index"]
+    assert classifier.train_classifier(cfg, strategy).nothing_to_do  # owed no more

@@ -88,14 +88,18 @@ def write(
     classes: list[str],
     history: list[dict[str, Any]],
     length: int | None = None,
+    evaluated: int | None = None,
 ) -> None:
     """Write ``cfg`` and its run record to ``path`` atomically; ``length`` is the step the run
-    trains to (``--steps``, or ``--epochs`` counted in steps)."""
+    trains to (``--steps``, or ``--epochs`` counted in steps), ``evaluated`` the last step
+    whose scheduled evaluation finished (one cut short by an interrupt is owed on resume)."""
     data = {k: v for k, v in cfg.to_dict().items() if k not in NOT_RECORDED}
     lengths = {} if length is None else {"length": length}
+    scored = {} if evaluated is None else {"evaluated": evaluated}
     data[RUN_KEY] = {
         "step": step,
         **lengths,
+        **scored,
         "data_fingerprint": fingerprint,
         "classes": classes,
         "history": history,
@@ -112,6 +116,7 @@ class FolderPlan:
     history: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     length: int | None = None  # the step the folder's run trained to, if its record says
+    evaluated: int | None = None  # the last step its evaluation finished at, if its record says
 
 
 def recorded_length(saved: dict[str, Any], run: dict[str, Any]) -> int | None:
@@ -250,8 +255,9 @@ def plan_folder(
         return _without_checkpoints(cfg, folder, recorded_step, history)
     never, changeable = compare(cfg, saved, run, fingerprint, names)
     length = recorded_length(saved, run)
+    evaluated = run.get("evaluated") if isinstance(run.get("evaluated"), int) else None
     if not never and not changeable:
-        return FolderPlan(history=history, length=length)
+        return FolderPlan(history=history, length=length, evaluated=evaluated)
     entry: dict[str, Any]
     if getattr(cfg, "start_over", False):
         entry = {"time": timestamp(), "started_over": _show({**never, **changeable})}
@@ -270,7 +276,9 @@ def plan_folder(
             "continued_with": {k: [o, n] for k, (o, n) in changeable.items()},
         }
         notes = [f"note: continuing with {k} changed from {o!r} to {n!r}" for k, (o, n) in changeable.items()]
-        return FolderPlan(changed=changeable, history=[*history, entry], notes=notes, length=length)
+        return FolderPlan(
+            changed=changeable, history=[*history, entry], notes=notes, length=length, evaluated=evaluated
+        )
     raise CheckpointError(
         f"{folder} holds a run with other settings ({_show(changeable)}); pass another --save-dir, "
         "or --continue-with-changes to continue it with the new values, or --start-over to start "

@@ -107,6 +107,7 @@ class Controller:
         actions: Actions | None = None,
         description: str = "train",
         progress: bool = True,
+        evaluated_at: int | None = None,
     ) -> None:
         self.trainer = trainer
         self.schedule = schedule
@@ -120,6 +121,9 @@ class Controller:
         # Seconds spent in training steps in this process (no evaluation, saving or start-up):
         # what "time to quality" is measured in.
         self.train_seconds = 0.0
+        # The last step whose evaluation finished (a resumed run's record says which): a step
+        # an interrupt saved before its due evaluation ran is evaluated before training on.
+        self.evaluated_at = evaluated_at
 
     def run(self) -> dict[str, float]:
         """Train to the end of the schedule; return the last training and eval metrics."""
@@ -137,6 +141,12 @@ class Controller:
     def _run(self, step: int, bar: progress.Progress) -> dict[str, float]:
         s, last = self.schedule, dict[str, float]()
         try:
+            if self._owed(step):
+                bar.write(
+                    f"note: step {step} was saved by an interrupt before its evaluation ran: evaluating it"
+                )
+                last.update(self._evaluate(step, bar))
+                self._save(step, again=True)  # its record and best/, as the save after it would
             while step < s.total_steps:
                 step = self._train_chunk(step, bar, last)
                 evaluated = _due(step, s.eval_every)
@@ -144,7 +154,7 @@ class Controller:
                     last.update(self._evaluate(step, bar))
                 if _due(step, s.save_every) or (s.save_on_eval and evaluated):
                     self._save(step)
-            if not _due(step, s.eval_every):
+            if self.evaluated_at != step:
                 last.update(self._evaluate(step, bar))
             self._save(step)
         except KeyboardInterrupt:
@@ -181,6 +191,11 @@ class Controller:
         bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k in self.shown})
         return step
 
+    def _owed(self, step: int) -> bool:
+        """Whether ``step``, where training resumes, is owed an evaluation (see ``evaluated_at``)."""
+        due = step >= self.schedule.total_steps or _due(step, self.schedule.eval_every)
+        return due and self.evaluated_at is not None and self.evaluated_at < step
+
     def _evaluate(self, step: int, bar: progress.Progress) -> dict[str, float]:
         if self.actions.evaluate is None:
             return {}
@@ -192,10 +207,19 @@ class Controller:
         if scores:
             minutes = f"{self.train_seconds / 60:.2f} min of training"
             bar.write(f"step {step} ({minutes}): " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+        self.evaluated_at = step
         return {f"eval_{k}": v for k, v in scores.items()}
 
-    def _save(self, step: int) -> None:
-        if self.manager is None or self.manager.latest_checkpoint == checkpoints.path_at(self.manager, step):
+    def _save(self, step: int, again: bool = False) -> None:
+        """Checkpoint ``step`` and run the actions after a save; ``again``: a checkpoint of
+        ``step`` is there already, and only the actions run (after an owed evaluation)."""
+        if self.manager is None:
+            return
+        if self.manager.latest_checkpoint == checkpoints.path_at(self.manager, step):
+            if again:
+                with signals_deferred():
+                    for action in self.actions.after_save:
+                        action(step)
             return
         self.trainer.settle()
         bad = first_bad_weight(self.trainer.models)

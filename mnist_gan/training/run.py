@@ -75,6 +75,7 @@ def run(cfg: RunConfig, strategy: tf.distribute.Strategy, plan: RunPlan) -> RunR
         actions = plan.actions(folder) if folder.chief else actions
         if folder.record is not None:
             actions.after_save.insert(0, folder.record)
+        actions.after_eval.append(folder.note_evaluated)  # last: the evaluation has finished
         controller = Controller(
             trainer,
             plan.schedule,
@@ -83,6 +84,7 @@ def run(cfg: RunConfig, strategy: tf.distribute.Strategy, plan: RunPlan) -> RunR
             actions,
             description=plan.description,
             progress=folder.chief,
+            evaluated_at=folder.evaluated,
         )
         scores = controller.run()
     finally:

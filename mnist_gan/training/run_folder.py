@@ -43,6 +43,19 @@ class RunFolder:
     writer: tf.summary.SummaryWriter | None = None
     lock: FolderLock | None = None
     record: Callable[[int], None] | None = None  # rewrites the folder's record at a saved step
+    # The last step whose scheduled evaluation finished (the record keeps it): an interrupt
+    # between a step's save and its evaluation leaves that evaluation owed to the next run.
+    evaluated: int | None = None
+
+    def note_evaluated(self, step: int, scores: dict[str, float]) -> None:
+        """After each evaluation: the step the record's next write says was evaluated."""
+        self.evaluated = step
+
+    @property
+    def owes_evaluation(self) -> bool:
+        """Whether the step resumed from is past the last evaluation: at the run's end, one
+        an interrupt cut short (the loop knows the other steps evaluations are due at)."""
+        return self.evaluated is not None and self.evaluated < self.resumed_from
 
 
 def _say(line: str) -> None:
@@ -175,7 +188,7 @@ def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> lis
 
 
 def _recorder(
-    cfg: RunConfig, fingerprint: str, classes: list[str], plan: record.FolderPlan, length: int
+    cfg: RunConfig, fingerprint: str, classes: list[str], plan: record.FolderPlan, length: int, run: RunFolder
 ) -> Callable[..., None]:
     """Writes the config and its run record into the save folder (and the log folder once)."""
 
@@ -189,6 +202,7 @@ def _recorder(
                 fingerprint=fingerprint,
                 classes=classes,
                 history=plan.history,
+                evaluated=run.evaluated,
             )
 
     return write
@@ -227,8 +241,9 @@ def open_run(
             chief=chief,
             resumed_from=resumed_from,
             skipped=skipped or [],
+            evaluated=plan.evaluated if skipped is not None else None,
         )
-        if skipped is not None and resumed_from >= total_steps:
+        if skipped is not None and resumed_from >= total_steps and not folder.owes_evaluation:
             _say(f"already at step {resumed_from}; raise {length_flag} to continue")
             folder.nothing_to_do = True
             if lock is not None:
@@ -243,7 +258,7 @@ def open_run(
             # say where this run stops, before the bar's total is the only sign.
             to = f"training to step {total_steps} ({length_flag})"
             _say(f"resumed from step {resumed_from} in {save_dir}; {to}")
-        write_record = _recorder(cfg, fingerprint, classes, plan, total_steps)
+        write_record = _recorder(cfg, fingerprint, classes, plan, total_steps, folder)
         return _open_outputs(folder, cfg, strategy, checkpoint, write_record, plan, lock)
     except BaseException:
         if lock is not None:
