@@ -519,7 +519,9 @@ def test_full_disk_while_writing_a_file_names_it(tmp_path: Path, monkeypatch: py
     assert list((tmp_path / "samples").iterdir()) == []  # no temporary file left
 
 
-def test_an_evaluation_an_interrupt_cut_short_is_run_on_resume(tiny_dataset: Path, tmp_path: Path) -> None:
+def test_an_evaluation_an_interrupt_cut_short_is_run_on_resume(
+    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Stopped during the last epoch's evaluation, the run saved that step and said "run the
     # same command again", which then had nothing to do: the last score was lost for good.
     from mnist_gan import configs
@@ -536,7 +538,7 @@ def test_an_evaluation_an_interrupt_cut_short_is_run_on_resume(tiny_dataset: Pat
         feature_dim=16,
     )
     strategy = tf.distribute.get_strategy()
-    accuracy, calls = classifier.metrics.accuracy, []
+    accuracy, calls = classifier.metrics.accuracy, list[int]()
 
     def cut_at_the_end(logits: np.ndarray, labels: np.ndarray) -> float:
         calls.append(len(calls))
@@ -544,12 +546,10 @@ def test_an_evaluation_an_interrupt_cut_short_is_run_on_resume(tiny_dataset: Pat
             raise KeyboardInterrupt
         return accuracy(logits, labels)
 
-    classifier.metrics.accuracy = cut_at_the_end  # type: ignore[assignment]
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            classifier.train_classifier(cfg, strategy)
-    finally:
-        classifier.metrics.accuracy = accuracy  # type: ignore[assignment]
+    monkeypatch.setattr(classifier.metrics, "accuracy", cut_at_the_end)
+    with pytest.raises(KeyboardInterrupt):
+        classifier.train_classifier(cfg, strategy)
+    monkeypatch.undo()
     run = record.read(cfg.save_dir, cfg.SAVED_AS)[1]  # type: ignore[index]
     assert (run["step"], run["evaluated"]) == (8, 4)  # saved, not evaluated
     again = classifier.train_classifier(cfg, strategy)
