@@ -117,6 +117,12 @@ def load_generator(checkpoint_dir: str | Path, step: int | str = "newest") -> Lo
     )
     found = record.read(checkpoint_dir, configs.GanConfig.SAVED_AS)
     if found is None:
+        theirs = configs.run_kind(checkpoint_dir)
+        if theirs is not None:
+            raise checkpoints.CheckpointError(
+                f"{checkpoint_dir} holds a {theirs} run, not a GAN; point --checkpoint-dir at "
+                "./train.py's --save-dir"
+            )
         if checkpoints.found(checkpoint_dir):
             raise checkpoints.CheckpointError(
                 f"{source} is missing beside the checkpoints: it says how the networks were "

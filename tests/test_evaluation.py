@@ -494,6 +494,15 @@ def test_evaluate_says_which_scores_read_fewer_digits_than_asked() -> None:
     assert "read all 10,000" in notes[0]
     assert "are the first set of 4,000" in sample_size(6000, 1000, 4000)[1][0]
     assert sample_size(0, 1000, 4000)[0] == 1000  # the test split's size, with its note
+    # A test split of fewer than 20 images (a small image folder's share) was a traceback
+    # after the digits were drawn; it is one error line before any work.
+    from mnist_gan.runtime.errors import DataError
+
+    with pytest.raises(
+        DataError, match=r"^the test split holds 8 images, .*; pass --eval-samples 20 or more$"
+    ):
+        sample_size(0, 8, 28)
+    assert sample_size(20, 8, 28)[0] == 20
 
 
 def test_data_and_classifier_taken_from_the_run_must_still_be_there(tmp_path: Path) -> None:

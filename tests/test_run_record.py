@@ -528,3 +528,34 @@ def test_a_class_name_holding_a_comma_is_quoted_in_the_data_line(capsys: pytest.
     split = idx.Split(np.zeros((2, 28, 28), np.uint8), np.array([0, 1], np.uint8))
     announce(sources.Dataset(split, split, ["a, b", "c"], "image folder"))
     assert "2 classes: 'a, b', c" in capsys.readouterr().out
+
+
+def test_a_folder_of_the_other_command_is_named_as_such(tmp_path: Path) -> None:
+    # A GAN given its classifier's folder as --save-dir moved the classifier aside under
+    # --start-over; evaluate.py given a classifier's folder said "config-gan.yaml is missing".
+    from mnist_gan import generation
+    from mnist_gan.configs import ClassifierConfig, GanConfig
+    from mnist_gan.eval import features
+    from mnist_gan.runtime import config
+    from mnist_gan.training.run_folder import _refuse_the_other_commands
+
+    classifier_run, gan_run = tmp_path / "classifier", tmp_path / "gan"
+    for folder, kind in ((classifier_run, ClassifierConfig), (gan_run, GanConfig)):
+        folder.mkdir()
+        (folder / kind.SAVED_AS).write_text("seed: 0\n")
+    gan = config.defaults(GanConfig).replace(save_dir=str(classifier_run), start_over=True)
+    with pytest.raises(CheckpointError, match=r"classifier \(\./classifier\.py\) run, not this command's"):
+        _refuse_the_other_commands(gan)
+    classifier = config.defaults(ClassifierConfig).replace(save_dir=str(gan_run))
+    with pytest.raises(CheckpointError, match=r"holds a GAN \(\./train\.py\) run"):
+        _refuse_the_other_commands(classifier)
+    _refuse_the_other_commands(gan.replace(save_dir=str(gan_run)))  # its own kind: on to the record
+    _refuse_the_other_commands(gan.replace(save_dir=str(tmp_path / "new")))  # a new folder
+    with pytest.raises(
+        CheckpointError, match=r"not a GAN; point --checkpoint-dir at \./train\.py's --save-dir$"
+    ):
+        generation.load_generator(classifier_run)
+    with pytest.raises(
+        CheckpointError, match=r"not a classifier; point --classifier-dir at .*, or train without"
+    ):
+        features.load_classifier(gan_run, without="train without in-training scores (--no-eval)")

@@ -8,6 +8,7 @@ values once, when it is built.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, ClassVar
 
 from mnist_gan.runtime import limits, precision
@@ -318,6 +319,15 @@ class GanConfig(RunConfig):
             raise ConfigError(f"eval_samples must be >= {limits.MIN_EVAL_SAMPLES}, got {self.eval_samples}")
 
 
+def run_kind(folder: str | Path) -> str | None:
+    """Which command's run a checkpoint folder holds, by its record: 'GAN (./train.py)',
+    'classifier (./classifier.py)', or None. The two never share a folder."""
+    for cls, kind in ((GanConfig, "GAN (./train.py)"), (ClassifierConfig, "classifier (./classifier.py)")):
+        if (Path(folder) / cls.SAVED_AS).is_file():
+            return kind
+    return None
+
+
 # The commands that use a trained generator; here so that every config is importable from
 # mnist_gan.configs.
 from mnist_gan.configs.inference import EvaluateConfig, GenerateConfig  # noqa: E402
@@ -335,4 +345,5 @@ __all__ = [
     "GanConfig",
     "GenerateConfig",
     "RunConfig",
+    "run_kind",
 ]

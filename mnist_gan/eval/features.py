@@ -76,6 +76,11 @@ def load_classifier(
 
     found = record.read(folder, configs.ClassifierConfig.SAVED_AS)
     path = checkpoints.latest(folder)
+    if found is None and configs.run_kind(folder) is not None:
+        raise CheckpointError(
+            f"{folder} holds a {configs.run_kind(folder)} run, not a classifier; point --classifier-dir "
+            "at ./classifier.py's --save-dir" + (f", or {without}" if without else "")
+        )
     if found is None or path is None:
         raise CheckpointError(
             f"{folder}: no trained classifier here; run ./classifier.py first "

@@ -13,7 +13,7 @@ from mnist_gan import generation
 from mnist_gan.configs import DEFAULT_DATA_DIR, ClassifierConfig, EvaluateConfig, GanConfig
 from mnist_gan.data import pipeline, sources
 from mnist_gan.eval import features, report
-from mnist_gan.runtime import checkpoints, files, flags, progress, record
+from mnist_gan.runtime import checkpoints, files, flags, limits, progress, record
 from mnist_gan.runtime.config import defaults
 from mnist_gan.runtime.errors import DataError
 
@@ -62,6 +62,12 @@ def _classifier_instead(asked: str, saved: dict[str, Any] | None, source: Path, 
 def sample_size(asked: int, test_size: int, train_size: int) -> tuple[int, list[str]]:
     """The number of digits to score (0: the test split's size, capped) and notes saying so."""
     samples = asked or min(test_size, MAX_DEFAULT_SAMPLES)
+    if samples < limits.MIN_EVAL_SAMPLES:  # only the default can be: a number asked is checked
+        raise DataError(
+            f"the test split holds {test_size} images, fewer than the {limits.MIN_EVAL_SAMPLES} generated "
+            f"digits a score needs (FID's covariances, precision and recall's neighbours); pass "
+            f"--eval-samples {limits.MIN_EVAL_SAMPLES} or more"
+        )
     notes = []
     if not asked:
         notes.append(

@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 import tensorflow as tf
 
-from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig, RunConfig
+from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig, RunConfig, run_kind
 from mnist_gan.runtime import checkpoints, distribute, files, record
 from mnist_gan.runtime import config as config_lib
+from mnist_gan.runtime.errors import CheckpointError
 from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
 
 R = TypeVar("R", bound=RunConfig)
@@ -70,6 +71,17 @@ def _set_aside_damaged(save_dir: Path, damaged: list[str]) -> None:
     for path in damaged:
         for f in Path(path).parent.glob(Path(path).name + ".*"):
             shutil.move(str(f), str(target / f.name))
+
+
+def _refuse_the_other_commands(cfg: RunConfig) -> None:
+    """A GAN never trains in a classifier's folder, nor the other way: continued or started
+    over there, it would move the other's checkpoints aside (a GAN's --save-dir given as its
+    own --classifier-dir, say) or fail on their weights."""
+    theirs = run_kind(cfg.save_dir)
+    if theirs is not None and not (Path(cfg.save_dir) / cfg.SAVED_AS).is_file():
+        raise CheckpointError(
+            f"{cfg.save_dir} holds a {theirs} run, not this command's; pass another --save-dir"
+        )
 
 
 def _take(cfg: RunConfig) -> FolderLock:
@@ -226,6 +238,7 @@ def open_run(
     :func:`close_run`.
     """
     save_dir, chief = Path(cfg.save_dir), distribute.is_chief(strategy)
+    _refuse_the_other_commands(cfg)
     lock = _take(cfg) if chief else None
     try:
         plan = record.plan_folder(cfg, save_dir, fingerprint, classes, checkpoints.found(save_dir))
