@@ -254,6 +254,15 @@ def test_evaluate_old_flag_names_still_accepted() -> None:
     help_text = flags.build_parser(kind, config.defaults(kind), "").format_help()
     assert "--num-samples" not in help_text and "--skip-cas" not in help_text  # hidden
     assert "--eval-samples" in help_text and "--no-cas" in help_text
+    # Both names at once: the last one won, unsaid (a --config file with both is refused).
+    for argv, message in (
+        (["--num-samples", "100", "--eval-samples=200"], "give --eval-samples or its old name --num-samples"),
+        (["--no-cas", "--no-skip-cas"], "give --no-cas or its old name --no-skip-cas"),
+    ):
+        with pytest.raises(ConfigError, match=f"^{message}, not both$"):
+            flags.parse_args(configs.EvaluateConfig, argv, "")
+    with pytest.raises(ConfigError, match=r"^give --classes or its old name --digits, not both$"):
+        flags.parse_args(configs.GenerateConfig, ["--classes", "4", "--digits", "3"], "")
 
 
 def test_the_keys_given_are_those_the_command_line_or_its_file_set(tmp_path: Path) -> None:

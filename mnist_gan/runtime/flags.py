@@ -7,6 +7,7 @@ import dataclasses
 import difflib
 import re
 import shlex
+import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -134,6 +135,7 @@ def parse_args(
     base, in_file = load_with_keys(cls, known.config)
     parser = build_parser(cls, base, description, groups, epilog)
     args = vars(parser.parse_args(argv))
+    _old_and_new_together(parser, cls, sys.argv[1:] if argv is None else argv)
     args.pop("config")
     bare = build_parser(cls, base, description, groups, epilog, defaults=False)
     flagged = set(vars(bare.parse_args(argv))) - {"config"}
@@ -142,6 +144,19 @@ def parse_args(
     except ConfigError as e:
         raise ConfigError(_as_flags(str(e), flagged)) from e
     return cfg, frozenset(flagged) | in_file
+
+
+def _old_and_new_together(parser: argparse.ArgumentParser, cls: type[Config], argv: list[str]) -> None:
+    """Refuse an old flag name beside its new one (the last given would win unsaid), as a
+    --config file with both key names is refused."""
+    given = {word.split("=")[0] for word in argv if word.startswith("--")}
+    for old, key, _ in cls.HIDDEN_FLAGS:
+        if old not in given:
+            continue
+        shown = (a for a in parser._actions if a.dest == key and a.help != argparse.SUPPRESS)
+        new = [s for action in shown for s in action.option_strings if s in given]
+        if new:
+            raise ConfigError(f"give {new[0]} or its old name {old}, not both")
 
 
 def _as_flags(message: str, keys: set[str]) -> str:
