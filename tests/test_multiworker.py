@@ -148,7 +148,18 @@ def test_dead_worker_stops_the_other_and_a_restart_resumes(tiny_dataset: Path, t
     assert f"[worker 1] resumed from step {saved}" in again.stdout
 
 
-@pytest.mark.parametrize("tf_config", ["", "{not json", '{"cluster": {}}'])
+@pytest.mark.parametrize(
+    "tf_config",
+    [
+        "",
+        "{not json",
+        '{"cluster": {}}',
+        # TensorFlow's own refusals were tracebacks (exit 1):
+        '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}',
+        '{"cluster": {"worker": ["127.0.0.1:1"], "ps": ["127.0.0.1:2"]}, "task": {"type": "ps", "index": 0}}',
+        '{"cluster": {"worker": "127.0.0.1:1"}, "task": {"type": "worker", "index": 0}}',
+    ],
+)
 def test_bad_tf_config_refused(tiny_dataset: Path, tmp_path: Path, tf_config: str) -> None:
     result = run_script(
         "train.py",

@@ -43,6 +43,32 @@ def split_cpu(replicas: int) -> list[str]:
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 
+def _check_cluster(cluster: Any, task: Any) -> None:
+    """What TensorFlow would refuse with a traceback: jobs that are not lists of addresses, a
+    task of a job the strategy does not run or the cluster lacks, an index past its job."""
+    jobs = ("chief", "worker")  # MultiWorkerMirroredStrategy's (no parameter servers)
+    if not isinstance(cluster, dict) or not all(
+        isinstance(v, list) and all(isinstance(a, str) for a in v) for v in cluster.values()
+    ):
+        raise DistributionError("TF_CONFIG's cluster must map each job to a list of 'host:port' addresses")
+    kind, index = task["type"], task["index"]
+    if kind not in jobs or kind not in cluster:
+        raise DistributionError(
+            f"TF_CONFIG's task type {kind!r} is not one of this cluster's jobs that "
+            f"--strategy multiworker runs ({', '.join(j for j in jobs if j in cluster) or 'none'})"
+        )
+    if set(cluster) - set(jobs):
+        raise DistributionError(
+            f"TF_CONFIG's cluster has jobs --strategy multiworker does not run "
+            f"({', '.join(sorted(set(cluster) - set(jobs)))}); it runs chief and worker tasks"
+        )
+    if not isinstance(index, int) or not 0 <= index < len(cluster[kind]):
+        raise DistributionError(
+            f"TF_CONFIG's task index {index!r} is not one of the {len(cluster[kind])} {kind} "
+            f"addresses (0 to {len(cluster[kind]) - 1})"
+        )
+
+
 def _multi_worker(timeout_seconds: float) -> tf.distribute.Strategy:
     raw = os.environ.get("TF_CONFIG")
     if not raw:
@@ -55,6 +81,7 @@ def _multi_worker(timeout_seconds: float) -> tf.distribute.Strategy:
         spec["cluster"], spec["task"]["type"], spec["task"]["index"]
     except (ValueError, KeyError, TypeError) as e:
         raise DistributionError(f"TF_CONFIG is not valid ({e!r}); it needs 'cluster' and 'task'") from e
+    _check_cluster(spec["cluster"], spec["task"])
     # Collectives give up after the timeout, so a dead worker stops the others with an error
     # instead of leaving them waiting forever.
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_seconds)
