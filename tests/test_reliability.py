@@ -355,6 +355,14 @@ def _failing_save(manager: tf.train.CheckpointManager, at_step: int, error: Exce
     [
         tf.errors.ResourceExhaustedError(None, None, "ckpt-4_temp/part-00000; No space left on device"),
         PermissionError(13, "Permission denied"),
+        # TensorFlow's message as a full disk wrote it: the reason past the first 200 characters.
+        tf.errors.ResourceExhaustedError(
+            None,
+            None,
+            "{{function_node __wrapped__SaveV2_dtypes_95_device_/job:localhost/replica:0/task:0"
+            "/device:CPU:0}} " + "x" * 200 + " ckpt-4_temp/part-00000-of-00001.data-00000-of-00001."
+            "tempstate10765996653276895519; No space left on device [Op:SaveV2]",
+        ),
     ],
 )
 def test_failed_checkpoint_write_is_one_error_and_leaves_no_partial(tmp_path: Path, error: Exception) -> None:
@@ -367,6 +375,7 @@ def test_failed_checkpoint_write_is_one_error_and_leaves_no_partial(tmp_path: Pa
     message = str(info.value)
     assert message.startswith(f"{tmp_path}/ckpt-4: cannot write the checkpoint (")
     assert "newest good checkpoint is" in message and message.endswith("run the same command again")
+    assert "(No space left on device)" in message or "(Permission denied)" in message
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "checkpoint",
         "ckpt-2.data-00000-of-00001",
