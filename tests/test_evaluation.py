@@ -550,3 +550,31 @@ def test_every_folder_gone_from_the_run_is_named_at_once_with_where_it_is(
         f"{clone}/checkpoints/gan/config-gan.yaml) is not there (moved, or named relative to another "
         "folder); pass --classifier-dir"
     )
+
+
+def test_a_picture_that_cannot_be_written_keeps_no_metrics_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full disk after the JSON: the JSON stayed, and the same command again refused to
+    # replace "an earlier evaluation" that had never finished.
+    from mnist_gan.eval import report
+    from mnist_gan.eval.run import write_outputs
+    from mnist_gan.runtime.errors import DataError
+
+    class Judged:
+        def to_json(self) -> dict:
+            return {"metrics": {}}
+
+    def full(judged: object, path: Path) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_nearest", full)
+    output = tmp_path / "m.json"
+    nearest = report.check_outputs(str(output))
+    assert nearest is not None
+    with pytest.raises(
+        DataError, match=r"m-nearest\.png: cannot write the picture \(No space left on device\)"
+    ):
+        write_outputs(Judged(), {}, output, nearest)  # type: ignore[arg-type]
+    assert not output.exists()
+    assert report.check_outputs(str(output)) == nearest  # the same command again may run

@@ -98,13 +98,25 @@ def metrics_path(cfg: EvaluateConfig, checkpoint: str) -> Path | None:
 def write_outputs(
     judged: report.Report, payload: dict[str, Any], output: Path | None, nearest: Path | None
 ) -> None:
-    """The JSON and the picture beside it, each announced."""
+    """The JSON and the picture beside it, each announced. Both or neither: a JSON left
+    without its picture (a full disk) would make the same command again refuse to replace
+    an evaluation that never finished."""
     if output is not None:
         files.atomic_write_text(output, json.dumps({**payload, **judged.to_json()}, indent=2) + "\n")
+    try:
+        drawn = report.write_nearest(judged, nearest) if nearest is not None else None
+    except OSError as e:
+        if output is not None:
+            output.unlink(missing_ok=True)
+        raise DataError(
+            f"{nearest}: cannot write the picture ({e.strerror or e}); {output} is not kept "
+            "either; free some space (or fix the permissions) and run the same command again"
+        ) from e
+    if output is not None:
         print(f"metrics: {output}")
     if nearest is None:
         print("the digits most at risk: not drawn (--output -: no folder for the picture)")
-    elif report.write_nearest(judged, nearest):
+    elif drawn:
         print(f"generated digits most at risk beside their nearest training digits: {nearest}")
     elif nearest.exists():  # replaced with --overwrite: an earlier picture must not pass for this one
         nearest.unlink()
