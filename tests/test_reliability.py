@@ -179,10 +179,15 @@ def test_best_checkpoint_replaced_under_its_own_name_is_never_a_mix_after_a_cras
 
     monkeypatch.setattr(shutil, "copyfile", copy_or_crash)
     monkeypatch.setattr(Path, "replace", rename_or_crash)
-    with pytest.raises(OSError):
+    # A copy that fails (a full disk) is one error naming the checkpoint that is safe, its
+    # half-made copies removed (a 70 MB one stayed); a crash past it is the OS's.
+    failure = CheckpointError if crash.startswith("copying") else OSError
+    with pytest.raises(failure) as info:
         checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, "1000 digits")
     best = tmp_path / "best"
     if crash.startswith("copying"):  # before anything kept was touched: the old best, whole
+        assert f"{tmp_path / 'ckpt-8'} itself is saved" in str(info.value)
+        assert not list(best.glob(".*.tmp"))
         assert checkpoints.best_score(tmp_path, "1000 digits") == 2.0
         assert checkpoints.latest(tmp_path, "best") == str(best / "ckpt-8")
         assert {f.read_text() for f in best.glob("ckpt-8.*")} == {
@@ -566,3 +571,34 @@ def test_an_evaluation_an_interrupt_cut_short_is_run_on_resume(
     assert record.read(cfg.save_dir, cfg.SAVED_AS)[1]["evaluated"] == 8  # type: ignore[index]
     assert sorted(p.name for p in (tmp_path / "cls").glob("ckpt-*.index")) == ["ckpt-4.index", "ckpt-8.index"]
     assert classifier.train_classifier(cfg, strategy).nothing_to_do  # owed no more
+
+
+def test_the_error_that_stopped_a_run_is_the_one_reported(
+    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full disk stopped the run, then failed its progress GIF too, and the GIF's error was
+    # the one printed: it named progress.gif, not the checkpoint that could not be written.
+    from mnist_gan import configs
+    from mnist_gan.runtime import config
+    from mnist_gan.training import gan, loop
+
+    tiny = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=16, mixed_precision="off")
+    cfg = config.defaults(configs.GanConfig).replace(
+        data_dir=str(tiny_dataset), save_dir=str(tmp_path / "gan"), log_dir=str(tmp_path / "logs"),
+        eval=False, steps=2, steps_per_call=1, **tiny,
+    )  # fmt: skip
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device", "progress.gif")
+
+    def save_failed(self: loop.Controller, step: int, again: bool = False) -> None:
+        raise CheckpointError(f"ckpt-{step}: cannot write the checkpoint (No space left on device)")
+
+    monkeypatch.setattr(gan.ProgressPictures, "write_gif", disk_full)
+    monkeypatch.setattr(loop.Controller, "_save", save_failed)
+    with pytest.raises(CheckpointError, match="cannot write the checkpoint"):
+        gan.train_gan(cfg, tf.distribute.get_strategy())
+    assert not (tmp_path / "gan" / "run.lock").exists()  # the folder released all the same
+    monkeypatch.setattr(loop.Controller, "_save", lambda self, step, again=False: None)
+    with pytest.raises(OSError, match="No space left"):  # a run that finished reports it
+        gan.train_gan(cfg.replace(save_dir=str(tmp_path / "gan2")), tf.distribute.get_strategy())

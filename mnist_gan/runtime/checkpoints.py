@@ -272,10 +272,18 @@ def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, s
     # The slow part, the copies, first and under hidden names: a crash here leaves the
     # previous best as it was.
     staged = []
-    for f in index_last:
-        tmp = best / f".{f.name}.tmp"
-        shutil.copyfile(f, tmp)
-        staged.append((tmp, best / f.name))
+    try:
+        for f in index_last:
+            tmp = best / f".{f.name}.tmp"
+            staged.append((tmp, best / f.name))
+            shutil.copyfile(f, tmp)
+    except OSError as e:  # a full disk: no half-made copy left, the checkpoint itself is safe
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise CheckpointError(
+            f"{best}: cannot copy {name} there as the best so far ({e.strerror or e}); {checkpoint_path} "
+            "itself is saved; free some space (or fix the permissions) and run the same command again"
+        ) from e
     if _best(best) == [str(best / name)]:
         # The kept best has this name (its step scored again): renamed over file by file, a
         # crash would leave a mix of old and new that its record still vouches for. The

@@ -69,7 +69,7 @@ def run(cfg: RunConfig, strategy: tf.distribute.Strategy, plan: RunPlan) -> RunR
     cli.release_output()  # every input is checked: what was printed on the way may show now
     if folder.nothing_to_do:
         return _result(folder, trainer, {}, [])
-    actions = Actions()
+    actions, stopped = Actions(), True
     try:
         trainer.attach(plan.dataset())
         actions = plan.actions(folder) if folder.chief else actions
@@ -87,10 +87,19 @@ def run(cfg: RunConfig, strategy: tf.distribute.Strategy, plan: RunPlan) -> RunR
             evaluated_at=folder.evaluated,
         )
         scores = controller.run()
+        stopped = False
     finally:
-        for action in actions.at_end:
-            action()
-        close_run(strategy, folder)
+        try:
+            for action in actions.at_end:
+                try:
+                    action()
+                except Exception:
+                    if not stopped:
+                        raise
+                    # A run stopped by an error (a full disk, say) reports that error, not the
+                    # failure of its progress picture that the same cause brings.
+        finally:
+            close_run(strategy, folder)
     return _result(folder, trainer, scores, plan.summarise(scores, int(trainer.step.numpy())))
 
 
