@@ -31,14 +31,15 @@ def require_runtime(script: str | None = None) -> None:
     if script is not None and not os.environ.get(_REEXEC_MARK):
         venv_python = Path(script).resolve().parent / ".venv" / "bin" / "python"
         # Compare the prefix, not the resolved executable: a venv's python is a symlink.
-        if venv_python.is_file() and Path(sys.prefix).resolve() != venv_python.parent.parent.resolve():
+        # lexists: a link into an interpreter that is gone is a broken .venv, not a missing one.
+        if os.path.lexists(venv_python) and Path(sys.prefix).resolve() != venv_python.parent.parent.resolve():
             os.environ[_REEXEC_MARK] = "1"
             try:
                 os.execv(str(venv_python), [str(venv_python), script, *sys.argv[1:]])
             except OSError as e:  # not executable, or a link into an interpreter that is gone
                 print(
-                    f"error: cannot run {venv_python} ({e.strerror}); run 'make venv' again in the "
-                    "project folder, or 'pip install -e .' into the Python you use",
+                    f"error: cannot run {venv_python} ({e.strerror}); remove .venv and run 'make venv' "
+                    "again in the project folder, or 'pip install -e .' into the Python you use",
                     file=sys.stderr,
                 )
                 sys.exit(2)

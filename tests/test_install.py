@@ -52,15 +52,22 @@ def test_script_reruns_itself_with_the_venv_beside_it(tmp_path: Path) -> None:
     assert result.stderr == ""
 
 
-def test_a_venv_python_that_cannot_run_is_one_error_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broken", ["not executable", "a link to nothing"])
+def test_a_venv_python_that_cannot_run_is_one_error_line(tmp_path: Path, broken: str) -> None:
     project = _copy_project(tmp_path / "clone", "train.py")
     venv_python = project / ".venv" / "bin" / "python"
     venv_python.parent.mkdir(parents=True)
-    venv_python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
-    venv_python.chmod(0o644)  # not executable, as a .venv copied without its modes
+    if broken == "not executable":  # as a .venv copied without its modes
+        venv_python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        venv_python.chmod(0o644)
+        why = "Permission denied"
+    else:  # its interpreter removed or upgraded away: it was called a missing .venv
+        venv_python.symlink_to(tmp_path / "gone" / "python3.11")
+        why = "No such file or directory"
     result = _run([sys.executable, "-S", str(project / "train.py"), "--version"], tmp_path)
     assert result.returncode == 2 and result.stdout == ""
-    said = f"error: cannot run {venv_python.resolve()} (Permission denied); run 'make venv'"
+    shown = venv_python.parent.resolve() / "python"
+    said = f"error: cannot run {shown} ({why}); remove .venv and run 'make venv' again"
     assert result.stderr.startswith(said), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
