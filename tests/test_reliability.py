@@ -602,3 +602,16 @@ def test_the_error_that_stopped_a_run_is_the_one_reported(
     monkeypatch.setattr(loop.Controller, "_save", lambda self, step, again=False: None)
     with pytest.raises(OSError, match="No space left"):  # a run that finished reports it
         gan.train_gan(cfg.replace(save_dir=str(tmp_path / "gan2")), tf.distribute.get_strategy())
+
+
+def test_checkpoints_whose_files_are_all_gone_are_named_so(tiny_dataset: Path, tmp_path: Path) -> None:
+    # They were "written by a different model or damaged", with "resume with the settings
+    # that wrote them" as a way out that could not work.
+    assert _train(tiny_dataset, tmp_path, "--steps", "4", "--save-every", "2").returncode == 0
+    for f in (tmp_path / "ckpt").glob("ckpt-*"):
+        f.unlink()  # the checkpoint list and the record stay
+    result = _train(tiny_dataset, tmp_path, "--steps", "4", "--save-every", "2")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    said = result.stderr.strip().splitlines()[-1]
+    assert said.startswith("error: ") and "ckpt-4: its files are gone" in said
+    assert "move the folder aside" in said and "settings that wrote them" not in said

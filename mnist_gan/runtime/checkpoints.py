@@ -50,6 +50,8 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
     With ``partial`` the checkpoint may hold more than ``checkpoint`` asks for (e.g. the
     generator alone out of a training checkpoint).
     """
+    if not Path(path + ".index").is_file() and not list(Path(path).parent.glob(Path(path).name + ".data-*")):
+        raise CheckpointError(f"{path}: its files are gone (the folder's checkpoint list still names it)")
     status = None
     try:
         status = checkpoint.restore(path)
@@ -165,11 +167,13 @@ def restore_newest_good(checkpoint: tf.train.Checkpoint, folder: str | Path) -> 
             skipped.append(path)
     if skipped:
         # Every one refused: more likely another model (a config file lost or replaced) than
-        # every file damaged; the newest's reason says which.
+        # every file damaged; the newest's reason says which. With every file gone, no
+        # settings would read them.
+        gone = all(not list(Path(p).parent.glob(Path(p).name + ".*")) for p in skipped)
+        settings = "" if gone else "resume with the settings that wrote them, or "
         raise CheckpointError(
             f"{folder}: no checkpoint could be read ({', '.join(skipped)}); the newest: {newest_reason}; "
-            "resume with the settings that wrote them, or move the folder aside (or pass another "
-            "--save-dir) to start afresh"
+            f"{settings}move the folder aside (or pass another --save-dir) to start afresh"
         )
     return None, skipped
 
