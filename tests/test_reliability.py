@@ -533,11 +533,13 @@ def test_full_disk_while_writing_a_file_names_it(tmp_path: Path, monkeypatch: py
     assert list((tmp_path / "samples").iterdir()) == []  # no temporary file left
 
 
+@pytest.mark.parametrize("epochs", [1, 2])
 def test_an_evaluation_an_interrupt_cut_short_is_run_on_resume(
-    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epochs: int
 ) -> None:
     # Stopped during the last epoch's evaluation, the run saved that step and said "run the
     # same command again", which then had nothing to do: the last score was lost for good.
+    # With one epoch that evaluation is the run's first.
     from mnist_gan import configs
     from mnist_gan.runtime import config, record
     from mnist_gan.training import classifier
@@ -546,7 +548,7 @@ def test_an_evaluation_an_interrupt_cut_short_is_run_on_resume(
         data_dir=str(tiny_dataset),
         save_dir=str(tmp_path / "cls"),
         log_dir=str(tmp_path / "logs"),
-        epochs=2,
+        epochs=epochs,
         batch_size=50,
         width=8,
         feature_dim=16,
@@ -556,7 +558,7 @@ def test_an_evaluation_an_interrupt_cut_short_is_run_on_resume(
 
     def cut_at_the_end(logits: np.ndarray, labels: np.ndarray) -> float:
         calls.append(len(calls))
-        if len(calls) == 2:  # the second epoch's, the run's last
+        if len(calls) == epochs:  # the last epoch's
             raise KeyboardInterrupt
         return accuracy(logits, labels)
 
@@ -564,13 +566,36 @@ def test_an_evaluation_an_interrupt_cut_short_is_run_on_resume(
     with pytest.raises(KeyboardInterrupt):
         classifier.train_classifier(cfg, strategy)
     monkeypatch.undo()
+    end = 4 * epochs  # 200 digits in batches of 50
     run = record.read(cfg.save_dir, cfg.SAVED_AS)[1]  # type: ignore[index]
-    assert (run["step"], run["evaluated"]) == (8, 4)  # saved, not evaluated
+    assert (run["step"], run["evaluated"]) == (end, end - 4)  # saved, not evaluated
+    saved = tmp_path / "cls" / f"ckpt-{end}.index"
+    written = saved.stat().st_mtime_ns
     again = classifier.train_classifier(cfg, strategy)
     assert not again.nothing_to_do and "eval_test_accuracy" in again.scores
-    assert record.read(cfg.save_dir, cfg.SAVED_AS)[1]["evaluated"] == 8  # type: ignore[index]
-    assert sorted(p.name for p in (tmp_path / "cls").glob("ckpt-*.index")) == ["ckpt-4.index", "ckpt-8.index"]
+    assert record.read(cfg.save_dir, cfg.SAVED_AS)[1]["evaluated"] == end  # type: ignore[index]
+    assert saved.stat().st_mtime_ns == written  # evaluated, not saved again
     assert classifier.train_classifier(cfg, strategy).nothing_to_do  # owed no more
+
+
+def test_an_owed_evaluation_saves_nothing_on_any_worker(tmp_path: Path) -> None:
+    # A worker other than the chief saves into a folder of its own that holds no checkpoint
+    # of the step resumed from: had it saved it again, alone, the collective save would have
+    # waited for the others until its timeout.
+    t = _FakeTrainer({"critic_loss": 1.0})
+    t.step.assign(4)  # restored at the run's end
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path), 5)
+    calls: list[tuple[str, int]] = []
+
+    def evaluate(step: int) -> dict[str, float]:
+        calls.append(("evaluate", step))
+        return {}
+
+    actions = Actions(evaluate=evaluate, after_save=[lambda step: calls.append(("after save", step))])
+    schedule = Schedule(total_steps=4, steps_per_call=2, save_every=2, eval_every=2, images_per_step=1)
+    Controller(t, schedule, manager, writer=None, actions=actions, progress=False, evaluated_at=2).run()
+    assert calls == [("evaluate", 4), ("after save", 4)]
+    assert not list(tmp_path.iterdir())  # nothing saved
 
 
 def test_the_error_that_stopped_a_run_is_the_one_reported(

@@ -138,6 +138,7 @@ class Controller:
         # The last step whose evaluation finished (a resumed run's record says which): a step
         # an interrupt saved before its due evaluation ran is evaluated before training on.
         self.evaluated_at = evaluated_at
+        self._restored_at: int | None = None  # set by run(): the step training starts from
 
     def run(self) -> dict[str, float]:
         """Train to the end of the schedule; return the last training and eval metrics."""
@@ -154,13 +155,17 @@ class Controller:
 
     def _run(self, step: int, bar: progress.Progress) -> dict[str, float]:
         s, last = self.schedule, dict[str, float]()
+        # A resumed run's first step is the checkpoint it restored: never saved again. Every
+        # worker knows it (only the chief's manager holds that checkpoint, and saving is
+        # collective: one worker saving alone would wait for the others forever).
+        self._restored_at = step if step > 0 else None
         try:
             if self._owed(step):
                 bar.write(
                     f"note: step {step} was saved by an interrupt before its evaluation ran: evaluating it"
                 )
                 last.update(self._evaluate(step, bar))
-                self._save(step, again=True)  # its record and best/, as the save after it would
+                self._after_save(step)  # its record and best/, as the save after it would have
             while step < s.total_steps:
                 step = self._train_chunk(step, bar, last)
                 evaluated = _due(step, s.eval_every)
@@ -224,16 +229,11 @@ class Controller:
         self.evaluated_at = step
         return {f"eval_{k}": v for k, v in scores.items()}
 
-    def _save(self, step: int, again: bool = False) -> None:
-        """Checkpoint ``step`` and run the actions after a save; ``again``: a checkpoint of
-        ``step`` is there already, and only the actions run (after an owed evaluation)."""
-        if self.manager is None:
+    def _save(self, step: int) -> None:
+        """Checkpoint ``step`` (unless it is saved already) and run the actions after a save."""
+        if self.manager is None or step == self._restored_at:
             return
         if self.manager.latest_checkpoint == checkpoints.path_at(self.manager, step):
-            if again:
-                with signals_deferred():
-                    for action in self.actions.after_save:
-                        action(step)
             return
         self.trainer.settle()
         bad = first_bad_weight(self.trainer.models)
@@ -244,6 +244,12 @@ class Controller:
                 self.manager.save(checkpoint_number=step)
             except (tf.errors.OpError, OSError) as e:
                 raise self._save_failed(step, e) from e
+            for action in self.actions.after_save:
+                action(step)
+
+    def _after_save(self, step: int) -> None:
+        """The actions after a save of ``step``, whose checkpoint is there already."""
+        with signals_deferred():
             for action in self.actions.after_save:
                 action(step)
 

@@ -9,6 +9,7 @@ classifier differ only in the trainer, data, schedule and actions they hand to :
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import tensorflow as tf
 from mnist_gan.configs import RunConfig
 from mnist_gan.data import sources
 from mnist_gan.runtime import cli, distribute
+from mnist_gan.runtime.errors import first_line
 from mnist_gan.training.loop import Actions, Controller, Schedule, Trainer
 from mnist_gan.training.run_folder import RunFolder, close_run, open_run
 
@@ -74,7 +76,9 @@ def run(cfg: RunConfig, strategy: tf.distribute.Strategy, plan: RunPlan) -> RunR
         trainer.attach(plan.dataset())
         actions = plan.actions(folder) if folder.chief else actions
         if folder.record is not None:
-            actions.after_save.insert(0, folder.record)
+            # Last: a failed copy into best/ (a full disk) leaves the record a save behind, so
+            # the same command again owes that step its evaluation and copies it then.
+            actions.after_save.append(folder.record)
         actions.after_eval.append(folder.note_evaluated)  # last: the evaluation has finished
         controller = Controller(
             trainer,
@@ -93,11 +97,12 @@ def run(cfg: RunConfig, strategy: tf.distribute.Strategy, plan: RunPlan) -> RunR
             for action in actions.at_end:
                 try:
                     action()
-                except Exception:
+                except Exception as e:
                     if not stopped:
                         raise
                     # A run stopped by an error (a full disk, say) reports that error, not the
-                    # failure of its progress picture that the same cause brings.
+                    # failure of its progress picture that the same cause brings: one line here.
+                    print(f"warning: {first_line(e)}", file=sys.stderr)
         finally:
             close_run(strategy, folder)
     return _result(folder, trainer, scores, plan.summarise(scores, int(trainer.step.numpy())))

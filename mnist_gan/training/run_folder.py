@@ -254,7 +254,11 @@ def open_run(
             chief=chief,
             resumed_from=resumed_from,
             skipped=skipped or [],
-            evaluated=plan.evaluated if skipped is not None else None,
+            # A new run owes nothing at step 0; a resumed one's record can name a step past the
+            # checkpoint restored (the newer ones gone): that one was evaluated before it went on.
+            evaluated=(None if plan.evaluated is None else min(plan.evaluated, resumed_from))
+            if skipped is not None
+            else 0,
         )
         if skipped is not None and resumed_from >= total_steps and not folder.owes_evaluation:
             _say(f"already at step {resumed_from}; raise {length_flag} to continue")
