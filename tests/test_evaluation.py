@@ -578,3 +578,9 @@ def test_a_picture_that_cannot_be_written_keeps_no_metrics_without_it(
         write_outputs(Judged(), {}, output, nearest)  # type: ignore[arg-type]
     assert not output.exists()
     assert report.check_outputs(str(output)) == nearest  # the same command again may run
+    # Over an earlier evaluation (--overwrite), the earlier pair stays whole.
+    output.write_text("earlier")
+    nearest.write_bytes(b"earlier picture")
+    with pytest.raises(DataError):
+        write_outputs(Judged(), {}, output, nearest)  # type: ignore[arg-type]
+    assert (output.read_text(), nearest.read_bytes()) == ("earlier", b"earlier picture")

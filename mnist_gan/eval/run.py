@@ -101,17 +101,21 @@ def write_outputs(
     """The JSON and the picture beside it, each announced. Both or neither: a JSON left
     without its picture (a full disk) would make the same command again refuse to replace
     an evaluation that never finished."""
-    if output is not None:
-        files.atomic_write_text(output, json.dumps({**payload, **judged.to_json()}, indent=2) + "\n")
+    # The picture first (atomically): refused, it leaves an earlier pair as it was.
     try:
         drawn = report.write_nearest(judged, nearest) if nearest is not None else None
     except OSError as e:
-        if output is not None:
-            output.unlink(missing_ok=True)
         raise DataError(
-            f"{nearest}: cannot write the picture ({e.strerror or e}); {output} is not kept "
-            "either; free some space (or fix the permissions) and run the same command again"
+            f"{nearest}: cannot write the picture ({e.strerror or e}); the metrics are not "
+            "written either; free some space (or fix the permissions) and run the same command again"
         ) from e
+    if output is not None:
+        try:
+            files.atomic_write_text(output, json.dumps({**payload, **judged.to_json()}, indent=2) + "\n")
+        except OSError:
+            if drawn is not None:
+                drawn.unlink(missing_ok=True)  # a picture without its metrics would block a rerun
+            raise
     if output is not None:
         print(f"metrics: {output}")
     if nearest is None:
