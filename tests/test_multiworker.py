@@ -190,3 +190,17 @@ def test_two_workers_train_the_classifier(tiny_dataset: Path, tmp_path: Path) ->
     assert "[worker 1] worker done at step 10" in result.stdout
     prints = {w: printed(rf"\[worker {w}\] weights fingerprint: (\w+)", result.stdout) for w in (0, 1)}
     assert prints[0] == prints[1]
+
+
+def test_tf_config_read_as_tensorflow_reads_it() -> None:
+    from mnist_gan.runtime.distribute import _check_cluster
+    from mnist_gan.runtime.errors import DistributionError
+
+    two = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    _check_cluster(two, {"type": "worker", "index": 1})
+    _check_cluster(two, {"type": "worker", "index": "1"})  # TensorFlow takes int() of it
+    _check_cluster({"chief": ["127.0.0.1:3"], **two}, {"type": "chief", "index": 0})
+    with pytest.raises(DistributionError, match=r"task index True is not one of the 2 worker"):
+        _check_cluster(two, {"type": "worker", "index": True})
+    with pytest.raises(DistributionError, match="2 chief addresses; it takes one at most"):
+        _check_cluster({"chief": ["127.0.0.1:3", "127.0.0.1:4"], **two}, {"type": "worker", "index": 0})

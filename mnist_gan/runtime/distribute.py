@@ -52,6 +52,10 @@ def _check_cluster(cluster: Any, task: Any) -> None:
     ):
         raise DistributionError("TF_CONFIG's cluster must map each job to a list of 'host:port' addresses")
     kind, index = task["type"], task["index"]
+    if len(cluster.get("chief", [])) > 1:
+        raise DistributionError(
+            f"TF_CONFIG's cluster has {len(cluster['chief'])} chief addresses; it takes one at most"
+        )
     if kind not in jobs or kind not in cluster:
         raise DistributionError(
             f"TF_CONFIG's task type {kind!r} is not one of this cluster's jobs that "
@@ -62,7 +66,12 @@ def _check_cluster(cluster: Any, task: Any) -> None:
             f"TF_CONFIG's cluster has jobs --strategy multiworker does not run "
             f"({', '.join(sorted(set(cluster) - set(jobs)))}); it runs chief and worker tasks"
         )
-    if not isinstance(index, int) or not 0 <= index < len(cluster[kind]):
+    # TensorFlow reads the index with int(): "1" is an index, True is not.
+    if (
+        isinstance(index, bool)
+        or not str(index).strip().isdecimal()
+        or not 0 <= int(index) < len(cluster[kind])
+    ):
         raise DistributionError(
             f"TF_CONFIG's task index {index!r} is not one of the {len(cluster[kind])} {kind} "
             f"addresses (0 to {len(cluster[kind]) - 1})"
