@@ -254,6 +254,14 @@ def test_an_interrupt_says_resume_only_where_there_is_a_checkpoint(resumes: bool
             "    raise tf.errors.ResourceExhaustedError(None, None, 'room/ckpt-4; No space left on device')",
             "error: TensorFlow ran out of a resource (room/ckpt-4; No space left on device); free",
         ),
+        (  # the OS's reason past where the line is cut was lost
+            "import tensorflow as tf\n"
+            "    said = 'SaveV2 ' + 'x' * 300 + ' No space left on device'\n"
+            "    raise tf.errors.ResourceExhaustedError(None, None, said)",
+            "error: TensorFlow ran out of a resource (SaveV2 "
+            + "x" * 153
+            + "...: No space left on device); free",
+        ),
     ],
 )
 def test_running_out_of_memory_or_disk_is_one_error_line_not_a_traceback(raised: str, said: str) -> None:

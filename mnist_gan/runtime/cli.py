@@ -124,12 +124,14 @@ def _exhausted(error: Exception) -> str | None:
     out-of-memory, or another resource TensorFlow ran out of (a full disk, say)."""
     if isinstance(error, MemoryError):
         return f"out of memory; {_LESS_AT_ONCE}"
-    from mnist_gan.runtime.errors import first_line
+    from mnist_gan.runtime.errors import first_line, os_reason
 
     tf = sys.modules.get("tensorflow")  # never imported here for this: light tools lack it
     if tf is None or not isinstance(error, tf.errors.ResourceExhaustedError):
         return None
-    said = first_line(error, 160)
+    said, reason = first_line(error, 160), os_reason(error)
+    if reason and reason not in said:  # past where the line is cut: the part worth reading
+        said = f"{said}...: {reason}"
     if re.search(r"\bOOM\b|memory", said, re.IGNORECASE):
         return f"TensorFlow ran out of memory ({said}); {_LESS_AT_ONCE}"
     return f"TensorFlow ran out of a resource ({said}); {_FREE_IT}"

@@ -5,6 +5,7 @@ Kept free of TensorFlow so the scripts can report them (and answer --help) quick
 
 from __future__ import annotations
 
+import re
 import signal
 
 
@@ -13,6 +14,19 @@ def first_line(error: BaseException, most: int = 200) -> str:
     characters; its type's name if it says nothing."""
     lines = str(error).strip().splitlines()
     return lines[0][:most] if lines else type(error).__name__
+
+
+# What the OS says when a write fails, somewhere in TensorFlow's message of many lines.
+_OS_REASONS = re.compile(
+    r"No space left on device|Disk quota exceeded|Read-only file system|Permission denied|File too large"
+)
+
+
+def os_reason(error: Exception) -> str | None:
+    """The OS's reason for a failed write, if TensorFlow's message names one (its first line
+    runs on for hundreds of characters before it does)."""
+    found = _OS_REASONS.search(str(error))
+    return found.group(0) if found else None
 
 
 class UserError(Exception):

@@ -8,7 +8,6 @@ reports their mean metrics.
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import sys
 import time
@@ -21,7 +20,7 @@ import keras
 import tensorflow as tf
 
 from mnist_gan.runtime import checkpoints, progress
-from mnist_gan.runtime.errors import CheckpointError, TrainingDiverged, first_line
+from mnist_gan.runtime.errors import CheckpointError, TrainingDiverged, first_line, os_reason
 from mnist_gan.training.signals import signals_deferred, signals_held, stop_on_sigterm
 
 
@@ -90,19 +89,6 @@ def _next_stop(step: int, schedule: Schedule) -> int:
         if every > 0:
             stops.append((step // every + 1) * every)
     return min(stops)
-
-
-# What the OS says when a write fails, somewhere in TensorFlow's message of many lines.
-_OS_REASONS = re.compile(
-    r"No space left on device|Disk quota exceeded|Read-only file system|Permission denied|File too large"
-)
-
-
-def _os_reason(error: Exception) -> str | None:
-    """The OS's reason for a failed write, if TensorFlow's message names one (its first line
-    runs on for hundreds of characters before it does)."""
-    found = _OS_REASONS.search(str(error))
-    return found.group(0) if found else None
 
 
 def _due(step: int, every: int) -> bool:
@@ -261,7 +247,7 @@ class Controller:
             shutil.rmtree(partial, ignore_errors=True)
         for partial in path.parent.glob(f"{path.name}.*"):
             partial.unlink(missing_ok=True)
-        reason = getattr(error, "strerror", None) or _os_reason(error) or first_line(error)
+        reason = getattr(error, "strerror", None) or os_reason(error) or first_line(error)
         kept = self.manager.latest_checkpoint or "none"
         return CheckpointError(
             f"{path}: cannot write the checkpoint ({reason}); the newest good checkpoint "
