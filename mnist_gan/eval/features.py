@@ -75,12 +75,13 @@ def load_classifier(
     from mnist_gan.runtime.errors import CheckpointError
 
     found = record.read(folder, configs.ClassifierConfig.SAVED_AS)
-    path = checkpoints.latest(folder)
-    if found is None and configs.run_kind(folder) is not None:
+    theirs = configs.run_kind(folder) if found is None else None
+    if theirs is not None:  # before its checkpoints are looked at: they are not ours to judge
         raise CheckpointError(
-            f"{folder} holds a {configs.run_kind(folder)} run, not a classifier; point --classifier-dir "
+            f"{folder} holds a {theirs} run, not a classifier; point --classifier-dir "
             "at ./classifier.py's --save-dir" + (f", or {without}" if without else "")
         )
+    path = checkpoints.latest(folder)
     if found is None or path is None:
         raise CheckpointError(
             f"{folder}: no trained classifier here; run ./classifier.py first "
