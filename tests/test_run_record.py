@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, TINY_GAN_FLAGS, run_train, synthetic_digits, write_dataset
+from conftest import ROOT, TINY_GAN_FLAGS, run_script, run_train, synthetic_digits, write_dataset
 
 from mnist_gan.runtime.errors import CheckpointError
 from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
@@ -559,3 +559,23 @@ def test_a_folder_of_the_other_command_is_named_as_such(tmp_path: Path) -> None:
         CheckpointError, match=r"not a classifier; point --classifier-dir at .*, or train without"
     ):
         features.load_classifier(gan_run, without="train without in-training scores (--no-eval)")
+
+
+def test_train_refuses_its_classifiers_folder_even_to_start_over(tiny_dataset: Path, tmp_path: Path) -> None:
+    classifier = tmp_path / "classifier"
+    classifier.mkdir()
+    (classifier / "config-cls.yaml").write_text("seed: 0\n")
+    (classifier / "ckpt-4.index").write_text("the classifier's")
+    result = run_script(
+        "train.py", "--data-dir", str(tiny_dataset), "--save-dir", str(classifier), "--log-dir",
+        str(tmp_path / "logs"), "--no-eval", "--start-over", *TINY_GAN_FLAGS,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {classifier} holds a classifier (./classifier.py) run, not this command's; "
+        "pass another --save-dir"
+    )
+    assert sorted(p.name for p in classifier.iterdir()) == [
+        "ckpt-4.index",
+        "config-cls.yaml",
+    ]  # nothing moved
