@@ -640,3 +640,27 @@ def test_checkpoints_whose_files_are_all_gone_are_named_so(tiny_dataset: Path, t
     said = result.stderr.strip().splitlines()[-1]
     assert said.startswith("error: ") and "ckpt-4: its files are gone" in said
     assert "move the folder aside" in said and "settings that wrote them" not in said
+
+
+def test_a_last_score_after_the_last_save_reaches_the_record_and_best(tmp_path: Path) -> None:
+    # The run's end a save step but not a score step: saved, then scored, and the actions after
+    # a save (the record, best/) never heard of the score: a new best went uncopied, and the
+    # record said the end was still owed its evaluation.
+    t = _FakeTrainer({"critic_loss": 1.0})
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path), 5)
+    calls: list[tuple[str, int]] = []
+
+    def evaluate(step: int) -> dict[str, float]:
+        calls.append(("evaluate", step))
+        return {}
+
+    actions = Actions(evaluate=evaluate, after_save=[lambda step: calls.append(("after save", step))])
+    schedule = Schedule(total_steps=4, steps_per_call=2, save_every=2, eval_every=3, images_per_step=1)
+    Controller(t, schedule, manager, writer=None, actions=actions, progress=False).run()
+    assert calls == [
+        ("after save", 2),
+        ("evaluate", 3),
+        ("after save", 4),
+        ("evaluate", 4),
+        ("after save", 4),
+    ]

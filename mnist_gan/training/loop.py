@@ -125,6 +125,7 @@ class Controller:
         # an interrupt saved before its due evaluation ran is evaluated before training on.
         self.evaluated_at = evaluated_at
         self._restored_at: int | None = None  # set by run(): the step training starts from
+        self._saved_at: int | None = None  # the last step this run saved
 
     def run(self) -> dict[str, float]:
         """Train to the end of the schedule; return the last training and eval metrics."""
@@ -161,6 +162,8 @@ class Controller:
                     self._save(step)
             if self.evaluated_at != step:
                 last.update(self._evaluate(step, bar))
+                if self._saved_at == step:  # saved before it was scored (a save step, not a score step)
+                    self._after_save(step)  # the record learns of the score, best/ of a new best
             self._save(step)
         except KeyboardInterrupt:
             stopped = int(self.trainer.step.numpy())
@@ -230,6 +233,7 @@ class Controller:
                 self.manager.save(checkpoint_number=step)
             except (tf.errors.OpError, OSError) as e:
                 raise self._save_failed(step, e) from e
+            self._saved_at = step
             for action in self.actions.after_save:
                 action(step)
 
