@@ -578,6 +578,16 @@ def test_an_evaluation_an_interrupt_cut_short_is_run_on_resume(
     assert classifier.train_classifier(cfg, strategy).nothing_to_do  # owed no more
 
 
+def _logged_actions(calls: list[tuple[str, int]]) -> Actions:
+    """Actions that only note, in ``calls``, each evaluation and each run of the after-save actions."""
+
+    def evaluate(step: int) -> dict[str, float]:
+        calls.append(("evaluate", step))
+        return {}
+
+    return Actions(evaluate=evaluate, after_save=[lambda step: calls.append(("after save", step))])
+
+
 def test_an_owed_evaluation_saves_nothing_on_any_worker(tmp_path: Path) -> None:
     # A worker other than the chief saves into a folder of its own that holds no checkpoint
     # of the step resumed from: had it saved it again, alone, the collective save would have
@@ -586,12 +596,7 @@ def test_an_owed_evaluation_saves_nothing_on_any_worker(tmp_path: Path) -> None:
     t.step.assign(4)  # restored at the run's end
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path), 5)
     calls: list[tuple[str, int]] = []
-
-    def evaluate(step: int) -> dict[str, float]:
-        calls.append(("evaluate", step))
-        return {}
-
-    actions = Actions(evaluate=evaluate, after_save=[lambda step: calls.append(("after save", step))])
+    actions = _logged_actions(calls)
     schedule = Schedule(total_steps=4, steps_per_call=2, save_every=2, eval_every=2, images_per_step=1)
     Controller(t, schedule, manager, writer=None, actions=actions, progress=False, evaluated_at=2).run()
     assert calls == [("evaluate", 4), ("after save", 4)]
@@ -649,12 +654,7 @@ def test_a_last_score_after_the_last_save_reaches_the_record_and_best(tmp_path: 
     t = _FakeTrainer({"critic_loss": 1.0})
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path), 5)
     calls: list[tuple[str, int]] = []
-
-    def evaluate(step: int) -> dict[str, float]:
-        calls.append(("evaluate", step))
-        return {}
-
-    actions = Actions(evaluate=evaluate, after_save=[lambda step: calls.append(("after save", step))])
+    actions = _logged_actions(calls)
     schedule = Schedule(total_steps=4, steps_per_call=2, save_every=2, eval_every=3, images_per_step=1)
     Controller(t, schedule, manager, writer=None, actions=actions, progress=False).run()
     assert calls == [

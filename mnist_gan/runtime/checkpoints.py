@@ -50,7 +50,7 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
     With ``partial`` the checkpoint may hold more than ``checkpoint`` asks for (e.g. the
     generator alone out of a training checkpoint).
     """
-    if not Path(path + ".index").is_file() and not list(Path(path).parent.glob(Path(path).name + ".data-*")):
+    if _files_gone(path):
         raise CheckpointError(f"{path}: its files are gone (the folder's checkpoint list still names it)")
     status = None
     try:
@@ -68,6 +68,11 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
             f"{path}: cannot restore ({first_line(e, 300)}); it was written by a "
             "different model or is damaged"
         ) from e
+
+
+def _files_gone(path: str) -> bool:
+    """Whether no file of the checkpoint ``path`` is left (its state file may still list it)."""
+    return not any(Path(path).parent.glob(Path(path).name + ".*"))
 
 
 def step_of(path: str | Path) -> int | None:
@@ -169,8 +174,7 @@ def restore_newest_good(checkpoint: tf.train.Checkpoint, folder: str | Path) -> 
         # Every one refused: more likely another model (a config file lost or replaced) than
         # every file damaged; the newest's reason says which. With every file gone, no
         # settings would read them.
-        gone = all(not list(Path(p).parent.glob(Path(p).name + ".*")) for p in skipped)
-        settings = "" if gone else "resume with the settings that wrote them, or "
+        settings = "" if all(map(_files_gone, skipped)) else "resume with the settings that wrote them, or "
         raise CheckpointError(
             f"{folder}: no checkpoint could be read ({', '.join(skipped)}); the newest: {newest_reason}; "
             f"{settings}move the folder aside (or pass another --save-dir) to start afresh"
