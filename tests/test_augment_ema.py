@@ -13,6 +13,8 @@ from mnist_gan import configs, generation
 from mnist_gan.data import sources
 from mnist_gan.models import augment, losses, networks
 from mnist_gan.runtime import checkpoints, config
+from mnist_gan.runtime.errors import ConfigError
+from mnist_gan.training import adaptive
 from mnist_gan.training.ema import WeightAverage
 from mnist_gan.training.gan_inputs import gan_dataset
 from mnist_gan.training.gan_trainer import GanTrainer
@@ -65,6 +67,84 @@ def _generator_pair(seed: int = 0) -> tuple[keras.Model, keras.Model]:
 
 def _inputs(n: int = 200) -> list[tf.Tensor]:
     return [tf.random.stateless_normal([n, 4], seed=[1, 2]), tf.range(n) % networks.DIGIT_CLASSES]
+
+
+def test_each_augmentation_applies_where_its_chance_is_under_p() -> None:
+    images = _ramp(4)
+    numbers = tf.constant([[1, 1, 14, 14]] * 4)
+    # Digit 0 neither, 1 shifted only, 2 cut out only, 3 both, at p = 0.5.
+    chance = tf.constant([[0.9, 0.9], [0.1, 0.9], [0.9, 0.1], [0.1, 0.1]])
+    out = augment.apply("translation,cutout", images, numbers, chance, 0.5).numpy()
+    shifted = augment.translate(images, numbers[:, :2])
+    expected = [
+        images[0],
+        shifted[1],
+        augment.cutout(images, numbers[:, 2:])[2],
+        augment.cutout(shifted, numbers[:, 2:])[3],
+    ]
+    for i, want in enumerate(expected):
+        np.testing.assert_array_equal(out[i], want.numpy(), err_msg=f"digit {i}")
+    full = augment.apply("translation,cutout", images, numbers).numpy()
+    np.testing.assert_array_equal(augment.apply("translation,cutout", images, numbers, chance, 1.0), full)
+    np.testing.assert_array_equal(augment.apply("translation,cutout", images, numbers, chance, 0.0), images)
+    drawn = augment.chances(tf.constant([3, 4], tf.int64), 1000).numpy()
+    assert drawn.shape == (1000, 2) and drawn.min() >= 0 and drawn.max() < 1
+    assert abs(float(np.mean(drawn < 0.25)) - 0.25) < 0.05
+
+
+def test_adaptive_probability_moves_one_rate_toward_its_target_and_stays_in_range() -> None:
+    cfg = config.defaults(configs.GanConfig).replace(
+        critic_augment="translation",
+        critic_augment_p=0.5,
+        critic_augment_target=0.6,
+        critic_augment_speed=1000,
+        batch_size=50,
+        crit_steps=2,
+    )
+    probability = adaptive.AugmentProbability(cfg)
+    assert probability.adaptive and probability.rate == 0.1  # 100 real digits a step of 1000
+    probability.adjust(tf.constant(0.8))  # the critic tells them apart more surely than asked
+    assert float(probability.p) == pytest.approx(0.6)
+    probability.adjust(tf.constant(0.2))
+    probability.adjust(tf.constant(0.2))
+    assert float(probability.p) == pytest.approx(0.4)
+    for _ in range(10):
+        probability.adjust(tf.constant(-1.0))
+    assert float(probability.p) == 0.0
+    fixed = adaptive.AugmentProbability(cfg.replace(critic_augment_target=0.0))
+    fixed.adjust(tf.constant(1.0))
+    assert not fixed.adaptive and float(fixed.p) == 0.5
+    scores = tf.constant([[1.0], [0.0], [2.0]])
+    np.testing.assert_array_equal(adaptive.signal(scores, tf.constant([[0.0], [1.0], [2.0]])), [1, -1, 0])
+
+
+def test_a_target_without_an_augmentation_is_refused() -> None:
+    with pytest.raises(ConfigError, match="--critic-augment"):
+        config.defaults(configs.GanConfig).replace(critic_augment="none", critic_augment_target=0.5)
+
+
+def test_the_adapted_probability_trains_checkpoints_and_resumes(tiny_dataset: Path, tmp_path: Path) -> None:
+    flags = dict(
+        critic_augment="translation,cutout",
+        critic_augment_p=0.5,
+        critic_augment_target=0.3,
+        critic_augment_speed=80,
+    )
+    trainer = _tiny_trainer(tiny_dataset, **flags)
+    metrics = trainer.train(tf.constant(3))
+    p = float(trainer.augmentation.p)
+    # Three steps of 8 digits at a speed of 80: each moves p by 0.1 one way or the other.
+    assert round((p - 0.5) / 0.1) in (-3, -1, 1, 3)
+    assert float(metrics["augment_p"]) == p and -1 <= float(metrics["augment_signal"]) <= 1
+    path = trainer.checkpoint.save(str(tmp_path / "ckpt"))
+    assert checkpoints.holds_object(path, "augment_p")
+    fresh = _tiny_trainer(tiny_dataset, **flags)
+    assert float(fresh.augmentation.p) == 0.5
+    fresh.checkpoint.restore(path).assert_consumed()
+    assert float(fresh.augmentation.p) == p
+    fixed = _tiny_trainer(tiny_dataset, **{**flags, "critic_augment_target": 0.0})
+    assert "augment_p" not in fixed.train(tf.constant(1))
+    assert not checkpoints.holds_object(fixed.checkpoint.save(str(tmp_path / "fixed")), "augment_p")
 
 
 def test_average_follows_the_ramped_decay() -> None:

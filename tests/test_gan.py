@@ -67,6 +67,17 @@ CONSISTENCY = {**OTHER_OPTIONS, "critic_consistency": 1.0, "critic_spectral_norm
 # first runs on the shared layer, the second on the class's own, and both are checked.
 MODE_SEEKING = {**CONSISTENCY, "gen_mode_seeking": 1.0, "gen_noise_weights": "shared"}
 MODE_SEEKING_CRITIC = {**CONSISTENCY, "gen_mode_seeking": 1.0, "gen_mode_seeking_space": "critic"}
+# ... and ADA's probability, moved by a sign summed over every replica's pairs, and each
+# digit's chance of augmentation drawn with the rest of the step's numbers. On the class's
+# own first layer a falling probability met round-off weights as above (0.004 apart after
+# two steps; the probability and the signal equal on both): so on the shared layer.
+ADAPTIVE = {
+    **CONSISTENCY,
+    "gen_noise_weights": "shared",
+    "critic_augment_p": 0.5,
+    "critic_augment_target": 0.3,
+    "critic_augment_speed": 100,
+}
 
 
 # The networks of the first version (its step had neither average nor augmentation; here
@@ -84,8 +95,8 @@ FIRST_NETWORKS = {
 
 @pytest.mark.parametrize(
     "variant",
-    [FIRST_NETWORKS, OTHER_OPTIONS, CONSISTENCY, MODE_SEEKING, MODE_SEEKING_CRITIC],
-    ids=["first", "options", "consistency", "mode-seeking", "mode-seeking-critic"],
+    [FIRST_NETWORKS, OTHER_OPTIONS, CONSISTENCY, MODE_SEEKING, MODE_SEEKING_CRITIC, ADAPTIVE],
+    ids=["first", "options", "consistency", "mode-seeking", "mode-seeking-critic", "adaptive"],
 )
 def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant: dict) -> None:
     # With augmentation and the weight average: their random numbers come from the pipeline too.
@@ -137,6 +148,10 @@ def test_two_replicas_compute_the_one_replica_update(tiny_dataset: Path, variant
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=b.path)
         moved += not np.array_equal(initial, x)
     assert int(one.step.numpy()) == int(two.step.numpy()) == 3
+    p = one.augmentation.p.numpy()
+    assert p == two.augmentation.p.numpy()
+    if one.augmentation.adaptive:
+        assert p != 0.5  # it moved, the same way on both
     assert moved >= len(pairs) - 4  # all but a bias or two that BN makes gradient-free (and its average)
 
 
@@ -737,8 +752,10 @@ def test_a_critic_metric_reported_but_not_named_stops_the_trace(tiny_dataset: Pa
     trainer = _trainer(tf.distribute.get_strategy(), tiny_dataset)
     plain = trainer.critic_update
 
-    def more(batch: dict[str, tf.Tensor], update: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {**plain(batch, update), "new_metric": tf.constant(1.0)}
+    def more(
+        batch: dict[str, tf.Tensor], update: tf.Tensor, p: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
+        return {**plain(batch, update, p), "new_metric": tf.constant(1.0)}
 
     trainer.critic_update = more  # type: ignore[method-assign]
     with pytest.raises(ValueError, match=r"critic_update reports .*new_metric"):

@@ -137,6 +137,8 @@ class GanConfig(RunConfig):
         # The training step before its weight average and augmentation existed.
         "ema_decay": 0.0,
         "critic_augment": "none",
+        "critic_augment_p": 1.0,  # every digit augmented
+        "critic_augment_target": 0.0,  # p fixed
         "critic_consistency": 0.0,
         "gen_mode_seeking": 0.0,
         "gen_mode_seeking_space": "images",
@@ -152,6 +154,9 @@ class GanConfig(RunConfig):
         "gen_lr_early_factor": ("gen_lr_early_steps", 0),
         "gen_mode_seeking_space": ("gen_mode_seeking", 0.0),
         "gen_noise_weights_maps": ("gen_noise_weights", "shared"),
+        "critic_augment_p": ("critic_augment", "none"),
+        "critic_augment_target": ("critic_augment", "none"),
+        "critic_augment_speed": ("critic_augment_target", 0.0),
     }
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
@@ -180,6 +185,9 @@ class GanConfig(RunConfig):
         "beta_1_early_steps": (0, 2**53, True),
         "beta_2": (0, 1, True, False),
         "ema_decay": (0, 1, True, False),
+        "critic_augment_p": (0, 1, True),
+        "critic_augment_target": (0, 1, True, False),
+        "critic_augment_speed": (1, 2**53, True),
         "critic_consistency": (0, None, True),
         "gen_mode_seeking": (0, None, True),
         "lr_decay_to": (0, 1, True),
@@ -280,6 +288,18 @@ class GanConfig(RunConfig):
         "differentiable augmentation of the critic's real and generated inputs (DiffAugment)",
         choices=("none", "translation", "translation,cutout"),
     )
+    critic_augment_p: float = option(
+        "with --critic-augment: the probability that each augmentation applies to a digit (ADA's "
+        "p; 1: every digit); with --critic-augment-target > 0, where p starts"
+    )
+    critic_augment_target: float = option(
+        "with --critic-augment: adapt p as ADA (Karras et al. 2020), up while the mean of "
+        "sign(D(real) - D(generated)) over the batch's pairs exceeds this, down while it is under "
+        "it; 0: p fixed"
+    )
+    critic_augment_speed: int = option(
+        "with --critic-augment-target > 0: real digits shown in which p can move from 0 to 1"
+    )
     critic_consistency: float = option(
         "weight of the critic's consistency under shifts of its real and generated inputs "
         "(bCR, Zhao et al. 2021): (D(x) - D(shifted x))^2; 0: none"
@@ -317,6 +337,11 @@ class GanConfig(RunConfig):
     def validate(self) -> None:
         if self.eval and self.eval_samples < limits.MIN_EVAL_SAMPLES:
             raise ConfigError(f"eval_samples must be >= {limits.MIN_EVAL_SAMPLES}, got {self.eval_samples}")
+        if self.critic_augment == "none" and self.critic_augment_target > 0:
+            raise ConfigError(
+                "critic_augment_target adapts the probability of an augmentation: name one with "
+                "--critic-augment (translation or translation,cutout)"
+            )
 
 
 def run_kind(folder: str | Path) -> str | None:

@@ -11,6 +11,7 @@ import tensorflow as tf
 from mnist_gan.configs import GanConfig
 from mnist_gan.data import pipeline
 from mnist_gan.models import augment, networks
+from mnist_gan.training import adaptive
 
 
 def gan_dataset(
@@ -41,6 +42,12 @@ def gan_dataset(
         if cfg.gen_mode_seeking > 0:
             # Neighbours (0, 1), (2, 3), ... share a class, the pairs of the mode-seeking term.
             out["gen_labels"] = tf.repeat(out["gen_labels"][::2], 2)[:b]
+        if adaptive.AugmentProbability.draws_chances(cfg):
+            # Keys of their own: a run that augments every digit draws what it always drew.
+            key = tf.random.experimental.stateless_fold_in(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 2)
+            keys = tf.random.experimental.stateless_split(key, 3)
+            for i, name in enumerate(("real", "fake", "gen")):
+                out[f"aug_{name}_chance"] = augment.chances(keys[i], b)
         if cfg.critic_consistency > 0:
             # Keys of their own again: a run without consistency draws what it always drew.
             key = tf.random.experimental.stateless_fold_in(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 1)

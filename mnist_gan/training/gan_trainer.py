@@ -17,7 +17,7 @@ import tensorflow as tf
 from mnist_gan.configs import GanConfig
 from mnist_gan.models import augment, losses, networks
 from mnist_gan.runtime import checkpoints, distribute, precision
-from mnist_gan.training import optimizers
+from mnist_gan.training import adaptive, optimizers
 from mnist_gan.training.ema import WeightAverage
 
 # Noise and labels the averaged generator's batch-norm statistics are computed from.
@@ -27,7 +27,7 @@ STATISTICS_SAMPLES = 1000
 class GanTrainer:
     """Generator, critic, their optimizers and the step counter, trained inside ``strategy``."""
 
-    shown: tuple[str, ...] = ("critic_loss", "generator_loss", *losses.REPORTED)
+    shown: tuple[str, ...] = ("critic_loss", "generator_loss", *losses.REPORTED, "augment_p")
 
     def __init__(
         self,
@@ -57,6 +57,7 @@ class GanTrainer:
             self.gen_opt.build(self.generator.trainable_variables)
             self.critic_opt.build(self.critic.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.augmentation = adaptive.AugmentProbability(cfg)
             # Sampled from, never trained; float32 whatever the training precision, so the
             # in-training scores are those of the model generate.py and evaluate.py draw from.
             with precision.policy("off"):
@@ -78,6 +79,8 @@ class GanTrainer:
             critic_opt=self.critic_opt,
             step=self.step,
             generator_ema=self.generator_ema,
+            # An adapted probability resumes where it was; a fixed one is the config's.
+            **({"augment_p": self.augmentation.p} if self.augmentation.adaptive else {}),
         )
         if dataset is not None:
             self.attach(dataset)
@@ -111,13 +114,16 @@ class GanTrainer:
     def _average(self, per_example: tf.Tensor) -> tf.Tensor:
         return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
 
-    def critic_update(self, batch: dict[str, tf.Tensor], update: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Critic update number ``update`` (from 0) on this replica's share of ``batch``;
-        global-mean metrics."""
+    def critic_update(
+        self, batch: dict[str, tf.Tensor], update: tf.Tensor, p: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
+        """Critic update number ``update`` (from 0) on this replica's share of ``batch``, its
+        augmentations at probability ``p`` (None: the trainer's); global-mean metrics."""
         labels = batch["labels"]
-        real = augment.apply(self.cfg.critic_augment, batch["images"], batch["aug_real"])
+        real = self.augmentation.apply(batch["images"], batch["aug_real"], batch.get("aug_real_chance"), p)
         fake = self.generator([batch["noise"], labels], training=True)
-        fake = augment.apply(self.cfg.critic_augment, tf.cast(fake, real.dtype), batch["aug_fake"])
+        fake = tf.cast(fake, real.dtype)
+        fake = self.augmentation.apply(fake, batch["aug_fake"], batch.get("aug_fake_chance"), p)
         points = losses.interpolate(real, fake, batch["alpha"])
         scale = self._loss_scale(self.critic_opt)
         consistency = self.cfg.critic_consistency > 0
@@ -150,6 +156,8 @@ class GanTrainer:
         metrics.update({k: self._average(v) for k, v in losses.reported(real_scores, fake_scores).items()})
         if consistency:
             metrics["consistency"] = self._average(cr)
+        if self.augmentation.adaptive:
+            metrics["augment_signal"] = self._average(adaptive.signal(real_scores, fake_scores))
         return metrics
 
     def _lazy_penalty(
@@ -167,13 +175,16 @@ class GanTrainer:
 
         return tf.cond(update % every == 0, penalty, lambda: tf.zeros(tf.shape(labels)[:1]))
 
-    def generator_update(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """One generator update on this replica's share of ``batch``."""
+    def generator_update(
+        self, batch: dict[str, tf.Tensor], p: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
+        """One generator update on this replica's share of ``batch``, its augmentations at
+        probability ``p`` (None: the trainer's)."""
         labels = batch["gen_labels"]
         seeking = self.cfg.gen_mode_seeking > 0
         with tf.GradientTape() as tape:
             drawn = self.generator([batch["gen_noise"], labels], training=True)
-            fake = augment.apply(self.cfg.critic_augment, drawn, batch["aug_gen"])
+            fake = self.augmentation.apply(drawn, batch["aug_gen"], batch.get("aug_gen_chance"), p)
             # The critic is not being trained here: no power iteration, no kernel update.
             scores, features = self._critic_and_features([fake, labels], training=False)
             per_example = losses.generator_loss(scores)
@@ -206,8 +217,10 @@ class GanTrainer:
 
     def _critic_metrics(self) -> tuple[str, ...]:
         """What :meth:`critic_update` reports (the consistency term only where it is on)."""
-        names = ("critic_loss", "gradient_penalty", *losses.REPORTED)
-        return (*names, "consistency") if self.cfg.critic_consistency > 0 else names
+        names: tuple[str, ...] = ("critic_loss", "gradient_penalty", *losses.REPORTED)
+        if self.cfg.critic_consistency > 0:
+            names += ("consistency",)
+        return (*names, "augment_signal") if self.augmentation.adaptive else names
 
     def _generator_metrics(self) -> tuple[str, ...]:
         """What :meth:`generator_update` reports (the mode-seeking term only where it is on)."""
@@ -217,14 +230,18 @@ class GanTrainer:
         """Generator step number ``step`` (from 0): ``crit_steps`` critic updates then one
         generator update; the critic's metrics summed over its updates, global means each."""
         sums = {name: tf.constant(0.0) for name in self._critic_metrics()}
+        # Read once here and handed to every replica: each update sees the one value.
+        p = self.augmentation.p.read_value()
         for i in range(self.cfg.crit_steps):
             batch = next(self.iterator)
             update = step * self.cfg.crit_steps + i
-            out = self.strategy.run(self.critic_update, args=(batch, update))
+            out = self.strategy.run(self.critic_update, args=(batch, update, p))
             if set(out) != set(sums):  # at trace time: a metric added in one place only is an error
                 raise ValueError(f"critic_update reports {sorted(out)}, _critic_metrics names {sorted(sums)}")
             sums = {name: total + self._sum(out[name]) for name, total in sums.items()}
-        out = self.strategy.run(self.generator_update, args=(batch,))
+        if self.augmentation.adaptive:
+            p = self.augmentation.adjust(sums["augment_signal"] / self.cfg.crit_steps)
+        out = self.strategy.run(self.generator_update, args=(batch, p))
         return {**sums, **{name: self._sum(out[name]) for name in self._generator_metrics()}}
 
     @tf.function
@@ -246,6 +263,8 @@ class GanTrainer:
         metrics.update({name: sums[name] / n for name in self._generator_metrics()})
         metrics["gen_lr"] = tf.cast(self.gen_opt.learning_rate, tf.float32)
         metrics["critic_lr"] = tf.cast(self.critic_opt.learning_rate, tf.float32)
+        if self.augmentation.adaptive:
+            metrics["augment_p"] = tf.identity(self.augmentation.p)
         return metrics
 
     def settle(self) -> None:
