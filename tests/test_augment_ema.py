@@ -144,7 +144,18 @@ def test_the_adapted_probability_trains_checkpoints_and_resumes(tiny_dataset: Pa
     assert float(fresh.augmentation.p) == p
     fixed = _tiny_trainer(tiny_dataset, **{**flags, "critic_augment_target": 0.0})
     assert "augment_p" not in fixed.train(tf.constant(1))
-    assert not checkpoints.holds_object(fixed.checkpoint.save(str(tmp_path / "fixed")), "augment_p")
+    fixed_path = fixed.checkpoint.save(str(tmp_path / "fixed"))
+    assert not checkpoints.holds_object(fixed_path, "augment_p")
+    # A run switched on resume either way (--continue-with-changes): adapted from its
+    # configured start, or fixed with the adapted value left out; the rest restores.
+    switched = _tiny_trainer(tiny_dataset, **flags)
+    checkpoints.restore(switched.checkpoint, fixed_path)
+    assert float(switched.augmentation.p) == 0.5 and int(switched.step.numpy()) == 1
+    for a, b in zip(switched.generator_ema.variables, fixed.generator_ema.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    unadapted = _tiny_trainer(tiny_dataset, **{**flags, "critic_augment_target": 0.0})
+    checkpoints.restore(unadapted.checkpoint, path)
+    assert int(unadapted.step.numpy()) == 3
 
 
 def test_average_follows_the_ramped_decay() -> None:

@@ -290,17 +290,30 @@ def _statistics_inputs(seed: int, noise_dim: int, num_classes: int) -> list[tf.T
 
 
 class _GanCheckpoint(tf.train.Checkpoint):
-    """Also resumes checkpoints written before the averaged generator existed.
+    """Also resumes checkpoints that lack what this run keeps, or keep what it does not.
 
-    Such a checkpoint restores everything else; the average then starts as a copy of the
-    restored generator.
+    Written before the averaged generator existed: everything else restores, and the average
+    starts as a copy of the restored generator. Written before the augmentation probability
+    was adapted (a run given --critic-augment-target on resume): it starts at
+    --critic-augment-p. Written while it was adapted, resumed with it fixed: it is left out.
     """
 
+    OPTIONAL = ("generator_ema", "augment_p")
+
     def restore(self, save_path: str, options: tf.train.CheckpointOptions | None = None) -> Any:
-        if save_path and not checkpoints.holds_object(save_path, "generator_ema"):
-            parts = ("generator", "critic", "gen_opt", "critic_opt", "step")
-            status = tf.train.Checkpoint(**{k: getattr(self, k) for k in parts}).restore(save_path, options)
+        if not save_path:
+            return super().restore(save_path, options)
+        held = {name: checkpoints.holds_object(save_path, name) for name in self.OPTIONAL}
+        lacking = {name for name in self.OPTIONAL if hasattr(self, name) and not held[name]}
+        if not lacking:
+            status = super().restore(save_path, options)
+            if held["augment_p"] and not hasattr(self, "augment_p"):
+                status.expect_partial()  # or TensorFlow warns of the unread value at exit
+            return status
+        names = ("generator", "critic", "gen_opt", "critic_opt", "step", *self.OPTIONAL)
+        parts = {name: getattr(self, name) for name in names if hasattr(self, name) and name not in lacking}
+        status = tf.train.Checkpoint(**parts).restore(save_path, options)
+        if "generator_ema" in lacking:
             for a, w in zip(self.generator_ema.variables, self.generator.variables):
                 a.assign(w)
-            return status
-        return super().restore(save_path, options)
+        return status
