@@ -252,6 +252,11 @@ for entry in "${files[@]}"; do  # a folder where a file is to go: mv would put i
   while read -r cand _ _; do
     if [[ -d $dir/$cand ]]; then bad_usage "$dir/$cand is a folder; move it away, a file of that name goes there"; fi
   done < <(candidates "$name" "$sha" "${content:--}")
+  # The tools read NAME without .gz before NAME: an unverified one there would be used instead.
+  raw=$dir/${name%.gz}
+  if [[ $name == *.gz && -f $raw ]] && { [[ ${content:--} == - ]] || ! matches "$raw" "${name%.gz}" - "$content"; }; then
+    bad_usage "$raw is not $title's ${name%.gz} (its checksum does not match), and the tools would read it before $name; delete it and run again"
+  fi
 done
 mkdir -p -- "$dir" 2>/dev/null || bad_usage "$dir: cannot create it; give a folder you can write to"
 
@@ -363,16 +368,6 @@ else
     give_up 1 "some files could not be fetched and verified; set MNIST_MIRRORS to a working mirror, or without internet access $offline"
   fi
 fi
-
-# The tools read NAME without .gz before NAME: an unverified one there would be used instead.
-for entry in "${files[@]}"; do
-  read -r name _ content _ <<< "$entry"
-  raw=$dir/${name%.gz}
-  [[ $name == *.gz && -f $raw ]] || continue
-  if [[ ${content:--} == - ]] || ! matches "$raw" "${name%.gz}" - "$content"; then
-    echo "warning: $raw is not verified, and the tools read it before $name; delete it" >&2
-  fi
-done
 
 # The class names, written (atomically) only once every file has verified.
 new_part classes.txt

@@ -32,7 +32,7 @@ def _resolve(item: str, class_names: list[str]) -> list[int] | None:
     if folded:  # 'ÉTÉ' with classes 'Été' and 'été': which one is not ours to guess
         shown = " and ".join(repr(class_names[i]) for i in folded)
         raise config.ConfigError(f"classes: '{item}' matches {shown} but for case; write it as one of them")
-    match = re.fullmatch(r"(\d+)(?:-(\d+))?", item)
+    match = re.fullmatch(r"(\d+)(?:-(\d+))?", item, re.ASCII)  # not '٣', which int() reads as 3
     if match is None:
         return None
     # Classes named by numbers other than their own indices (folders 1..10): a number that is
@@ -62,6 +62,10 @@ def parse_classes(text: str, class_names: list[str]) -> list[int]:
     """
     if not text.strip():
         return list(range(len(class_names)))
+    if re.search(r",\s*,", text):  # '3,,5': a class left out between the commas?
+        raise config.ConfigError(
+            f"classes: {text!r} has an empty item between two commas; name a class there"
+        )
     spaced = any(re.search(r"\s", name) for name in class_names)
     items = [i.strip() for i in re.split(r"," if spaced else r"[,\s]+", text) if i.strip()]
     chosen: list[int] = []

@@ -257,13 +257,23 @@ def test_help_lists_the_datasets() -> None:
     assert "dataset-fashion-mnist" in result.stdout  # the offline route for Fashion-MNIST
 
 
-def test_warns_of_an_unverified_decompressed_file(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
+def test_refuses_an_unverified_decompressed_file_before_fetching(
+    tmp_path: Path, mirror: tuple[Path, Path]
+) -> None:
+    # It said "warning" after fetching and exited 0, and the tools then read the stale file.
     folder, manifest = mirror
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "t10k-labels-idx1-ubyte").write_bytes(b"stale")  # read before the .gz
     code, out = _fetch(tmp_path / "data", f"file://{folder}/", manifest)
+    assert code == 2 and len(out.splitlines()) == 1, out
+    assert out.startswith("error: ") and "t10k-labels-idx1-ubyte is not MNIST's" in out
+    assert "the tools would read it before t10k-labels-idx1-ubyte.gz; delete it and run again" in out
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        "t10k-labels-idx1-ubyte"
+    ]  # nothing fetched
+    (tmp_path / "data" / "t10k-labels-idx1-ubyte").unlink()
+    code, out = _fetch(tmp_path / "data", f"file://{folder}/", manifest)
     assert code == 0, out
-    assert "t10k-labels-idx1-ubyte is not verified, and the tools read it before" in out
 
 
 def test_a_target_that_cannot_be_a_dataset_folder_is_one_error_line(tmp_path: Path) -> None:

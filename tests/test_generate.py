@@ -126,10 +126,34 @@ def test_parse_digits(text: str, digits: list[int]) -> None:
     assert parse_classes(text, DIGITS) == digits
 
 
-@pytest.mark.parametrize("text", ["12", "-1", "a", "5-3", "0-10"])
+@pytest.mark.parametrize("text", ["12", "-1", "a", "5-3", "0-10", "\u0663", "1-\u0663"])  # ٣: Arabic-Indic 3
 def test_bad_digits_refused(text: str) -> None:
     with pytest.raises(ConfigError, match=rf"classes: '{text}' is neither a class of this run nor .* 0-9"):
         parse_classes(text, DIGITS)
+
+
+@pytest.mark.parametrize("text", ["3,,5", "3, ,5", ",,"])
+def test_an_empty_item_between_commas_is_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="empty item between two commas"):
+        parse_classes(text, DIGITS)
+
+
+def test_the_flags_of_pictures_beside_export_are_refused_before_any_work(tmp_path: Path) -> None:
+    # They were ignored without a word: the SavedModel is asked for classes when called.
+    result = _generate(
+        tmp_path / "no-run",
+        tmp_path / "out",
+        "--export",
+        str(tmp_path / "m"),
+        "--classes",
+        "3",
+        "--count",
+        "2",
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: --export writes the SavedModel alone")
+    assert "--classes, --count are for pictures" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "m").exists()
 
 
 @pytest.mark.parametrize(
@@ -159,6 +183,7 @@ def test_checkpoint_list_lost_or_newest_damaged(tiny_gan: Path, tmp_path: Path) 
     assert checkpoints.latest(folder) == str(folder / "ckpt-4")
     result = _generate(folder, tmp_path / "out", "--classes", "3", "--count", "1")
     assert result.returncode == 0, result.stderr[-2000:]
+    assert f"1 image: {tmp_path / 'out'}/digit*.png" in result.stdout  # not "1 images"
     assert "WARNING" not in result.stderr and "ERROR" not in result.stderr
     (folder / "checkpoint").unlink()
     assert checkpoints.latest(folder, 4) == str(folder / "ckpt-4")

@@ -230,8 +230,10 @@ def test_an_interrupt_says_resume_only_where_there_is_a_checkpoint(resumes: bool
     program = (
         "from mnist_gan.runtime import cli\n"
         "def main():\n"
+        f"    if {resumes}:\n"
+        "        cli.note_checkpoint()  # restored or saved one\n"
         "    raise KeyboardInterrupt\n"
-        f"cli.run(main, resumes={resumes})\n"
+        "cli.run(main, hold=True)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=False
@@ -300,13 +302,15 @@ def test_sigterm_ends_a_command_as_ctrl_c_does(resumes: bool, said: str) -> None
         "import os, signal, sys, time\n"
         "from mnist_gan.runtime import cli\n"
         "def main():\n"
+        f"    if {resumes}:\n"
+        "        cli.note_checkpoint()\n"
         "    try:\n"
         "        os.kill(os.getpid(), signal.SIGTERM)\n"
         "        time.sleep(30)\n"
         "    finally:\n"
         "        sys.stderr.write('progress line ended\\n')\n"
         "    return 0\n"
-        f"cli.run(main, resumes={resumes})\n"
+        "cli.run(main)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=False, timeout=60

@@ -30,4 +30,4 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> None:
     """The console script: check the dependencies, then run with one-line errors."""
     bootstrap.require_runtime()
-    cli.run(lambda: main(sys.argv[1:]), hold=True, resumes=True)
+    cli.run(lambda: main(sys.argv[1:]), hold=True)

@@ -12,7 +12,9 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_gan.configs import GenerateConfig
     from mnist_gan.runtime.flags import parse_args
 
-    cfg, _ = parse_args(GenerateConfig, argv, __doc__)
+    cfg, given = parse_args(GenerateConfig, argv, __doc__)
+    if cfg.export:
+        _pictures_only(given)
     process.setup()
     from mnist_gan.drawing import write_outputs
 
@@ -21,11 +23,27 @@ def main(argv: list[str] | None = None) -> int:
     if written["images"]:
         first = written["images"][0]
         pattern = "digit*.png" if first.name.startswith("digit") else "class-*.png"
-        print(f"{len(written['images'])} images: {first.parent}/{pattern}")
+        count = len(written["images"])
+        print(f"{count} image{'s' if count > 1 else ''}: {first.parent}/{pattern}")
     for kind in ("grid", "interpolation", "export"):
         for path in written[kind]:
             print(f"{kind}: {path}")
     return 0
+
+
+def _pictures_only(given: frozenset[str]) -> None:
+    """Refuse the flags of pictures beside --export, which writes the SavedModel alone (its
+    signatures take the class and the count when called)."""
+    from mnist_gan.runtime.errors import ConfigError
+
+    ignored = [key for key in ("classes", "count", "interpolate", "interpolation_frames") if key in given]
+    if ignored:
+        flags = ", ".join("--" + key.replace("_", "-") for key in ignored)
+        raise ConfigError(
+            f"--export writes the SavedModel alone (it is asked for classes and counts when called); "
+            f"{flags} {'is' if len(ignored) == 1 else 'are'} for pictures: run ./generate.py again "
+            "without --export for those"
+        )
 
 
 def entry() -> None:

@@ -137,15 +137,24 @@ def _exhausted(error: Exception) -> str | None:
     return f"TensorFlow ran out of a resource ({said}); {_FREE_IT}"
 
 
-def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> None:
+_checkpointed: list[bool] = []
+
+
+def note_checkpoint() -> None:
+    """The run has a checkpoint to resume from now (restored or saved): an interrupt's line
+    says to resume, which before then would start the run over."""
+    _checkpointed.append(True)
+
+
+def run(main: Callable[[], int], hold: bool = False) -> None:
     """Run ``main``; known errors become one line on stderr and an exit status.
 
     2: bad input (file, flag, config, checkpoint, or an OS error such as a read-only
     folder), or more asked of memory (or of another resource TensorFlow names) than there
     is; 3: training diverged; 128 + N: stopped by signal N (training saves first). With
     ``hold``, stdout is held until ``main`` calls :func:`release_output` (or ends): a bad
-    input found before then prints its error line alone. ``resumes``: an interrupted run
-    saved a checkpoint to resume from, and the interrupt's line says so.
+    input found before then prints its error line alone. An interrupt's line says to resume
+    once :func:`note_checkpoint` was called.
     """
     from mnist_gan.runtime.errors import TrainingDiverged, UserError
 
@@ -177,7 +186,7 @@ def run(main: Callable[[], int], hold: bool = False, resumes: bool = False) -> N
     except KeyboardInterrupt as e:
         release_output()
         signum = getattr(e, "signum", signal.SIGINT)
-        resume = "; run the same command again to resume from the last checkpoint" if resumes else ""
+        resume = "; run the same command again to resume from the last checkpoint" if _checkpointed else ""
         print(f"interrupted ({signal.Signals(signum).name}){resume}", file=sys.stderr)
         sys.exit(128 + signum)
     finally:

@@ -19,7 +19,7 @@ from typing import Protocol
 import keras
 import tensorflow as tf
 
-from mnist_gan.runtime import checkpoints, progress
+from mnist_gan.runtime import checkpoints, cli, progress
 from mnist_gan.runtime.errors import CheckpointError, TrainingDiverged, first_line, os_reason
 from mnist_gan.training.signals import signals_deferred, signals_held, stop_on_sigterm
 
@@ -171,6 +171,7 @@ class Controller:
             step = stopped
             with signals_held():
                 self._save(step)
+            cli.note_checkpoint()  # on every worker: the chief saved it
             where = self.manager.directory if self.manager else "nowhere (no checkpoint manager)"
             bar.write(f"stopped at step {step}; checkpoint saved in {where}", file=sys.stderr)
             raise
@@ -234,6 +235,7 @@ class Controller:
             except (tf.errors.OpError, OSError) as e:
                 raise self._save_failed(step, e) from e
             self._saved_at = step
+            cli.note_checkpoint()
             for action in self.actions.after_save:
                 action(step)
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import tensorflow as tf
 
 from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig, RunConfig, run_kind
-from mnist_gan.runtime import checkpoints, distribute, files, record
+from mnist_gan.runtime import checkpoints, cli, distribute, files, record
 from mnist_gan.runtime import config as config_lib
 from mnist_gan.runtime.errors import CheckpointError
 from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
@@ -185,6 +185,8 @@ def _resume(checkpoint: tf.train.Checkpoint, cfg: RunConfig, chief: bool) -> lis
     restored, skipped = checkpoints.restore_newest_good(checkpoint, cfg.save_dir)
     for path in skipped:
         _say(f"warning: {path} could not be read (damaged); resumed from the checkpoint before it")
+    if restored:
+        cli.note_checkpoint()
     # Only once a checkpoint has restored: a run refused here leaves the folder as it was.
     if restored and chief:
         if skipped:
