@@ -134,6 +134,14 @@ def test_best_checkpoint_read_from_its_state_file_and_its_scoring(tmp_path: Path
     checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, "1000 digits")
     assert checkpoints.best_score(tmp_path, "1000 digits") == 1.5
     assert checkpoints.best_score(tmp_path, "4000 digits") is None
+    # Kept before the scoring named its test digits: still compared, the test digits taken as
+    # unchanged; kept since, against other test digits: not compared.
+    assert checkpoints.best_score(tmp_path, "1000 digits; test digits sha256:a") == 1.5
+    assert checkpoints.best_score(tmp_path, "4000 digits; test digits sha256:a") is None
+    checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, "1000 digits; test digits sha256:a")
+    assert checkpoints.best_score(tmp_path, "1000 digits; test digits sha256:a") == 1.5
+    assert checkpoints.best_score(tmp_path, "1000 digits; test digits sha256:b") is None
+    checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, "1000 digits")
     assert sorted(p.name for p in best.glob("ckpt-*")) == ["ckpt-8.data-00000-of-00001", "ckpt-8.index"]
     # A crash after the state file named a new best and before best.yaml did: the FID on
     # record is another checkpoint's, so none is trusted (the next score becomes the best).

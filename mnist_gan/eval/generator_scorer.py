@@ -10,7 +10,7 @@ import numpy as np
 from mnist_gan.eval.features import ClassifierReader
 from mnist_gan.eval.metrics import accuracy, frechet_distance, moments
 from mnist_gan.models import networks
-from mnist_gan.runtime import distribute
+from mnist_gan.runtime import checkpoints, distribute, record
 
 # (noise, labels) -> images in [-1, 1]
 SampleFn = Callable[[np.ndarray, np.ndarray], Any]
@@ -37,6 +37,7 @@ class GeneratorScorer:
         self.reader = reader
         self.seed = seed
         self.test_moments = moments(reader.features_and_logits(real_test)[0])
+        self.test_digits = record.data_fingerprint(real_test)
         # FID is biased by the sample size and moved by the mix of classes: the floor and the
         # generated FID are both computed from ``count`` digits, never more than there are
         # real train digits for the floor, and the generator is asked for the classes of those.
@@ -57,8 +58,13 @@ class GeneratorScorer:
     def scoring(self) -> str:
         """How the FID is read, for comparing it with FIDs read before (the best checkpoint)."""
         reader = distribute.fingerprint([self.reader.extractor])
-        # The classifier too: a resumed run scored by another one keeps no best from before.
-        return f"{self.num_samples} digits asked for the classes of as many real ones, classifier {reader}"
+        # The classifier and the test digits too: a resumed run scored by another classifier,
+        # or against other test digits (the record fingerprints the training digits alone),
+        # keeps no best from before.
+        return (
+            f"{self.num_samples} digits asked for the classes of as many real ones, classifier {reader}"
+            f"{checkpoints.TEST_DIGITS}{self.test_digits}"
+        )
 
     @staticmethod
     def labels_like(reference: np.ndarray, num_samples: int, num_classes: int) -> np.ndarray:

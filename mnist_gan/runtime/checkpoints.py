@@ -253,9 +253,27 @@ def best_score(folder: str | Path, scoring: str) -> float | None:
         return None
     named = _best(path.parent)
     fid = kept.get("fid")
-    if kept.get("scoring") != scoring or not named or step_of(named[0]) != kept.get("step"):
+    recorded = kept.get("scoring")
+    if recorded != scoring and not _before_test_digits(recorded, scoring):
+        return None
+    if not named or step_of(named[0]) != kept.get("step"):
         return None
     return float(fid) if isinstance(fid, int | float) and not isinstance(fid, bool) else None
+
+
+# Where a best's scoring names the test digits its FID was read against.
+TEST_DIGITS = "; test digits "
+
+
+def _before_test_digits(recorded: Any, scoring: str) -> bool:
+    """Whether ``recorded`` is ``scoring`` as it was written before it named the test digits
+    (until 2026-12-07): such a best still compares, its run's test digits taken as unchanged,
+    as they were then."""
+    return (
+        isinstance(recorded, str)
+        and TEST_DIGITS not in recorded
+        and scoring.startswith(recorded + TEST_DIGITS)
+    )
 
 
 def keep_best(folder: str | Path, checkpoint_path: str, step: int, fid: float, scoring: str) -> Path:

@@ -56,10 +56,10 @@ FREE_KEYS = frozenset(
 NOT_RECORDED = ("continue_with_changes", "start_over")
 
 
-def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
-    """sha256 of the training images and labels (shapes included), shortened."""
+def data_fingerprint(*arrays: np.ndarray) -> str:
+    """sha256 of the arrays (the training images and labels; shapes included), shortened."""
     digest = hashlib.sha256()
-    for array in (images, labels):
+    for array in arrays:
         digest.update(str(array.shape).encode())
         digest.update(np.ascontiguousarray(array).tobytes())
     return "sha256:" + digest.hexdigest()[:32]
