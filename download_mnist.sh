@@ -254,8 +254,12 @@ for entry in "${files[@]}"; do  # a folder where a file is to go: mv would put i
   done < <(candidates "$name" "$sha" "${content:--}")
   # The tools read NAME without .gz before NAME: an unverified one there would be used instead.
   raw=$dir/${name%.gz}
-  if [[ $name == *.gz && -f $raw ]] && { [[ ${content:--} == - ]] || ! matches "$raw" "${name%.gz}" - "$content"; }; then
-    bad_usage "$raw is not $title's ${name%.gz} (its checksum does not match), and the tools would read it before $name; delete it and run again"
+  if [[ $name == *.gz && -f $raw ]]; then
+    if [[ ${content:--} == - ]]; then
+      bad_usage "$raw cannot be verified (no content checksum is known for $title's ${name%.gz}), and the tools would read it before $name; delete it and run again"
+    elif ! matches "$raw" "${name%.gz}" - "$content"; then
+      bad_usage "$raw is not $title's ${name%.gz} (its content checksum does not match), and the tools would read it before $name; delete it and run again"
+    fi
   fi
 done
 mkdir -p -- "$dir" 2>/dev/null || bad_usage "$dir: cannot create it; give a folder you can write to"

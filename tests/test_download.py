@@ -266,14 +266,30 @@ def test_refuses_an_unverified_decompressed_file_before_fetching(
     (tmp_path / "data" / "t10k-labels-idx1-ubyte").write_bytes(b"stale")  # read before the .gz
     code, out = _fetch(tmp_path / "data", f"file://{folder}/", manifest)
     assert code == 2 and len(out.splitlines()) == 1, out
-    assert out.startswith("error: ") and "t10k-labels-idx1-ubyte is not MNIST's" in out
+    # This manifest knows no content checksums: a decompressed file cannot be verified at all.
+    assert (
+        out.startswith("error: ") and "t10k-labels-idx1-ubyte cannot be verified (no content checksum" in out
+    )
     assert "the tools would read it before t10k-labels-idx1-ubyte.gz; delete it and run again" in out
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
-        "t10k-labels-idx1-ubyte"
-    ]  # nothing fetched
-    (tmp_path / "data" / "t10k-labels-idx1-ubyte").unlink()
-    code, out = _fetch(tmp_path / "data", f"file://{folder}/", manifest)
-    assert code == 0, out
+    fetched = sorted(p.name for p in (tmp_path / "data").iterdir())
+    assert fetched == ["t10k-labels-idx1-ubyte"]  # nothing fetched
+    # With content checksums: stale bytes are refused as not the dataset's, the right bytes kept.
+    lines = []
+    for line in manifest.read_text().splitlines()[1:]:
+        name, sha = line.split()
+        content = hashlib.sha256(gzip.decompress((folder / name).read_bytes())).hexdigest()
+        lines.append(f"{name} {sha} {content}")
+    with_content = tmp_path / "with-content.txt"
+    with_content.write_text("\n".join(lines) + "\n")
+    code, out = _fetch(tmp_path / "data", f"file://{folder}/", with_content)
+    assert (
+        code == 2
+        and "t10k-labels-idx1-ubyte is not MNIST's t10k-labels-idx1-ubyte (its content checksum" in out
+    )
+    raw = gzip.decompress((folder / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    (tmp_path / "data" / "t10k-labels-idx1-ubyte").write_bytes(raw)
+    code, out = _fetch(tmp_path / "data", f"file://{folder}/", with_content)
+    assert code == 0 and "t10k-labels-idx1-ubyte: present, content checksum OK" in out, out
 
 
 def test_a_target_that_cannot_be_a_dataset_folder_is_one_error_line(tmp_path: Path) -> None:

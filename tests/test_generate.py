@@ -140,20 +140,14 @@ def test_an_empty_item_between_commas_is_refused(text: str) -> None:
 
 def test_the_flags_of_pictures_beside_export_are_refused_before_any_work(tmp_path: Path) -> None:
     # They were ignored without a word: the SavedModel is asked for classes when called.
-    result = _generate(
-        tmp_path / "no-run",
-        tmp_path / "out",
-        "--export",
-        str(tmp_path / "m"),
-        "--classes",
-        "3",
-        "--count",
-        "2",
-    )
+    export = ["--checkpoint-dir", str(tmp_path / "no-run"), "--export", str(tmp_path / "m")]
+    result = run_script("generate.py", *export, "--classes", "3", "--count", "2")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: --export writes the SavedModel alone")
     assert "--classes, --count are for pictures" in result.stderr and len(result.stderr.splitlines()) == 1
-    assert not (tmp_path / "m").exists()
+    result = run_script("generate.py", *export, "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 2 and "--output-dir is for pictures" in result.stderr
+    assert not (tmp_path / "m").exists() and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(

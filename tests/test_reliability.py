@@ -33,8 +33,22 @@ def _forget_newest(folder: Path, newest: int, previous: int) -> None:
     state.write_text("\n".join(lines) + "\n")
 
 
-def test_resumed_run_matches_uninterrupted_bit_for_bit(tiny_dataset: Path, tmp_path: Path) -> None:
-    flags = ["--steps", "6", "--save-every", "2", "--deterministic"]
+# Also with ADA's probability: adapted from the critic's signal, kept in the checkpoint.
+ADAPTIVE_FLAGS = [
+    "--critic-augment",
+    "translation",
+    "--critic-augment-p",
+    "0.5",
+    "--critic-augment-target",
+    "0.3",
+]
+
+
+@pytest.mark.parametrize("extra", [[], ADAPTIVE_FLAGS], ids=["defaults", "adaptive"])
+def test_resumed_run_matches_uninterrupted_bit_for_bit(
+    tiny_dataset: Path, tmp_path: Path, extra: list
+) -> None:
+    flags = ["--steps", "6", "--save-every", "2", "--deterministic", *extra]
     straight = _train(tiny_dataset, tmp_path / "a", *flags)
     assert straight.returncode == 0, straight.stderr[-3000:]
     first = _train(tiny_dataset, tmp_path / "b", *flags)
@@ -46,6 +60,7 @@ def test_resumed_run_matches_uninterrupted_bit_for_bit(tiny_dataset: Path, tmp_p
     a = checkpoint_variables(tmp_path / "a" / "ckpt" / "ckpt-6")
     b = checkpoint_variables(tmp_path / "b" / "ckpt" / "ckpt-6")
     assert a.keys() == b.keys() and len(a) > 20
+    assert any(name.startswith("augment_p") for name in a) == bool(extra)
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 

@@ -137,8 +137,6 @@ class GanConfig(RunConfig):
         # The training step before its weight average and augmentation existed.
         "ema_decay": 0.0,
         "critic_augment": "none",
-        "critic_augment_p": 1.0,  # every digit augmented
-        "critic_augment_target": 0.0,  # p fixed
         "critic_consistency": 0.0,
         "gen_mode_seeking": 0.0,
         "gen_mode_seeking_space": "images",
@@ -290,7 +288,8 @@ class GanConfig(RunConfig):
     )
     critic_augment_p: float = option(
         "with --critic-augment: the probability that each augmentation applies to a digit (ADA's "
-        "p; 1: every digit); with --critic-augment-target > 0, where p starts"
+        "p; 1: every digit); with --critic-augment-target > 0, where p starts (a resumed run "
+        "continues from its checkpoint's)"
     )
     critic_augment_target: float = option(
         "with --critic-augment: adapt p as ADA (Karras et al. 2020), up while the mean of "

@@ -25,7 +25,8 @@ STATISTICS_SAMPLES = 1000
 
 
 class GanTrainer:
-    """Generator, critic, their optimizers and the step counter, trained inside ``strategy``."""
+    """Generator, critic, their optimizers, the step counter and, adapted, the augmentation's
+    probability, trained inside ``strategy``."""
 
     shown: tuple[str, ...] = ("critic_loss", "generator_loss", *losses.REPORTED, "augment_p")
 
@@ -120,10 +121,10 @@ class GanTrainer:
         """Critic update number ``update`` (from 0) on this replica's share of ``batch``, its
         augmentations at probability ``p`` (None: the trainer's); global-mean metrics."""
         labels = batch["labels"]
-        real = self.augmentation.apply(batch["images"], batch["aug_real"], batch.get("aug_real_chance"), p)
+        real = self.augmentation.apply(batch["images"], batch["aug_real"], self._chance(batch, "real"), p)
         fake = self.generator([batch["noise"], labels], training=True)
         fake = tf.cast(fake, real.dtype)
-        fake = self.augmentation.apply(fake, batch["aug_fake"], batch.get("aug_fake_chance"), p)
+        fake = self.augmentation.apply(fake, batch["aug_fake"], self._chance(batch, "fake"), p)
         points = losses.interpolate(real, fake, batch["alpha"])
         scale = self._loss_scale(self.critic_opt)
         consistency = self.cfg.critic_consistency > 0
@@ -160,6 +161,11 @@ class GanTrainer:
             metrics["augment_signal"] = self._average(adaptive.signal(real_scores, fake_scores))
         return metrics
 
+    def _chance(self, batch: dict[str, tf.Tensor], part: str) -> tf.Tensor | None:
+        """Each digit's chances of augmentation in ``batch`` for ``part`` (real, fake, gen),
+        where the probability needs them (a batch without them then fails loudly)."""
+        return batch[f"aug_{part}_chance"] if self.augmentation.partial else None
+
     def _lazy_penalty(
         self, update: tf.Tensor, points: tf.Tensor, labels: tf.Tensor, scale: tf.Tensor | float
     ) -> tf.Tensor:
@@ -184,7 +190,7 @@ class GanTrainer:
         seeking = self.cfg.gen_mode_seeking > 0
         with tf.GradientTape() as tape:
             drawn = self.generator([batch["gen_noise"], labels], training=True)
-            fake = self.augmentation.apply(drawn, batch["aug_gen"], batch.get("aug_gen_chance"), p)
+            fake = self.augmentation.apply(drawn, batch["aug_gen"], self._chance(batch, "gen"), p)
             # The critic is not being trained here: no power iteration, no kernel update.
             scores, features = self._critic_and_features([fake, labels], training=False)
             per_example = losses.generator_loss(scores)
@@ -230,7 +236,9 @@ class GanTrainer:
         """Generator step number ``step`` (from 0): ``crit_steps`` critic updates then one
         generator update; the critic's metrics summed over its updates, global means each."""
         sums = {name: tf.constant(0.0) for name in self._critic_metrics()}
-        # Read once here and handed to every replica: each update sees the one value.
+        # Read here, in the cross-replica context, and handed to every replica: each replica
+        # sees one value. The critic's updates use the step's; the generator's the value its
+        # signal moved it to.
         p = self.augmentation.p.read_value()
         for i in range(self.cfg.crit_steps):
             batch = next(self.iterator)

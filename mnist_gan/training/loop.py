@@ -171,7 +171,6 @@ class Controller:
             step = stopped
             with signals_held():
                 self._save(step)
-            cli.note_checkpoint()  # on every worker: the chief saved it
             where = self.manager.directory if self.manager else "nowhere (no checkpoint manager)"
             bar.write(f"stopped at step {step}; checkpoint saved in {where}", file=sys.stderr)
             raise
