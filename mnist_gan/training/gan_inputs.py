@@ -26,7 +26,14 @@ def gan_dataset(
 
     def randoms(n: tf.Tensor) -> dict[str, tf.Tensor]:
         # Stateless, keyed by (seed, batch number): independent of TF's global seed.
-        seeds = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 4)
+        step_key = tf.stack([tf.constant(cfg.seed, tf.int64), n])
+
+        def keys_of_their_own(stream: int, count: int) -> tf.Tensor:
+            # An option's draws from keys of their own: a run without it draws what it always drew.
+            key = tf.random.experimental.stateless_fold_in(step_key, stream)
+            return tf.random.experimental.stateless_split(key, count)
+
+        seeds = tf.random.experimental.stateless_split(step_key, 4)
         b, d = cfg.batch_size, cfg.noise_dim
         # Augmentation draws from keys of their own: the streams above stay as they were.
         aug = tf.random.experimental.stateless_split(tf.stack([tf.constant(cfg.seed, tf.int64), -1 - n]), 3)
@@ -43,15 +50,11 @@ def gan_dataset(
             # Neighbours (0, 1), (2, 3), ... share a class, the pairs of the mode-seeking term.
             out["gen_labels"] = tf.repeat(out["gen_labels"][::2], 2)[:b]
         if adaptive.AugmentProbability.draws_chances(cfg):
-            # Keys of their own: a run that augments every digit draws what it always drew.
-            key = tf.random.experimental.stateless_fold_in(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 2)
-            keys = tf.random.experimental.stateless_split(key, 3)
+            keys = keys_of_their_own(2, 3)
             for i, name in enumerate(("real", "fake", "gen")):
                 out[f"aug_{name}_chance"] = augment.chances(keys[i], b)
         if cfg.critic_consistency > 0:
-            # Keys of their own again: a run without consistency draws what it always drew.
-            key = tf.random.experimental.stateless_fold_in(tf.stack([tf.constant(cfg.seed, tf.int64), n]), 1)
-            cr = tf.random.experimental.stateless_split(key, 2)
+            cr = keys_of_their_own(1, 2)
             out["cr_real"] = augment.draws(cr[0], b)
             out["cr_fake"] = augment.draws(cr[1], b)
         return out
