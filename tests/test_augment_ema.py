@@ -118,9 +118,13 @@ def test_adaptive_probability_moves_one_rate_toward_its_target_and_stays_in_rang
     np.testing.assert_array_equal(adaptive.signal(scores, tf.constant([[0.0], [1.0], [2.0]])), [1, -1, 0])
 
 
-def test_a_target_without_an_augmentation_is_refused() -> None:
-    with pytest.raises(ConfigError, match="--critic-augment"):
-        config.defaults(configs.GanConfig).replace(critic_augment="none", critic_augment_target=0.5)
+@pytest.mark.parametrize(("key", "value"), [("critic_augment_target", 0.5), ("critic_augment_p", 0.5)])
+def test_a_probability_without_an_augmentation_is_refused(key: str, value: float) -> None:
+    # Accepted, it would be recorded in the run's config and do nothing.
+    with pytest.raises(
+        ConfigError, match=rf"^{key} (adapts|is) the probability of an augmentation: .*--critic-augment"
+    ):
+        config.defaults(configs.GanConfig).replace(critic_augment="none", **{key: value})
 
 
 def test_the_adapted_probability_trains_checkpoints_and_resumes(tiny_dataset: Path, tmp_path: Path) -> None:
@@ -156,6 +160,29 @@ def test_the_adapted_probability_trains_checkpoints_and_resumes(tiny_dataset: Pa
     unadapted = _tiny_trainer(tiny_dataset, **{**flags, "critic_augment_target": 0.0})
     checkpoints.restore(unadapted.checkpoint, path)
     assert int(unadapted.step.numpy()) == 3
+    # Resumed with another start (--continue-with-changes, which records the change): p starts
+    # again there, as the record says, and that start is saved for the next resume.
+    restarted = _tiny_trainer(tiny_dataset, **{**flags, "critic_augment_p": 0.2})
+    checkpoints.restore(restarted.checkpoint, path)
+    assert float(restarted.augmentation.p) == pytest.approx(0.2) and int(restarted.step.numpy()) == 3
+    restarted.train(tf.constant(1))
+    moved = float(restarted.augmentation.p)
+    again = _tiny_trainer(tiny_dataset, **{**flags, "critic_augment_p": 0.2})
+    checkpoints.restore(again.checkpoint, restarted.checkpoint.save(str(tmp_path / "restarted")))
+    assert float(again.augmentation.p) == moved != pytest.approx(0.2)
+    # A checkpoint from before the start was kept beside p resumes where p was.
+    older = tf.train.Checkpoint(
+        generator=trainer.generator,
+        critic=trainer.critic,
+        gen_opt=trainer.gen_opt,
+        critic_opt=trainer.critic_opt,
+        step=trainer.step,
+        generator_ema=trainer.generator_ema,
+        augment_p=trainer.augmentation.p,
+    ).save(str(tmp_path / "older"))
+    resumed = _tiny_trainer(tiny_dataset, **{**flags, "critic_augment_p": 0.2})
+    checkpoints.restore(resumed.checkpoint, older)
+    assert float(resumed.augmentation.p) == p
 
 
 def test_average_follows_the_ramped_decay() -> None:

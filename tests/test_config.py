@@ -15,7 +15,7 @@ from mnist_gan.configs import ClassifierConfig, GanConfig
 from mnist_gan.runtime import config, flags, record
 from mnist_gan.runtime.errors import CheckpointError, ConfigError
 
-ALL = [ClassifierConfig, GanConfig, configs.GenerateConfig, configs.EvaluateConfig]
+ALL: list[type[config.Config]] = [ClassifierConfig, GanConfig, configs.GenerateConfig, configs.EvaluateConfig]
 
 
 @pytest.mark.parametrize("cls", ALL)
@@ -422,3 +422,31 @@ def test_the_mode_seeking_space_matters_only_with_the_term_on(tmp_path: Path) ->
     on = critic.replace(gen_mode_seeking=0.025)
     with pytest.raises(CheckpointError, match=r"gen_mode_seeking_space 'images' -> 'critic'"):
         record.plan_folder(on, tmp_path, "sha256:x", names, held)
+
+
+@pytest.mark.parametrize(
+    ("cls", "key"),
+    [(cls, key) for cls in ALL for key in cls.PATH_KEYS],
+)
+def test_an_empty_path_is_refused_not_read_as_here_or_the_default(
+    cls: type[config.Config], key: str, tmp_path: Path
+) -> None:
+    # '--save-dir "$UNSET"' wrote checkpoints into the current folder; '--export ""' drew
+    # pictures instead of exporting.
+    name = flags.flag(key)
+    for value in ("", "  "):
+        with pytest.raises(ConfigError, match=rf"^{name} is empty: name a path, or leave the flag out"):
+            flags.parse_args(cls, [f"{name}={value}"], "d")
+    user = tmp_path / "mine.yaml"
+    user.write_text(f"{key}: ''\n")
+    with pytest.raises(ConfigError, match=rf"^{user}: {key} is empty: name a path, or leave the key out"):
+        flags.parse_args(cls, ["--config", str(user)], "d")
+
+
+def test_an_unquoted_off_in_a_config_file_means_off(tmp_path: Path) -> None:
+    user = tmp_path / "off.yaml"
+    user.write_text("mixed_precision: off\n")  # YAML 1.1 reads it as false
+    assert flags.parse_args(GanConfig, ["--config", str(user)], "d")[0].mixed_precision == "off"
+    user.write_text("strategy: no\n")  # no choice named 'off': refused, saying why
+    with pytest.raises(ConfigError, match=r"'strategy' must be str, got False \(bool\) \(YAML reads on, off"):
+        flags.parse_args(GanConfig, ["--config", str(user)], "d")

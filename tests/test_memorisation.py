@@ -224,16 +224,45 @@ def test_check_outputs_refuses_a_folder_and_writes_nothing_for_no_output(tmp_pat
         report.check_outputs(str(tmp_path / "taken" / "m.json"))
 
 
-@pytest.mark.parametrize("earlier", ["m.json", "m-nearest.png"])
+EARLIER = {
+    "m.json": b'{"checkpoint": "ckpt-5", "config": {}, "metrics": {"fid": 1.0}}',
+    "m-nearest.png": b"\x89PNG\r\n\x1a\n and the rest of a picture",
+}
+
+
+@pytest.mark.parametrize("earlier", list(EARLIER))
 def test_check_outputs_keeps_an_earlier_evaluation_unless_told(tmp_path: Path, earlier: str) -> None:
-    (tmp_path / earlier).write_text("{}")
+    (tmp_path / earlier).write_bytes(EARLIER[earlier])
     with pytest.raises(
         report.ConfigError,
         match=rf"{earlier} holds an earlier evaluation; pass --overwrite to replace it, or",
     ):
         report.check_outputs(str(tmp_path / "m.json"))
     assert report.check_outputs(str(tmp_path / "m.json"), overwrite=True) == tmp_path / "m-nearest.png"
-    assert (tmp_path / earlier).read_text() == "{}"  # checking touches nothing
+    assert (tmp_path / earlier).read_bytes() == EARLIER[earlier]  # checking touches nothing
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        ("m.json", b"{}", "an evaluation's metrics"),  # JSON, not ours
+        ("m.json", b"checkpoint: x\n", "an evaluation's metrics"),  # a run's config, say
+        ("m.json", b"\xff\xfe", "an evaluation's metrics"),
+        ("m-nearest.png", EARLIER["m.json"], "a picture"),
+    ],
+)
+def test_overwrite_replaces_only_an_earlier_evaluation(
+    tmp_path: Path, name: str, content: bytes, kind: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    for overwrite in (False, True):
+        with pytest.raises(
+            report.ConfigError,
+            match=rf"{name} exists and is not {kind}; --overwrite replaces only an earlier evaluation: "
+            "pass another --output$",
+        ):
+            report.check_outputs(str(tmp_path / "m.json"), overwrite=overwrite)
+    assert (tmp_path / name).read_bytes() == content
 
 
 def test_evaluate_script_writes_memorisation_block_and_nearest_png(

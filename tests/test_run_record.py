@@ -366,7 +366,14 @@ def test_the_runs_data_comes_from_its_record_or_says_where_it_was_named(tmp_path
     assert resumed.data_dir == str(data) and resumed.test_fraction == 0.1
     # The default's value given on the command line is given: kept, so the resume refuses it.
     assert with_the_runs_data(cfg, {"test_fraction"}, "datasets/MNIST").test_fraction == 0.2
-    assert with_the_runs_data(cfg.replace(data_dir="mine"), (), "datasets/MNIST").data_dir == "mine"
+    mine = with_the_runs_data(cfg.replace(data_dir="mine"), (), "datasets/MNIST")
+    assert (mine.data_dir, mine.test_fraction) == ("mine", 0.2)  # other data: its split as given
+    # The run's own folder named again (any spelling of it): its split too, not the default's,
+    # which would be refused as other data with no word of the flag that continues it.
+    named = with_the_runs_data(cfg.replace(data_dir=f"{data}/."), (), "datasets/MNIST")
+    assert (named.data_dir, named.test_fraction) == (f"{data}/.", 0.1)
+    split_given = with_the_runs_data(cfg.replace(data_dir=str(data)), {"test_fraction"}, "datasets/MNIST")
+    assert split_given.test_fraction == 0.2
     data.rmdir()
     with pytest.raises(
         DataError,
@@ -397,7 +404,9 @@ def test_a_resumed_gan_scores_with_its_runs_classifier(tmp_path: Path) -> None:
     assert default_given.classifier_dir == cfg.classifier_dir
     theirs.rmdir()
     unscored = cfg.replace(eval=False)
-    assert with_the_runs_classifier(unscored, ()) == unscored  # no scoring, no need
+    # Nothing loaded, so none need be there; but its record keeps the run's, not the default.
+    assert with_the_runs_classifier(unscored, ()).classifier_dir == str(theirs)
+    assert with_the_runs_classifier(unscored, {"classifier_dir"}) == unscored
     with pytest.raises(
         DataError,
         match=r"the classifier this run scored with \(named in .*gan.yaml\).*--classifier-dir, or train "

@@ -32,6 +32,7 @@ DEFAULT_DATA_DIR = "datasets/MNIST"
 class RunConfig(Config):
     """The keys of every training run: its data, folders, hardware and resume rules."""
 
+    PATH_KEYS: ClassVar[tuple[str, ...]] = ("data_dir", "save_dir", "log_dir")
     RANGES: ClassVar[dict[str, limits.Range]] = {
         "cpu_replicas": (0, 1024, True),
         "collective_timeout": (0, None, False),
@@ -157,6 +158,7 @@ class GanConfig(RunConfig):
         "critic_augment_speed": ("critic_augment_target", 0.0),
     }
     DEFAULTS_FILE: ClassVar[str] = "gan.yaml"
+    PATH_KEYS: ClassVar[tuple[str, ...]] = (*RunConfig.PATH_KEYS, "classifier_dir")
     SAVED_AS: ClassVar[str] = "config-gan.yaml"
     RANGES: ClassVar[dict[str, limits.Range]] = {
         **RunConfig.RANGES,
@@ -336,11 +338,17 @@ class GanConfig(RunConfig):
     def validate(self) -> None:
         if self.eval and self.eval_samples < limits.MIN_EVAL_SAMPLES:
             raise ConfigError(f"eval_samples must be >= {limits.MIN_EVAL_SAMPLES}, got {self.eval_samples}")
-        if self.critic_augment == "none" and self.critic_augment_target > 0:
-            raise ConfigError(
-                "critic_augment_target adapts the probability of an augmentation: name one with "
-                "--critic-augment (translation or translation,cutout)"
-            )
+        # Each without an augmentation would be recorded but do nothing.
+        unused = {
+            "critic_augment_target": self.critic_augment_target > 0,
+            "critic_augment_p": self.critic_augment_p < 1,
+        }
+        for key, what in (("critic_augment_target", "adapts"), ("critic_augment_p", "is")):
+            if self.critic_augment == "none" and unused[key]:
+                raise ConfigError(
+                    f"{key} {what} the probability of an augmentation: name one with "
+                    "--critic-augment (translation or translation,cutout)"
+                )
 
 
 def run_kind(folder: str | Path) -> str | None:

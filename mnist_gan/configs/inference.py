@@ -20,6 +20,7 @@ class GenerateConfig(Config):
     """Settings of ``generate.py``."""
 
     DEFAULTS_FILE: ClassVar[str] = "generate.yaml"
+    PATH_KEYS: ClassVar[tuple[str, ...]] = ("checkpoint_dir", "output_dir", "export")
     LIST_KEYS: ClassVar[tuple[str, ...]] = ("classes",)
     # --digits and a YAML file's 'digits:' from before classes had names.
     HIDDEN_FLAGS: ClassVar[tuple[tuple[str, str, Any], ...]] = (("--digits", "classes", None),)
@@ -56,6 +57,7 @@ class EvaluateConfig(Config):
     """Settings of ``evaluate.py``."""
 
     DEFAULTS_FILE: ClassVar[str] = "evaluate.yaml"
+    PATH_KEYS: ClassVar[tuple[str, ...]] = ("checkpoint_dir", "classifier_dir", "data_dir", "output")
     HIDDEN_FLAGS: ClassVar[tuple[tuple[str, str, Any], ...]] = (
         ("--num-samples", "eval_samples", None),
         ("--skip-cas", "cas", False),

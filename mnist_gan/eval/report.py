@@ -3,6 +3,7 @@ table and as JSON, and the picture of the digits most at risk of being copies.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -424,6 +425,12 @@ def check_outputs(output: str, overwrite: bool = False) -> Path | None:
     for p in (path, nearest):
         if p.is_dir():
             raise ConfigError(f"{p} is a folder; --output names the JSON file, {nearest.name} goes beside it")
+    for p, ours, kind in ((path, _is_metrics, "an evaluation's metrics"), (nearest, _is_png, "a picture")):
+        if p.exists() and not ours(p):  # --overwrite replaces an evaluation, never another file
+            raise ConfigError(
+                f"{p} exists and is not {kind}; --overwrite replaces only an earlier evaluation: "
+                "pass another --output"
+            )
     if not overwrite:
         earlier = [p for p in (path, nearest) if p.exists()]
         if earlier:
@@ -434,6 +441,24 @@ def check_outputs(output: str, overwrite: bool = False) -> Path | None:
             )
     files.check_writable_target(path, "--output")
     return nearest
+
+
+def _is_metrics(path: Path) -> bool:
+    """Whether ``path`` holds a metrics JSON as :func:`mnist_gan.eval.run.write_outputs` writes."""
+    try:
+        written = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(written, dict) and {"checkpoint", "config", "metrics"} <= written.keys()
+
+
+def _is_png(path: Path) -> bool:
+    """Whether ``path`` is a PNG file (the picture beside the metrics)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False
 
 
 def write_nearest(report: Report, path: Path, per_row: int = 4) -> Path | None:

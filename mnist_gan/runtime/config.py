@@ -54,6 +54,9 @@ class Config:
     RENAMED_KEYS: ClassVar[dict[str, str]] = {}
     # key -> (lowest, highest, lowest allowed itself?); see :mod:`mnist_gan.runtime.limits`.
     RANGES: ClassVar[dict[str, limits.Range]] = {}
+    # Keys that name a file or folder: given empty ('--save-dir ""', an unset shell
+    # variable) they are refused, not read as the current folder or as left out.
+    PATH_KEYS: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         limits.check(self, type(self).RANGES)
@@ -164,11 +167,15 @@ def typed_value(cls: type[Config], key: str, value: Any, source: str) -> Any:
         value, ok = str(value), True  # e.g. "step: 2000" in a YAML file
     if kind is float and isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
         value, ok = float(value), True  # YAML 1.1 reads 1e-3 (no dot) as a string
+    choices = next(f for f in dataclasses.fields(cls) if f.name == key).metadata["choices"]
+    if kind is str and isinstance(value, bool) and choices and ("on" if value else "off") in choices:
+        value, ok = "on" if value else "off", True  # YAML 1.1 reads an unquoted off (or no) as false
     if not ok:
+        quote = " (YAML reads on, off, yes and no unquoted as true or false: quote it)"
         raise ConfigError(
             f"{source}: '{key}' must be {kind.__name__}, got {value!r} ({type(value).__name__})"
+            + (quote if kind is str and isinstance(value, bool) else "")
         )
-    choices = next(f for f in dataclasses.fields(cls) if f.name == key).metadata["choices"]
     if choices is not None and value not in choices:
         raise ConfigError(f"{source}: '{key}' must be one of {list(choices)}, got {value!r}")
     return value

@@ -174,7 +174,7 @@ def describe(strategy: tf.distribute.Strategy) -> str:
         )
     if isinstance(strategy, tf.distribute.MirroredStrategy):
         devices = ", ".join(strategy.extended.worker_devices)
-        return f"MirroredStrategy, {replicas} replicas: {devices}"
+        return f"MirroredStrategy, {replicas} replica{'s' if replicas != 1 else ''}: {devices}"
     device = "the GPU" if tf.config.list_logical_devices("GPU") else "the CPU"
     return f"one replica on {device} (no distribution; --cpu-replicas 2 or more GPUs mirror)"
 

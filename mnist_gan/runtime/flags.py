@@ -143,7 +143,19 @@ def parse_args(
         cfg = from_dict(cls, args, "command line")
     except ConfigError as e:
         raise ConfigError(_as_flags(str(e), flagged)) from e
+    _no_empty_paths(cfg, flagged, in_file, known.config)
     return cfg, frozenset(flagged) | in_file
+
+
+def _no_empty_paths(cfg: Config, flagged: set[str], in_file: frozenset[str], config: Path | None) -> None:
+    """Refuse a path given empty, which would otherwise mean the current folder or the default."""
+    for key in type(cfg).PATH_KEYS:
+        if str(getattr(cfg, key)).strip():
+            continue
+        if key in flagged:
+            raise ConfigError(f"{flag(key)} is empty: name a path, or leave the flag out for its default")
+        if key in in_file:
+            raise ConfigError(f"{config}: {key} is empty: name a path, or leave the key out for its default")
 
 
 def _old_and_new_together(parser: argparse.ArgumentParser, cls: type[Config], argv: list[str]) -> None:

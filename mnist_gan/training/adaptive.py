@@ -10,6 +10,7 @@ critic cannot tell them apart, 1 when it always can.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from mnist_gan.configs import GanConfig
@@ -27,6 +28,16 @@ class AugmentProbability:
         # ADA's rule: p can cross [0, 1] once in critic_augment_speed real digits shown.
         self.rate = cfg.batch_size * cfg.crit_steps / cfg.critic_augment_speed
         self.p = tf.Variable(cfg.critic_augment_p, dtype=tf.float32, trainable=False, name="augment_p")
+        # Where p started, kept beside it: a run resumed with another --critic-augment-p
+        # (allowed by --continue-with-changes) starts p again there, as its record then says.
+        self.given = float(np.float32(cfg.critic_augment_p))  # as the variable holds it
+        self.start = tf.Variable(self.given, dtype=tf.float32, trainable=False, name="augment_p_start")
+
+    def restart_if_given_anew(self) -> None:
+        """After a restore: p from the configured start if the checkpoint's started elsewhere."""
+        if self.adaptive and float(self.start.numpy()) != self.given:
+            self.p.assign(self.given)
+            self.start.assign(self.given)
 
     @staticmethod
     def draws_chances(cfg: GanConfig) -> bool:

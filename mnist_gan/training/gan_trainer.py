@@ -9,6 +9,7 @@ fixes what comes next. After every generator update the generator's weight avera
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -81,8 +82,13 @@ class GanTrainer:
             step=self.step,
             generator_ema=self.generator_ema,
             # An adapted probability resumes where it was; a fixed one is the config's.
-            **({"augment_p": self.augmentation.p} if self.augmentation.adaptive else {}),
+            **(
+                {"augment_p": self.augmentation.p, "augment_p_start": self.augmentation.start}
+                if self.augmentation.adaptive
+                else {}
+            ),
         )
+        self.checkpoint.after_restore = self.augmentation.restart_if_given_anew
         if dataset is not None:
             self.attach(dataset)
 
@@ -304,11 +310,19 @@ class _GanCheckpoint(tf.train.Checkpoint):
     starts as a copy of the restored generator. Written before the augmentation probability
     was adapted (a run given --critic-augment-target on resume): it starts at
     --critic-augment-p. Written while it was adapted, resumed with it fixed: it is left out.
+    Written before its start was kept beside it: it resumes where it was.
     """
 
-    OPTIONAL = ("generator_ema", "augment_p")
+    OPTIONAL = ("generator_ema", "augment_p", "augment_p_start")
+    after_restore: Callable[[], None] | None = None
 
     def restore(self, save_path: str, options: tf.train.CheckpointOptions | None = None) -> Any:
+        status = self._restore(save_path, options)
+        if save_path and self.after_restore is not None:
+            self.after_restore()
+        return status
+
+    def _restore(self, save_path: str, options: tf.train.CheckpointOptions | None) -> Any:
         if not save_path:
             return super().restore(save_path, options)
         held = {name: checkpoints.holds_object(save_path, name) for name in self.OPTIONAL}

@@ -143,14 +143,21 @@ def _clean_leftovers(folder: str | Path) -> list[Path]:
 def with_the_runs_data(cfg: R, given: Collection[str], default_dir: str = DEFAULT_DATA_DIR) -> R:
     """Resuming needs no --data-dir: ``cfg`` with the data (folder, split and class names) its
     ``save_dir``'s record names, or ``default_dir`` for a new run. The keys in ``given`` (set
-    by the command line or a --config file) are kept, so a changed split is refused as such."""
-    if cfg.data_dir:
-        return cfg
+    by the command line or a --config file) are kept, so a changed split is refused as such.
+    The split and names come from the record too when --data-dir names the run's own folder."""
     saved, source = _the_runs_record(cfg)
-    if not saved.get("data_dir"):
-        return cfg.replace(data_dir=default_dir)
     kind = type(cfg)
-    data_dir = record.named_folder(kind, "data_dir", saved["data_dir"], source, "data this run trained on")
+    if cfg.data_dir:
+        data_dir, theirs = cfg.data_dir, saved.get("data_dir")
+        found = record.locate(str(theirs), source) if theirs else None
+        if not found or Path(found).resolve() != Path(data_dir).resolve():
+            return cfg
+    elif not saved.get("data_dir"):
+        return cfg.replace(data_dir=default_dir)
+    else:
+        data_dir = record.named_folder(
+            kind, "data_dir", saved["data_dir"], source, "data this run trained on"
+        )
     same_data = {
         k: config_lib.typed_value(kind, k, saved[k], source)
         for k in ("test_fraction", "class_names")
@@ -162,12 +169,19 @@ def with_the_runs_data(cfg: R, given: Collection[str], default_dir: str = DEFAUL
 def with_the_runs_classifier(cfg: GanConfig, given: Collection[str]) -> GanConfig:
     """Resuming scores with the run's classifier: ``cfg`` with the ``classifier_dir`` its
     ``save_dir``'s record names unless ``given`` holds one (another classifier's FIDs would
-    not compare with the run's best)."""
-    if not cfg.eval or "classifier_dir" in given:
+    not compare with the run's best). Kept by a run that does not score (``--no-eval``) too,
+    so its record still names the classifier the run's scores came from."""
+    if "classifier_dir" in given:
         return cfg
     saved, source = _the_runs_record(cfg)
     if not saved.get("classifier_dir") or saved["classifier_dir"] == cfg.classifier_dir:
         return cfg
+    if not cfg.eval:  # nothing is loaded: the name is carried as recorded, there or not
+        return cfg.replace(
+            classifier_dir=config_lib.typed_value(
+                type(cfg), "classifier_dir", saved["classifier_dir"], source
+            )
+        )
     what = "classifier this run scored with"
     found = record.named_folder(
         type(cfg), "classifier_dir", saved["classifier_dir"], source, what, WITHOUT_SCORES
