@@ -205,7 +205,10 @@ try:
     result = "won"
 except CheckpointError as e:
     result = "refused: " + str(e)
-(folder.parent / f"result-{me}").write_text(result)
+# Whole or not at all: the test reads a result once its name appears (written in place, an
+# empty file read too soon failed a run of the suite).
+(folder.parent / f".result-{me}").write_text(result)
+(folder.parent / f".result-{me}").rename(folder.parent / f"result-{me}")
 while not (folder.parent / "done").exists():  # hold it until every contender has tried
     time.sleep(0.01)
 lock.release()
