@@ -439,8 +439,18 @@ def test_an_empty_path_is_refused_not_read_as_here_or_the_default(
             flags.parse_args(cls, [f"{name}={value}"], "d")
     user = tmp_path / "mine.yaml"
     user.write_text(f"{key}: ''\n")
-    with pytest.raises(ConfigError, match=rf"^{user}: {key} is empty: name a path, or leave the key out"):
-        flags.parse_args(cls, ["--config", str(user)], "d")
+    if getattr(config.defaults(cls), key):
+        with pytest.raises(ConfigError, match=rf"^{user}: {key} is empty: name a path, or leave the key out"):
+            flags.parse_args(cls, ["--config", str(user)], "d")
+    else:  # empty in the defaults file too, where it means the run's own (or none): a copy loads
+        assert getattr(flags.parse_args(cls, ["--config", str(user)], "d")[0], key) == ""
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_a_copy_of_the_defaults_file_is_a_config_file(cls: type[config.Config], tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text((config.CONFIG_DIR / cls.DEFAULTS_FILE).read_text())
+    assert flags.parse_args(cls, ["--config", str(mine)], "d")[0] == config.defaults(cls)
 
 
 def test_an_unquoted_off_in_a_config_file_means_off(tmp_path: Path) -> None:

@@ -377,6 +377,8 @@ def test_the_runs_data_comes_from_its_record_or_says_where_it_was_named(tmp_path
     assert (named.data_dir, named.test_fraction) == (f"{data}/.", 0.1)
     split_given = with_the_runs_data(cfg.replace(data_dir=str(data)), {"test_fraction"}, "datasets/MNIST")
     assert split_given.test_fraction == 0.2
+    # Starting over replaces the run there: nothing of its record is carried.
+    assert with_the_runs_data(cfg.replace(data_dir=str(data), start_over=True), (), "x").test_fraction == 0.2
     data.rmdir()
     with pytest.raises(
         DataError,

@@ -412,6 +412,10 @@ def nearest_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}-nearest.png")
 
 
+# Far more than any metrics JSON holds (tens of kB).
+METRICS_MAX_BYTES = 16 * 2**20
+
+
 def check_outputs(output: str, overwrite: bool = False) -> Path | None:
     """Refuse an unusable JSON path, or the metrics of an earlier evaluation without
     ``overwrite``, before any work; return where the picture goes beside it.
@@ -446,6 +450,8 @@ def check_outputs(output: str, overwrite: bool = False) -> Path | None:
 def _is_metrics(path: Path) -> bool:
     """Whether ``path`` holds a metrics JSON as :func:`mnist_gan.eval.run.write_outputs` writes."""
     try:
+        if path.stat().st_size > METRICS_MAX_BYTES:  # a dataset or checkpoint: not read whole
+            return False
         written = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return False

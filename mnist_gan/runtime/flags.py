@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mnist_gan import __version__
-from mnist_gan.runtime.config import C, Config, ConfigError, field_types, from_dict, load_with_keys
+from mnist_gan.runtime.config import C, Config, ConfigError, defaults, field_types, from_dict, load_with_keys
 
 
 def flag(key: str) -> str:
@@ -148,13 +148,17 @@ def parse_args(
 
 
 def _no_empty_paths(cfg: Config, flagged: set[str], in_file: frozenset[str], config: Path | None) -> None:
-    """Refuse a path given empty, which would otherwise mean the current folder or the default."""
+    """Refuse a path given empty, which would otherwise mean the current folder or the default.
+
+    On the command line always (an unset shell variable, most likely); in a --config file
+    only where the defaults file's value is not empty itself (a copy of it must load)."""
+    default = defaults(type(cfg))
     for key in type(cfg).PATH_KEYS:
         if str(getattr(cfg, key)).strip():
             continue
         if key in flagged:
             raise ConfigError(f"{flag(key)} is empty: name a path, or leave the flag out for its default")
-        if key in in_file:
+        if key in in_file and str(getattr(default, key)).strip():
             raise ConfigError(f"{config}: {key} is empty: name a path, or leave the key out for its default")
 
 

@@ -148,6 +148,8 @@ def with_the_runs_data(cfg: R, given: Collection[str], default_dir: str = DEFAUL
     saved, source = _the_runs_record(cfg)
     kind = type(cfg)
     if cfg.data_dir:
+        if getattr(cfg, "start_over", False):  # the run there is replaced, not continued
+            return cfg
         data_dir, theirs = cfg.data_dir, saved.get("data_dir")
         found = record.locate(str(theirs), source) if theirs else None
         if not found or Path(found).resolve() != Path(data_dir).resolve():
