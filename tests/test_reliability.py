@@ -526,6 +526,19 @@ def test_save_or_log_dir_in_the_way_of_a_file(tiny_dataset: Path, tmp_path: Path
     assert (tmp_path / "a-file").read_text() == "x"
 
 
+def test_a_file_named_as_the_save_dir_is_named_as_a_file(tmp_path: Path) -> None:
+    # It said "cannot write there (File exists)", where --log-dir and generate.py name the file.
+    from mnist_gan.runtime import files
+    from mnist_gan.runtime.errors import UserError
+
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(UserError, match=r"a-file is a file, not a folder; pass another --save-dir$"):
+        files.check_writable(tmp_path / "a-file", "--save-dir")
+    assert (tmp_path / "a-file").read_text() == "x"
+    files.check_writable(tmp_path / "new" / "ckpt", "--save-dir")
+    assert (tmp_path / "new" / "ckpt").is_dir() and not any((tmp_path / "new" / "ckpt").iterdir())
+
+
 def test_corrupt_dataset_refused_by_the_scripts(tmp_path: Path, tiny_dataset: Path) -> None:
     damaged = tmp_path / "damaged"
     damaged.mkdir()

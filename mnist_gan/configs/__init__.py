@@ -321,7 +321,8 @@ class GanConfig(RunConfig):
     )
     steps_per_call: int = option("generator steps per tf.function call; also the log interval")
     save_every: int = option(
-        "checkpoint every N generator steps (and at the end; each score saves one too, for best/)"
+        "checkpoint every N generator steps (and at the end; each score saves one too, for best/); "
+        "0: only at the end and at each score"
     )
     eval_every: int = option("score samples every N steps (and at the end); 0: only at the end")
     eval_samples: int = option("generated digits scored for FID and accuracy")

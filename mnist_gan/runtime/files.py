@@ -74,6 +74,8 @@ def check_writable(folder: str | Path, what: str) -> None:
     from mnist_gan.runtime.errors import UserError
 
     path = Path(folder)
+    if path.exists() and not path.is_dir():  # as check_writable_target says it
+        raise UserError(f"{path} is a file, not a folder; pass another {what}")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"
