@@ -172,15 +172,10 @@ def test_the_adapted_probability_trains_checkpoints_and_resumes(tiny_dataset: Pa
     checkpoints.restore(again.checkpoint, restarted.checkpoint.save(str(tmp_path / "restarted")))
     assert float(again.augmentation.p) == moved != pytest.approx(0.05)
     # A checkpoint from before the start was kept beside p resumes where p was.
-    older = tf.train.Checkpoint(
-        generator=trainer.generator,
-        critic=trainer.critic,
-        gen_opt=trainer.gen_opt,
-        critic_opt=trainer.critic_opt,
-        step=trainer.step,
-        generator_ema=trainer.generator_ema,
-        augment_p=trainer.augmentation.p,
-    ).save(str(tmp_path / "older"))
+    kept = (*type(trainer.checkpoint).REQUIRED, "generator_ema", "augment_p")
+    older = tf.train.Checkpoint(**{name: getattr(trainer.checkpoint, name) for name in kept}).save(
+        str(tmp_path / "older")
+    )
     resumed = _tiny_trainer(tiny_dataset, **{**flags, "critic_augment_p": 0.05})
     checkpoints.restore(resumed.checkpoint, older)
     assert float(resumed.augmentation.p) == p

@@ -35,11 +35,12 @@ def _pictures_only(given: frozenset[str]) -> None:
     """Refuse the flags of pictures beside --export, which writes the SavedModel alone (its
     signatures take the classes, the count and the seed when called)."""
     from mnist_gan.runtime.errors import ConfigError
+    from mnist_gan.runtime.flags import flag
 
     pictures = ("classes", "count", "seed", "interpolate", "interpolation_frames", "output_dir")
     ignored = [key for key in pictures if key in given]
     if ignored:
-        flags = ", ".join("--" + key.replace("_", "-") for key in ignored)
+        flags = ", ".join(flag(key) for key in ignored)
         raise ConfigError(
             f"--export writes the SavedModel alone (it is asked for classes, counts and seeds when called); "
             f"{flags} {'is' if len(ignored) == 1 else 'are'} for pictures: run ./generate.py again "

@@ -340,12 +340,12 @@ class GanConfig(RunConfig):
         if self.eval and self.eval_samples < limits.MIN_EVAL_SAMPLES:
             raise ConfigError(f"eval_samples must be >= {limits.MIN_EVAL_SAMPLES}, got {self.eval_samples}")
         # Each without an augmentation would be recorded but do nothing.
-        unused = {
-            "critic_augment_target": self.critic_augment_target > 0,
-            "critic_augment_p": self.critic_augment_p < 1,
-        }
-        for key, what in (("critic_augment_target", "adapts"), ("critic_augment_p", "is")):
-            if self.critic_augment == "none" and unused[key]:
+        unused = [
+            ("critic_augment_target", "adapts", self.critic_augment_target > 0),
+            ("critic_augment_p", "is", self.critic_augment_p < 1),
+        ]
+        for key, what, set_ in unused:
+            if self.critic_augment == "none" and set_:
                 raise ConfigError(
                     f"{key} {what} the probability of an augmentation: name one with "
                     "--critic-augment (translation or translation,cutout)"

@@ -152,13 +152,12 @@ def _no_empty_paths(cfg: Config, flagged: set[str], in_file: frozenset[str], con
 
     On the command line always (an unset shell variable, most likely); in a --config file
     only where the defaults file's value is not empty itself (a copy of it must load)."""
-    default = defaults(type(cfg))
     for key in type(cfg).PATH_KEYS:
         if str(getattr(cfg, key)).strip():
             continue
         if key in flagged:
             raise ConfigError(f"{flag(key)} is empty: name a path, or leave the flag out for its default")
-        if key in in_file and str(getattr(default, key)).strip():
+        if key in in_file and str(getattr(defaults(type(cfg)), key)).strip():
             raise ConfigError(f"{config}: {key} is empty: name a path, or leave the key out for its default")
 
 

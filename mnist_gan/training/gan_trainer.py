@@ -313,6 +313,7 @@ class _GanCheckpoint(tf.train.Checkpoint):
     Written before its start was kept beside it: it resumes where it was.
     """
 
+    REQUIRED = ("generator", "critic", "gen_opt", "critic_opt", "step")
     OPTIONAL = ("generator_ema", "augment_p", "augment_p_start")
     after_restore: Callable[[], None] | None = None
 
@@ -332,7 +333,7 @@ class _GanCheckpoint(tf.train.Checkpoint):
             if held["augment_p"] and not hasattr(self, "augment_p"):
                 status.expect_partial()  # or TensorFlow warns of the unread value at exit
             return status
-        names = ("generator", "critic", "gen_opt", "critic_opt", "step", *self.OPTIONAL)
+        names = (*self.REQUIRED, *self.OPTIONAL)
         parts = {name: getattr(self, name) for name in names if hasattr(self, name) and name not in lacking}
         status = tf.train.Checkpoint(**parts).restore(save_path, options)
         if "generator_ema" in lacking:
