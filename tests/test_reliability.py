@@ -624,6 +624,22 @@ def _logged_actions(calls: list[tuple[str, int]]) -> Actions:
     return Actions(evaluate=evaluate, after_save=[lambda step: calls.append(("after save", step))])
 
 
+@pytest.mark.parametrize(("scores", "said"), [({"fid": 1.0}, "step 4 is saved and scored"), ({}, "step 4 is saved")])
+def test_a_finished_run_says_what_its_last_step_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scores: dict[str, float], said: str
+) -> None:
+    from mnist_gan.runtime import cli
+
+    noted: list[str] = []
+    monkeypatch.setattr(cli, "note_finished", noted.append)
+    t = _FakeTrainer({"critic_loss": 1.0})
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path), 5)
+    actions = Actions(evaluate=lambda step: scores)
+    schedule = Schedule(total_steps=4, steps_per_call=2, save_every=0, eval_every=2, images_per_step=1)
+    Controller(t, schedule, manager, writer=None, actions=actions, progress=False).run()
+    assert noted == [said]
+
+
 def test_an_owed_evaluation_saves_nothing_on_any_worker(tmp_path: Path) -> None:
     # A worker other than the chief saves into a folder of its own that holds no checkpoint
     # of the step resumed from: had it saved it again, alone, the collective save would have
@@ -668,6 +684,52 @@ def test_the_error_that_stopped_a_run_is_the_one_reported(
     monkeypatch.setattr(loop.Controller, "_save", lambda self, step, again=False: None)
     with pytest.raises(OSError, match="No space left"):  # a run that finished reports it
         gan.train_gan(cfg.replace(save_dir=str(tmp_path / "gan2")), tf.distribute.get_strategy())
+
+
+def test_an_interrupt_as_a_finished_run_ends_says_there_is_nothing_to_resume(
+    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Ctrl-C while the finished run wrote progress.gif said "run the same command again to
+    # resume", and the same command then said "already at step 2": nothing had been resumable.
+    from mnist_gan import configs
+    from mnist_gan.runtime import cli, config
+    from mnist_gan.training import gan
+
+    tiny = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=16, mixed_precision="off")
+    cfg = config.defaults(configs.GanConfig).replace(
+        data_dir=str(tiny_dataset), save_dir=str(tmp_path / "gan"), log_dir=str(tmp_path / "logs"),
+        eval=False, steps=2, steps_per_call=1, **tiny,
+    )  # fmt: skip
+
+    def ctrl_c(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    def train() -> int:
+        gan.train_gan(cfg, tf.distribute.get_strategy())
+        return 0
+
+    monkeypatch.setattr(gan.ProgressPictures, "write_gif", ctrl_c)
+    with pytest.raises(SystemExit) as stopped:
+        cli.run(train)
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stopped.value.code == 130
+    assert said.startswith("interrupted (SIGINT) as the run was ending: step 2 is saved, so there is nothing")
+    assert "run the same command again" not in said
+    monkeypatch.undo()
+    assert gan.train_gan(cfg, tf.distribute.get_strategy()).nothing_to_do  # as the line said
+
+    # Cut short in training, the same process's next run says to resume again.
+    def ctrl_c_in_training(self: object, num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
+        raise KeyboardInterrupt
+
+    def train_on() -> int:
+        gan.train_gan(cfg.replace(steps=4), tf.distribute.get_strategy())
+        return 0
+
+    monkeypatch.setattr(gan.GanTrainer, "train", ctrl_c_in_training)
+    with pytest.raises(SystemExit):
+        cli.run(train_on)
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("resume from the last checkpoint")
 
 
 def test_checkpoints_whose_files_are_all_gone_are_named_so(tiny_dataset: Path, tmp_path: Path) -> None:

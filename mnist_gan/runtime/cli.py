@@ -146,6 +146,34 @@ def note_checkpoint() -> None:
     _checkpointed.append(True)
 
 
+_finished: list[str] = []
+
+
+def note_finished(what: str) -> None:
+    """The run's training is over and saved (``what`` says which step, e.g. 'step 50 is
+    saved and scored'): an interrupt from now on, during the run's last pictures and lines,
+    says so, as the same command again would have nothing to resume."""
+    _finished.append(what)
+
+
+def note_training() -> None:
+    """Training (again) under way: an interrupt now cuts it short, whatever ended before."""
+    _finished.clear()
+
+
+def _interrupted(signum: int) -> str:
+    """The interrupt's line: what the same command again would do."""
+    line = f"interrupted ({signal.Signals(signum).name})"
+    if _finished:
+        return (
+            f"{line} as the run was ending: {_finished[-1]}, so there is nothing to resume; "
+            "only what it was writing after that (a progress picture, its last lines) may be missing"
+        )
+    if _checkpointed:
+        return f"{line}; run the same command again to resume from the last checkpoint"
+    return line
+
+
 def run(main: Callable[[], int], hold: bool = False) -> None:
     """Run ``main``; known errors become one line on stderr and an exit status.
 
@@ -154,7 +182,8 @@ def run(main: Callable[[], int], hold: bool = False) -> None:
     is; 3: training diverged; 128 + N: stopped by signal N (training saves first). With
     ``hold``, stdout is held until ``main`` calls :func:`release_output` (or ends): a bad
     input found before then prints its error line alone. An interrupt's line says to resume
-    once :func:`note_checkpoint` was called.
+    once :func:`note_checkpoint` was called, and that nothing is left to once
+    :func:`note_finished` was.
     """
     from mnist_gan.runtime.errors import TrainingDiverged, UserError
 
@@ -186,8 +215,7 @@ def run(main: Callable[[], int], hold: bool = False) -> None:
     except KeyboardInterrupt as e:
         release_output()
         signum = getattr(e, "signum", signal.SIGINT)
-        resume = "; run the same command again to resume from the last checkpoint" if _checkpointed else ""
-        print(f"interrupted ({signal.Signals(signum).name}){resume}", file=sys.stderr)
+        print(_interrupted(signum), file=sys.stderr)
         sys.exit(128 + signum)
     finally:
         release_output()  # a crash's traceback after the lines that led up to it

@@ -126,6 +126,7 @@ class Controller:
         self.evaluated_at = evaluated_at
         self._restored_at: int | None = None  # set by run(): the step training starts from
         self._saved_at: int | None = None  # the last step this run saved
+        self._scored_at: int | None = None  # the last step this run's evaluation gave scores for
 
     def run(self) -> dict[str, float]:
         """Train to the end of the schedule; return the last training and eval metrics."""
@@ -137,6 +138,7 @@ class Controller:
             unit="step",
             disable=not self.progress,  # one bar per cluster: the chief's
         )
+        cli.note_training()
         with stop_on_sigterm():
             return self._run(step, bar)
 
@@ -165,6 +167,9 @@ class Controller:
                 if self._saved_at == step:  # saved before it was scored (a save step, not a score step)
                     self._after_save(step)  # the record learns of the score, best/ of a new best
             self._save(step)
+            if self.manager is not None:
+                scored = " and scored" if self._scored_at == step else ""
+                cli.note_finished(f"step {step} is saved{scored}")
         except KeyboardInterrupt:
             stopped = int(self.trainer.step.numpy())
             bar.update(stopped - step)  # the chunk the signal cut short still trained
@@ -213,6 +218,7 @@ class Controller:
         for action in self.actions.after_eval:
             action(step, scores)
         if scores:
+            self._scored_at = step
             minutes = f"{self.train_seconds / 60:.2f} min of training"
             bar.write(f"step {step} ({minutes}): " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
         self.evaluated_at = step
