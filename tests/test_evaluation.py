@@ -521,6 +521,18 @@ def test_data_and_classifier_taken_from_the_run_must_still_be_there(tmp_path: Pa
     with pytest.raises(DataError, match=gone + "; pass --classifier-dir"):
         from_run(cfg, saved)
     assert from_run(cfg.replace(classifier_dir="other"), saved)[0].classifier_dir == "other"
+    # Trained with --no-eval, the GAN read no classifier: its config only names one.
+    unscored = r"the classifier its --no-eval training never read"
+    with pytest.raises(DataError, match=unscored + r" \(named in .*\) is not there \(moved\)"):
+        from_run(cfg, {**saved, "eval": False})
+    (tmp_path / "cls").mkdir()
+    notes = from_run(cfg, {**saved, "eval": False})[1]
+    assert notes[0].startswith("as the GAN was trained: --data-dir") and "--classifier-dir" not in notes[0]
+    assert (
+        notes[1]
+        == f"as the GAN's config names (its last run trained with --no-eval): --classifier-dir {tmp_path}/cls"
+    )
+    assert from_run(cfg, saved)[1][0].startswith("as the GAN was trained: --data-dir")
 
 
 def test_every_folder_gone_from_the_run_is_named_at_once_with_where_it_is(

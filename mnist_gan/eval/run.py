@@ -27,24 +27,31 @@ def from_run(cfg: EvaluateConfig, saved: dict[str, Any] | None) -> tuple[Evaluat
     run = saved or {}
     fallback = defaults(GanConfig)
     source = Path(cfg.checkpoint_dir) / GanConfig.SAVED_AS
-    notes, gone = [], []
+    trained, named, gone = [], [], []
     changes = {}
+    # Trained with --no-eval, the run never read the classifier its config names: not "trained with".
+    unscored = run.get("eval") is False
     for key, default in (("data_dir", DEFAULT_DATA_DIR), ("classifier_dir", fallback.classifier_dir)):
         if not getattr(cfg, key):
-            what = "data" if key == "data_dir" else "classifier"
+            unread = unscored and key == "classifier_dir"
+            what = (
+                "data the GAN was trained with"
+                if key == "data_dir"
+                else "classifier the GAN was trained with"
+            )
+            what = "classifier its --no-eval training never read" if unread else what
             try:
                 changes[key] = (
-                    record.named_folder(type(cfg), key, run[key], source, f"{what} the GAN was trained with")
-                    if run.get(key)
-                    else default
+                    record.named_folder(type(cfg), key, run[key], source, what) if run.get(key) else default
                 )
-                notes.append(flags.setting(key, changes[key]))
+                (named if unread else trained).append(flags.setting(key, changes[key]))
             except DataError as e:
                 gone.append(str(e))  # both folders named at once: one round trip, not two
     if gone:
         raise DataError("; ".join(gone))
-    if notes:
-        notes = [f"as the GAN was trained: {', '.join(notes)} (from {source})"]
+    notes = [f"as the GAN was trained: {', '.join(trained)} (from {source})"] if trained else []
+    if named:
+        notes.append(f"as the GAN's config names (its last run trained with --no-eval): {named[0]}")
     return cfg.replace(**changes), notes
 
 
