@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_script
+from conftest import run_script, synthetic_digits, write_dataset
 
 from mnist_gan import configs
 from mnist_gan.data import pipeline, sources
@@ -329,6 +330,25 @@ def test_classifier_of_other_classes_says_to_train_one(trained_classifier: Path)
     # train.py can also do without one: it says so beside the other way out.
     with pytest.raises(sources.DataError, match=r"--classifier-dir, or train without it$"):
         features.load_classifier(trained_classifier, ["cat", "dog"], without="train without it")
+
+
+def test_the_classifier_command_suggested_carries_the_names_and_split_given(
+    trained_classifier: Path, tmp_path: Path
+) -> None:
+    # It said "./classifier.py --data-dir ...", and a classifier trained so on data given
+    # --class-names had the folder's own names and was refused again.
+    (tmp_path / "my data" / "cat").mkdir(parents=True)  # an image folder: its split is ours to make
+    advice = features.train_one(str(tmp_path / "my data"), "cat, big dog", 0.3)
+    quoted = f"'{tmp_path}/my data'"
+    assert (
+        f"(./classifier.py --data-dir {quoted} --class-names 'cat, big dog' --test-fraction 0.3 "
+        "--save-dir ...)" in advice
+    )
+    write_dataset(tmp_path / "idx", *synthetic_digits(20), *synthetic_digits(10))  # IDX: their own split
+    assert "--test-fraction" not in features.train_one(str(tmp_path / "idx"), "", 0.3)
+    assert "--test-fraction" not in features.train_one(str(tmp_path / "my data"), "", 0.2)  # the default
+    with pytest.raises(sources.DataError, match=re.escape(advice)):
+        features.load_classifier(trained_classifier, ["cat", "big dog"], train=advice)
 
 
 def test_the_gans_own_classifier_is_suggested_only_where_it_is_and_knows_its_classes(

@@ -624,7 +624,9 @@ def _logged_actions(calls: list[tuple[str, int]]) -> Actions:
     return Actions(evaluate=evaluate, after_save=[lambda step: calls.append(("after save", step))])
 
 
-@pytest.mark.parametrize(("scores", "said"), [({"fid": 1.0}, "step 4 is saved and scored"), ({}, "step 4 is saved")])
+@pytest.mark.parametrize(
+    ("scores", "said"), [({"fid": 1.0}, "step 4 is saved and scored"), ({}, "step 4 is saved")]
+)
 def test_a_finished_run_says_what_its_last_step_has(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scores: dict[str, float], said: str
 ) -> None:

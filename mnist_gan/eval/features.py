@@ -56,17 +56,38 @@ def other_images_note(who: str, theirs: str | None, fingerprint: str, why: str) 
     return f"{who} was trained on other training images ({theirs}) than these ({fingerprint}); {why}"
 
 
-TRAIN_ONE = "train a classifier on this data (./classifier.py --data-dir ...) and pass its --classifier-dir"
+def train_one(data_dir: str = "", class_names: str = "", test_fraction: float | None = None) -> str:
+    """What to do without a classifier of these classes: the ./classifier.py command for the
+    data, with the class names and test split the GAN was given (a classifier given other
+    names would be refused again; another split trains it on other images)."""
+    import shlex
+
+    from mnist_gan.data import sources
+    from mnist_gan.data.folders import DEFAULT_TEST_FRACTION
+
+    command = ["./classifier.py", "--data-dir", shlex.quote(data_dir) if data_dir else "..."]
+    if class_names:
+        command += ["--class-names", shlex.quote(class_names)]
+    split = data_dir and not sources.is_idx(Path(data_dir))  # IDX files hold their own split
+    if split and test_fraction is not None and test_fraction != DEFAULT_TEST_FRACTION:
+        command += ["--test-fraction", f"{test_fraction:g}"]
+    command += ["--save-dir", "..."]
+    return f"train a classifier on this data ({' '.join(command)}) and pass that folder as --classifier-dir"
 
 
 def load_classifier(
-    folder: str | Path, classes: list[str] | None = None, instead: str = "", without: str = ""
+    folder: str | Path,
+    classes: list[str] | None = None,
+    instead: str = "",
+    without: str = "",
+    train: str = "",
 ) -> Any:
     """The trained classifier from ``folder`` (its saved config says how to build it).
 
     With ``classes``, a classifier trained on other classes is refused, naming both lists
-    and ``instead``, a classifier of those classes if the caller knows one. ``without``: how
-    the caller can do without a classifier, said beside the other ways out.
+    and ``instead``, a classifier of those classes if the caller knows one, or else ``train``
+    (:func:`train_one`'s advice). ``without``: how the caller can do without a classifier,
+    said beside the other ways out.
     """
     from mnist_gan import configs
     from mnist_gan.data import sources
@@ -93,7 +114,7 @@ def load_classifier(
             trained_on,
             classes,
             f"the classifier in {folder}",
-            (f"use the GAN's own: --classifier-dir {instead}" if instead else TRAIN_ONE)
+            (f"use the GAN's own: --classifier-dir {instead}" if instead else train or train_one())
             + (f", or {without}" if without else ""),
         )
     source = str(Path(folder) / configs.ClassifierConfig.SAVED_AS)

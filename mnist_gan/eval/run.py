@@ -27,7 +27,9 @@ def from_run(cfg: EvaluateConfig, saved: dict[str, Any] | None) -> tuple[Evaluat
     run = saved or {}
     fallback = defaults(GanConfig)
     source = Path(cfg.checkpoint_dir) / GanConfig.SAVED_AS
-    trained, named, gone = [], [], []
+    trained: list[str] = []  # the notes of folders the GAN was trained with
+    named: list[str] = []  # ... and of a classifier its config only names
+    gone: list[str] = []
     changes = {}
     # Trained with --no-eval, the run never read the classifier its config names: not "trained with".
     unscored = run.get("eval") is False
@@ -178,7 +180,8 @@ def evaluate(cfg: EvaluateConfig) -> None:
     train, test = data.splits
     source = Path(cfg.checkpoint_dir) / GanConfig.SAVED_AS
     instead = _classifier_instead(asked, saved, source, class_names)
-    classifier = features.load_classifier(cfg.classifier_dir, class_names, instead=instead)
+    advice = features.train_one(cfg.data_dir, named, gan_cfg.test_fraction)
+    classifier = features.load_classifier(cfg.classifier_dir, class_names, instead=instead, train=advice)
     fingerprint = record.data_fingerprint(train.images, train.labels)
     gan_note = features.other_images_note(
         f"the GAN in {cfg.checkpoint_dir}", run.get("data_fingerprint"), fingerprint,

@@ -102,7 +102,10 @@ def _scorer(
 ) -> tuple[generator_scorer.GeneratorScorer, list[str]]:
     """FID, its floor and accuracy of ``eval_samples`` generated images, by the trained
     classifier; and the notes to print if the run trains (not if it has nothing left to do)."""
-    classifier = features.load_classifier(cfg.classifier_dir, data.class_names, without=WITHOUT_SCORES)
+    train = features.train_one(cfg.data_dir, cfg.class_names, cfg.test_fraction)
+    classifier = features.load_classifier(
+        cfg.classifier_dir, data.class_names, without=WITHOUT_SCORES, train=train
+    )
     other_data = features.other_data_note(cfg.classifier_dir, fingerprint)
     notes = [other_data] if other_data else []
     scorer = generator_scorer.GeneratorScorer(
