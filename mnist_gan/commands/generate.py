@@ -14,7 +14,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg, given = parse_args(GenerateConfig, argv, __doc__)
     if cfg.export:
-        _pictures_only(given)
+        # --no-interpolate asks for no picture: beside --export it is no conflict.
+        _pictures_only(given if cfg.interpolate else given - {"interpolate"})
     process.setup()
     from mnist_gan.drawing import write_outputs
 
