@@ -152,7 +152,9 @@ def test_the_flags_of_pictures_beside_export_are_refused_before_any_work(tmp_pat
     assert result.returncode == 2 and "--interpolate is for pictures" in result.stderr
     # --no-interpolate asks for no picture: it was refused as --interpolate is.
     result = run_script("generate.py", *export, "--no-interpolate")
-    assert result.returncode == 2 and result.stderr.startswith(f"error: {tmp_path}/no-run: no trained GAN here")
+    assert result.returncode == 2 and result.stderr.startswith(
+        f"error: {tmp_path}/no-run: no trained GAN here"
+    )
 
 
 @pytest.mark.parametrize(

@@ -156,7 +156,25 @@ def test_best_checkpoint_read_from_its_state_file_and_its_scoring(tmp_path: Path
     checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, "1000 digits; test digits sha256:a")
     assert checkpoints.best_score(tmp_path, "1000 digits; test digits sha256:a") == 1.5
     assert checkpoints.best_score(tmp_path, "1000 digits; test digits sha256:b") is None
+    # Read another way, the best is replaced by the next score: a note says so and says how.
+    ours = "1000 digits asked for the classes of as many real ones, classifier abc; test digits sha256:a"
+    checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, ours)
+    assert checkpoints.best_read_otherwise(tmp_path, ours) is None
+    assert checkpoints.best_read_otherwise(tmp_path / "elsewhere", ours) is None  # no best at all
+    retrained = checkpoints.best_read_otherwise(tmp_path, ours.replace("classifier abc", "classifier def"))
+    assert retrained == (
+        f"{best} holds step 8 (FID 1.5), read with another classifier than this run's scores: they "
+        "do not compare, so this run's first score replaces it, better or not"
+    )
+    both = checkpoints.best_read_otherwise(
+        tmp_path, ours.replace("1000", "4000").replace("sha256:a", "sha256:b")
+    )
+    assert both is not None and "read with another number of digits and other test digits than" in both
+    before = ours.split(checkpoints.TEST_DIGITS)[0]  # kept before the scoring named the test digits
+    checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, before)
+    assert checkpoints.best_read_otherwise(tmp_path, ours) is None  # compares, as best_score says
     checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, "1000 digits")
+    assert "read another way than this run's" in str(checkpoints.best_read_otherwise(tmp_path, ours))
     assert sorted(p.name for p in best.glob("ckpt-*")) == ["ckpt-8.data-00000-of-00001", "ckpt-8.index"]
     # A crash after the state file named a new best and before best.yaml did: the FID on
     # record is another checkpoint's, so none is trusted (the next score becomes the best).

@@ -261,6 +261,48 @@ def best_score(folder: str | Path, scoring: str) -> float | None:
     return float(fid) if isinstance(fid, int | float) and not isinstance(fid, bool) else None
 
 
+def best_read_otherwise(folder: str | Path, scoring: str) -> str | None:
+    """A note when ``folder/best`` holds a best whose FID was read another way than
+    ``scoring`` (another classifier, sample size or test digits): the first score of this run
+    replaces it, however much worse, as the two FIDs do not compare. None otherwise."""
+    path = Path(folder) / BEST_DIR / "best.yaml"
+    try:
+        kept = config_lib.load_yaml(path) if path.is_file() else {}
+    except ConfigError:
+        return None
+    recorded, fid = kept.get("scoring"), kept.get("fid")
+    if not isinstance(recorded, str) or not isinstance(fid, int | float) or isinstance(fid, bool):
+        return None
+    if recorded == scoring or _before_test_digits(recorded, scoring):
+        return None
+    theirs, ours = _scoring_parts(recorded), _scoring_parts(scoring)
+    names = {
+        "digits": "another number of digits",
+        "classifier": "another classifier",
+        "test": "other test digits",
+    }
+    differ = [names[k] for k in names if theirs.get(k) != ours.get(k) and theirs.get(k) is not None]
+    how = f"read with {' and '.join(differ)} than" if differ else "read another way than"
+    return (
+        f"{Path(folder) / BEST_DIR} holds step {kept.get('step')} (FID {fid:.4g}), {how} this run's "
+        "scores: they do not compare, so this run's first score replaces it, better or not"
+    )
+
+
+def _scoring_parts(scoring: str) -> dict[str, str]:
+    """A best's scoring (:meth:`GeneratorScorer.scoring`) -> its sample size, classifier, test digits."""
+    import re
+
+    parts = {}
+    if match := re.match(r"(\d+) digits", scoring):
+        parts["digits"] = match[1]
+    if match := re.search(r"classifier (\w+)", scoring):
+        parts["classifier"] = match[1]
+    if TEST_DIGITS in scoring:
+        parts["test"] = scoring.split(TEST_DIGITS, 1)[1]
+    return parts
+
+
 # Where a best's scoring names the test digits its FID was read against.
 TEST_DIGITS = "; test digits "
 

@@ -82,6 +82,9 @@ class BestCheckpoint:
         # A best scored another way (another sample size; before 2026-12-05, every class
         # asked equally often) does not compare: the first score of this run replaces it.
         self.fid = checkpoints.best_score(save_dir, scoring)
+        replaced = checkpoints.best_read_otherwise(save_dir, scoring) if self.fid is None else None
+        if replaced is not None:  # a classifier retrained between resumes, say: said, not silent
+            print(f"note: {replaced}")
         self.pending: int | None = None  # a new best awaiting its checkpoint
 
     def scored(self, step: int, scores: dict[str, float]) -> None:
