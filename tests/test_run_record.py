@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, TINY_GAN_FLAGS, run_script, run_train, synthetic_digits, write_dataset
+from conftest import (
+    ROOT,
+    TINY_GAN_FLAGS,
+    run_classifier,
+    run_script,
+    run_train,
+    synthetic_digits,
+    write_dataset,
+)
 
 from mnist_gan.runtime.errors import CheckpointError
 from mnist_gan.runtime.lock import LOCK_NAME, FolderLock
@@ -369,8 +377,11 @@ def test_the_runs_data_comes_from_its_record_or_says_where_it_was_named(tmp_path
     assert resumed.data_dir == str(data) and resumed.test_fraction == 0.1
     # The default's value given on the command line is given: kept, so the resume refuses it.
     assert with_the_runs_data(cfg, {"test_fraction"}, "datasets/MNIST").test_fraction == 0.2
+    # Another folder: a copy of the run's data moved there matches its record only if split as
+    # it was (it was split by the default, and refused as other data); other data is refused
+    # by its images' fingerprint whatever its split.
     mine = with_the_runs_data(cfg.replace(data_dir="mine"), (), "datasets/MNIST")
-    assert (mine.data_dir, mine.test_fraction) == ("mine", 0.2)  # other data: its split as given
+    assert (mine.data_dir, mine.test_fraction) == ("mine", 0.1)
     # The run's own folder named again (any spelling of it): its split too, not the default's,
     # which would be refused as other data with no word of the flag that continues it.
     named = with_the_runs_data(cfg.replace(data_dir=f"{data}/."), (), "datasets/MNIST")
@@ -388,6 +399,26 @@ def test_the_runs_data_comes_from_its_record_or_says_where_it_was_named(tmp_path
     (save / "config-cls.yaml").write_text("data_dir: [a, b]\n")  # a damaged record: one error line
     with pytest.raises(ConfigError, match=r"config-cls.yaml: 'data_dir' must be str"):
         with_the_runs_data(cfg, (), "datasets/MNIST")
+
+
+def test_a_moved_image_folder_named_anew_resumes_with_the_runs_split(tmp_path: Path) -> None:
+    # Split by the default fraction, not the run's, its images matched no record: the resume
+    # was refused as other data, and no flag it printed continued it.
+    from PIL import Image
+
+    x, y = synthetic_digits(60)
+    for i, (image, label) in enumerate(zip(x, y, strict=True)):
+        (tmp_path / "digits" / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "digits" / str(label) / f"{i}.png")
+    flags = ["--epochs", "1", "--batch-size", "10", "--width", "4", "--feature-dim", "8"]
+    first = run_classifier(tmp_path / "digits", tmp_path, "--test-fraction", "0.3", *flags)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (tmp_path / "digits").rename(tmp_path / "moved")
+    again = run_classifier(tmp_path / "moved", tmp_path, *flags[:1], "2", *flags[2:])
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resumed from step" in again.stdout
+    saved = yaml.safe_load((tmp_path / "classifier" / "config-cls.yaml").read_text())
+    assert (saved["data_dir"], saved["test_fraction"]) == (str(tmp_path / "moved"), 0.3)
 
 
 def test_a_resumed_gan_scores_with_its_runs_classifier(tmp_path: Path) -> None:

@@ -144,16 +144,15 @@ def with_the_runs_data(cfg: R, given: Collection[str], default_dir: str = DEFAUL
     """Resuming needs no --data-dir: ``cfg`` with the data (folder, split and class names) its
     ``save_dir``'s record names, or ``default_dir`` for a new run. The keys in ``given`` (set
     by the command line or a --config file) are kept, so a changed split is refused as such.
-    The split and names come from the record too when --data-dir names the run's own folder."""
+    The split and names come from the record too when --data-dir names a folder: the run's
+    own, or a copy of it moved elsewhere, whose images then match the record's only if split
+    as they were (other data is refused by its fingerprint, whatever its split)."""
     saved, source = _the_runs_record(cfg)
     kind = type(cfg)
     if cfg.data_dir:
-        if getattr(cfg, "start_over", False):  # the run there is replaced, not continued
+        if getattr(cfg, "start_over", False) or not saved.get("data_dir"):  # nothing to continue
             return cfg
-        data_dir, theirs = cfg.data_dir, saved.get("data_dir")
-        found = record.locate(str(theirs), source) if theirs else None
-        if not found or Path(found).resolve() != Path(data_dir).resolve():
-            return cfg
+        data_dir = cfg.data_dir
     elif not saved.get("data_dir"):
         return cfg.replace(data_dir=default_dir)
     else:
