@@ -177,6 +177,18 @@ def test_bad_input_writes_nothing(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_step_with_leading_zeros_is_that_step(tiny_gan: Path) -> None:
+    # '--step 04' was refused as "not a step number"; ckpt-4 is what a user reads it as.
+    from mnist_gan.runtime import checkpoints, limits
+
+    limits.check_step("04")
+    assert checkpoints.latest(tiny_gan, "04") == str(tiny_gan / "ckpt-4")
+    assert checkpoints.latest(tiny_gan, "00") == checkpoints.latest(tiny_gan, "newest")
+    for bad in ("\u0663", "4.0", "-04"):  # ٣ (Arabic-Indic 3): not an ASCII step number
+        with pytest.raises(ConfigError, match="step must be newest, best or a step number"):
+            limits.check_step(bad)
+
+
 def test_checkpoint_list_lost_or_newest_damaged(tiny_gan: Path, tmp_path: Path) -> None:
     folder = tmp_path / "gan"
     shutil.copytree(tiny_gan, folder)

@@ -210,7 +210,9 @@ def latest(folder: str | Path, step: int | str | None = None) -> str | None:
     best by FID kept in ``folder/best``; None if there is none. One found but damaged (its
     index file missing) is a :class:`CheckpointError` naming it."""
     every = found(folder)
-    if step in (None, 0, "0", "newest", ""):
+    if isinstance(step, str) and step.isascii() and step.isdecimal():
+        step = int(step)  # '050' is step 50, '00' the newest as '0' is
+    if step in (None, 0, "newest", ""):
         return _intact(every[-1]) if every else None
     if step == "best":
         best = _best(Path(folder) / BEST_DIR)

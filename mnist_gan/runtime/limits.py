@@ -36,7 +36,7 @@ def check_step(step: str) -> None:
     """Refuse a ``--step`` that is not newest, best or a step number."""
     from mnist_gan.runtime.errors import ConfigError
 
-    if not re.fullmatch(r"newest|best|0|[1-9]\d{0,17}", step):
+    if not re.fullmatch(r"newest|best|0*\d{1,18}", step, re.ASCII):  # 050 is 50, as ckpt-050 would be
         raise ConfigError(f"step must be newest, best or a step number, got {step!r}")
 
 
