@@ -177,6 +177,22 @@ def test_bad_input_writes_nothing(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("flags", "meant"),
+    [
+        (["--interpolation", "5"], "--interpolation-frames"),  # it suggested the switch --interpolate
+        (["--interpolation=5"], "--interpolation-frames"),
+        (["--interpolation"], "--interpolate"),
+        (["--cout", "5"], "--count"),
+    ],
+)
+def test_a_near_miss_is_named_by_whether_a_value_follows_it(flags: list[str], meant: str) -> None:
+    result = run_script("generate.py", *flags)
+    assert result.returncode == 2 and result.stdout == ""
+    said = f"error: unrecognized arguments: {' '.join(flags)}; did you mean {meant}?"
+    assert result.stderr == f"{said} (see generate.py --help)\n"
+
+
 def test_a_step_with_leading_zeros_is_that_step(tiny_gan: Path) -> None:
     # '--step 04' was refused as "not a step number"; ckpt-4 is what a user reads it as.
     from mnist_gan.runtime import checkpoints, limits

@@ -69,10 +69,22 @@ class Parser(argparse.ArgumentParser):
         prefix = "unrecognized arguments: "
         if not message.startswith(prefix):
             return ""
-        shown = [s for a in self._actions if a.help != argparse.SUPPRESS for s in a.option_strings]
-        for word in message[len(prefix) :].split():
+        visible = [a for a in self._actions if a.help != argparse.SUPPRESS]
+        shown = [s for a in visible for s in a.option_strings]
+        valued = {s for a in visible if a.nargs != 0 for s in a.option_strings}
+        words = message[len(prefix) :].split()
+        for i, word in enumerate(words):
             if word.startswith("--"):
-                close = difflib.get_close_matches(word.split("=")[0], shown, n=1, cutoff=0.75)
+                name = word.split("=")[0]
+                # Followed by a value, it meant a flag that takes one ('--interpolation 5':
+                # --interpolation-frames), else a switch ('--interpolation': --interpolate).
+                with_value = "=" in word or (i + 1 < len(words) and not words[i + 1].startswith("-"))
+                pool = [s for s in shown if (s in valued) == with_value]
+                longer = [s for s in pool if s.startswith(name + "-")] if with_value else []
+                close = (longer if len(longer) == 1 else []) or difflib.get_close_matches(
+                    name, pool, n=1, cutoff=0.75
+                )
+                close = close or difflib.get_close_matches(name, shown, n=1, cutoff=0.75)
                 if close:
                     return f"; did you mean {close[0]}?"
         return ""
