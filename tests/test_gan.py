@@ -772,3 +772,11 @@ def test_epochs_over_a_given_steps_is_noted() -> None:
     assert total_steps(given, 1000) == 50
     assert length_note(given, 50) == "note: --epochs 0.5 sets the length (50 steps); --steps 40 is unused"
     assert length_note(given.replace(epochs=0), 40) is None
+    # Less than a step asked for: one step, said (it was trained without a word).
+    tiny = cfg.replace(epochs=0.001, batch_size=64)
+    assert total_steps(tiny, 4000) == 1
+    assert length_note(tiny, 1, 4000) == (
+        "note: --epochs 0.001 is less than a step: training 1 step of 64 images "
+        "(0.016 of a pass over the 4,000 training images)"
+    )
+    assert length_note(cfg.replace(epochs=0.01), 1, 1000) is None  # 10 of a step of 10: a step

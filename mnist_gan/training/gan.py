@@ -29,13 +29,20 @@ def total_steps(cfg: GanConfig, train_size: int) -> int:
     return cfg.steps
 
 
-def length_note(cfg: GanConfig, steps: int) -> str | None:
-    """What a run says when ``--epochs`` sets its length over a ``--steps`` also given."""
+def length_note(cfg: GanConfig, steps: int, train_size: int = 0) -> str | None:
+    """What a run says when ``--epochs`` sets its length over a ``--steps`` also given, or
+    asks for less than one step (of ``train_size`` training images) trains."""
     from mnist_gan.runtime.config import defaults
 
     if cfg.epochs > 0 and cfg.steps != defaults(GanConfig).steps:
         return (
             f"note: --epochs {cfg.epochs:g} sets the length ({steps:,} steps); --steps {cfg.steps} is unused"
+        )
+    per_step = cfg.batch_size * cfg.crit_steps
+    if cfg.epochs > 0 and steps == 1 and train_size and cfg.epochs * train_size < per_step / 2:
+        return (
+            f"note: --epochs {cfg.epochs:g} is less than a step: training 1 step of {per_step:,} images "
+            f"({per_step / train_size:.2g} of a pass over the {train_size:,} training images)"
         )
     return None
 
@@ -156,7 +163,7 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
         _scorer(cfg, data, fingerprint) if cfg.eval and distribute.is_chief(strategy) else (None, [])
     )
     steps = total_steps(cfg, len(train))
-    note = length_note(cfg, steps)
+    note = length_note(cfg, steps, len(train))
     if note is not None:
         print(note)
     trainer = GanTrainer(cfg, strategy, steps, num_classes=data.num_classes)
