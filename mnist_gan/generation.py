@@ -62,9 +62,9 @@ def parse_classes(text: str, class_names: list[str]) -> list[int]:
     """
     if not text.strip():
         return list(range(len(class_names)))
-    if any(not part.strip() for part in text.split(",")):  # '3,,5', '3,': a class left out?
+    if re.search(r",\s*,", text):  # '3,,5': a class left out between the commas?
         raise config.ConfigError(
-            f"classes: {text!r} has an empty item beside a comma; name a class there or drop the comma"
+            f"classes: {text!r} has an empty item between two commas; name a class there"
         )
     spaced = any(re.search(r"\s", name) for name in class_names)
     items = [i.strip() for i in re.split(r"," if spaced else r"[,\s]+", text) if i.strip()]
