@@ -80,6 +80,29 @@ ADAPTIVE = {
 }
 
 
+def test_the_adapted_probability_restarts_on_every_replica(tiny_dataset: Path, tmp_path: Path) -> None:
+    # A resume with another --critic-augment-p restarts p from it (after the restore, by an
+    # assign in the strategy's scope): on 2 replicas every copy of p must hold it, and the
+    # replicas must then move it alike, as 1 replica does.
+    flags = dict(
+        mixed_precision="off", critic_augment="translation", **{**ADAPTIVE, "critic_augment_speed": 80}
+    )
+    first = _trainer(_mirrored(2), tiny_dataset, **flags)
+    first.train(tf.constant(2))
+    path = first.checkpoint.save(str(tmp_path / "ckpt"))
+    restarted = {
+        n: _trainer(_mirrored(n), tiny_dataset, **{**flags, "critic_augment_p": 0.05}) for n in (1, 2)
+    }
+    for n, trainer in restarted.items():
+        checkpoints.restore(trainer.checkpoint, path)
+        copies = trainer.strategy.experimental_local_results(trainer.augmentation.p)
+        assert len(copies) == n and [float(c) for c in copies] == pytest.approx([0.05] * n)
+        assert int(trainer.step.numpy()) == 2
+        trainer.train(tf.constant(1))
+    one, two = (restarted[n].strategy.experimental_local_results(restarted[n].augmentation.p) for n in (1, 2))
+    assert float(two[0]) == float(two[1]) == pytest.approx(float(one[0])) != pytest.approx(0.05)
+
+
 # The networks of the first version (its step had neither average nor augmentation; here
 # they stay on).
 # With WGAN-GP's penalty, as they trained. (The zero-centred penalty shrinks the critic's
