@@ -337,16 +337,17 @@ def test_the_classifier_command_suggested_carries_the_names_and_split_given(
 ) -> None:
     # It said "./classifier.py --data-dir ...", and a classifier trained so on data given
     # --class-names had the folder's own names and was refused again.
-    (tmp_path / "my data" / "cat").mkdir(parents=True)  # an image folder: its split is ours to make
-    advice = features.train_one(str(tmp_path / "my data"), "cat, big dog", 0.3)
-    quoted = f"'{tmp_path}/my data'"
+    write_dataset(tmp_path / "my idx", *synthetic_digits(20), *synthetic_digits(10))
+    advice = features.train_one(str(tmp_path / "my idx"), "cat, big dog", 0.3)
+    expected = f"(./classifier.py --data-dir '{tmp_path}/my idx' --class-names 'cat, big dog' --save-dir ...)"
+    assert expected in advice  # IDX files hold their own split: no --test-fraction
+    # An image folder: its split is ours to make, at full precision; its classes are its folders.
+    (tmp_path / "images" / "cat").mkdir(parents=True)
+    folder = features.train_one(str(tmp_path / "images"), "cat, big dog", 0.1234567)
     assert (
-        f"(./classifier.py --data-dir {quoted} --class-names 'cat, big dog' --test-fraction 0.3 "
-        "--save-dir ...)" in advice
+        f"(./classifier.py --data-dir {tmp_path}/images --test-fraction 0.1234567 --save-dir ...)" in folder
     )
-    write_dataset(tmp_path / "idx", *synthetic_digits(20), *synthetic_digits(10))  # IDX: their own split
-    assert "--test-fraction" not in features.train_one(str(tmp_path / "idx"), "", 0.3)
-    assert "--test-fraction" not in features.train_one(str(tmp_path / "my data"), "", 0.2)  # the default
+    assert "--test-fraction" not in features.train_one(str(tmp_path / "images"), "", 0.2)  # the default
     with pytest.raises(sources.DataError, match=re.escape(advice)):
         features.load_classifier(trained_classifier, ["cat", "big dog"], train=advice)
 
@@ -542,7 +543,7 @@ def test_data_and_classifier_taken_from_the_run_must_still_be_there(tmp_path: Pa
         from_run(cfg, saved)
     assert from_run(cfg.replace(classifier_dir="other"), saved)[0].classifier_dir == "other"
     # Trained with --no-eval, the GAN read no classifier: its config only names one.
-    unscored = r"the classifier its --no-eval training never read"
+    unscored = r"the classifier its last run \(--no-eval\) did not read"
     with pytest.raises(DataError, match=unscored + r" \(named in .*\) is not there \(moved\)"):
         from_run(cfg, {**saved, "eval": False})
     (tmp_path / "cls").mkdir()

@@ -184,6 +184,7 @@ def test_bad_input_writes_nothing(
         (["--interpolation=5"], "--interpolation-frames"),
         (["--interpolation"], "--interpolate"),
         (["--cout", "5"], "--count"),
+        (["--interpolation-frame"], "--interpolation-frames"),  # no value: the nearest still
     ],
 )
 def test_a_near_miss_is_named_by_whether_a_value_follows_it(flags: list[str], meant: str) -> None:

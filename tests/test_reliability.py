@@ -161,6 +161,7 @@ def test_best_checkpoint_read_from_its_state_file_and_its_scoring(tmp_path: Path
     checkpoints.keep_best(tmp_path, str(tmp_path / "ckpt-8"), 8, 1.5, ours)
     assert checkpoints.best_read_otherwise(tmp_path, ours) is None
     assert checkpoints.best_read_otherwise(tmp_path / "elsewhere", ours) is None  # no best at all
+    assert checkpoints.best_read_otherwise(tmp_path, "") is None  # --no-eval: no score replaces it
     retrained = checkpoints.best_read_otherwise(tmp_path, ours.replace("classifier abc", "classifier def"))
     assert retrained == (
         f"{best} holds step 8 (FID 1.5), read with another classifier than this run's scores: they "
@@ -660,6 +661,49 @@ def test_a_finished_run_says_what_its_last_step_has(
     assert noted == [said]
 
 
+def test_a_signal_held_through_the_last_save_says_the_run_is_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The final save defers a signal until it is written: the run is then over (saved and
+    # scored), and the interrupt's line must not say to resume; one cut into the last chunk
+    # of training, before its evaluation, must (the evaluation is owed).
+    from mnist_gan.runtime import cli
+
+    noted: list[str] = []
+    monkeypatch.setattr(cli, "note_finished", noted.append)
+    t = _FakeTrainer({"critic_loss": 1.0})
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path), 5)
+    save = manager.save
+
+    def signalled(checkpoint_number: int) -> str:
+        os.kill(os.getpid(), signal.SIGTERM)  # held until the save and its actions are done
+        return save(checkpoint_number=checkpoint_number)
+
+    manager.save = signalled
+    schedule = Schedule(total_steps=4, steps_per_call=2, save_every=0, eval_every=4, images_per_step=1)
+    actions = Actions(evaluate=lambda step: {"fid": 1.0})
+    with pytest.raises(KeyboardInterrupt):
+        Controller(t, schedule, manager, writer=None, actions=actions, progress=False).run()
+    assert noted == ["step 4 is saved and scored"] and (tmp_path / "ckpt-4.index").is_file()
+    cut = _FakeTrainer({"critic_loss": 1.0})
+    train = cut.train
+
+    def cut_short(num_steps: tf.Tensor) -> dict[str, tf.Tensor]:
+        metrics = train(num_steps)
+        if int(cut.step.numpy()) == 4:
+            raise KeyboardInterrupt  # the last chunk trained, its evaluation not begun
+        return metrics
+
+    cut.train = cut_short  # type: ignore[method-assign]
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(step=cut.step, model=cut.model), str(tmp_path / "b"), 5
+    )
+    with pytest.raises(KeyboardInterrupt):
+        Controller(cut, schedule, manager, writer=None, actions=actions, progress=False).run()
+    assert noted == ["step 4 is saved and scored"]  # nothing more: the same command owes step 4's scores
+    assert (tmp_path / "b" / "ckpt-4.index").is_file()
+
+
 def test_an_owed_evaluation_saves_nothing_on_any_worker(tmp_path: Path) -> None:
     # A worker other than the chief saves into a folder of its own that holds no checkpoint
     # of the step resumed from: had it saved it again, alone, the collective save would have
@@ -707,7 +751,11 @@ def test_the_error_that_stopped_a_run_is_the_one_reported(
 
 
 def test_an_interrupt_as_a_finished_run_ends_says_there_is_nothing_to_resume(
-    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tiny_dataset: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     # Ctrl-C while the finished run wrote progress.gif said "run the same command again to
     # resume", and the same command then said "already at step 2": nothing had been resumable.
@@ -728,6 +776,12 @@ def test_an_interrupt_as_a_finished_run_ends_says_there_is_nothing_to_resume(
         gan.train_gan(cfg, tf.distribute.get_strategy())
         return 0
 
+    # cli.run installs its SIGTERM handler and wraps stdout and stderr, for the process's
+    # lifetime: put back after this test, as other tests expect them.
+    for name in ("stdout", "stderr"):
+        monkeypatch.setattr(sys, name, getattr(sys, name))
+    handler = signal.getsignal(signal.SIGTERM)
+    request.addfinalizer(lambda: signal.signal(signal.SIGTERM, handler))
     monkeypatch.setattr(gan.ProgressPictures, "write_gif", ctrl_c)
     with pytest.raises(SystemExit) as stopped:
         cli.run(train)
@@ -735,7 +789,7 @@ def test_an_interrupt_as_a_finished_run_ends_says_there_is_nothing_to_resume(
     assert stopped.value.code == 130
     assert said.startswith("interrupted (SIGINT) as the run was ending: step 2 is saved, so there is nothing")
     assert "run the same command again" not in said
-    monkeypatch.undo()
+    monkeypatch.setattr(gan.ProgressPictures, "write_gif", lambda self: None)
     assert gan.train_gan(cfg, tf.distribute.get_strategy()).nothing_to_do  # as the line said
 
     # Cut short in training, the same process's next run says to resume again.

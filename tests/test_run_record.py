@@ -382,6 +382,16 @@ def test_the_runs_data_comes_from_its_record_or_says_where_it_was_named(tmp_path
     # by its images' fingerprint whatever its split.
     mine = with_the_runs_data(cfg.replace(data_dir="mine"), (), "datasets/MNIST")
     assert (mine.data_dir, mine.test_fraction) == ("mine", 0.1)
+    # ... only what applies to the folder named: class names given for IDX files are not an
+    # image folder's (which would be refused as "--class-names is for IDX files", a flag
+    # never given, not as other data), and a split is not IDX files'.
+    write_dataset(tmp_path / "idx", *synthetic_digits(20), *synthetic_digits(10))
+    (save / "config-cls.yaml").write_text(f"data_dir: {data}\ntest_fraction: 0.1\nclass_names: a,b\n")
+    images = with_the_runs_data(cfg.replace(data_dir="mine"), (), "datasets/MNIST")
+    assert (images.test_fraction, images.class_names) == (0.1, "")
+    idx = with_the_runs_data(cfg.replace(data_dir=str(tmp_path / "idx")), (), "datasets/MNIST")
+    assert (idx.test_fraction, idx.class_names) == (0.2, "a,b")
+    (save / "config-cls.yaml").write_text(f"data_dir: {data}\ntest_fraction: 0.1\n")
     # The run's own folder named again (any spelling of it): its split too, not the default's,
     # which would be refused as other data with no word of the flag that continues it.
     named = with_the_runs_data(cfg.replace(data_dir=f"{data}/."), (), "datasets/MNIST")

@@ -138,6 +138,12 @@ def is_idx(folder: Path) -> bool:
     return any(stem in names for pair in idx.SPLIT_FILES.values() for stem in pair)
 
 
+def keys_that_apply(folder: Path) -> tuple[str, ...]:
+    """The config keys that shape how ``folder`` is read: class names for IDX files (which hold
+    labels alone), the test fraction for an image folder (whose classes are its folders)."""
+    return ("class_names",) if is_idx(folder) else ("test_fraction",)
+
+
 def load(
     data_dir: str | Path, test_fraction: float = folders.DEFAULT_TEST_FRACTION, class_names: str = ""
 ) -> Dataset:

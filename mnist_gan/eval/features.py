@@ -58,20 +58,21 @@ def other_images_note(who: str, theirs: str | None, fingerprint: str, why: str) 
 
 def train_one(data_dir: str = "", class_names: str = "", test_fraction: float | None = None) -> str:
     """What to do without a classifier of these classes: the ./classifier.py command for the
-    data, with the class names and test split the GAN was given (a classifier given other
-    names would be refused again; another split trains it on other images)."""
-    import shlex
-
+    data, with the class names or test split the GAN was given where they apply to it (a
+    classifier given other names would be refused again; another split trains it on other
+    images)."""
+    from mnist_gan.configs import ClassifierConfig
     from mnist_gan.data import sources
-    from mnist_gan.data.folders import DEFAULT_TEST_FRACTION
+    from mnist_gan.runtime import flags
+    from mnist_gan.runtime.config import defaults
 
-    command = ["./classifier.py", "--data-dir", shlex.quote(data_dir) if data_dir else "..."]
-    if class_names:
-        command += ["--class-names", shlex.quote(class_names)]
-    split = data_dir and not sources.is_idx(Path(data_dir))  # IDX files hold their own split
-    if split and test_fraction is not None and test_fraction != DEFAULT_TEST_FRACTION:
-        command += ["--test-fraction", f"{test_fraction:g}"]
-    command += ["--save-dir", "..."]
+    command = ["./classifier.py", flags.setting("data_dir", data_dir) if data_dir else "--data-dir ..."]
+    given = {"class_names": class_names, "test_fraction": test_fraction}
+    default = defaults(ClassifierConfig)
+    for key in sources.keys_that_apply(Path(data_dir)) if data_dir else ():
+        if given[key] not in (None, "", getattr(default, key)):
+            command.append(flags.setting(key, given[key]))
+    command.append("--save-dir ...")
     return f"train a classifier on this data ({' '.join(command)}) and pass that folder as --classifier-dir"
 
 

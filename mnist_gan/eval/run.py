@@ -31,17 +31,19 @@ def from_run(cfg: EvaluateConfig, saved: dict[str, Any] | None) -> tuple[Evaluat
     named: list[str] = []  # ... and of a classifier its config only names
     gone: list[str] = []
     changes = {}
-    # Trained with --no-eval, the run never read the classifier its config names: not "trained with".
+    # Its last run trained with --no-eval: that run read no classifier (earlier runs may have;
+    # the record does not say), so the one its config names is not called "trained with".
     unscored = run.get("eval") is False
+    whats = {
+        "data_dir": "data the GAN was trained with",
+        "classifier_dir": "classifier its last run (--no-eval) did not read"
+        if unscored
+        else "classifier the GAN was trained with",
+    }
     for key, default in (("data_dir", DEFAULT_DATA_DIR), ("classifier_dir", fallback.classifier_dir)):
         if not getattr(cfg, key):
             unread = unscored and key == "classifier_dir"
-            what = (
-                "data the GAN was trained with"
-                if key == "data_dir"
-                else "classifier the GAN was trained with"
-            )
-            what = "classifier its --no-eval training never read" if unread else what
+            what = whats[key]
             try:
                 changes[key] = (
                     record.named_folder(type(cfg), key, run[key], source, what) if run.get(key) else default

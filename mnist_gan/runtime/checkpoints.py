@@ -241,11 +241,10 @@ def holds_object(path: str, name: str) -> bool:
     return any(k.startswith(name + "/") for k in keys)
 
 
-def best_score(folder: str | Path, scoring: str) -> float | None:
-    """The FID of the best checkpoint kept in ``folder/best``, or None if there is none, it
-    was scored another way than ``scoring`` says (its FID would not compare with new ones), or
-    best.yaml speaks of another step than the checkpoint kept (a crash between the two writes
-    of :func:`keep_best`): a record that does not match is not trusted."""
+def _kept_best(folder: str | Path) -> tuple[float, Any, int] | None:
+    """The FID, scoring and step that ``folder/best/best.yaml`` records, or None if there is
+    none, it is damaged, or it speaks of another step than the checkpoint kept (a crash
+    between the two writes of :func:`keep_best`): a record that does not match is not trusted."""
     path = Path(folder) / BEST_DIR / "best.yaml"
     if not path.is_file():
         return None
@@ -254,27 +253,31 @@ def best_score(folder: str | Path, scoring: str) -> float | None:
     except ConfigError:  # damaged: as untrustworthy as a mismatched one
         return None
     named = _best(path.parent)
-    fid = kept.get("fid")
-    recorded = kept.get("scoring")
-    if recorded != scoring and not _before_test_digits(recorded, scoring):
+    at, fid = step_of(named[0]) if named else None, kept.get("fid")
+    if at is None or at != kept.get("step") or not isinstance(fid, int | float) or isinstance(fid, bool):
         return None
-    if not named or step_of(named[0]) != kept.get("step"):
+    return float(fid), kept.get("scoring"), at
+
+
+def best_score(folder: str | Path, scoring: str) -> float | None:
+    """The FID of the best checkpoint kept in ``folder/best`` (see :func:`_kept_best`), or None
+    if there is none to trust or it was scored another way than ``scoring`` says (its FID
+    would not compare with new ones)."""
+    kept = _kept_best(folder)
+    if kept is None or (kept[1] != scoring and not _before_test_digits(kept[1], scoring)):
         return None
-    return float(fid) if isinstance(fid, int | float) and not isinstance(fid, bool) else None
+    return kept[0]
 
 
 def best_read_otherwise(folder: str | Path, scoring: str) -> str | None:
     """A note when ``folder/best`` holds a best whose FID was read another way than
     ``scoring`` (another classifier, sample size or test digits): the first score of this run
-    replaces it, however much worse, as the two FIDs do not compare. None otherwise."""
-    path = Path(folder) / BEST_DIR / "best.yaml"
-    try:
-        kept = config_lib.load_yaml(path) if path.is_file() else {}
-    except ConfigError:
+    replaces it, however much worse, as the two FIDs do not compare. None otherwise, and for
+    a run that scores nothing (``scoring`` empty: --no-eval), which leaves the best alone."""
+    kept = _kept_best(folder) if scoring else None
+    if kept is None or not isinstance(kept[1], str):
         return None
-    recorded, fid = kept.get("scoring"), kept.get("fid")
-    if not isinstance(recorded, str) or not isinstance(fid, int | float) or isinstance(fid, bool):
-        return None
+    fid, recorded, step = kept
     if recorded == scoring or _before_test_digits(recorded, scoring):
         return None
     theirs, ours = _scoring_parts(recorded), _scoring_parts(scoring)
@@ -286,7 +289,7 @@ def best_read_otherwise(folder: str | Path, scoring: str) -> str | None:
     differ = [names[k] for k in names if theirs.get(k) != ours.get(k) and theirs.get(k) is not None]
     how = f"read with {' and '.join(differ)} than" if differ else "read another way than"
     return (
-        f"{Path(folder) / BEST_DIR} holds step {kept.get('step')} (FID {fid:.4g}), {how} this run's "
+        f"{Path(folder) / BEST_DIR} holds step {step} (FID {fid:.4g}), {how} this run's "
         "scores: they do not compare, so this run's first score replaces it, better or not"
     )
 

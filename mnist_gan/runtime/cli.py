@@ -167,7 +167,7 @@ def _interrupted(signum: int) -> str:
     if _finished:
         return (
             f"{line} as the run was ending: {_finished[-1]}, so there is nothing to resume; "
-            "only what it was writing after that (a progress picture, its last lines) may be missing"
+            "only what it was writing after that (its last pictures or lines) may be missing"
         )
     if _checkpointed:
         return f"{line}; run the same command again to resume from the last checkpoint"

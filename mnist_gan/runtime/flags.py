@@ -76,15 +76,14 @@ class Parser(argparse.ArgumentParser):
         for i, word in enumerate(words):
             if word.startswith("--"):
                 name = word.split("=")[0]
-                # Followed by a value, it meant a flag that takes one ('--interpolation 5':
-                # --interpolation-frames), else a switch ('--interpolation': --interpolate).
+                # Followed by a value, the one flag taking a value that it starts is what was
+                # meant ('--interpolation 5': --interpolation-frames, not the switch
+                # --interpolate, which is nearer by letters); otherwise the nearest.
                 with_value = "=" in word or (i + 1 < len(words) and not words[i + 1].startswith("-"))
-                pool = [s for s in shown if (s in valued) == with_value]
-                longer = [s for s in pool if s.startswith(name + "-")] if with_value else []
-                close = (longer if len(longer) == 1 else []) or difflib.get_close_matches(
-                    name, pool, n=1, cutoff=0.75
+                longer = [s for s in shown if s in valued and s.startswith(name + "-")] if with_value else []
+                close = (
+                    longer if len(longer) == 1 else difflib.get_close_matches(name, shown, n=1, cutoff=0.75)
                 )
-                close = close or difflib.get_close_matches(name, shown, n=1, cutoff=0.75)
                 if close:
                     return f"; did you mean {close[0]}?"
         return ""

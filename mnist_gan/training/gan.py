@@ -40,9 +40,11 @@ def length_note(cfg: GanConfig, steps: int, train_size: int = 0) -> str | None:
         )
     per_step = cfg.batch_size * cfg.crit_steps
     if cfg.epochs > 0 and steps == 1 and train_size and cfg.epochs * train_size < per_step / 2:
+        passes = per_step / train_size
         return (
-            f"note: --epochs {cfg.epochs:g} is less than a step: training 1 step of {per_step:,} images "
-            f"({per_step / train_size:.2g} of a pass over the {train_size:,} training images)"
+            f"note: --epochs {cfg.epochs:g} is less than a step: the run's length is 1 step of "
+            f"{per_step:,} images ({passes:.2g} pass{'es' if passes > 1 else ''} over the "
+            f"{train_size:,} training images)"
         )
     return None
 

@@ -167,15 +167,14 @@ class Controller:
                 if self._saved_at == step:  # saved before it was scored (a save step, not a score step)
                     self._after_save(step)  # the record learns of the score, best/ of a new best
             self._save(step)
-            if self.manager is not None:
-                scored = " and scored" if self._scored_at == step else ""
-                cli.note_finished(f"step {step} is saved{scored}")
+            self._note_if_finished(step)
         except KeyboardInterrupt:
             stopped = int(self.trainer.step.numpy())
             bar.update(stopped - step)  # the chunk the signal cut short still trained
             step = stopped
             with signals_held():
                 self._save(step)
+            self._note_if_finished(step)  # a signal held through the last save: nothing is left
             where = self.manager.directory if self.manager else "nowhere (no checkpoint manager)"
             bar.write(f"stopped at step {step}; checkpoint saved in {where}", file=sys.stderr)
             raise
@@ -184,6 +183,14 @@ class Controller:
             if self.writer is not None:
                 self.writer.flush()
         return last
+
+    def _note_if_finished(self, step: int) -> None:
+        """Tell the command line the run is over if ``step`` is its last, saved and, if the run
+        evaluates, evaluated: an interrupt from now on has nothing to resume."""
+        over = step >= self.schedule.total_steps and self.manager is not None
+        if over and (self.actions.evaluate is None or self.evaluated_at == step):
+            scored = " and scored" if self._scored_at == step else ""
+            cli.note_finished(f"step {step} is saved{scored}")
 
     def _train_chunk(self, step: int, bar: progress.Progress, last: dict[str, float]) -> int:
         """Train to the next stop; log the chunk's metrics; return the new step."""

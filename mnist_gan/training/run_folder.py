@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import tensorflow as tf
 
 from mnist_gan.configs import DEFAULT_DATA_DIR, GanConfig, RunConfig, run_kind
+from mnist_gan.data import sources
 from mnist_gan.runtime import checkpoints, cli, distribute, files, record
 from mnist_gan.runtime import config as config_lib
 from mnist_gan.runtime.errors import CheckpointError
@@ -144,15 +145,20 @@ def with_the_runs_data(cfg: R, given: Collection[str], default_dir: str = DEFAUL
     """Resuming needs no --data-dir: ``cfg`` with the data (folder, split and class names) its
     ``save_dir``'s record names, or ``default_dir`` for a new run. The keys in ``given`` (set
     by the command line or a --config file) are kept, so a changed split is refused as such.
-    The split and names come from the record too when --data-dir names a folder: the run's
-    own, or a copy of it moved elsewhere, whose images then match the record's only if split
-    as they were (other data is refused by its fingerprint, whatever its split)."""
+    The split or names come from the record too when --data-dir names a folder, those that
+    apply to it (:func:`~mnist_gan.data.sources.keys_that_apply`): the run's own, or a copy of
+    it moved elsewhere, whose images then match the record's only if read as they were (other
+    data is refused by its fingerprint, however it is read)."""
     saved, source = _the_runs_record(cfg)
     kind = type(cfg)
+    keys: tuple[str, ...] = ("test_fraction", "class_names")
     if cfg.data_dir:
         if getattr(cfg, "start_over", False) or not saved.get("data_dir"):  # nothing to continue
             return cfg
         data_dir = cfg.data_dir
+        # Names given for IDX files are refused for an image folder as not its own: named, such
+        # a folder is refused as other data, with the ways out that that error gives.
+        keys = sources.keys_that_apply(Path(data_dir))
     elif not saved.get("data_dir"):
         return cfg.replace(data_dir=default_dir)
     else:
@@ -160,9 +166,7 @@ def with_the_runs_data(cfg: R, given: Collection[str], default_dir: str = DEFAUL
             kind, "data_dir", saved["data_dir"], source, "data this run trained on"
         )
     same_data = {
-        k: config_lib.typed_value(kind, k, saved[k], source)
-        for k in ("test_fraction", "class_names")
-        if k in saved and k not in given
+        k: config_lib.typed_value(kind, k, saved[k], source) for k in keys if k in saved and k not in given
     }
     return cfg.replace(data_dir=data_dir, **same_data)
 
