@@ -702,6 +702,23 @@ def test_a_signal_held_through_the_last_save_says_the_run_is_over(
         Controller(cut, schedule, manager, writer=None, actions=actions, progress=False).run()
     assert noted == ["step 4 is saved and scored"]  # nothing more: the same command owes step 4's scores
     assert (tmp_path / "b" / "ckpt-4.index").is_file()
+    # A signal amid what follows the last evaluation (pictures, best/, the record's note that
+    # the step was evaluated) waits for all of it: it said "resume" while the record said done.
+    after: list[int] = []
+    t = _FakeTrainer({"critic_loss": 1.0})
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(step=t.step, model=t.model), str(tmp_path / "c"), 5
+    )
+    actions = Actions(
+        evaluate=lambda step: {"fid": 1.0},
+        after_eval=[
+            lambda step, scores: os.kill(os.getpid(), signal.SIGTERM),
+            lambda step, _: after.append(step),
+        ],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        Controller(t, schedule, manager, writer=None, actions=actions, progress=False).run()
+    assert after == [4] and noted == ["step 4 is saved and scored"] * 2
 
 
 def test_an_owed_evaluation_saves_nothing_on_any_worker(tmp_path: Path) -> None:

@@ -411,6 +411,24 @@ def test_the_runs_data_comes_from_its_record_or_says_where_it_was_named(tmp_path
         with_the_runs_data(cfg, (), "datasets/MNIST")
 
 
+def test_a_run_on_other_data_is_known_before_its_classifier_is_loaded(tmp_path: Path) -> None:
+    # A GAN pointed at other data in a run's folder was refused for its classifier's classes
+    # first, and the classifier command it suggested led into the folder's refusal after it.
+    from mnist_gan.configs import GanConfig
+    from mnist_gan.runtime import config, record
+
+    cfg = config.defaults(GanConfig).replace(save_dir=str(tmp_path), data_dir="mine")
+    digits = [str(i) for i in range(10)]
+    assert not record.other_data(cfg, tmp_path, "sha256:a", digits)  # no record: a new run
+    (tmp_path / "config-gan.yaml").write_text(
+        f"data_dir: mine\nrun:\n  data_fingerprint: sha256:a\n  classes: {digits}\n"
+    )
+    assert not record.other_data(cfg, tmp_path, "sha256:a", digits)  # the same data
+    assert record.other_data(cfg, tmp_path, "sha256:b", digits)
+    assert record.other_data(cfg, tmp_path, "sha256:a", list("abcdefghij"))
+    assert not record.other_data(cfg.replace(start_over=True), tmp_path, "sha256:b", digits)
+
+
 def test_a_moved_image_folder_named_anew_resumes_with_the_runs_split(tmp_path: Path) -> None:
     # Split by the default fraction, not the run's, its images matched no record: the resume
     # was refused as other data, and no flag it printed continued it.

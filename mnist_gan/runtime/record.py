@@ -185,6 +185,23 @@ def compare(
     return never, changeable
 
 
+def other_data(cfg: config_lib.Config, folder: str | Path, fingerprint: str, names: list[str]) -> bool:
+    """Whether ``folder`` records a run on other data or classes than these, which this run
+    cannot continue (``--start-over`` aside): the command then checks nothing that only a
+    continued run would need (a classifier of these classes), so the folder's refusal, with
+    its ways out, is the error shown (:func:`plan_folder` gives it)."""
+    if getattr(cfg, "start_over", False):
+        return False
+    try:
+        found = read(folder, cfg.SAVED_AS)
+    except config_lib.ConfigError:  # damaged: plan_folder says so
+        return False
+    if found is None:
+        return False
+    never, _ = compare(cfg, found[0], found[1], fingerprint, names)
+    return bool({"data", "data_dir", "classes"} & set(never))
+
+
 def _as_it_was(cfg: config_lib.Config, never: dict[str, Any], changeable: dict[str, Any]) -> str:
     """The flags that continue a run exactly as it was (after a change of defaults, say),
     or '' when no flag can (other data or classes)."""

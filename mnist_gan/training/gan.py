@@ -160,10 +160,11 @@ def train_gan(cfg: GanConfig, strategy: tf.distribute.Strategy) -> RunResult:
     if cfg.gen_mode_seeking > 0:
         distribute.check_pairs(per_replica, strategy.num_replicas_in_sync, "--gen-mode-seeking")
     fingerprint = record.data_fingerprint(train.images, train.labels)
-    # Only the chief scores; the classifier is loaded first, so a missing one stops the run early.
-    scorer, scorer_notes = (
-        _scorer(cfg, data, fingerprint) if cfg.eval and distribute.is_chief(strategy) else (None, [])
-    )
+    # Only the chief scores; the classifier is loaded first, so a missing one stops the run early
+    # (but not where the folder's run is on other data: its refusal says what to do).
+    scoring = cfg.eval and distribute.is_chief(strategy)
+    scoring = scoring and not record.other_data(cfg, cfg.save_dir, fingerprint, data.class_names)
+    scorer, scorer_notes = _scorer(cfg, data, fingerprint) if scoring else (None, [])
     steps = total_steps(cfg, len(train))
     note = length_note(cfg, steps, len(train))
     if note is not None:

@@ -221,14 +221,19 @@ class Controller:
             return {}
         self.trainer.settle()
         scores = self.actions.evaluate(step)
-        self._write("eval", scores, step)
-        for action in self.actions.after_eval:
-            action(step, scores)
+        # The evaluation (minutes) can be cut short and is then owed; what follows it (seconds:
+        # pictures, best/, the record's note that the step was evaluated) finishes together with
+        # the loop's own note, so an interrupt's line and the record agree on what is owed.
+        with signals_deferred():
+            self._write("eval", scores, step)
+            for action in self.actions.after_eval:
+                action(step, scores)
+            self.evaluated_at = step
+            if scores:
+                self._scored_at = step
         if scores:
-            self._scored_at = step
             minutes = f"{self.train_seconds / 60:.2f} min of training"
             bar.write(f"step {step} ({minutes}): " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
-        self.evaluated_at = step
         return {f"eval_{k}": v for k, v in scores.items()}
 
     def _save(self, step: int) -> None:
