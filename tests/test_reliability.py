@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 from conftest import ROOT, TINY_GAN_FLAGS, checkpoint_variables, printed, run_script, run_train
 
+from mnist_gan import configs
 from mnist_gan.runtime.errors import CheckpointError, Interrupted, TrainingDiverged
 from mnist_gan.training.loop import Actions, Controller, Schedule
 
@@ -736,20 +737,25 @@ def test_an_owed_evaluation_saves_nothing_on_any_worker(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())  # nothing saved
 
 
+def _tiny_unscored_gan(data: Path, root: Path) -> configs.GanConfig:
+    """A 2-step GAN run's config, tiny networks, no scores, checkpoints in ``root/gan``."""
+    from mnist_gan.runtime import config
+
+    tiny = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=16, mixed_precision="off")
+    return config.defaults(configs.GanConfig).replace(
+        data_dir=str(data), save_dir=str(root / "gan"), log_dir=str(root / "logs"),
+        eval=False, steps=2, steps_per_call=1, **tiny,
+    )  # fmt: skip
+
+
 def test_the_error_that_stopped_a_run_is_the_one_reported(
     tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A full disk stopped the run, then failed its progress GIF too, and the GIF's error was
     # the one printed: it named progress.gif, not the checkpoint that could not be written.
-    from mnist_gan import configs
-    from mnist_gan.runtime import config
     from mnist_gan.training import gan, loop
 
-    tiny = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=16, mixed_precision="off")
-    cfg = config.defaults(configs.GanConfig).replace(
-        data_dir=str(tiny_dataset), save_dir=str(tmp_path / "gan"), log_dir=str(tmp_path / "logs"),
-        eval=False, steps=2, steps_per_call=1, **tiny,
-    )  # fmt: skip
+    cfg = _tiny_unscored_gan(tiny_dataset, tmp_path)
 
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device", "progress.gif")
@@ -776,15 +782,10 @@ def test_an_interrupt_as_a_finished_run_ends_says_there_is_nothing_to_resume(
 ) -> None:
     # Ctrl-C while the finished run wrote progress.gif said "run the same command again to
     # resume", and the same command then said "already at step 2": nothing had been resumable.
-    from mnist_gan import configs
-    from mnist_gan.runtime import cli, config
+    from mnist_gan.runtime import cli
     from mnist_gan.training import gan
 
-    tiny = dict(noise_dim=8, gen_width=8, critic_width=8, batch_size=16, mixed_precision="off")
-    cfg = config.defaults(configs.GanConfig).replace(
-        data_dir=str(tiny_dataset), save_dir=str(tmp_path / "gan"), log_dir=str(tmp_path / "logs"),
-        eval=False, steps=2, steps_per_call=1, **tiny,
-    )  # fmt: skip
+    cfg = _tiny_unscored_gan(tiny_dataset, tmp_path)
 
     def ctrl_c(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
