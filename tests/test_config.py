@@ -223,6 +223,22 @@ def test_yaml_values_checked_with_the_file_named(tmp_path: Path) -> None:
         config.load(GanConfig, user)
 
 
+def test_a_number_with_a_leading_zero_is_refused_not_read_as_octal(tmp_path: Path) -> None:
+    # YAML 1.1 reads 010 as 8: 'steps: 010' trained to step 8, and 'step: 010' loaded ckpt-8
+    # where --step 010 loads ckpt-10.
+    from mnist_gan.configs import GenerateConfig
+
+    for cls, text in ((GanConfig, "seed: 1\nsteps: 010\n"), (GenerateConfig, "step: 010\n")):
+        path = tmp_path / "octal.yaml"
+        path.write_text(text)
+        key, line = text.splitlines()[-1].split(":")[0], len(text.splitlines())
+        said = f"octal.yaml: line {line}: {key}: 010 has a leading zero, which YAML reads as an octal number"
+        with pytest.raises(ConfigError, match=said):
+            config.load(cls, path)
+    (tmp_path / "fine.yaml").write_text('step: "010"\nseed: 0\n')  # quoted: the text; 0 alone: zero
+    assert config.load(GenerateConfig, tmp_path / "fine.yaml").step == "010"
+
+
 def test_invalid_utf8_and_yaml_errors_are_one_line(tmp_path: Path) -> None:
     latin = tmp_path / "latin.yaml"
     latin.write_bytes(b"# caf\xe9\nseed: 1\n")

@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import re
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -98,13 +99,18 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if twice is not None:
         key, first, again = twice
         raise ConfigError(f"{path}: key {key!r} is set twice (lines {first} and {again}); keep one of them")
+    octal = _octal_number(text)
+    if octal is not None:
+        key, value, line = octal
+        raise ConfigError(
+            f"{path}: line {line}: {key}: {value} has a leading zero, which YAML reads as an octal "
+            f"number; write it without the zero (or quote it)"
+        )
     return data
 
 
-def _duplicate_key(text: str) -> tuple[str, int, int] | None:
-    """A key some mapping sets twice (compared as written: config keys are plain names),
-    with both lines. ``safe_load`` keeps the last value silently, so a config would run with
-    a setting its reader did not see; composing the node tree builds no objects, so this
+def _mappings(text: str) -> Iterator[yaml.MappingNode]:
+    """Every mapping of ``text``'s node tree, each once. Composing builds no objects, so this
     stays as safe as ``safe_load`` itself."""
     stack = [yaml.compose(text, Loader=yaml.SafeLoader)]
     visited: set[int] = set()  # an alias is the node it names: each node once, or aliases nest exponentially
@@ -114,17 +120,40 @@ def _duplicate_key(text: str) -> tuple[str, int, int] | None:
             continue
         visited.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            seen: dict[str, int] = {}
-            for key, value in node.value:
-                # A merge key '<<' too: two in one mapping leave one of them unused.
-                if isinstance(key, yaml.ScalarNode):
-                    line = key.start_mark.line + 1
-                    if key.value in seen:
-                        return key.value, seen[key.value], line
-                    seen[key.value] = line
-                stack.append(value)
+            yield node
+            stack.extend(value for _, value in node.value)
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
+
+
+def _duplicate_key(text: str) -> tuple[str, int, int] | None:
+    """A key some mapping sets twice (compared as written: config keys are plain names),
+    with both lines. ``safe_load`` keeps the last value silently, so a config would run with
+    a setting its reader did not see."""
+    for node in _mappings(text):
+        seen: dict[str, int] = {}
+        for key, _ in node.value:
+            # A merge key '<<' too: two in one mapping leave one of them unused.
+            if isinstance(key, yaml.ScalarNode):
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    return key.value, seen[key.value], line
+                seen[key.value] = line
+    return None
+
+
+# An unquoted integer with a leading zero, which YAML 1.1 (PyYAML) reads as octal: 010 is 8.
+_YAML11_OCTAL = re.compile(r"[-+]?0[0-9_]+")
+
+
+def _octal_number(text: str) -> tuple[str, str, int] | None:
+    """A key set to an unquoted number with a leading zero (its key, value and line): YAML 1.1
+    reads ``steps: 010`` as 8 where ``--steps 010`` is 10, so it is refused, not guessed."""
+    for node in _mappings(text):
+        for key, value in node.value:
+            plain = isinstance(value, yaml.ScalarNode) and value.style is None
+            if plain and value.tag.endswith(":int") and _YAML11_OCTAL.fullmatch(value.value):
+                return str(key.value), value.value, value.start_mark.line + 1
     return None
 
 
