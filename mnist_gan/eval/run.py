@@ -175,7 +175,7 @@ def evaluate(cfg: EvaluateConfig) -> None:
         nearest = report.check_outputs(str(output), cfg.overwrite) if output is not None else None
     # The GAN's own split and class names of its data, and a classifier of the same classes.
     # Names given for IDX files (an image folder's classes are its folders, and are checked below).
-    named = gan_cfg.class_names if sources.is_idx(Path(cfg.data_dir)) else ""
+    named = gan_cfg.class_names if "class_names" in sources.keys_that_apply(Path(cfg.data_dir)) else ""
     data = sources.load(cfg.data_dir, gan_cfg.test_fraction, named)
     class_names = record.classes(run, data.class_names)
     sources.check_classes(class_names, data.class_names, f"the GAN in {cfg.checkpoint_dir}")

@@ -95,11 +95,12 @@ def load_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of key: value, got {type(data).__name__}")
-    twice = _duplicate_key(text)
+    mappings = list(_mappings(text))  # the node tree composed once, for both checks
+    twice = _duplicate_key(mappings)
     if twice is not None:
         key, first, again = twice
         raise ConfigError(f"{path}: key {key!r} is set twice (lines {first} and {again}); keep one of them")
-    octal = _octal_number(text)
+    octal = _octal_number(mappings)
     if octal is not None:
         key, value, line = octal
         raise ConfigError(
@@ -126,11 +127,11 @@ def _mappings(text: str) -> Iterator[yaml.MappingNode]:
             stack.extend(node.value)
 
 
-def _duplicate_key(text: str) -> tuple[str, int, int] | None:
+def _duplicate_key(mappings: list[yaml.MappingNode]) -> tuple[str, int, int] | None:
     """A key some mapping sets twice (compared as written: config keys are plain names),
     with both lines. ``safe_load`` keeps the last value silently, so a config would run with
     a setting its reader did not see."""
-    for node in _mappings(text):
+    for node in mappings:
         seen: dict[str, int] = {}
         for key, _ in node.value:
             # A merge key '<<' too: two in one mapping leave one of them unused.
@@ -146,10 +147,10 @@ def _duplicate_key(text: str) -> tuple[str, int, int] | None:
 _YAML11_OCTAL = re.compile(r"[-+]?0[0-9_]+")
 
 
-def _octal_number(text: str) -> tuple[str, str, int] | None:
+def _octal_number(mappings: list[yaml.MappingNode]) -> tuple[str, str, int] | None:
     """A key set to an unquoted number with a leading zero (its key, value and line): YAML 1.1
     reads ``steps: 010`` as 8 where ``--steps 010`` is 10, so it is refused, not guessed."""
-    for node in _mappings(text):
+    for node in mappings:
         for key, value in node.value:
             plain = isinstance(value, yaml.ScalarNode) and value.style is None
             if plain and value.tag.endswith(":int") and _YAML11_OCTAL.fullmatch(value.value):
